@@ -1,0 +1,24 @@
+# Cadence application image: web (gunicorn), Celery worker and Celery beat all run from it.
+FROM python:3.13-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+RUN pip install --no-cache-dir uv \
+    && useradd --create-home --uid 1000 cadence
+
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY . .
+RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only DJANGO_STATIC_ROOT=/app/staticfiles \
+    python manage.py collectstatic --no-input
+
+ENV DJANGO_STATIC_ROOT=/app/staticfiles
+USER cadence
+EXPOSE 8000
+CMD ["gunicorn", "crm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

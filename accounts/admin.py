@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts.models import Territory, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "get_full_name", "email", "role", "hourly_cost", "is_active")
+    list_filter = ("role", "is_active", "is_staff", "territories")
+    search_fields = ("username", "first_name", "last_name", "email")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Cadence", {"fields": ("role", "hourly_cost")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("Cadence", {"fields": ("role", "hourly_cost")}),
+    )
+
+
+@admin.register(Territory)
+class TerritoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent")
+    list_select_related = ("parent",)
+    search_fields = ("name",)
+    list_filter = ("parent",)
+    filter_horizontal = ("managers", "members")

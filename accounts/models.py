@@ -1,0 +1,81 @@
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Role(models.TextChoices):
+    SALESPERSON = "salesperson", "Salesperson"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.SALESPERSON)
+    hourly_cost = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("60.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Loaded cost of one hour of this person's time.",
+    )
+
+    class Meta:
+        ordering = ["username"]
+        indexes = [models.Index(fields=["role"])]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_salesperson(self) -> bool:
+        return self.role == Role.SALESPERSON
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def is_cadence_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    def get_home_url(self) -> str:
+        if self.is_cadence_admin:
+            return reverse("accounts:admin_home")
+        if self.is_manager:
+            return reverse("crm:customer_list")
+        return reverse("visits:my_week")
+
+
+class Territory(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    managers = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="managed_territories",
+        limit_choices_to={"role": Role.MANAGER},
+    )
+    members = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="territories",
+        limit_choices_to={"role": Role.SALESPERSON},
+        help_text="Salespeople who work this territory.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "territories"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("id")), name="territory_not_own_parent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,41 @@
+from collections import defaultdict
+
+from accounts.models import Role, Territory, User
+
+
+def territory_ids_with_descendants(root_ids: set[int]) -> set[int]:
+    """The given territories and every territory below them, in one query.
+
+    Territories are few (tens, not thousands), so walking the tree in Python is cheaper and
+    simpler than a recursive CTE.
+    """
+    if not root_ids:
+        return set()
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for territory_id, parent_id in Territory.objects.values_list("id", "parent_id"):
+        children[parent_id].append(territory_id)
+    found: set[int] = set()
+    pending = list(root_ids)
+    while pending:
+        territory_id = pending.pop()
+        if territory_id in found:
+            continue
+        found.add(territory_id)
+        pending.extend(children[territory_id])
+    return found
+
+
+def territory_ids_managed_by(user: User) -> set[int]:
+    return territory_ids_with_descendants(
+        set(user.managed_territories.values_list("id", flat=True))
+    )
+
+
+def salespeople_visible_to(user: User):
+    """Salespeople a user may see: admins all, managers those in their territories, else self."""
+    salespeople = User.objects.filter(role=Role.SALESPERSON, is_active=True)
+    if user.is_cadence_admin:
+        return salespeople
+    if user.is_manager:
+        return salespeople.filter(territories__in=territory_ids_managed_by(user)).distinct()
+    return salespeople.filter(pk=user.pk)

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+
+
+def cadence(request: HttpRequest) -> dict:
+    """The currency and the navigation the signed-in user's role gets."""
+    user = getattr(request, "user", None)
+    nav: list[tuple[str, str]] = []
+    if user is not None and user.is_authenticated:
+        if user.is_cadence_admin:
+            nav.append(("Data", reverse("accounts:admin_home")))
+        if not user.is_cadence_admin and not user.is_manager:
+            nav.append(("My week", reverse("visits:my_week")))
+        nav.append(
+            ("Accounts" if user.is_salesperson else "Customers", reverse("crm:customer_list"))
+        )
+        if user.is_staff:
+            nav.append(("Django admin", reverse("admin:index")))
+    return {"CURRENCY": settings.CADENCE_CURRENCY, "nav_items": nav}

@@ -1,0 +1,190 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Upper
+from django.urls import reverse
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+def default_currency() -> str:
+    return settings.CADENCE_CURRENCY
+
+
+class Tier(models.TextChoices):
+    A = "A", "A"
+    B = "B", "B"
+    C = "C", "C"
+    D = "D", "D"
+
+
+# Days between visits each tier expects, unless the customer overrides it.
+DEFAULT_CADENCE_DAYS = {Tier.A: 14, Tier.B: 30, Tier.C: 60, Tier.D: 90}
+
+
+class CustomerStatus(models.TextChoices):
+    PROSPECT = "prospect", "Prospect"
+    ACTIVE = "active", "Active"
+    DORMANT = "dormant", "Dormant"
+    LOST = "lost", "Lost"
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=200)
+    code = models.CharField(
+        max_length=64, unique=True, help_text="External id: the key imports match on."
+    )
+    territory = models.ForeignKey(
+        "accounts.Territory", on_delete=models.PROTECT, related_name="customers"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_customers",
+    )
+    tier = models.CharField(max_length=1, choices=Tier.choices, default=Tier.C)
+    status = models.CharField(
+        max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
+    )
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    website = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    since = models.DateField(null=True, blank=True, help_text="Customer since.")
+    cadence_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Overrides the tier's visit cadence for this customer.",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["territory", "status"]),
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["tier", "status"]),
+            models.Index(Upper("name"), "id", name="customer_name_upper_idx"),
+            # Substring search on name / code / city ("my accounts" search box).
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(OpClass(Upper("city"), name="gin_trgm_ops"), name="customer_city_trgm"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cadence_days__isnull=True) | models.Q(cadence_days__gte=1),
+                name="customer_cadence_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("crm:customer_detail", args=[self.pk])
+
+    @property
+    def address(self) -> str:
+        street = ", ".join(part for part in (self.address_line1, self.address_line2) if part)
+        town = " ".join(part for part in (self.postal_code, self.city) if part)
+        return ", ".join(part for part in (street, town, self.region, self.country) if part)
+
+
+class Contact(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    is_primary = models.BooleanField("primary", default=False)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-is_primary", "name", "id"]
+        indexes = [models.Index(fields=["customer", "email"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(is_primary=True),
+                name="contact_one_primary_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Invoice(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invoices")
+    number = models.CharField(max_length=64, unique=True)
+    issued_on = models.DateField()
+    due_on = models.DateField()
+    paid_on = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY, help_text="Net amount billed, after discount.")
+    cost_of_goods = models.DecimalField(**MONEY, default=Decimal("0"))
+    discount = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Discount given, already netted out of amount."
+    )
+    currency = models.CharField(max_length=3, default=default_currency)
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "issued_on"]),
+            models.Index(fields=["customer", "due_on"]),
+            models.Index(
+                fields=["due_on"],
+                condition=models.Q(paid_on__isnull=True),
+                name="invoice_unpaid_due",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(due_on__gte=models.F("issued_on")),
+                name="invoice_due_not_before_issue",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost_of_goods__gte=0) & models.Q(discount__gte=0),
+                name="invoice_costs_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def is_overdue(self, today) -> bool:
+        return self.paid_on is None and self.due_on < today
+
+
+class SupportCaseKind(models.TextChoices):
+    COMPLAINT = "complaint", "Complaint"
+    REQUEST = "request", "Request"
+    ORDER_ISSUE = "order_issue", "Order issue"
+    OTHER = "other", "Other"
+
+
+class SupportCase(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="support_cases")
+    opened_on = models.DateField()
+    kind = models.CharField(max_length=16, choices=SupportCaseKind.choices)
+    minutes = models.PositiveIntegerField(help_text="Staff minutes spent on the case.")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_on", "-id"]
+        indexes = [models.Index(fields=["customer", "opened_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.opened_on:%Y-%m-%d}"

@@ -1,0 +1,92 @@
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Role
+from tests.factories import UserFactory
+
+PUBLIC_URL_NAMES = {"login"}
+
+
+def project_urls(resolver=None, prefix=""):
+    """Every URL of the project (admin excluded), with 1 for each path argument."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from project_urls(entry, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            name = prefix + entry.name
+            if name in PUBLIC_URL_NAMES:
+                continue
+            kwargs = dict.fromkeys(entry.pattern.converters, 1)
+            yield name, reverse(name, kwargs=kwargs)
+
+
+URLS = sorted(project_urls())
+
+
+def test_every_project_url_is_listed():
+    assert {"home", "logout", "crm:customer_list", "crm:customer_detail", "visits:my_week"} <= {
+        name for name, _ in URLS
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "url"), URLS)
+def test_anonymous_users_are_sent_to_login(client, name, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.django_db
+def test_django_admin_sends_anonymous_users_to_its_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.SALESPERSON, "visits:my_week"),
+        (Role.MANAGER, "crm:customer_list"),
+        (Role.ADMIN, "accounts:admin_home"),
+    ],
+)
+def test_login_lands_each_role_on_its_home(client, role, landing):
+    UserFactory(username="someone", role=role)
+    response = client.post(
+        reverse("login"), {"username": "someone", "password": "secret-pass-123"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse(landing)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_wrong_password_shows_an_error_and_keeps_the_username(client):
+    UserFactory(username="someone")
+    response = client.post(reverse("login"), {"username": "someone", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.text
+    assert 'value="someone"' in response.text
+
+
+@pytest.mark.django_db
+def test_admin_area_is_404_for_other_roles(client, world):
+    client.force_login(world.north_manager)
+    assert client.get(reverse("accounts:admin_home")).status_code == 404
+    client.force_login(world.admin)
+    page = client.get(reverse("accounts:admin_home"))
+    assert page.status_code == 200
+    assert "North-Coast" in page.text
+
+
+@pytest.mark.django_db
+def test_logout_ends_the_session(client, world):
+    client.force_login(world.rep_north)
+    client.post(reverse("logout"))
+    assert client.get(reverse("crm:customer_list")).status_code == 302

@@ -1,0 +1,178 @@
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from accounts.models import Role, Territory, User
+from crm.models import Customer
+from tests.factories import CustomerFactory, TerritoryFactory, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django's live_server ORM calls
+# from that thread are safe here because the test itself makes them, not the loop.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class World:
+    """Two regions: North (with a sub-territory, North-Coast) and South, one person per role."""
+
+    north: Territory
+    north_coast: Territory
+    south: Territory
+    admin: User
+    north_manager: User
+    south_manager: User
+    rep_north: User
+    rep_coast: User
+    rep_south: User
+    north_customer: Customer
+    coast_customer: Customer
+    south_customer: Customer
+    south_customer_owned_by_rep_north: Customer
+
+
+@pytest.fixture
+def world(db) -> World:
+    north = TerritoryFactory(name="North")
+    north_coast = TerritoryFactory(name="North-Coast", parent=north)
+    south = TerritoryFactory(name="South")
+    admin = UserFactory(username="the-admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+    north_manager = UserFactory(username="north-manager", role=Role.MANAGER)
+    south_manager = UserFactory(username="south-manager", role=Role.MANAGER)
+    rep_north = UserFactory(username="rep-north")
+    rep_coast = UserFactory(username="rep-coast")
+    rep_south = UserFactory(username="rep-south")
+    north.managers.add(north_manager)
+    south.managers.add(south_manager)
+    north.members.add(rep_north)
+    north_coast.members.add(rep_coast)
+    south.members.add(rep_south)
+    return World(
+        north=north,
+        north_coast=north_coast,
+        south=south,
+        admin=admin,
+        north_manager=north_manager,
+        south_manager=south_manager,
+        rep_north=rep_north,
+        rep_coast=rep_coast,
+        rep_south=rep_south,
+        north_customer=CustomerFactory(name="Northern Mills", territory=north, owner=rep_north),
+        coast_customer=CustomerFactory(name="Coastal Fish", territory=north_coast, owner=rep_coast),
+        south_customer=CustomerFactory(name="Southern Bakes", territory=south, owner=rep_south),
+        south_customer_owned_by_rep_north=CustomerFactory(
+            name="Southern Outpost", territory=south, owner=rep_north
+        ),
+    )
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the test database, for processes the tests start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_queue(transactional_db):
+    """A real Celery worker, in its own process, consuming a queue of its own from the real
+    Redis broker and writing to the test database. Yields the queue name."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "test-worker-secret",
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crm",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=settings_base_dir(),
+        env=env,
+    )
+    try:
+        yield queue
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def settings_base_dir() -> str:
+    from django.conf import settings
+
+    return str(settings.BASE_DIR)
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never Playwright's own download)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not executable:
+        pytest.fail(
+            "Chromium is not installed: scripts/test installs it (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A page the size of a small phone screen (375 px wide)."""
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def browser_login(page, live_server, username: str, password: str = "secret-pass-123") -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()

@@ -1,0 +1,148 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count, F, Q, Sum
+
+from accounts.models import Role, Territory, User
+from crm.demo import demo_data_seed
+from crm.models import Contact, Customer, Invoice, SupportCase
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 6, 15)
+
+
+def snapshot() -> dict:
+    return {
+        "customers": list(
+            Customer.objects.order_by("id").values_list("code", "name", "tier", "owner__username")
+        ),
+        "visits": list(
+            Visit.objects.order_by("id").values_list(
+                "customer_id", "kind", "status", "visited_at", "duration_minutes"
+            )
+        ),
+        "invoices": list(Invoice.objects.order_by("id").values_list("number", "amount", "paid_on")),
+        "cases": list(SupportCase.objects.order_by("id").values_list("customer_id", "minutes")),
+    }
+
+
+def test_zero_customers_creates_only_people_and_territories():
+    call_command("seed_demo", "--customers", "0")
+    assert sorted(Territory.objects.values_list("name", flat=True)) == [
+        "East",
+        "North",
+        "South",
+        "West",
+    ]
+    assert Customer.objects.count() == 0
+    assert User.objects.filter(role=Role.SALESPERSON).count() == 8
+    assert list(User.objects.filter(role=Role.MANAGER).values_list("username", flat=True)) == [
+        "manager1",
+        "manager2",
+        "manager3",
+        "manager4",
+    ]
+    assert User.objects.get(username="admin").role == Role.ADMIN
+    north = Territory.objects.get(name="North")
+    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2"}
+    assert list(north.managers.values_list("username", flat=True)) == ["manager1"]
+    west = Territory.objects.get(name="West")
+    assert set(west.members.values_list("username", flat=True)) == {"sales7", "sales8"}
+    assert User.objects.get(username="sales3").check_password("cadence-demo")
+
+
+def test_seed_creates_a_year_of_activity_for_each_customer():
+    report = demo_data_seed(customers=200, seed=3, today=TODAY)
+    assert Customer.objects.count() == report.counts["customers"] == 200
+    assert Contact.objects.count() >= 200
+    assert Visit.objects.count() == report.counts["visits"] > 200 * 10
+    assert Invoice.objects.count() > 200 * 5
+    assert SupportCase.objects.exists()
+    # Every customer has an owner who works its territory.
+    assert not Customer.objects.exclude(territory__members=F("owner")).exists()
+    assert Visit.objects.filter(status="planned", scheduled_start__date__gte=TODAY).exists()
+    assert Invoice.objects.filter(paid_on__isnull=True, due_on__lt=TODAY).exists()
+    assert Invoice.objects.filter(paid_on__gt=F("due_on")).exists()
+    # Some active accounts have gone unvisited for far longer than their tier's cadence.
+    stale = Customer.objects.filter(status="active", tier="D").exclude(
+        visits__status="done", visits__visited_at__date__gte=TODAY - dt.timedelta(days=90)
+    )
+    assert stale.exists()
+    # The id sequences continue after the seeded rows.
+    new = Customer.objects.create(name="New", code="NEW-1", territory=Territory.objects.first())
+    assert new.pk == 201
+
+
+def test_same_seed_same_data_and_other_seed_other_data():
+    demo_data_seed(customers=40, seed=7, today=TODAY)
+    first = snapshot()
+    demo_data_seed(customers=40, seed=7, today=TODAY, reset=True)
+    assert snapshot() == first
+    demo_data_seed(customers=40, seed=8, today=TODAY, reset=True)
+    assert snapshot()["customers"] != first["customers"]
+
+
+def test_smith_and_jones_customers_both_exist():
+    demo_data_seed(customers=300, seed=1, today=TODAY)
+    margin = {
+        row["customer_id"]: (row["revenue"], row["revenue"] - row["cogs"])
+        for row in Invoice.objects.values("customer_id").annotate(
+            revenue=Sum("amount"), cogs=Sum("cost_of_goods")
+        )
+    }
+    touches = dict(
+        Customer.objects.annotate(n=Count("visits", filter=Q(visits__status="done"))).values_list(
+            "id", "n"
+        )
+    )
+    support = dict(
+        Customer.objects.annotate(n=Sum("support_cases__minutes")).values_list("id", "n")
+    )
+    late = dict(
+        Customer.objects.annotate(
+            n=Count(
+                "invoices",
+                filter=Q(invoices__paid_on__gt=F("invoices__due_on") + dt.timedelta(days=20)),
+            )
+        ).values_list("id", "n")
+    )
+
+    def margin_share(customer_id):
+        revenue, gross = margin.get(customer_id, (Decimal(0), Decimal(0)))
+        return gross / revenue if revenue else Decimal(0)
+
+    smiths = [
+        c
+        for c in margin
+        if margin_share(c) < Decimal("0.10")
+        and touches[c] >= 25
+        and (support[c] or 0) >= 600
+        and late[c] >= 3
+    ]
+    joneses = [
+        c
+        for c in margin
+        if margin_share(c) > Decimal("0.40")
+        and touches[c] <= 20
+        and (support[c] or 0) <= 60
+        and late[c] == 0
+    ]
+    assert len(smiths) >= 10
+    assert len(joneses) >= 10
+
+
+def test_refuses_to_seed_twice_without_reset():
+    call_command("seed_demo", "--customers", "5")
+    with pytest.raises(CommandError, match="--reset"):
+        call_command("seed_demo", "--customers", "5")
+    call_command("seed_demo", "--customers", "7", "--reset")
+    assert Customer.objects.count() == 7
+
+
+def test_if_empty_leaves_existing_data_alone():
+    call_command("seed_demo", "--customers", "3")
+    call_command("seed_demo", "--customers", "9", "--if-empty")
+    assert Customer.objects.count() == 3

@@ -1,0 +1,99 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class VisitKind(models.TextChoices):
+    ON_SITE = "on_site", "On site"
+    PHONE = "phone", "Phone"
+    VIDEO = "video", "Video"
+    EMAIL = "email", "Email"
+
+
+# Kinds of contact that keep a customer's visit cadence; an email does not.
+CADENCE_VISIT_KINDS = (VisitKind.ON_SITE, VisitKind.PHONE, VisitKind.VIDEO)
+
+
+class VisitStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No show"
+
+
+class Outcome(models.TextChoices):
+    POSITIVE = "positive", "Positive"
+    NEUTRAL = "neutral", "Neutral"
+    NEGATIVE = "negative", "Negative"
+
+
+class Visit(models.Model):
+    """A meeting with a customer: planned (scheduled_start/end), then done (visited_at)."""
+
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, related_name="visits")
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visits"
+    )
+    contacts = models.ManyToManyField("crm.Contact", blank=True, related_name="visits")
+    kind = models.CharField(max_length=16, choices=VisitKind.choices, default=VisitKind.ON_SITE)
+    status = models.CharField(
+        max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED
+    )
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    scheduled_end = models.DateTimeField(null=True, blank=True)
+    purpose = models.CharField(max_length=300, blank=True)
+    visited_at = models.DateTimeField(
+        "visited at", null=True, blank=True, help_text="When the visit actually started."
+    )
+    duration_minutes = models.PositiveIntegerField(default=0)
+    travel_minutes = models.PositiveIntegerField(default=0)
+    distance_km = models.DecimalField(
+        max_digits=8, decimal_places=1, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    expenses = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    notes = models.TextField("what the customer said", blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    next_step = models.CharField(max_length=300, blank=True)
+    follow_up_on = models.DateField("follow-up date", null=True, blank=True)
+    competitor = models.CharField("competitor mentioned", max_length=200, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-visited_at", "-scheduled_start", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "status", "visited_at"]),
+            models.Index(fields=["customer", "status", "scheduled_start"]),
+            models.Index(fields=["salesperson", "scheduled_start"]),
+            models.Index(fields=["salesperson", "visited_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=VisitStatus.PLANNED) | Q(scheduled_start__isnull=False),
+                name="visit_planned_has_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=VisitStatus.DONE) | Q(visited_at__isnull=False),
+                name="visit_done_has_visited_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(scheduled_end__isnull=True)
+                | Q(scheduled_start__isnull=True)
+                | Q(scheduled_end__gte=models.F("scheduled_start")),
+                name="visit_end_not_before_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_km__gte=0) & Q(expenses__gte=0),
+                name="visit_costs_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = self.visited_at or self.scheduled_start
+        return f"{self.get_kind_display()} with {self.customer.name} on {when:%Y-%m-%d}"
