@@ -164,9 +164,6 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def is_overdue(self, today) -> bool:
-        return self.paid_on is None and self.due_on < today
-
 
 class SupportCaseKind(models.TextChoices):
     COMPLAINT = "complaint", "Complaint"
