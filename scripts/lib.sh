@@ -89,16 +89,18 @@ pg_bindir() {
 }
 
 start_local_postgres() {
-  local bindir data runas=()
+  local bindir base data runas=()
   bindir="$(pg_bindir)" || { apt_install postgresql; bindir="$(pg_bindir)" || die "initdb not found"; }
-  data="$CADENCE_LOCAL/pg"
-  mkdir -p "$data" && chmod 755 "$CADENCE_LOCAL" "$data"
+  # base holds the socket and log; data is the cluster itself, which must stay private (0700).
+  base="$CADENCE_LOCAL/pg"
+  data="$base/data"
+  mkdir -p "$base" && chmod 755 "$CADENCE_LOCAL" "$base"
   if [ "$(id -u)" = 0 ]; then
     # postgres refuses to run as root: the cluster belongs to the postgres user.
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$data" postgres
-    chown -R postgres "$data"
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$base" postgres
+    chown postgres "$base"
     runas=(runuser -u postgres --)
-    "${runas[@]}" test -x "$data" || die "the postgres user cannot reach $data; set CADENCE_LOCAL_DIR to a directory it can traverse"
+    "${runas[@]}" test -w "$base" || die "the postgres user cannot reach $base; set CADENCE_LOCAL_DIR to a directory it can traverse"
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "Creating a project-local PostgreSQL cluster in $data"
@@ -109,9 +111,9 @@ start_local_postgres() {
     return 0
   fi
   say "Starting project-local PostgreSQL on 127.0.0.1:$LOCAL_PG_PORT"
-  "${runas[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $LOCAL_PG_PORT -k $data -c listen_addresses=127.0.0.1" start >/dev/null \
-    || die "PostgreSQL did not start; see $data/server.log"
+  "${runas[@]}" "$bindir/pg_ctl" -D "$data" -l "$base/server.log" -w \
+    -o "-p $LOCAL_PG_PORT -k $base -c listen_addresses=127.0.0.1" start >/dev/null \
+    || die "PostgreSQL did not start; see $base/server.log"
   CADENCE_STARTED_PG="${runas[*]} $bindir/pg_ctl -D $data -m fast stop"
 }
 
