@@ -130,22 +130,22 @@ STORAGES = {
 # One currency for the whole installation; every amount is a Decimal in it.
 CADENCE_CURRENCY = os.environ.get("CADENCE_CURRENCY", "EUR").upper()
 
-# Email through Django 6.1's MAILERS: SMTP when DJANGO_EMAIL_HOST is set, else printed to the
-# console (local development).
+# Email through Django 6.1's MAILERS: SMTP (DJANGO_EMAIL_HOST, default the local MTA on
+# localhost) in production; printed to the console in development unless a host is set.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {
-            "host": EMAIL_HOST,
-            "port": int(os.environ.get("DJANGO_EMAIL_PORT", "587")),
+            "host": EMAIL_HOST or "localhost",
+            "port": int(os.environ.get("DJANGO_EMAIL_PORT", "587" if EMAIL_HOST else "25")),
             "username": os.environ.get("DJANGO_EMAIL_HOST_USER", ""),
             "password": os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", ""),
-            "use_tls": env_bool("DJANGO_EMAIL_USE_TLS", True),
+            "use_tls": env_bool("DJANGO_EMAIL_USE_TLS", bool(EMAIL_HOST)),
             "timeout": 10,
         },
     }
-    if EMAIL_HOST
+    if EMAIL_HOST or not DEBUG
     else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
 }
 del EMAIL_HOST
