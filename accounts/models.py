@@ -1,6 +1,9 @@
+import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -12,6 +15,15 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).")
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.SALESPERSON)
     hourly_cost = models.DecimalField(
@@ -20,6 +32,15 @@ class User(AbstractUser):
         default=Decimal("60.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text="Loaded cost of one hour of this person's time.",
+    )
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
+    calendar_token = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Secret in this user's calendar feed URL; empty means no feed.",
     )
 
     class Meta:
@@ -46,7 +67,7 @@ class User(AbstractUser):
             return reverse("accounts:admin_home")
         if self.is_manager:
             return reverse("crm:customer_list")
-        return reverse("visits:my_week")
+        return reverse("visits:schedule")
 
 
 class Territory(models.Model):

@@ -11,7 +11,7 @@ def cadence(request: HttpRequest) -> dict:
         if user.is_cadence_admin:
             nav.append(("Data", reverse("accounts:admin_home")))
         if not user.is_cadence_admin and not user.is_manager:
-            nav.append(("My week", reverse("visits:my_week")))
+            nav.append(("Schedule", reverse("visits:schedule")))
         nav.append(
             ("Accounts" if user.is_salesperson else "Customers", reverse("crm:customer_list"))
         )

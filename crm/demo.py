@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
+from crm.services import customer_cadence_refresh
 from visits.models import Visit
 
 DEMO_PASSWORD = "cadence-demo"
@@ -413,6 +414,7 @@ def demo_data_seed(
             if pending is not None:
                 pending.result()
         _reset_sequences()
+        customer_cadence_refresh()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     report.seconds = time.monotonic() - started

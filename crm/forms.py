@@ -1,6 +1,7 @@
 from django import forms
 
-from crm.models import CustomerStatus, Tier
+from crm.models import Contact, Customer, CustomerStatus, Tier
+from crm.selectors import CUSTOMER_SORTS
 
 
 class CustomerFilterForm(forms.Form):
@@ -9,10 +10,71 @@ class CustomerFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *CustomerStatus.choices]
     )
+    overdue = forms.BooleanField(required=False, label="Overdue only")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("name", "Name"), ("last_visit", "Last visit"), ("next_due", "Next due")],
+    )
     page = forms.IntegerField(required=False, min_value=1)
 
     def filters(self) -> dict:
-        """The cleaned filters, or none at all when the query string is malformed."""
-        if not self.is_valid():
-            return {}
-        return {key: self.cleaned_data[key] for key in ("q", "tier", "status")}
+        """The valid filters; a malformed one is dropped rather than failing the page."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {
+            "query": cleaned.get("q") or "",
+            "tier": cleaned.get("tier") or "",
+            "status": cleaned.get("status") or "",
+            "overdue": bool(cleaned.get("overdue")),
+            "sort": cleaned.get("sort") if cleaned.get("sort") in CUSTOMER_SORTS else "name",
+        }
+
+
+class CustomerForm(forms.ModelForm):
+    """Edits the fields the user's role may change (crm.services.editable_customer_fields)."""
+
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "tier",
+            "status",
+            "owner",
+            "territory",
+            "cadence_days",
+            "since",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "phone",
+            "website",
+            "industry",
+            "notes",
+        ]
+        widgets = {
+            "since": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, editable: frozenset[str], owners, territories, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in editable:
+                del self.fields[name]
+        if "owner" in self.fields:
+            self.fields["owner"].queryset = owners
+        if "territory" in self.fields:
+            self.fields["territory"].queryset = territories
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "title", "email", "phone", "is_primary", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}

@@ -21,8 +21,25 @@ class Tier(models.TextChoices):
     D = "D", "D"
 
 
-# Days between visits each tier expects, unless the customer overrides it.
+# Days between visits each tier expects by default; admins change them in CadencePolicy.
 DEFAULT_CADENCE_DAYS = {Tier.A: 14, Tier.B: 30, Tier.C: 60, Tier.D: 90}
+
+
+class CadencePolicy(models.Model):
+    """How often a customer of each tier should be visited, unless it has its own cadence."""
+
+    tier = models.CharField(max_length=1, choices=Tier.choices, unique=True)
+    days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["tier"]
+        verbose_name_plural = "cadence policy"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(days__gte=1), name="cadence_days_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier}: every {self.days} days"
 
 
 class CustomerStatus(models.TextChoices):
@@ -68,12 +85,21 @@ class Customer(models.Model):
         help_text="Overrides the tier's visit cadence for this customer.",
     )
     notes = models.TextField(blank=True)
+    # Kept current by crm.services.customer_cadence_refresh whenever visits change.
+    last_visit_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last done on-site, phone or video visit."
+    )
+    next_visit_due = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "id"]
         indexes = [
+            models.Index(fields=["owner", "next_visit_due"]),
+            models.Index(fields=["territory", "next_visit_due"]),
+            models.Index(fields=["next_visit_due", "id"]),
+            models.Index(fields=["last_visit_at", "id"]),
             models.Index(fields=["territory", "status"]),
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["tier", "status"]),

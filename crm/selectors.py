@@ -1,22 +1,31 @@
 """Reads for customers. Access rules live here, in `customers_visible_to`, and nowhere else."""
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import Territory, User
-from accounts.selectors import territory_ids_managed_by
+from accounts.selectors import salespeople_visible_to, territory_ids_managed_by
 from crm.models import (
-    DEFAULT_CADENCE_DAYS,
+    CadencePolicy,
     Contact,
     Customer,
     CustomerStatus,
     Invoice,
     SupportCase,
 )
-from visits.models import CADENCE_VISIT_KINDS, Visit, VisitStatus
+from visits.models import Visit, VisitStatus
 from visits.selectors import visits_visible_to
+
+WHO_TO_VISIT_HORIZON_DAYS = 14
+CUSTOMER_SORTS = {
+    "name": ("name", "id"),
+    "last_visit": (F("last_visit_at").asc(nulls_first=True), "id"),
+    "next_due": (F("next_visit_due").asc(nulls_last=True), "id"),
+}
 
 
 def customer_scope(user: User) -> Q | None:
@@ -43,7 +52,14 @@ def customers_visible_to(user: User) -> QuerySet[Customer]:
 
 
 def customer_search(
-    user: User, *, query: str = "", tier: str = "", status: str = ""
+    user: User,
+    *,
+    today: dt.date,
+    query: str = "",
+    tier: str = "",
+    status: str = "",
+    overdue: bool = False,
+    sort: str = "name",
 ) -> QuerySet[Customer]:
     """Visible customers matching a free-text query (name, code or city) and filters."""
     customers = customers_visible_to(user)
@@ -56,16 +72,102 @@ def customer_search(
         customers = customers.filter(tier=tier)
     if status:
         customers = customers.filter(status=status)
-    return customers.order_by("name", "id")
+    if overdue:
+        customers = customers.filter(status=CustomerStatus.ACTIVE, next_visit_due__lt=today)
+    return customers.order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"]))
 
 
-def customer_with_last_visit(customers: QuerySet[Customer]) -> QuerySet[Customer]:
-    last_done = (
-        Visit.objects.filter(customer=OuterRef("pk"), status=VisitStatus.DONE)
-        .order_by("-visited_at")
-        .values("visited_at")[:1]
+def who_to_visit(user: User, *, now: dt.datetime, today: dt.date) -> QuerySet[Customer]:
+    """The user's active accounts overdue or due within two weeks that have no meeting planned,
+    most overdue first, then the most valuable tier."""
+    planned = Visit.objects.filter(
+        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=now
     )
-    return customers.annotate(last_visit_at=Subquery(last_done))
+    return (
+        customers_visible_to(user)
+        .filter(
+            owner=user,
+            status=CustomerStatus.ACTIVE,
+            next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
+        )
+        .exclude(Exists(planned))
+        .order_by("next_visit_due", "tier", "name", "id")
+    )
+
+
+def customer_edit_choices(user: User) -> dict:
+    """Owners and territories a manager (their own) or admin (all) may assign a customer to."""
+    territories = Territory.objects.all()
+    if not user.is_cadence_admin:
+        territories = territories.filter(pk__in=territory_ids_managed_by(user))
+    return {"owners": salespeople_visible_to(user), "territories": territories}
+
+
+def cadence_days_for(customer: Customer) -> int | None:
+    if customer.cadence_days:
+        return customer.cadence_days
+    return CadencePolicy.objects.filter(tier=customer.tier).values_list("days", flat=True).first()
+
+
+@dataclass
+class Profitability:
+    revenue: Decimal
+    gross_margin: Decimal
+    discount: Decimal
+    invoices: int
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        return (self.gross_margin / self.revenue * 100) if self.revenue else None
+
+
+def customer_trailing_profitability(customer: Customer, *, today: dt.date) -> Profitability:
+    """Revenue and gross margin of invoices issued in the 365 days ending today."""
+    zero = Decimal("0")
+    totals = Invoice.objects.filter(
+        customer=customer, issued_on__gt=today - dt.timedelta(days=365), issued_on__lte=today
+    ).aggregate(
+        revenue=Coalesce(Sum("amount"), zero),
+        cost=Coalesce(Sum("cost_of_goods"), zero),
+        discount=Coalesce(Sum("discount"), zero),
+        invoices=Count("id"),
+    )
+    return Profitability(
+        revenue=totals["revenue"],
+        gross_margin=totals["revenue"] - totals["cost"],
+        discount=totals["discount"],
+        invoices=totals["invoices"],
+    )
+
+
+def customer_timeline(user: User, customer: Customer) -> QuerySet[Visit]:
+    """Visits to the customer the user may see, newest first (planned ones by their date)."""
+    return (
+        visits_visible_to(user)
+        .filter(customer=customer)
+        .prefetch_related("contacts")
+        .order_by(F("visited_at").desc(nulls_last=True), "-scheduled_start", "-id")
+    )
+
+
+def customer_upcoming(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
+    return (
+        visits_visible_to(user)
+        .filter(customer=customer, status=VisitStatus.PLANNED, scheduled_start__gte=now)
+        .order_by("scheduled_start")
+    )
+
+
+def customer_invoices(customer: Customer) -> QuerySet[Invoice]:
+    return customer.invoices.order_by("-issued_on", "-id")
+
+
+def customer_support_cases(customer: Customer) -> QuerySet[SupportCase]:
+    return customer.support_cases.order_by("-opened_on", "-id")
+
+
+def customer_contacts(customer: Customer) -> QuerySet[Contact]:
+    return customer.contacts.order_by("-is_primary", "name", "id")
 
 
 def data_overview() -> dict:
@@ -92,38 +194,4 @@ def data_overview() -> dict:
             for row in Customer.objects.values("status").annotate(n=Count("id")).order_by("status")
         ],
         "territories": territories,
-    }
-
-
-def customer_detail_context(user: User, customer: Customer, *, today: dt.date) -> dict:
-    """Everything the account page shows, each list already limited and joined."""
-    visits = visits_visible_to(user).filter(customer=customer)
-    last_visit = (
-        visits.filter(status=VisitStatus.DONE, kind__in=CADENCE_VISIT_KINDS)
-        .order_by("-visited_at")
-        .values_list("visited_at", flat=True)
-        .first()
-    )
-    cadence = customer.cadence_days or DEFAULT_CADENCE_DAYS[customer.tier]
-    if last_visit:
-        counted_from = timezone.localdate(last_visit)
-    else:
-        counted_from = customer.since or timezone.localdate(customer.created_at)
-    next_due = counted_from + dt.timedelta(days=cadence)
-    return {
-        "customer": customer,
-        "contacts": customer.contacts.all(),
-        "recent_visits": visits.exclude(status=VisitStatus.PLANNED)
-        .prefetch_related("contacts")
-        .order_by("-visited_at", "-scheduled_start")[:10],
-        "upcoming_visits": visits.filter(
-            status=VisitStatus.PLANNED, scheduled_start__date__gte=today
-        ).order_by("scheduled_start")[:5],
-        "invoices": customer.invoices.all()[:12],
-        "support_cases": customer.support_cases.all()[:10],
-        "cadence_days": cadence,
-        "last_visit_at": last_visit,
-        "next_due": next_due,
-        "is_overdue": customer.status == CustomerStatus.ACTIVE and next_due < today,
-        "today": today,
     }

@@ -4,11 +4,20 @@ from django.urls import include, path
 
 from accounts.views import home
 from crm import views
+from visits import views as visits_views
 
 crm_patterns = (
     [
         path("", views.customer_list, name="customer_list"),
         path("<int:pk>/", views.customer_detail, name="customer_detail"),
+        path("<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+        path("<int:pk>/contacts/new/", views.contact_new, name="contact_new"),
+        path("<int:pk>/contacts/<int:contact_pk>/edit/", views.contact_edit, name="contact_edit"),
+        path(
+            "<int:pk>/contacts/<int:contact_pk>/primary/",
+            views.contact_primary,
+            name="contact_primary",
+        ),
     ],
     "crm",
 )
@@ -19,6 +28,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include(crm_patterns)),
     path("visits/", include("visits.urls")),
+    path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

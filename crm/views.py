@@ -1,36 +1,47 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
 
-from crm.forms import CustomerFilterForm
+from crm.forms import ContactForm, CustomerFilterForm, CustomerForm
 from crm.http import HtmxHttpRequest
+from crm.models import Contact, Customer
 from crm.selectors import (
-    customer_detail_context,
+    cadence_days_for,
+    customer_contacts,
+    customer_edit_choices,
+    customer_invoices,
     customer_search,
-    customer_with_last_visit,
+    customer_support_cases,
+    customer_timeline,
+    customer_trailing_profitability,
+    customer_upcoming,
     customers_visible_to,
+)
+from crm.services import (
+    contact_make_primary,
+    contact_save,
+    customer_update,
+    editable_customer_fields,
 )
 
 CUSTOMERS_PER_PAGE = 25
+TIMELINE_PAGE_SIZE = 10
+TAB_ROWS = 50
+TABS = ("timeline", "invoices", "support", "contacts")
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 def customer_list(request: HtmxHttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET)
-    filters = form.filters()
-    customers = customer_search(
-        request.user,
-        query=filters.get("q", ""),
-        tier=filters.get("tier", ""),
-        status=filters.get("status", ""),
-    )
-    page = Paginator(customer_with_last_visit(customers), CUSTOMERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    customers = customer_search(request.user, today=timezone.localdate(), **form.filters())
+    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
     template = "crm/customer_list.html"
@@ -39,12 +50,137 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"form": form, "page": page, "query_without_page": query_without_page.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "today": timezone.localdate(),
+            "query_without_page": query_without_page.urlencode(),
+        },
     )
 
 
+def _visible_customer(request: HtmxHttpRequest, pk: int) -> Customer:
+    return get_object_or_404(customers_visible_to(request.user), pk=pk)
+
+
+def _tab_context(request: HtmxHttpRequest, customer: Customer, tab: str) -> dict:
+    """Only the open tab's rows are read: a closed tab costs no query."""
+    if tab == "timeline":
+        page = Paginator(customer_timeline(request.user, customer), TIMELINE_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        return {"timeline": page}
+    if tab == "invoices":
+        return {"invoices": customer_invoices(customer)[:TAB_ROWS]}
+    if tab == "support":
+        return {"support_cases": customer_support_cases(customer)[:TAB_ROWS]}
+    return {"contacts": customer_contacts(customer), "contact_form": ContactForm()}
+
+
+def _header_context(request: HtmxHttpRequest, customer: Customer) -> dict:
+    today = timezone.localdate()
+    return {
+        "customer": customer,
+        "today": today,
+        "cadence_days": cadence_days_for(customer),
+        "is_overdue": customer.status == "active"
+        and customer.next_visit_due is not None
+        and customer.next_visit_due < today,
+        "profitability": customer_trailing_profitability(customer, today=today),
+        "upcoming": customer_upcoming(request.user, customer, now=timezone.now())[:3],
+        "can_edit_account": bool(editable_customer_fields(request.user)),
+    }
+
+
 @require_GET
+@vary_on_headers("HX-Request", "HX-Target")
 def customer_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    customer = get_object_or_404(customers_visible_to(request.user), pk=pk)
-    context = customer_detail_context(request.user, customer, today=timezone.localdate())
-    return render(request, "crm/customer_detail.html", context)
+    customer = _visible_customer(request, pk)
+    tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "timeline"
+    context = {"tab": tab, "customer": customer, "today": timezone.localdate()}
+    partial = {"tab-content": "tab", "timeline-more": "timeline_rows", "account-header": "header"}
+    target = request.htmx.target if request.htmx else None
+    if target != "tab-content" and target != "timeline-more":
+        context |= _header_context(request, customer)
+    if target != "account-header":
+        context |= _tab_context(request, customer, tab)
+    template = "crm/customer_detail.html"
+    if target in partial:
+        template += "#" + partial[target]
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def customer_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    form_options = {
+        "editable": editable_customer_fields(request.user),
+        **customer_edit_choices(request.user),
+    }
+    if request.method == "POST":
+        form = CustomerForm(request.POST, instance=customer, **form_options)
+        if form.is_valid():
+            try:
+                customer_update(customer=customer, user=request.user, changes=form.changes())
+            except (ValidationError, PermissionDenied) as error:
+                form.add_error(None, error.messages if hasattr(error, "messages") else str(error))
+            else:
+                messages.success(request, "Account saved.")
+                if request.htmx:
+                    context = {"tab": "timeline"} | _header_context(request, customer)
+                    return render(request, "crm/customer_detail.html#header", context)
+                return redirect(customer)
+        customer.refresh_from_db()
+    else:
+        form = CustomerForm(instance=customer, **form_options)
+    template = "crm/customer_edit.html#form" if request.htmx else "crm/customer_edit.html"
+    return render(request, template, {"form": form, "customer": customer})
+
+
+def _contacts_tab(request: HtmxHttpRequest, customer: Customer, contact_form=None) -> HttpResponse:
+    if not request.htmx:
+        return redirect(f"{customer.get_absolute_url()}?tab=contacts")
+    context = {
+        "customer": customer,
+        "tab": "contacts",
+        "contacts": customer_contacts(customer),
+        "contact_form": contact_form or ContactForm(),
+    }
+    response = render(request, "crm/customer_detail.html#tab", context)
+    return retarget(reswap(response, "outerHTML"), "#tab-content")
+
+
+@require_http_methods(["GET", "POST"])
+def contact_new(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    form = ContactForm(request.POST or None, instance=Contact(customer=customer))
+    if request.method == "POST":
+        if form.is_valid():
+            contact_save(contact=form.instance)
+            messages.success(request, f"Contact {form.instance.name} added.")
+            return _contacts_tab(request, customer)
+        if request.htmx:
+            return _contacts_tab(request, customer, contact_form=form)
+    return render(request, "crm/contact_form.html", {"form": form, "customer": customer})
+
+
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HtmxHttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    contact = get_object_or_404(customer.contacts, pk=contact_pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        contact_save(contact=form.instance)
+        messages.success(request, f"Contact {contact.name} saved.")
+        return _contacts_tab(request, customer)
+    template = "crm/contact_form.html#form" if request.htmx else "crm/contact_form.html"
+    return render(request, template, {"form": form, "customer": customer, "contact": contact})
+
+
+@require_POST
+def contact_primary(request: HtmxHttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    contact = get_object_or_404(customer.contacts, pk=contact_pk)
+    contact_make_primary(contact=contact)
+    messages.success(request, f"{contact.name} is now the primary contact.")
+    return _contacts_tab(request, customer)

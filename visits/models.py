@@ -62,6 +62,8 @@ class Visit(models.Model):
     follow_up_on = models.DateField("follow-up date", null=True, blank=True)
     competitor = models.CharField("competitor mentioned", max_length=200, blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
+    # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
+    sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,12 +1,17 @@
 """Reads for visits, scoped to the user: the one place that says whose visits you may see."""
 
 import datetime as dt
+import hmac
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
-from visits.models import Visit, VisitStatus
+from crm.models import Contact
+from visits.models import Visit
+
+FEED_DAYS_BACK = 30
+FEED_DAYS_AHEAD = 180
 
 
 def visits_visible_to(user: User) -> QuerySet[Visit]:
@@ -22,16 +27,46 @@ def visits_visible_to(user: User) -> QuerySet[Visit]:
     return visits.filter(Q(salesperson=user) | Q(customer__owner=user))
 
 
-def planned_visits_between(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
-    """The user's own planned meetings starting in [start, end), earliest first."""
+def visits_editable_by(user: User) -> QuerySet[Visit]:
+    """Salespeople change only their own meetings; managers and admins any they can see."""
+    visits = visits_visible_to(user)
+    if user.is_cadence_admin or user.is_manager:
+        return visits
+    return visits.filter(salesperson=user)
+
+
+def agenda(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
+    """The user's own meetings starting in [start, end): planned, held and cancelled."""
     return (
         visits_visible_to(user)
+        .filter(salesperson=user)
         .filter(
-            salesperson=user,
-            status=VisitStatus.PLANNED,
-            scheduled_start__gte=start,
-            scheduled_start__lt=end,
+            Q(scheduled_start__gte=start, scheduled_start__lt=end)
+            | Q(scheduled_start__isnull=True, visited_at__gte=start, visited_at__lt=end)
         )
-        .prefetch_related("contacts")
+        .select_related("customer__territory")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
+        .order_by("scheduled_start", "visited_at", "id")
+    )
+
+
+def feed_user(user_id: int, token: str) -> User | None:
+    """The active user whose calendar token this is, compared in constant time."""
+    user = User.objects.filter(pk=user_id, is_active=True).exclude(calendar_token="").first()
+    if user is None or not hmac.compare_digest(user.calendar_token, token):
+        return None
+    return user
+
+
+def feed_visits(user: User, *, now: dt.datetime) -> QuerySet[Visit]:
+    """Meetings for the user's calendar: planned ones from 30 days back to 180 days ahead."""
+    return (
+        Visit.objects.filter(
+            salesperson=user,
+            scheduled_start__gte=now - dt.timedelta(days=FEED_DAYS_BACK),
+            scheduled_start__lte=now + dt.timedelta(days=FEED_DAYS_AHEAD),
+        )
+        .select_related("customer")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
         .order_by("scheduled_start", "id")
     )

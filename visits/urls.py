@@ -5,5 +5,14 @@ from visits import views
 app_name = "visits"
 
 urlpatterns = [
-    path("week/", views.my_week, name="my_week"),
+    path("schedule/", views.schedule, name="schedule"),
+    path("plan/", views.plan, name="plan"),
+    path("plan/customers/", views.plan_customer_options, name="plan_customer_options"),
+    path("plan/contacts/", views.plan_contact_options, name="plan_contact_options"),
+    path("log/", views.log, name="log_ad_hoc"),
+    path("<int:pk>/", views.visit_detail, name="detail"),
+    path("<int:pk>/log/", views.log, name="log"),
+    path("<int:pk>/reschedule/", views.reschedule, name="reschedule"),
+    path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("calendar/regenerate/", views.calendar_regenerate, name="calendar_regenerate"),
 ]

@@ -1,38 +1,326 @@
+"""The salesperson's day: schedule, planning, logging, and the calendar feed.
+
+Forms open in the page's #panel region when htmx is on; a successful save answers with the
+flash messages for the panel and the `visits-changed` event, on which the agenda, the "who to
+visit" list and the account page regions reload themselves. Without JavaScript every form is a
+page of its own and a save redirects back.
+"""
+
 import datetime as dt
 
-from django.http import HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
 
+from accounts.services import calendar_token_regenerate
 from crm.http import HtmxHttpRequest
-from crm.selectors import customer_with_last_visit, customers_visible_to
-from visits.selectors import planned_visits_between
+from crm.models import Customer
+from crm.selectors import customer_search, customers_visible_to, who_to_visit
+from visits.calendar import calendar_feed
+from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
+from visits.models import Visit, VisitStatus
+from visits.selectors import agenda, feed_user, feed_visits, visits_editable_by, visits_visible_to
+from visits.services import visit_cancel, visit_log, visit_reschedule, visit_schedule
 
-WEEK_ACCOUNTS_SHOWN = 10
+VISITS_CHANGED = "visits-changed"
+WHO_TO_VISIT_SHOWN = 15
+PICKER_RESULTS = 8
+
+
+def _week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _day_bounds(first: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
+    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    end = timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=days), dt.time.min))
+    return start, end
+
+
+def _mark_overlaps(visits: list[Visit]) -> None:
+    planned = [v for v in visits if v.status == VisitStatus.PLANNED and v.scheduled_end]
+    for visit in visits:
+        visit.overlaps = visit in planned and any(
+            other is not visit
+            and other.scheduled_start < visit.scheduled_end
+            and visit.scheduled_start < other.scheduled_end
+            for other in planned
+        )
+
+
+def _back_to(request: HtmxHttpRequest, default: str) -> str:
+    """Where a plain (non-htmx) form goes after saving: ?next= if it is ours, else default."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def _saved(request: HtmxHttpRequest, default_next: str) -> HttpResponse:
+    if request.htmx:
+        response = render(request, "base.html#messages")
+        return trigger_client_event(response, VISITS_CHANGED)
+    return redirect(_back_to(request, default_next))
+
+
+def _form_response(request, template: str, context: dict) -> HttpResponse:
+    return render(request, f"{template}#form" if request.htmx else template, context)
 
 
 @require_GET
-def my_week(request: HtmxHttpRequest) -> HttpResponse:
-    """The salesperson's home: planned meetings of the next seven days, and their accounts."""
+@vary_on_headers("HX-Request", "HX-Target")
+def schedule(request: HtmxHttpRequest) -> HttpResponse:
+    """The salesperson's home: the week (or a day) of meetings and who to visit next."""
     today = timezone.localdate()
-    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
-    visits = list(
-        planned_visits_between(request.user, start=start, end=start + dt.timedelta(days=7))
-    )
+    view = "day" if request.GET.get("view") == "day" else "week"
+    chosen = parse_date(request.GET.get("date") or "") or today
+    first = chosen if view == "day" else _week_start(chosen)
+    span = 1 if view == "day" else 7
+    start, end = _day_bounds(first, span)
+    visits = list(agenda(request.user, start=start, end=end))
+    _mark_overlaps(visits)
     days = [
-        (day, [v for v in visits if timezone.localdate(v.scheduled_start) == day])
-        for day in (today + dt.timedelta(days=offset) for offset in range(7))
+        (day, [v for v in visits if timezone.localdate(v.scheduled_start or v.visited_at) == day])
+        for day in (first + dt.timedelta(days=offset) for offset in range(span))
     ]
-    accounts = customer_with_last_visit(
-        customers_visible_to(request.user).filter(owner=request.user)
+    candidates = who_to_visit(request.user, now=timezone.now(), today=today)
+    step = dt.timedelta(days=span)
+    context = {
+        "view": view,
+        "days": days,
+        "today": today,
+        "first": first,
+        "previous": first - step,
+        "next": first + step,
+        "who_to_visit": candidates[:WHO_TO_VISIT_SHOWN],
+        "who_to_visit_count": candidates.count(),
+    }
+    template = "visits/schedule.html"
+    if request.htmx and request.htmx.target in ("agenda", "who-to-visit"):
+        template += "#agenda" if request.htmx.target == "agenda" else "#who_to_visit"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def plan(request: HtmxHttpRequest) -> HttpResponse:
+    customers = customers_visible_to(request.user)
+    if request.method == "POST":
+        form = PlanForm(request.POST, customers=customers)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = visit_schedule(
+                    user=request.user,
+                    customer=data["customer"],
+                    kind=data["kind"],
+                    start=data["start"],
+                    end=data["end"],
+                    contacts=list(data["contacts"]),
+                    purpose=data["purpose"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                visit = result.visit
+                messages.success(
+                    request,
+                    f"Meeting with {visit.customer.name} planned for "
+                    f"{timezone.localtime(visit.scheduled_start):%a %d %b %H:%M}.",
+                )
+                for other in result.overlaps:
+                    messages.warning(
+                        request,
+                        f"It overlaps your meeting with {other.customer.name} at "
+                        f"{timezone.localtime(other.scheduled_start):%H:%M}.",
+                    )
+                return _saved(request, reverse("visits:schedule"))
+    else:
+        form = PlanForm(initial=_plan_initial(request, customers), customers=customers)
+    return _form_response(
+        request,
+        "visits/plan.html",
+        {"form": form, "customer": form.chosen_customer(), "next": _back_to(request, "")},
+    )
+
+
+def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
+    """Prefill from the query string: ?customer=<id>&date=YYYY-MM-DD (9:00 to 10:00 that day)."""
+    initial = {}
+    customer_id = request.GET.get("customer", "")
+    if customer_id.isdigit():
+        initial["customer"] = customers.filter(pk=int(customer_id)).first()
+    day = parse_date(request.GET.get("date") or "") or timezone.localdate() + dt.timedelta(days=1)
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
+    initial["start"], initial["end"] = start, start + dt.timedelta(hours=1)
+    return initial
+
+
+@require_GET
+def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
+    """Search-as-you-type for the plan form: visible customers only."""
+    query = request.GET.get("q", "").strip()[:100]
+    matches = (
+        customer_search(request.user, today=timezone.localdate(), query=query)[:PICKER_RESULTS]
+        if query
+        else Customer.objects.none()
     )
     return render(
-        request,
-        "visits/my_week.html",
-        {
-            "days": days,
-            "accounts": accounts.order_by("name", "id")[:WEEK_ACCOUNTS_SHOWN],
-            "account_count": accounts.count(),
-        },
+        request, "visits/plan.html#customer_options", {"matches": matches, "query": query}
     )
+
+
+@require_GET
+def plan_contact_options(request: HtmxHttpRequest) -> HttpResponse:
+    """The chosen customer's contacts as checkboxes, for the plan form."""
+    form = PlanForm(
+        {"customer": request.GET.get("customer", "")}, customers=customers_visible_to(request.user)
+    )
+    if form.chosen_customer() is None:
+        raise Http404("No such customer.")
+    return render(request, "visits/plan.html#contact_options", {"form": form})
+
+
+def _editable_visit(request: HtmxHttpRequest, pk: int) -> Visit:
+    return get_object_or_404(visits_editable_by(request.user), pk=pk)
+
+
+@require_GET
+def visit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    visit = get_object_or_404(visits_visible_to(request.user).prefetch_related("contacts"), pk=pk)
+    editable = visits_editable_by(request.user).filter(pk=pk).exists()
+    return render(request, "visits/visit_detail.html", {"visit": visit, "editable": editable})
+
+
+@require_http_methods(["GET", "POST"])
+def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    visit = _editable_visit(request, pk)
+    if request.method == "POST":
+        form = RescheduleForm(request.POST)
+        if form.is_valid():
+            try:
+                result = visit_reschedule(
+                    visit=visit, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request,
+                    f"Meeting with {visit.customer.name} moved to "
+                    f"{timezone.localtime(visit.scheduled_start):%a %d %b %H:%M}.",
+                )
+                for other in result.overlaps:
+                    messages.warning(
+                        request,
+                        f"It overlaps your meeting with {other.customer.name} at "
+                        f"{timezone.localtime(other.scheduled_start):%H:%M}.",
+                    )
+                return _saved(request, reverse("visits:schedule"))
+    else:
+        form = RescheduleForm(initial={"start": visit.scheduled_start, "end": visit.scheduled_end})
+    return _form_response(
+        request,
+        "visits/reschedule.html",
+        {"form": form, "visit": visit, "next": _back_to(request, "")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    visit = _editable_visit(request, pk)
+    form = CancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit_cancel(visit=visit, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Meeting with {visit.customer.name} cancelled.")
+            return _saved(request, reverse("visits:schedule"))
+    return _form_response(
+        request, "visits/cancel.html", {"form": form, "visit": visit, "next": _back_to(request, "")}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
+    """Log a visit: closing planned meeting `pk`, or ad hoc for ?customer=<id>."""
+    planned = _editable_visit(request, pk) if pk is not None else None
+    if planned is not None:
+        customer = planned.customer
+    else:
+        customer_id = request.POST.get("customer") or request.GET.get("customer") or ""
+        if not customer_id.isdigit():
+            raise Http404("Choose a customer to log a visit for.")
+        customer = get_object_or_404(customers_visible_to(request.user), pk=int(customer_id))
+    blank_visit = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
+    if request.method == "POST":
+        form = LogForm(request.POST, instance=blank_visit, customer=customer)
+        if form.is_valid():
+            try:
+                result = visit_log(
+                    user=request.user, customer=customer, visit=planned, **form.service_arguments()
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Visit to {customer.name} logged.")
+                if result.follow_up:
+                    messages.success(
+                        request,
+                        "Follow-up meeting planned for "
+                        f"{timezone.localtime(result.follow_up.scheduled_start):%a %d %b %H:%M}.",
+                    )
+                return _saved(request, customer.get_absolute_url())
+    else:
+        form = LogForm(instance=blank_visit, customer=customer, initial=_log_initial(planned))
+    return _form_response(
+        request,
+        "visits/log.html",
+        {"form": form, "customer": customer, "planned": planned, "next": _back_to(request, "")},
+    )
+
+
+def _log_initial(planned: Visit | None) -> dict:
+    now = timezone.now().replace(second=0, microsecond=0)
+    if planned is None:
+        return {"visited_at": now, "duration_minutes": 60}
+    length = (planned.scheduled_end or planned.scheduled_start) - planned.scheduled_start
+    return {
+        "kind": planned.kind,
+        "visited_at": min(planned.scheduled_start, now),
+        "duration_minutes": int(length.total_seconds() // 60) or 60,
+        "contacts": list(planned.contacts.all()),
+    }
+
+
+@require_POST
+def calendar_regenerate(request: HtmxHttpRequest) -> HttpResponse:
+    calendar_token_regenerate(user=request.user)
+    messages.success(request, "New calendar link created. The old link, if any, no longer works.")
+    if request.htmx:
+        return render(request, "visits/schedule.html#calendar_link")
+    return redirect("visits:schedule")
+
+
+@login_not_required
+@require_GET
+def calendar(request: HtmxHttpRequest, user_id: int, token: str) -> HttpResponse:
+    """The user's meetings as iCalendar, for Google Calendar / Outlook subscriptions."""
+    user = feed_user(user_id, token)
+    if user is None:
+        raise Http404("No such calendar.")
+    body = calendar_feed(user, feed_visits(user, now=timezone.now()))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="cadence.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

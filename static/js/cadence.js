@@ -1,8 +1,25 @@
-// Site-wide htmx settings live here, not in inline scripts, so a strict
-// Content-Security-Policy can forbid inline code.
+// Site-wide behaviour, kept out of inline scripts so a strict Content-Security-Policy can
+// forbid inline code.
 document.addEventListener("DOMContentLoaded", function () {
   if (!window.htmx) return;
   htmx.config.historyCacheSize = 0;
   htmx.config.allowEval = false;
   htmx.config.includeIndicatorStyles = false;
+
+  // Narrow screens get the day view of the schedule unless the URL asks for a view.
+  var agenda = document.getElementById("agenda");
+  var params = new URLSearchParams(window.location.search);
+  if (agenda && agenda.dataset.dayUrl && !params.has("view") && window.innerWidth < 640) {
+    htmx.ajax("GET", agenda.dataset.dayUrl, { target: "#agenda", swap: "outerHTML" });
+  }
+});
+
+// A "Close" link in a panel form empties the panel instead of leaving the page.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("[data-close-panel]");
+  var panel = link && link.closest(".panel");
+  if (panel) {
+    event.preventDefault();
+    panel.innerHTML = "";
+  }
 });

@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import Role
 from tests.factories import UserFactory
 
-PUBLIC_URL_NAMES = {"login"}
+PUBLIC_URL_NAMES = {"login", "calendar_feed"}
 
 
 def project_urls(resolver=None, prefix=""):
@@ -28,7 +28,7 @@ URLS = sorted(project_urls())
 
 
 def test_every_project_url_is_listed():
-    assert {"home", "logout", "crm:customer_list", "crm:customer_detail", "visits:my_week"} <= {
+    assert {"home", "logout", "crm:customer_list", "crm:customer_detail", "visits:schedule"} <= {
         name for name, _ in URLS
     }
 
@@ -52,7 +52,7 @@ def test_django_admin_sends_anonymous_users_to_its_login(client):
 @pytest.mark.parametrize(
     ("role", "landing"),
     [
-        (Role.SALESPERSON, "visits:my_week"),
+        (Role.SALESPERSON, "visits:schedule"),
         (Role.MANAGER, "crm:customer_list"),
         (Role.ADMIN, "accounts:admin_home"),
     ],

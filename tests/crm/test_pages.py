@@ -1,15 +1,8 @@
-import datetime as dt
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.factories import (
-    ContactFactory,
     CustomerFactory,
-    InvoiceFactory,
-    PlannedVisitFactory,
-    SupportCaseFactory,
     VisitFactory,
 )
 
@@ -66,62 +59,3 @@ def test_customer_list_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(8):
         response = client.get(reverse("crm:customer_list"))
     assert response.status_code == 200
-
-
-def test_account_page_shows_details_contacts_visits_invoices_and_cases(
-    client, world, django_assert_max_num_queries
-):
-    customer = world.north_customer
-    ContactFactory(customer=customer, name="Pat Primary", is_primary=True)
-    for days in (3, 40):
-        VisitFactory(
-            customer=customer,
-            salesperson=world.rep_north,
-            visited_at=timezone.now() - dt.timedelta(days=days),
-            notes=f"Said something {days} days ago",
-        )
-    PlannedVisitFactory(customer=customer, salesperson=world.rep_north, purpose="Price review")
-    InvoiceFactory(customer=customer, number="INV-OVERDUE", paid_on=None)
-    SupportCaseFactory(customer=customer, note="Broken pallet")
-    client.force_login(world.rep_north)
-    with django_assert_max_num_queries(14):
-        page = client.get(customer.get_absolute_url()).text
-    for text in (
-        "Pat Primary",
-        "Said something 3 days ago",
-        "Price review",
-        "INV-OVERDUE",
-        "overdue",
-        "Broken pallet",
-        "every 30 days",
-    ):
-        assert text in page
-
-
-def test_account_page_marks_a_neglected_account_overdue(client, world):
-    VisitFactory(
-        customer=world.north_customer,
-        salesperson=world.rep_north,
-        visited_at=timezone.now() - dt.timedelta(days=45),
-    )
-    client.force_login(world.rep_north)
-    page = client.get(world.north_customer.get_absolute_url()).text
-    assert 'class="overdue"' in page
-
-
-def test_my_week_lists_this_weeks_meetings_only(client, world, django_assert_max_num_queries):
-    soon = PlannedVisitFactory(
-        customer=world.north_customer, salesperson=world.rep_north, purpose="soon"
-    )
-    PlannedVisitFactory(
-        customer=world.north_customer,
-        salesperson=world.rep_north,
-        scheduled_start=timezone.now() + dt.timedelta(days=9),
-    )
-    PlannedVisitFactory(customer=world.south_customer, salesperson=world.rep_south)
-    client.force_login(world.rep_north)
-    with django_assert_max_num_queries(10):
-        response = client.get(reverse("visits:my_week"))
-    days = response.context["days"]
-    assert [v.pk for _, visits in days for v in visits] == [soon.pk]
-    assert "Southern Bakes" not in response.text

@@ -1,0 +1,141 @@
+"""Writes for customers and contacts. Views, tasks, commands and the admin all call these."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+
+from accounts.models import User
+from crm.models import Contact, Customer
+from visits.models import CADENCE_VISIT_KINDS, VisitStatus
+
+CADENCE_REFRESH_BATCH = 10_000
+
+# Fields a salesperson may change on the accounts they can see; the rest (tier, status, owner,
+# territory, cadence) are for managers and admins.
+SALESPERSON_EDITABLE_FIELDS = frozenset(
+    {
+        "address_line1",
+        "address_line2",
+        "postal_code",
+        "city",
+        "region",
+        "country",
+        "phone",
+        "website",
+        "industry",
+        "notes",
+    }
+)
+MANAGER_EDITABLE_FIELDS = SALESPERSON_EDITABLE_FIELDS | {
+    "name",
+    "tier",
+    "status",
+    "owner",
+    "territory",
+    "cadence_days",
+    "since",
+}
+
+_CADENCE_REFRESH_SQL = f"""
+WITH target AS (
+    SELECT c.id,
+           last_visit.at AS last_at,
+           COALESCE((last_visit.at AT TIME ZONE %(tz)s)::date, c.since,
+                    (c.created_at AT TIME ZONE %(tz)s)::date)
+             + COALESCE(c.cadence_days, policy.days) AS due
+    FROM crm_customer c
+    LEFT JOIN crm_cadencepolicy policy ON policy.tier = c.tier
+    LEFT JOIN LATERAL (
+        SELECT MAX(v.visited_at) AS at
+        FROM visits_visit v
+        WHERE v.customer_id = c.id
+          AND v.status = '{VisitStatus.DONE}'
+          AND v.kind IN ({", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)})
+    ) last_visit ON true
+    WHERE {{where}}
+)
+UPDATE crm_customer c
+SET last_visit_at = target.last_at, next_visit_due = target.due
+FROM target
+WHERE c.id = target.id
+  AND (c.last_visit_at IS DISTINCT FROM target.last_at
+       OR c.next_visit_due IS DISTINCT FROM target.due)
+"""
+
+
+def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
+    """Recompute last visit and next visit due for some customers (or all, in id-range batches).
+
+    The last visit is the latest done on-site, phone or video visit (emails do not keep the
+    cadence); with none, the cadence counts from `since` or the creation date. The cadence is
+    the customer's own or its tier's from CadencePolicy. Returns how many rows changed; running
+    it again changes nothing.
+    """
+    params = {"tz": settings.TIME_ZONE}
+    changed = 0
+    with connection.cursor() as cursor:
+        if customer_ids is not None:
+            ids = sorted(set(customer_ids))
+            for start in range(0, len(ids), CADENCE_REFRESH_BATCH):
+                chunk = ids[start : start + CADENCE_REFRESH_BATCH]
+                sql = _CADENCE_REFRESH_SQL.format(where="c.id = ANY(%(ids)s)")
+                cursor.execute(sql, {**params, "ids": chunk})
+                changed += cursor.rowcount
+            return changed
+        cursor.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM crm_customer")
+        low, high = cursor.fetchone()
+        sql = _CADENCE_REFRESH_SQL.format(where="c.id BETWEEN %(low)s AND %(high)s")
+        for start in range(low, high + 1, CADENCE_REFRESH_BATCH):
+            cursor.execute(sql, {**params, "low": start, "high": start + CADENCE_REFRESH_BATCH - 1})
+            changed += cursor.rowcount
+    return changed
+
+
+def editable_customer_fields(user: User) -> frozenset[str]:
+    if user.is_cadence_admin or user.is_manager:
+        return MANAGER_EDITABLE_FIELDS
+    return SALESPERSON_EDITABLE_FIELDS
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, user: User, changes: dict) -> Customer:
+    """Apply field changes the user's role allows; anything else is refused, not ignored."""
+    forbidden = set(changes) - editable_customer_fields(user)
+    if forbidden:
+        raise PermissionDenied(f"You may not change: {', '.join(sorted(forbidden))}.")
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    customer.full_clean()
+    customer.save()
+    # Tier, own cadence or `since` may have moved the next due date.
+    customer_cadence_refresh(customer_ids=[customer.pk])
+    customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
+    return customer
+
+
+@transaction.atomic
+def contact_save(*, contact: Contact) -> Contact:
+    """Create or update a contact; making it primary demotes the customer's previous primary."""
+    # The one-primary constraint is checked by the database after the demotion below.
+    contact.full_clean(validate_constraints=False)
+    if contact.is_primary:
+        Contact.objects.filter(customer_id=contact.customer_id, is_primary=True).exclude(
+            pk=contact.pk
+        ).update(is_primary=False)
+    contact.save()
+    return contact
+
+
+def contact_make_primary(*, contact: Contact) -> Contact:
+    contact.is_primary = True
+    return contact_save(contact=contact)
+
+
+def validate_contacts_belong_to(customer: Customer, contacts: Iterable[Contact]) -> None:
+    strangers = [c.name for c in contacts if c.customer_id != customer.pk]
+    if strangers:
+        raise ValidationError(
+            {"contacts": f"Not contacts of {customer.name}: {', '.join(strangers)}"}
+        )

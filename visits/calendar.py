@@ -1,0 +1,59 @@
+"""The iCalendar (RFC 5545) feed of a user's meetings."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from accounts.models import User
+from visits.models import Visit, VisitStatus
+
+PRODID = "-//Cadence//Meeting schedule//EN"
+
+
+def visit_uid(visit: Visit) -> str:
+    """Stable per meeting, so a calendar updates an edited meeting instead of duplicating it."""
+    return f"visit-{visit.pk}@cadence"
+
+
+def calendar_feed(user: User, visits: Iterable[Visit]) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Cadence: {user}")
+    calendar.add("x-wr-timezone", user.time_zone or settings.TIME_ZONE)
+    calendar.add("refresh-interval", "PT1H", parameters={"VALUE": "DURATION"})
+    for visit in visits:
+        calendar.add_component(_event(visit))
+    return calendar.to_ical()
+
+
+def _event(visit: Visit) -> Event:
+    event = Event()
+    event.add("uid", visit_uid(visit))
+    event.add("dtstamp", visit.updated_at or timezone.now())
+    event.add("last-modified", visit.updated_at or timezone.now())
+    event.add("sequence", visit.sequence)
+    event.add("dtstart", visit.scheduled_start)
+    event.add("dtend", visit.scheduled_end or visit.scheduled_start)
+    event.add("summary", visit.customer.name)
+    if visit.customer.address:
+        event.add("location", visit.customer.address)
+    lines = []
+    if visit.purpose:
+        lines.append(visit.purpose)
+    lines.append(f"{visit.get_kind_display()} meeting")
+    contacts = [
+        f"{c.name}{' (' + c.title + ')' if c.title else ''}{' ' + c.phone if c.phone else ''}"
+        for c in visit.contacts.all()
+    ]
+    if contacts:
+        lines.append("Contacts: " + "; ".join(contacts))
+    if visit.status == VisitStatus.CANCELLED and visit.cancel_reason:
+        lines.append(f"Cancelled: {visit.cancel_reason}")
+    event.add("description", "\n".join(lines))
+    event.add("status", "CANCELLED" if visit.status == VisitStatus.CANCELLED else "CONFIRMED")
+    return event

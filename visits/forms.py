@@ -1,0 +1,145 @@
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from crm.models import Contact, Customer
+from visits.models import Outcome, Visit, VisitKind
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MEETING_KINDS = [(k, label) for k, label in VisitKind.choices if k != VisitKind.EMAIL]
+
+
+class ContactsField(forms.ModelMultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def label_from_instance(self, contact: Contact) -> str:
+        return f"{contact.name} ({contact.title})" if contact.title else contact.name
+
+
+class CustomerContactsMixin:
+    """Limits the contacts field to the chosen customer's contacts."""
+
+    def limit_contacts(self, customer: Customer | None) -> None:
+        queryset = (
+            customer.contacts.order_by("-is_primary", "name")
+            if customer
+            else Contact.objects.none()
+        )
+        self.fields["contacts"].queryset = queryset
+
+
+class MeetingTimesForm(forms.Form):
+    start = forms.DateTimeField(widget=DATETIME_WIDGET)
+    end = forms.DateTimeField(widget=DATETIME_WIDGET)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end <= start:
+            self.add_error("end", "The meeting must end after it starts.")
+        return cleaned
+
+
+class PlanForm(CustomerContactsMixin, MeetingTimesForm):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(),
+        widget=forms.HiddenInput,
+        error_messages={"required": "Choose a customer.", "invalid_choice": "Choose a customer."},
+    )
+    kind = forms.ChoiceField(choices=MEETING_KINDS, initial=VisitKind.ON_SITE)
+    contacts = ContactsField(queryset=Contact.objects.none(), required=False)
+    purpose = forms.CharField(max_length=300, required=False)
+    field_order = ["customer", "kind", "start", "end", "contacts", "purpose"]
+
+    def __init__(self, *args, customers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = customers
+        self.limit_contacts(self.chosen_customer())
+
+    def chosen_customer(self) -> Customer | None:
+        raw = self.data.get("customer") if self.is_bound else self.initial.get("customer")
+        if isinstance(raw, Customer):
+            return raw
+        try:
+            return self.fields["customer"].queryset.get(pk=int(raw))
+        except (TypeError, ValueError, Customer.DoesNotExist):
+            return None
+
+
+class RescheduleForm(MeetingTimesForm):
+    pass
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300, error_messages={"required": "Say why the meeting is cancelled."}
+    )
+
+
+class LogForm(CustomerContactsMixin, forms.ModelForm):
+    contacts = ContactsField(queryset=Contact.objects.none(), required=False, label="Contacts met")
+    plan_follow_up = forms.BooleanField(
+        required=False, label="Also plan the follow-up meeting on the follow-up date"
+    )
+    follow_up_time = forms.TimeField(
+        required=False,
+        initial=dt.time(9, 0),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        label="Follow-up meeting at",
+    )
+
+    class Meta:
+        model = Visit
+        fields = [
+            "kind",
+            "visited_at",
+            "duration_minutes",
+            "travel_minutes",
+            "distance_km",
+            "expenses",
+            "contacts",
+            "notes",
+            "outcome",
+            "next_step",
+            "follow_up_on",
+            "competitor",
+        ]
+        widgets = {
+            "visited_at": DATETIME_WIDGET,
+            "follow_up_on": DATE_WIDGET,
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
+        labels = {"visited_at": "When", "duration_minutes": "Duration (minutes)"}
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["visited_at"].required = True
+        self.fields["outcome"].choices = [("", "—"), *Outcome.choices]
+        self.limit_contacts(customer)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("plan_follow_up"):
+            follow_up_on = cleaned.get("follow_up_on")
+            if not follow_up_on:
+                self.add_error("follow_up_on", "Set the follow-up date to plan the meeting.")
+            elif not cleaned.get("follow_up_time"):
+                self.add_error("follow_up_time", "Set the time of the follow-up meeting.")
+            else:
+                start = timezone.make_aware(
+                    dt.datetime.combine(follow_up_on, cleaned["follow_up_time"])
+                )
+                if start <= timezone.now():
+                    self.add_error("follow_up_on", "The follow-up meeting must be in the future.")
+                cleaned["plan_follow_up_at"] = start
+        return cleaned
+
+    def service_arguments(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data["contacts"] = list(self.cleaned_data["contacts"])
+        data["plan_follow_up_at"] = self.cleaned_data.get("plan_follow_up_at")
+        for text in ("notes", "outcome", "next_step", "competitor"):
+            data[text] = data[text] or ""
+        return data

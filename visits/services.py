@@ -1,0 +1,179 @@
+"""Writes for visits: planning, rescheduling, cancelling and logging meetings.
+
+Every change to a done visit refreshes the customer's last-visit date and next due date in the
+same transaction, so the schedule, the "who to visit" list and the account page agree at once.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from crm.models import Contact, Customer
+from crm.services import customer_cadence_refresh, validate_contacts_belong_to
+from visits.models import Outcome, Visit, VisitKind, VisitStatus
+
+FOLLOW_UP_MEETING_MINUTES = 60
+
+
+@dataclass
+class ScheduleResult:
+    visit: Visit
+    overlaps: list[Visit] = field(default_factory=list)
+
+
+@dataclass
+class LogResult:
+    visit: Visit
+    follow_up: Visit | None = None
+
+
+def overlapping_meetings(visit: Visit) -> list[Visit]:
+    """The salesperson's other planned meetings that overlap this one in time."""
+    end = visit.scheduled_end or visit.scheduled_start
+    return list(
+        Visit.objects.filter(
+            salesperson_id=visit.salesperson_id,
+            status=VisitStatus.PLANNED,
+            scheduled_start__lt=end,
+            scheduled_end__gt=visit.scheduled_start,
+        )
+        .exclude(pk=visit.pk)
+        .select_related("customer")
+        .order_by("scheduled_start")
+    )
+
+
+def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
+    if end <= start:
+        raise ValidationError({"scheduled_end": "The meeting must end after it starts."})
+    if end - start > dt.timedelta(hours=24):
+        raise ValidationError({"scheduled_end": "A meeting cannot last more than 24 hours."})
+
+
+@transaction.atomic
+def visit_schedule(
+    *,
+    user: User,
+    customer: Customer,
+    kind: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    contacts: list[Contact] | tuple = (),
+    purpose: str = "",
+) -> ScheduleResult:
+    """Plan a meeting for `user`. Overlaps are allowed; they come back so the user is warned."""
+    _validate_times(start, end)
+    validate_contacts_belong_to(customer, contacts)
+    visit = Visit(
+        customer=customer,
+        salesperson=user,
+        kind=kind,
+        status=VisitStatus.PLANNED,
+        scheduled_start=start,
+        scheduled_end=end,
+        purpose=purpose,
+    )
+    visit.full_clean()
+    visit.save()
+    visit.contacts.set(contacts)
+    return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
+
+
+def _require_planned(visit: Visit, action: str) -> None:
+    if visit.status != VisitStatus.PLANNED:
+        state = visit.get_status_display().lower()
+        raise ValidationError(f"Only planned meetings can be {action}; this one is {state}.")
+
+
+@transaction.atomic
+def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> ScheduleResult:
+    _require_planned(visit, "rescheduled")
+    _validate_times(start, end)
+    visit.scheduled_start, visit.scheduled_end = start, end
+    visit.sequence += 1
+    visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
+    return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
+
+
+@transaction.atomic
+def visit_cancel(*, visit: Visit, reason: str) -> Visit:
+    _require_planned(visit, "cancelled")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"cancel_reason": "Say why the meeting is cancelled."})
+    visit.status = VisitStatus.CANCELLED
+    visit.cancel_reason = reason
+    visit.sequence += 1
+    visit.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
+    return visit
+
+
+@transaction.atomic
+def visit_log(
+    *,
+    user: User,
+    customer: Customer,
+    visit: Visit | None = None,
+    kind: str,
+    visited_at: dt.datetime,
+    duration_minutes: int,
+    travel_minutes: int = 0,
+    distance_km: Decimal = Decimal("0"),
+    expenses: Decimal = Decimal("0"),
+    contacts: list[Contact] | tuple = (),
+    notes: str = "",
+    outcome: str = "",
+    next_step: str = "",
+    follow_up_on: dt.date | None = None,
+    competitor: str = "",
+    plan_follow_up_at: dt.datetime | None = None,
+) -> LogResult:
+    """Record a visit that happened: closes a planned meeting (`visit`) or logs one ad hoc.
+
+    With `plan_follow_up_at`, the follow-up meeting is planned in the same step.
+    """
+    if visit is not None:
+        _require_planned(visit, "logged")
+        customer = visit.customer
+    else:
+        visit = Visit(customer=customer, salesperson=user)
+    if visited_at > timezone.now() + dt.timedelta(minutes=5):
+        raise ValidationError({"visited_at": "A visit cannot be logged in the future; plan it."})
+    if outcome and outcome not in Outcome.values:
+        raise ValidationError({"outcome": "Unknown outcome."})
+    validate_contacts_belong_to(customer, contacts)
+    visit.kind = kind
+    visit.status = VisitStatus.DONE
+    visit.visited_at = visited_at
+    visit.duration_minutes = duration_minutes
+    visit.travel_minutes = travel_minutes
+    visit.distance_km = distance_km
+    visit.expenses = expenses
+    visit.notes = notes
+    visit.outcome = outcome
+    visit.next_step = next_step
+    visit.follow_up_on = follow_up_on
+    visit.competitor = competitor
+    visit.full_clean()
+    visit.save()
+    visit.contacts.set(contacts)
+    follow_up = None
+    if plan_follow_up_at is not None:
+        if plan_follow_up_at <= timezone.now():
+            raise ValidationError({"follow_up_on": "The follow-up meeting must be in the future."})
+        follow_up = visit_schedule(
+            user=visit.salesperson,
+            customer=customer,
+            kind=kind if kind != VisitKind.EMAIL else VisitKind.ON_SITE,
+            start=plan_follow_up_at,
+            end=plan_follow_up_at + dt.timedelta(minutes=FOLLOW_UP_MEETING_MINUTES),
+            contacts=contacts,
+            purpose=next_step or "Follow-up",
+        ).visit
+    customer_cadence_refresh(customer_ids=[customer.pk])
+    return LogResult(visit=visit, follow_up=follow_up)
