@@ -6,10 +6,12 @@ from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_managed_by
 from crm.models import (
+    DEFAULT_CADENCE_DAYS,
     CadencePolicy,
     Contact,
     Customer,
@@ -77,11 +79,12 @@ def customer_search(
     return customers.order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"]))
 
 
-def who_to_visit(user: User, *, now: dt.datetime, today: dt.date) -> QuerySet[Customer]:
-    """The user's active accounts overdue or due within two weeks that have no meeting planned,
-    most overdue first, then the most valuable tier."""
+def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
+    """The user's active accounts overdue or due within two weeks that have no meeting planned
+    from today on, most overdue first, then the most valuable tier."""
+    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
     planned = Visit.objects.filter(
-        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=now
+        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=start_of_today
     )
     return (
         customers_visible_to(user)
@@ -103,10 +106,11 @@ def customer_edit_choices(user: User) -> dict:
     return {"owners": salespeople_visible_to(user), "territories": territories}
 
 
-def cadence_days_for(customer: Customer) -> int | None:
+def cadence_days_for(customer: Customer) -> int:
     if customer.cadence_days:
         return customer.cadence_days
-    return CadencePolicy.objects.filter(tier=customer.tier).values_list("days", flat=True).first()
+    policy = CadencePolicy.objects.filter(tier=customer.tier).values_list("days", flat=True).first()
+    return policy or DEFAULT_CADENCE_DAYS[customer.tier]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from accounts.models import User
-from crm.models import Contact, Customer
+from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 CADENCE_REFRESH_BATCH = 10_000
@@ -38,15 +38,19 @@ MANAGER_EDITABLE_FIELDS = SALESPERSON_EDITABLE_FIELDS | {
     "since",
 }
 
+_DEFAULT_CADENCE_ROWS = ", ".join(
+    f"('{tier}', {days})" for tier, days in DEFAULT_CADENCE_DAYS.items()
+)
 _CADENCE_REFRESH_SQL = f"""
 WITH target AS (
     SELECT c.id,
            last_visit.at AS last_at,
            COALESCE((last_visit.at AT TIME ZONE %(tz)s)::date, c.since,
                     (c.created_at AT TIME ZONE %(tz)s)::date)
-             + COALESCE(c.cadence_days, policy.days) AS due
+             + COALESCE(c.cadence_days, policy.days, fallback.days) AS due
     FROM crm_customer c
     LEFT JOIN crm_cadencepolicy policy ON policy.tier = c.tier
+    LEFT JOIN (VALUES {_DEFAULT_CADENCE_ROWS}) AS fallback (tier, days) ON fallback.tier = c.tier
     LEFT JOIN LATERAL (
         SELECT MAX(v.visited_at) AS at
         FROM visits_visit v
@@ -70,8 +74,9 @@ def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> in
 
     The last visit is the latest done on-site, phone or video visit (emails do not keep the
     cadence); with none, the cadence counts from `since` or the creation date. The cadence is
-    the customer's own or its tier's from CadencePolicy. Returns how many rows changed; running
-    it again changes nothing.
+    the customer's own, else its tier's from CadencePolicy (the built-in default if an admin
+    deleted that row, so no account silently drops off the lists). Returns how many rows
+    changed; running it again changes nothing.
     """
     params = {"tz": settings.TIME_ZONE}
     changed = 0

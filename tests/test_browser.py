@@ -1,12 +1,25 @@
 """User journeys in a real browser (headless Chromium through Playwright)."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from crm.demo import demo_data_seed
 from tests.conftest import browser_login
-from tests.factories import ContactFactory, PlannedVisitFactory
+from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def desktop_page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
 
 
 def test_login_page_loads_and_rejects_a_wrong_password(live_server, phone_page, world):
@@ -17,22 +30,6 @@ def test_login_page_loads_and_rejects_a_wrong_password(live_server, phone_page, 
     expect(phone_page.get_by_role("alert")).to_contain_text("correct username and password")
 
 
-def test_salesperson_lands_on_their_week_with_meetings_and_accounts(live_server, phone_page, world):
-    contact = ContactFactory(customer=world.north_customer, name="Dana Miller")
-    visit = PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north)
-    visit.contacts.add(contact)
-
-    browser_login(phone_page, live_server, "rep-north")
-
-    expect(phone_page).to_have_url(f"{live_server.url}/visits/week/")
-    agenda = phone_page.get_by_label("Planned meetings")
-    expect(agenda).to_contain_text("Northern Mills")
-    expect(agenda).to_contain_text("Dana Miller")
-    expect(phone_page.get_by_label("My accounts")).to_contain_text("Southern Outpost")
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
-    assert phone_page.evaluate("typeof window.htmx") == "object"
-
-
 def test_account_search_swaps_results_without_reloading(live_server, phone_page, world):
     browser_login(phone_page, live_server, "the-admin")
     phone_page.goto(f"{live_server.url}/customers/")
@@ -40,5 +37,64 @@ def test_account_search_swaps_results_without_reloading(live_server, phone_page,
     phone_page.get_by_label("Search").fill("coast")
     expect(phone_page.locator("#results")).to_contain_text("1 customer")
     expect(phone_page.locator("#results")).to_contain_text("Coastal Fish")
-    expect(phone_page).to_have_url(f"{live_server.url}/customers/?q=coast&tier=&status=")
+    expect(phone_page).to_have_url(f"{live_server.url}/customers/?q=coast&tier=&status=&sort=name")
     assert phone_page.evaluate("window.__marker") == "same page"
+
+
+def local_input(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("page_fixture", ["desktop_page", "phone_page"])
+def test_sales1_plans_a_meeting_logs_it_and_the_page_updates_in_place(
+    live_server, request, page_fixture
+):
+    page = request.getfixturevalue(page_fixture)
+    demo_data_seed(customers=200, seed=5)
+    browser_login(page, live_server, "sales1", "cadence-demo")
+    expect(page).to_have_url(f"{live_server.url}/visits/schedule/")
+    page.evaluate("window.__marker = 'never reloaded'")
+    if page_fixture == "phone_page":
+        expect(page.locator(".agenda-nav .range")).not_to_contain_text("Week of")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    who = page.locator("#who-to-visit")
+    first = who.locator("ol.who > li").first
+    customer_name = first.locator("a").first.inner_text()
+    first.get_by_role("link", name="Plan").click()
+
+    panel = page.locator("#panel")
+    expect(panel.get_by_role("heading", name="Plan a meeting")).to_be_visible()
+    expect(panel).to_contain_text(customer_name)
+    start = max(
+        timezone.now() - dt.timedelta(minutes=1),
+        timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min)),
+    )
+    panel.get_by_label("Start").fill(local_input(start))
+    panel.get_by_label("End").fill(local_input(start + dt.timedelta(minutes=30)))
+    panel.get_by_label("Purpose").fill("Browser test meeting")
+    panel.get_by_role("button", name="Plan meeting").click()
+
+    expect(panel).to_contain_text(f"Meeting with {customer_name} planned")
+    agenda = page.locator("#agenda")
+    entry = agenda.locator("article.meeting", has_text="Browser test meeting")
+    expect(entry).to_be_visible()
+    expect(who.locator("ol.who > li > div > a", has_text=customer_name)).to_have_count(0)
+
+    entry.get_by_role("link", name="Done").click()
+    expect(panel.get_by_role("heading", name=f"Log visit: {customer_name}")).to_be_visible()
+    panel.get_by_label("Duration (minutes)").fill("35")
+    panel.get_by_label("What the customer said").fill("Wants samples of the new range")
+    panel.get_by_label("Outcome").select_option("positive")
+    panel.get_by_role("button", name="Save visit").click()
+
+    expect(panel).to_contain_text(f"Visit to {customer_name} logged.")
+    expect(agenda.locator("article.meeting", has_text="Browser test meeting")).to_contain_text(
+        "Done"
+    )
+    expect(who.locator("ol.who > li > div > a", has_text=customer_name)).to_have_count(0)
+    assert page.evaluate("window.__marker") == "never reloaded"
+    visit = Visit.objects.get(purpose="Browser test meeting")
+    assert visit.status == VisitStatus.DONE and visit.notes == "Wants samples of the new range"
+    visit.customer.refresh_from_db()
+    assert visit.customer.last_visit_at == visit.visited_at

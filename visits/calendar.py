@@ -1,5 +1,6 @@
 """The iCalendar (RFC 5545) feed of a user's meetings."""
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -25,7 +26,7 @@ def calendar_feed(user: User, visits: Iterable[Visit]) -> bytes:
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", f"Cadence: {user}")
     calendar.add("x-wr-timezone", user.time_zone or settings.TIME_ZONE)
-    calendar.add("refresh-interval", "PT1H", parameters={"VALUE": "DURATION"})
+    calendar.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
     for visit in visits:
         calendar.add_component(_event(visit))
     return calendar.to_ical()

@@ -92,7 +92,7 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         (day, [v for v in visits if timezone.localdate(v.scheduled_start or v.visited_at) == day])
         for day in (first + dt.timedelta(days=offset) for offset in range(span))
     ]
-    candidates = who_to_visit(request.user, now=timezone.now(), today=today)
+    candidates = who_to_visit(request.user, today=today)
     step = dt.timedelta(days=span)
     context = {
         "view": view,

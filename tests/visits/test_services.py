@@ -21,25 +21,47 @@ def at(days: float, hour: int = 10) -> dt.datetime:
 
 def test_schedule_plans_a_meeting_and_reports_overlaps(world):
     contact = ContactFactory(customer=world.north_customer)
-    first = visit_schedule(user=world.rep_north, customer=world.north_customer, kind="on_site",
-                           start=at(1, 10), end=at(1, 11), contacts=[contact], purpose="Review")
+    first = visit_schedule(
+        user=world.rep_north,
+        customer=world.north_customer,
+        kind="on_site",
+        start=at(1, 10),
+        end=at(1, 11),
+        contacts=[contact],
+        purpose="Review",
+    )
     assert first.overlaps == []
     assert first.visit.status == VisitStatus.PLANNED
     assert list(first.visit.contacts.all()) == [contact]
-    second = visit_schedule(user=world.rep_north, customer=world.south_customer_owned_by_rep_north,
-                            kind="phone", start=at(1, 10) + dt.timedelta(minutes=30),
-                            end=at(1, 12))
+    second = visit_schedule(
+        user=world.rep_north,
+        customer=world.south_customer_owned_by_rep_north,
+        kind="phone",
+        start=at(1, 10) + dt.timedelta(minutes=30),
+        end=at(1, 12),
+    )
     assert second.overlaps == [first.visit]
 
 
 def test_schedule_rejects_end_before_start_and_foreign_contacts(world):
     with pytest.raises(ValidationError, match="end after it starts"):
-        visit_schedule(user=world.rep_north, customer=world.north_customer, kind="on_site",
-                       start=at(1, 11), end=at(1, 10))
+        visit_schedule(
+            user=world.rep_north,
+            customer=world.north_customer,
+            kind="on_site",
+            start=at(1, 11),
+            end=at(1, 10),
+        )
     stranger = ContactFactory(customer=world.south_customer, name="Stranger")
     with pytest.raises(ValidationError, match="Stranger"):
-        visit_schedule(user=world.rep_north, customer=world.north_customer, kind="on_site",
-                       start=at(1, 10), end=at(1, 11), contacts=[stranger])
+        visit_schedule(
+            user=world.rep_north,
+            customer=world.north_customer,
+            kind="on_site",
+            start=at(1, 10),
+            end=at(1, 11),
+            contacts=[stranger],
+        )
 
 
 def test_reschedule_moves_the_meeting_and_bumps_its_calendar_sequence(world):
@@ -64,13 +86,26 @@ def test_cancel_needs_a_reason_and_only_planned_meetings_can_be_changed(world):
 def test_logging_a_planned_meeting_marks_it_done_and_moves_the_next_due_date(world):
     customer = world.north_customer
     customer_cadence_refresh(customer_ids=[customer.pk])
-    planned = PlannedVisitFactory(customer=customer, salesperson=world.rep_north,
-                                  scheduled_start=timezone.now() - dt.timedelta(hours=2))
+    planned = PlannedVisitFactory(
+        customer=customer,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() - dt.timedelta(hours=2),
+    )
     visited_at = timezone.now() - dt.timedelta(hours=2)
-    result = visit_log(user=world.rep_north, customer=customer, visit=planned, kind="on_site",
-                       visited_at=visited_at, duration_minutes=50, travel_minutes=30,
-                       distance_km=Decimal("22.5"), expenses=Decimal("12.40"),
-                       notes="Wants a quote", outcome="positive", next_step="Send quote")
+    result = visit_log(
+        user=world.rep_north,
+        customer=customer,
+        visit=planned,
+        kind="on_site",
+        visited_at=visited_at,
+        duration_minutes=50,
+        travel_minutes=30,
+        distance_km=Decimal("22.5"),
+        expenses=Decimal("12.40"),
+        notes="Wants a quote",
+        outcome="positive",
+        next_step="Send quote",
+    )
     planned.refresh_from_db()
     customer.refresh_from_db()
     assert result.visit.pk == planned.pk
@@ -81,9 +116,16 @@ def test_logging_a_planned_meeting_marks_it_done_and_moves_the_next_due_date(wor
 
 def test_logging_with_a_follow_up_plans_the_next_meeting_in_the_same_step(world):
     follow_up_at = at(10, 9)
-    result = visit_log(user=world.rep_north, customer=world.north_customer, kind="video",
-                       visited_at=timezone.now(), duration_minutes=20, next_step="Demo the range",
-                       follow_up_on=follow_up_at.date(), plan_follow_up_at=follow_up_at)
+    result = visit_log(
+        user=world.rep_north,
+        customer=world.north_customer,
+        kind="video",
+        visited_at=timezone.now(),
+        duration_minutes=20,
+        next_step="Demo the range",
+        follow_up_on=follow_up_at.date(),
+        plan_follow_up_at=follow_up_at,
+    )
     assert result.follow_up.status == VisitStatus.PLANNED
     assert result.follow_up.scheduled_start == follow_up_at
     assert result.follow_up.purpose == "Demo the range"
@@ -92,18 +134,33 @@ def test_logging_with_a_follow_up_plans_the_next_meeting_in_the_same_step(world)
 
 def test_visits_cannot_be_logged_in_the_future(world):
     with pytest.raises(ValidationError, match="future"):
-        visit_log(user=world.rep_north, customer=world.north_customer, kind="on_site",
-                  visited_at=timezone.now() + dt.timedelta(days=1), duration_minutes=30)
+        visit_log(
+            user=world.rep_north,
+            customer=world.north_customer,
+            kind="on_site",
+            visited_at=timezone.now() + dt.timedelta(days=1),
+            duration_minutes=30,
+        )
 
 
 def test_emails_do_not_keep_the_cadence(world):
     customer = world.north_customer
-    VisitFactory(customer=customer, salesperson=world.rep_north,
-                 visited_at=timezone.now() - dt.timedelta(days=40))
-    visit_log(user=world.rep_north, customer=customer, kind="email",
-              visited_at=timezone.now(), duration_minutes=5)
+    VisitFactory(
+        customer=customer,
+        salesperson=world.rep_north,
+        visited_at=timezone.now() - dt.timedelta(days=40),
+    )
+    visit_log(
+        user=world.rep_north,
+        customer=customer,
+        kind="email",
+        visited_at=timezone.now(),
+        duration_minutes=5,
+    )
     customer.refresh_from_db()
-    assert timezone.localdate(customer.last_visit_at) == timezone.localdate() - dt.timedelta(days=40)
+    assert timezone.localdate(customer.last_visit_at) == timezone.localdate() - dt.timedelta(
+        days=40
+    )
 
 
 def test_cadence_refresh_uses_override_policy_and_since_and_is_idempotent(world):
@@ -111,8 +168,11 @@ def test_cadence_refresh_uses_override_policy_and_since_and_is_idempotent(world)
     override = world.coast_customer
     override.cadence_days = 7
     override.save()
-    VisitFactory(customer=override, salesperson=world.rep_coast,
-                 visited_at=timezone.now() - dt.timedelta(days=3))
+    VisitFactory(
+        customer=override,
+        salesperson=world.rep_coast,
+        visited_at=timezone.now() - dt.timedelta(days=3),
+    )
     CadencePolicy.objects.filter(tier="B").update(days=45)
 
     assert customer_cadence_refresh() >= 2
@@ -122,4 +182,6 @@ def test_cadence_refresh_uses_override_policy_and_since_and_is_idempotent(world)
     override.refresh_from_db()
     assert never_visited.last_visit_at is None
     assert never_visited.next_visit_due == never_visited.since + dt.timedelta(days=45)
-    assert override.next_visit_due == timezone.localdate() - dt.timedelta(days=3) + dt.timedelta(days=7)
+    assert override.next_visit_due == timezone.localdate() - dt.timedelta(days=3) + dt.timedelta(
+        days=7
+    )
