@@ -11,11 +11,11 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        ("Cadence", {"fields": ("role", "hourly_cost")}),
+        ("Cadence", {"fields": ("role", "hourly_cost", "time_zone")}),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
-        ("Cadence", {"fields": ("role", "hourly_cost")}),
+        ("Cadence", {"fields": ("role", "hourly_cost", "time_zone")}),
     )
 
 

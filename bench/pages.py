@@ -1,5 +1,6 @@
-"""Median server time of the main pages against the database in DATABASE_URL (seed it first:
-`manage.py seed_demo --customers 100000`). Run by hand: `.venv/bin/python bench/pages.py`."""
+"""Median server time and query count of the main pages against the database in DATABASE_URL
+(seed it first: `manage.py seed_demo --customers 100000`).
+Run by hand: `.venv/bin/python bench/pages.py`."""
 
 import os
 import statistics
@@ -15,6 +16,7 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
@@ -24,15 +26,22 @@ from crm.models import Customer  # noqa: E402
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 
 
-def median_ms(client: Client, url: str) -> float:
-    client.get(url)
+def median_ms_and_queries(client: Client, url: str) -> tuple[float, int]:
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        client.get(url)
     timings = []
     for _ in range(RUNS):
         started = time.perf_counter()
         response = client.get(url)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(timings)
+    return statistics.median(timings), len(queries)
 
 
 def main() -> None:
@@ -40,7 +49,13 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["testserver"]
     print(f"{Customer.objects.count():,} customers; median of {RUNS} runs")
     for username, urls in {
-        "sales1": ["/visits/week/", "/customers/", "/customers/?q=ash", "/customers/?page=200"],
+        "sales1": [
+            "/visits/schedule/",
+            "/customers/",
+            "/customers/?q=ash",
+            "/customers/?overdue=on&sort=next_due",
+            "/customers/?page=200",
+        ],
         "manager1": ["/customers/", "/customers/?tier=A&status=active"],
         "admin": ["/data/", "/customers/?q=leeds"],
     }.items():
@@ -50,7 +65,8 @@ def main() -> None:
         if username == "sales1" and customer:
             urls = [*urls, customer.get_absolute_url()]
         for url in urls:
-            print(f"{username:10} {url:40} {median_ms(client, url):8.1f} ms")
+            ms, queries = median_ms_and_queries(client, url)
+            print(f"{username:10} {url:40} {ms:8.1f} ms {queries:4d} queries")
 
 
 if __name__ == "__main__":

@@ -232,6 +232,7 @@ PURPOSES = (
 # Share of customers of each archetype: "smith" costs more than it earns (thin margin, many
 # visits and support calls, pays late); "jones" is the opposite (high margin, few touches,
 # pays on time).
+MEETINGS_PER_DAY = 6
 SMITH_SHARE = 0.12
 JONES_SHARE = 0.15
 
@@ -503,6 +504,7 @@ class _Generator:
             for i, name in enumerate(TERRITORIES, start=1)
         }
         self.ids = {"contacts": 0, "visits": 0, "invoices": 0, "support_cases": 0}
+        self.meetings_booked: dict[tuple[int, dt.date], int] = {}
 
     def next_id(self, table: str) -> int:
         self.ids[table] += 1
@@ -691,10 +693,17 @@ class _Generator:
             rows.visit_contacts.append((visit_id, contact_id))
 
     def planned_visit(self, customer_id, rep, contact_id, rows) -> None:
+        """Book a meeting on the first working day from a random one that still has room: a
+        salesperson's day holds at most MEETINGS_PER_DAY, however many customers there are."""
         rng = self.rng
-        day = self.today + dt.timedelta(days=rng.randint(0, 20))
-        while day.weekday() >= 5:
-            day += dt.timedelta(days=1)
+        first = self.today + dt.timedelta(days=rng.randint(0, 20))
+        for offset in range(21):
+            day = first + dt.timedelta(days=offset)
+            if day.weekday() < 5 and self.meetings_booked.get((rep.id, day), 0) < MEETINGS_PER_DAY:
+                break
+        else:
+            return
+        self.meetings_booked[rep.id, day] = self.meetings_booked.get((rep.id, day), 0) + 1
         start = self.at(day, rng.randint(8, 16), rng.choice((0, 30)))
         kind = rng.choices(("on_site", "phone", "video"), weights=(7, 2, 1))[0]
         visit_id = self.next_id("visits")

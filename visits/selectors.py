@@ -3,7 +3,8 @@
 import datetime as dt
 import hmac
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncDate
 
 from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
@@ -35,19 +36,42 @@ def visits_editable_by(user: User) -> QuerySet[Visit]:
     return visits.filter(salesperson=user)
 
 
-def agenda(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
-    """The user's own meetings starting in [start, end): planned, held and cancelled."""
+def _agenda_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
     return (
         visits_visible_to(user)
         .filter(salesperson=user)
-        .filter(
-            Q(scheduled_start__gte=start, scheduled_start__lt=end)
-            | Q(scheduled_start__isnull=True, visited_at__gte=start, visited_at__lt=end)
+        .annotate(moment=Coalesce("scheduled_start", "visited_at"))
+        .filter(moment__gte=start, moment__lt=end)
+    )
+
+
+def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) -> QuerySet[Visit]:
+    """The user's own meetings in [start, end) (planned, held and cancelled), at most
+    `per_day` a day in the current time zone, so the page stays small for the busiest user."""
+    return (
+        _agenda_visits(user, start=start, end=end)
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[TruncDate("moment")], order_by=[F("moment").asc(), "id"]
+            )
         )
+        .filter(rank__lte=per_day)
         .select_related("customer__territory")
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
-        .order_by("scheduled_start", "visited_at", "id")
+        .order_by("moment", "id")
     )
+
+
+def agenda_day_counts(user: User, *, start: dt.datetime, end: dt.datetime) -> dict[dt.date, int]:
+    """How many meetings each day of [start, end) holds, for "n more" links."""
+    rows = (
+        _agenda_visits(user, start=start, end=end)
+        .annotate(day=TruncDate("moment"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in rows}
 
 
 def feed_user(user_id: int, token: str) -> User | None:

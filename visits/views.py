@@ -28,11 +28,20 @@ from crm.selectors import customer_search, customers_visible_to, who_to_visit
 from visits.calendar import calendar_feed
 from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
 from visits.models import Visit, VisitStatus
-from visits.selectors import agenda, feed_user, feed_visits, visits_editable_by, visits_visible_to
+from visits.selectors import (
+    agenda,
+    agenda_day_counts,
+    feed_user,
+    feed_visits,
+    visits_editable_by,
+    visits_visible_to,
+)
 from visits.services import visit_cancel, visit_log, visit_reschedule, visit_schedule
 
 VISITS_CHANGED = "visits-changed"
 WHO_TO_VISIT_SHOWN = 15
+# A day never lists more meetings than this; the rest are behind a "more" link to the day view.
+AGENDA_PER_DAY = {"week": 12, "day": 60}
 PICKER_RESULTS = 8
 
 
@@ -86,12 +95,14 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
     first = chosen if view == "day" else _week_start(chosen)
     span = 1 if view == "day" else 7
     start, end = _day_bounds(first, span)
-    visits = list(agenda(request.user, start=start, end=end))
+    per_day = AGENDA_PER_DAY[view]
+    visits = list(agenda(request.user, start=start, end=end, per_day=per_day))
+    counts = agenda_day_counts(request.user, start=start, end=end)
     _mark_overlaps(visits)
-    days = [
-        (day, [v for v in visits if timezone.localdate(v.scheduled_start or v.visited_at) == day])
-        for day in (first + dt.timedelta(days=offset) for offset in range(span))
-    ]
+    days = []
+    for day in (first + dt.timedelta(days=offset) for offset in range(span)):
+        shown = [v for v in visits if timezone.localdate(v.moment) == day]
+        days.append((day, shown, counts.get(day, 0) - len(shown)))
     candidates = who_to_visit(request.user, today=today)
     step = dt.timedelta(days=span)
     context = {
@@ -173,9 +184,10 @@ def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
         if query
         else Customer.objects.none()
     )
-    return render(
-        request, "visits/plan.html#customer_options", {"matches": matches, "query": query}
-    )
+    context = {"matches": matches, "query": query}
+    if request.GET.get("for") == "log":
+        return render(request, "visits/log.html#customer_choices", context)
+    return render(request, "visits/plan.html#customer_options", context)
 
 
 @require_GET
@@ -260,7 +272,7 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     else:
         customer_id = request.POST.get("customer") or request.GET.get("customer") or ""
         if not customer_id.isdigit():
-            raise Http404("Choose a customer to log a visit for.")
+            return _form_response(request, "visits/log.html", {"choose_customer": True})
         customer = get_object_or_404(customers_visible_to(request.user), pk=int(customer_id))
     blank_visit = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
     if request.method == "POST":

@@ -58,7 +58,7 @@ def test_schedule_navigates_weeks_and_days(client, world):
         reverse("visits:schedule"),
         {"view": "day", "date": timezone.localdate(next_week.scheduled_start).isoformat()},
     )
-    assert [v.pk for _, visits in day.context["days"] for v in visits] == [next_week.pk]
+    assert [v.pk for _, visits, _ in day.context["days"] for v in visits] == [next_week.pk]
     assert client.get(reverse("visits:schedule"), {"date": "garbage"}).status_code == 200
 
 
@@ -98,7 +98,7 @@ def test_schedule_query_count_does_not_grow_with_meetings_or_customers(
         customer_cadence_refresh()
 
     add(3)
-    with django_assert_num_queries(7) as small:
+    with django_assert_num_queries(8) as small:
         client.get(reverse("visits:schedule"))
     add(25)
     with django_assert_num_queries(len(small.captured_queries)):
@@ -347,3 +347,48 @@ def test_regenerating_the_calendar_link_revokes_the_old_one(client, world):
     assert client.get(reverse("calendar_feed", args=[world.rep_north.pk, old])).status_code == 404
     assert client.get(reverse("calendar_feed", args=[world.rep_north.pk, new])).status_code == 200
     assert client.get(reverse("calendar_feed", args=[world.rep_south.pk, new])).status_code == 404
+
+
+def test_ad_hoc_log_from_the_schedule_picks_a_visible_customer_first(client, world):
+    client.force_login(world.rep_coast)
+    chooser = client.get(reverse("visits:log_ad_hoc"), headers=HTMX).text
+    assert "Log a visit" in chooser and 'name="q"' in chooser
+    choices = client.get(reverse("visits:plan_customer_options"), {"q": "o", "for": "log"}).text
+    assert f"?customer={world.coast_customer.pk}" in choices
+    assert "Northern Mills" not in choices and "Southern" not in choices
+
+
+def test_times_are_shown_in_the_users_time_zone(client, world):
+    world.rep_north.time_zone = "America/New_York"
+    world.rep_north.save()
+    start = timezone.make_aware(dt.datetime(2030, 1, 15, 15, 0), dt.UTC)
+    visit = PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        scheduled_start=start,
+        scheduled_end=start + dt.timedelta(hours=1),
+    )
+    client.force_login(world.rep_north)
+    page = client.get(reverse("visits:detail", args=[visit.pk])).text
+    assert "Tue 15 Jan 2030 10:00" in page
+    form = client.get(reverse("visits:reschedule", args=[visit.pk])).text
+    assert 'value="2030-01-15T10:00"' in form
+    client.post(
+        reverse("visits:reschedule", args=[visit.pk]),
+        {"start": "2030-01-15T11:00", "end": "2030-01-15T12:00"},
+    )
+    visit.refresh_from_db()
+    assert visit.scheduled_start == timezone.make_aware(dt.datetime(2030, 1, 15, 16, 0), dt.UTC)
+
+
+def test_a_crowded_day_is_capped_with_a_link_to_the_rest(client, world):
+    for minute in range(15):
+        PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north,
+                            scheduled_start=local(0, 8) + dt.timedelta(minutes=minute))
+    client.force_login(world.rep_north)
+    week = client.get(reverse("visits:schedule"))
+    today = [entry for entry in week.context["days"] if entry[0] == timezone.localdate()][0]
+    assert len(today[1]) == 12 and today[2] == 3
+    assert "3 more on this day" in week.text
+    day = client.get(reverse("visits:schedule"), {"view": "day"})
+    assert len(day.context["days"][0][1]) == 15
