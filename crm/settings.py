@@ -169,6 +169,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # 02:00 every night: every customer's last visit and next due date, from the visits.
+    "customers-refresh-cadence": {
+        "task": "crm.tasks.customers_refresh_cadence",
+        "schedule": crontab(hour=2, minute=0),
+    },
     # 03:30 every night: drop expired login sessions (Django's clearsessions, as a job).
     "sessions-clear-expired": {
         "task": "accounts.tasks.sessions_clear_expired",

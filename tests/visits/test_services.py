@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from crm.models import CadencePolicy
 from crm.services import customer_cadence_refresh
+from crm.tasks import customers_refresh_cadence
 from tests.factories import ContactFactory, PlannedVisitFactory, VisitFactory
 from visits.models import VisitKind, VisitStatus
 from visits.services import visit_cancel, visit_log, visit_reschedule, visit_schedule
@@ -185,3 +186,17 @@ def test_cadence_refresh_uses_override_policy_and_since_and_is_idempotent(world)
     assert override.next_visit_due == timezone.localdate() - dt.timedelta(days=3) + dt.timedelta(
         days=7
     )
+
+
+def test_nightly_cadence_job_fixes_rows_written_outside_the_services(world):
+    VisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        visited_at=timezone.now() - dt.timedelta(days=2),
+    )
+    assert customers_refresh_cadence.apply().get() >= 1
+    world.north_customer.refresh_from_db()
+    assert timezone.localdate(world.north_customer.last_visit_at) == (
+        timezone.localdate() - dt.timedelta(days=2)
+    )
+    assert customers_refresh_cadence.apply().get() == 0

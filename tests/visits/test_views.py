@@ -383,11 +383,14 @@ def test_times_are_shown_in_the_users_time_zone(client, world):
 
 def test_a_crowded_day_is_capped_with_a_link_to_the_rest(client, world):
     for minute in range(15):
-        PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north,
-                            scheduled_start=local(0, 8) + dt.timedelta(minutes=minute))
+        PlannedVisitFactory(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            scheduled_start=local(0, 8) + dt.timedelta(minutes=minute),
+        )
     client.force_login(world.rep_north)
     week = client.get(reverse("visits:schedule"))
-    today = [entry for entry in week.context["days"] if entry[0] == timezone.localdate()][0]
+    today = next(entry for entry in week.context["days"] if entry[0] == timezone.localdate())
     assert len(today[1]) == 12 and today[2] == 3
     assert "3 more on this day" in week.text
     day = client.get(reverse("visits:schedule"), {"view": "day"})
