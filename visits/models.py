@@ -3,7 +3,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 
 class VisitKind(models.TextChoices):
@@ -74,6 +75,12 @@ class Visit(models.Model):
             models.Index(fields=["customer", "status", "scheduled_start"]),
             models.Index(fields=["salesperson", "scheduled_start"]),
             models.Index(fields=["salesperson", "visited_at"]),
+            # The agenda: a salesperson's meetings by planned time, else the time held.
+            models.Index(
+                F("salesperson"),
+                Coalesce("scheduled_start", "visited_at"),
+                name="visit_salesperson_moment",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
