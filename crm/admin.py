@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from crm.models import Contact, Customer, Invoice, SupportCase
+from crm.models import (
+    AccountFlag,
+    AccountMetrics,
+    CadencePolicy,
+    Contact,
+    Customer,
+    HealthSettings,
+    Invoice,
+    SupportCase,
+)
+from crm.services import invoice_delete, invoice_save, support_case_delete, support_case_save
 
 
 class ContactInline(admin.TabularInline):
@@ -39,6 +49,16 @@ class InvoiceAdmin(admin.ModelAdmin):
     autocomplete_fields = ("customer",)
     show_full_result_count = False
 
+    def save_model(self, request, obj, form, change):
+        invoice_save(invoice=obj)
+
+    def delete_model(self, request, obj):
+        invoice_delete(invoice=obj)
+
+    def delete_queryset(self, request, queryset):
+        for invoice in queryset:
+            invoice_delete(invoice=invoice)
+
 
 @admin.register(SupportCase)
 class SupportCaseAdmin(admin.ModelAdmin):
@@ -48,3 +68,68 @@ class SupportCaseAdmin(admin.ModelAdmin):
     search_fields = ("customer__name", "customer__code", "note")
     autocomplete_fields = ("customer",)
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        support_case_save(case=obj)
+
+    def delete_model(self, request, obj):
+        support_case_delete(case=obj)
+
+    def delete_queryset(self, request, queryset):
+        for case in queryset:
+            support_case_delete(case=case)
+
+
+@admin.register(CadencePolicy)
+class CadencePolicyAdmin(admin.ModelAdmin):
+    list_display = ("tier", "days")
+    list_editable = ("days",)
+
+
+@admin.register(HealthSettings)
+class HealthSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "cost_per_km",
+        "support_hourly_cost",
+        "annual_cost_of_capital",
+        "late_unpaid_days",
+        "late_average_days",
+    )
+
+    def has_add_permission(self, request):
+        return not HealthSettings.objects.exists()
+
+
+@admin.register(AccountFlag)
+class AccountFlagAdmin(admin.ModelAdmin):
+    list_display = ("customer", "kind", "as_of", "raised_at", "resolved_at", "acknowledged_until")
+    list_select_related = ("customer",)
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("customer__name", "customer__code")
+    readonly_fields = [f.name for f in AccountFlag._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AccountMetrics)
+class AccountMetricsAdmin(admin.ModelAdmin):
+    list_display = (
+        "customer",
+        "as_of",
+        "revenue",
+        "gross_margin",
+        "cost_to_serve",
+        "profit",
+        "days_overdue",
+    )
+    list_select_related = ("customer",)
+    list_filter = ("is_neglected", "is_unprofitable", "is_late_payer")
+    search_fields = ("customer__name", "customer__code")
+    readonly_fields = [f.name for f in AccountMetrics._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False

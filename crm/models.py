@@ -211,3 +211,138 @@ class SupportCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.opened_on:%Y-%m-%d}"
+
+
+class HealthSettings(models.Model):
+    """The rates behind cost to serve and the late-payer thresholds: one row, edited by admins."""
+
+    cost_per_km = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.50"))
+    support_hourly_cost = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("45.00")
+    )
+    annual_cost_of_capital = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.1000"),
+        help_text="Yearly rate charged on money customers owe late (0.10 = 10%).",
+    )
+    late_unpaid_days = models.PositiveSmallIntegerField(
+        default=60, help_text="An unpaid invoice this many days past due makes a late payer."
+    )
+    late_average_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Amount-weighted average days late above this makes a late payer."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "health settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="health_settings_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return "Account health settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
+class AccountMetrics(models.Model):
+    """Per-account health figures as of a date, written only by the health refresh job."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+    )
+    as_of = models.DateField()
+    last_visit_on = models.DateField(null=True)
+    days_since_visit = models.IntegerField()
+    cadence_days = models.PositiveSmallIntegerField()
+    next_due_on = models.DateField()
+    days_overdue = models.IntegerField(help_text="Negative: days left until due.")
+    revenue = models.DecimalField(**MONEY)
+    gross_margin = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    visit_cost = models.DecimalField(**MONEY)
+    support_cost = models.DecimalField(**MONEY)
+    late_payment_cost = models.DecimalField(**MONEY)
+    cost_to_serve = models.DecimalField(**MONEY)
+    profit = models.DecimalField(**MONEY)
+    visits_done = models.PositiveIntegerField()
+    visit_minutes = models.PositiveIntegerField()
+    support_minutes = models.PositiveIntegerField()
+    average_days_late = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    oldest_unpaid_days_late = models.IntegerField(null=True)
+    is_neglected = models.BooleanField()
+    is_unprofitable = models.BooleanField()
+    is_late_payer = models.BooleanField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "account metrics"
+        indexes = [
+            models.Index(fields=["profit"]),
+            models.Index(fields=["days_overdue"]),
+            models.Index(fields=["cost_to_serve"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Metrics of {self.customer_id} as of {self.as_of}"
+
+
+class FlagKind(models.TextChoices):
+    NEGLECTED = "neglected", "Neglected"
+    UNPROFITABLE = "unprofitable", "Unprofitable"
+    LATE_PAYER = "late_payer", "Late payer"
+
+
+class AccountFlag(models.Model):
+    """A condition raised on an account by the health job; resolved (kept) when it clears."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=16, choices=FlagKind.choices)
+    inputs = models.JSONField(help_text="The figures behind the flag, as of `as_of`.")
+    as_of = models.DateField()
+    opened_at = models.DateTimeField()
+    raised_at = models.DateTimeField(help_text="Opened, or raised again after an acknowledgement.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_reason = models.CharField(max_length=300, blank=True)
+    acknowledged_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(fields=["kind", "resolved_at"]),
+            models.Index(fields=["raised_at"]),
+            models.Index(fields=["customer", "kind", "resolved_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="flag_one_open_per_customer_and_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.customer_id}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_until is not None
+
+
+class DigestRun(models.Model):
+    """One sending of the daily flag digest: flags raised in (previous up_to, up_to] went out."""
+
+    up_to = models.DateTimeField()
+    emails_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-up_to"]
+
+    def __str__(self) -> str:
+        return f"Digest up to {self.up_to:%Y-%m-%d %H:%M}"

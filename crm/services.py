@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from accounts.models import User
-from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer
+from crm.health import queue_health_refresh_on_commit
+from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 CADENCE_REFRESH_BATCH = 10_000
@@ -144,3 +145,34 @@ def validate_contacts_belong_to(customer: Customer, contacts: Iterable[Contact])
         raise ValidationError(
             {"contacts": f"Not contacts of {customer.name}: {', '.join(strangers)}"}
         )
+
+
+@transaction.atomic
+def invoice_save(*, invoice: Invoice) -> Invoice:
+    """Create or change an invoice; the customer's health is refreshed once it is committed."""
+    invoice.full_clean()
+    invoice.save()
+    queue_health_refresh_on_commit([invoice.customer_id])
+    return invoice
+
+
+@transaction.atomic
+def invoice_delete(*, invoice: Invoice) -> None:
+    customer_id = invoice.customer_id
+    invoice.delete()
+    queue_health_refresh_on_commit([customer_id])
+
+
+@transaction.atomic
+def support_case_save(*, case: SupportCase) -> SupportCase:
+    case.full_clean()
+    case.save()
+    queue_health_refresh_on_commit([case.customer_id])
+    return case
+
+
+@transaction.atomic
+def support_case_delete(*, case: SupportCase) -> None:
+    customer_id = case.customer_id
+    case.delete()
+    queue_health_refresh_on_commit([customer_id])

@@ -169,6 +169,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # 01:30 every night: account metrics and flags for every customer, as of that day.
+    "health-refresh-nightly": {
+        "task": "crm.tasks.health_refresh_nightly",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    # 07:00 every morning: email owners and managers the flags raised since the last digest.
+    "health-send-digests": {
+        "task": "crm.tasks.health_send_digests",
+        "schedule": crontab(hour=7, minute=0),
+    },
     # 02:00 every night: every customer's last visit and next due date, from the visits.
     "customers-refresh-cadence": {
         "task": "crm.tasks.customers_refresh_cadence",

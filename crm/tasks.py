@@ -1,11 +1,24 @@
+"""Celery tasks: thin wrappers that own retries and time limits; the work is in the services."""
+
+import datetime as dt
 import logging
 import time
 
-from celery import shared_task
+from celery import group, shared_task
+from django.db import OperationalError
+from django.utils import timezone
 
+from crm.digest import digest_send
+from crm.health import health_batches, health_refresh_customers, health_refresh_range
 from crm.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
+RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "max_retries": 5,
+}
 
 
 @shared_task(soft_time_limit=20 * 60, time_limit=25 * 60, expires=6 * 3600)
@@ -18,3 +31,42 @@ def customers_refresh_cadence() -> int:
         "customers_refresh_cadence changed=%d seconds=%.1f", changed, time.monotonic() - started
     )
     return changed
+
+
+@shared_task(soft_time_limit=5 * 60, time_limit=6 * 60, expires=6 * 3600)
+def health_refresh_nightly(as_of: str | None = None) -> int:
+    """Nightly: fan the full health refresh out as one task per id range, so every worker
+    shares it. Returns the number of batches queued."""
+    day = as_of or timezone.localdate().isoformat()
+    batches = health_batches()
+    group(health_refresh_batch.s(low, high, day) for low, high in batches).apply_async()
+    logger.info("health_refresh_nightly as_of=%s batches=%d", day, len(batches))
+    return len(batches)
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=12 * 3600, **RETRY)
+def health_refresh_batch(low: int, high: int, as_of: str) -> dict:
+    started = time.monotonic()
+    result = health_refresh_range(low=low, high=high, as_of=dt.date.fromisoformat(as_of))
+    logger.info(
+        "health_refresh_batch ids=%d-%d changed=%d opened=%s resolved=%s seconds=%.1f",
+        low,
+        high,
+        result.customers,
+        dict(result.opened),
+        dict(result.resolved),
+        time.monotonic() - started,
+    )
+    return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
+
+
+@shared_task(soft_time_limit=60, time_limit=90, expires=3600, **RETRY)
+def health_refresh_for_customers(customer_ids: list[int]) -> dict:
+    """After a visit, invoice or support case changed: refresh those customers now."""
+    result = health_refresh_customers(customer_ids=customer_ids, as_of=timezone.localdate())
+    return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=6 * 3600, **RETRY)
+def health_send_digests() -> int:
+    return digest_send()

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from crm.health import queue_health_refresh_on_commit
 from crm.models import Contact, Customer
 from crm.services import customer_cadence_refresh, validate_contacts_belong_to
 from visits.models import Outcome, Visit, VisitKind, VisitStatus
@@ -176,4 +177,5 @@ def visit_log(
             purpose=next_step or "Follow-up",
         ).visit
     customer_cadence_refresh(customer_ids=[customer.pk])
+    queue_health_refresh_on_commit([customer.pk])
     return LogResult(visit=visit, follow_up=follow_up)

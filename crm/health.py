@@ -1,0 +1,433 @@
+"""Account health: per-account metrics and the neglected / unprofitable / late-payer flags.
+
+Everything is computed in PostgreSQL, a batch of customers per statement (an id range, or a
+list of ids for the refresh that follows a change), with the same five statements per batch
+whatever its size:
+
+1. upsert AccountMetrics from aggregates of visits, invoices and support cases;
+2. resolve open flags whose condition no longer holds;
+3. clear acknowledgements that have expired (the flag is raised again);
+4. bring the inputs of flags still open up to date;
+5. open flags for conditions that hold and have no open flag (ON CONFLICT DO NOTHING against
+   the one-open-flag-per-kind index, so overlapping runs cannot duplicate a flag).
+
+Re-running with the same as-of date changes nothing. The model (window, rates, thresholds) is
+documented in the README under "Account health".
+"""
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from celery import current_app
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from crm.models import DEFAULT_CADENCE_DAYS, AccountFlag, FlagKind, HealthSettings
+from visits.models import CADENCE_VISIT_KINDS, VisitStatus
+
+logger = logging.getLogger(__name__)
+
+HEALTH_BATCH_SIZE = 10_000
+WINDOW_DAYS = 365
+
+_FALLBACK_CADENCE = ", ".join(f"('{tier}', {days})" for tier, days in DEFAULT_CADENCE_DAYS.items())
+_CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
+
+_METRICS_SQL = f"""
+WITH scope AS (
+    SELECT c.id, c.status, c.since, (c.created_at AT TIME ZONE %(tz)s)::date AS created_on,
+           COALESCE(c.cadence_days, policy.days, fallback.days) AS cadence
+    FROM crm_customer c
+    LEFT JOIN crm_cadencepolicy policy ON policy.tier = c.tier
+    LEFT JOIN (VALUES {_FALLBACK_CADENCE}) AS fallback (tier, days) ON fallback.tier = c.tier
+    WHERE {{customers:c.id}}
+),
+visit_totals AS (
+    SELECT v.customer_id,
+           MAX(v.visited_at) FILTER (WHERE v.kind IN ({_CADENCE_KINDS})) AS last_visit_at,
+           COUNT(*) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS visits_done,
+           SUM(v.duration_minutes + v.travel_minutes)
+               FILTER (WHERE v.visited_at >= %(window_start_at)s) AS minutes,
+           SUM((v.duration_minutes + v.travel_minutes) / 60.0 * u.hourly_cost
+               + v.distance_km * %(cost_per_km)s + v.expenses)
+               FILTER (WHERE v.visited_at >= %(window_start_at)s) AS cost
+    FROM visits_visit v
+    JOIN accounts_user u ON u.id = v.salesperson_id
+    WHERE {{customers:v.customer_id}}
+      AND v.status = '{VisitStatus.DONE}'
+      AND v.visited_at < %(window_end_at)s
+    GROUP BY v.customer_id
+),
+invoice_totals AS (
+    SELECT i.customer_id,
+           SUM(i.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
+           SUM(i.amount - i.cost_of_goods) FILTER (WHERE i.issued_on >= %(window_start)s) AS margin,
+           SUM(i.discount) FILTER (WHERE i.issued_on >= %(window_start)s) AS discount,
+           SUM(i.amount * late.days) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_days,
+           SUM(i.amount) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_due,
+           MAX(late.days) FILTER (WHERE late.unpaid) AS oldest_unpaid_days
+    FROM crm_invoice i
+    CROSS JOIN LATERAL (
+        SELECT GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
+                                    %(as_of)s::date) - i.due_on) AS days,
+               (i.paid_on IS NULL OR i.paid_on > %(as_of)s) AND i.due_on < %(as_of)s AS unpaid
+    ) late
+    WHERE {{customers:i.customer_id}}
+      AND i.issued_on <= %(as_of)s
+    GROUP BY i.customer_id
+),
+support_totals AS (
+    SELECT s.customer_id, SUM(s.minutes) AS minutes
+    FROM crm_supportcase s
+    WHERE {{customers:s.customer_id}}
+      AND s.opened_on BETWEEN %(window_start)s AND %(as_of)s
+    GROUP BY s.customer_id
+),
+figures AS (
+    SELECT scope.id AS customer_id,
+           scope.status,
+           scope.cadence,
+           (vt.last_visit_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
+           %(as_of)s::date - COALESCE((vt.last_visit_at AT TIME ZONE %(tz)s)::date, scope.since,
+                                      scope.created_on) AS days_since,
+           COALESCE(it.revenue, 0) AS revenue,
+           COALESCE(it.margin, 0) AS margin,
+           COALESCE(it.discount, 0) AS discount,
+           ROUND(COALESCE(vt.cost, 0), 2) AS visit_cost,
+           ROUND(COALESCE(st.minutes, 0) / 60.0 * %(support_hourly_cost)s, 2) AS support_cost,
+           ROUND(COALESCE(it.amount_days, 0) / 365.0 * %(cost_of_capital)s, 2) AS late_cost,
+           COALESCE(vt.visits_done, 0) AS visits_done,
+           COALESCE(vt.minutes, 0) AS visit_minutes,
+           COALESCE(st.minutes, 0) AS support_minutes,
+           ROUND(it.amount_days / NULLIF(it.amount_due, 0), 2) AS average_days_late,
+           it.oldest_unpaid_days
+    FROM scope
+    LEFT JOIN visit_totals vt ON vt.customer_id = scope.id
+    LEFT JOIN invoice_totals it ON it.customer_id = scope.id
+    LEFT JOIN support_totals st ON st.customer_id = scope.id
+),
+judged AS (
+    SELECT f.*,
+           f.visit_cost + f.support_cost + f.late_cost AS cost_to_serve,
+           f.margin - (f.visit_cost + f.support_cost + f.late_cost) AS profit
+    FROM figures f
+)
+INSERT INTO crm_accountmetrics AS m (
+    customer_id, as_of, last_visit_on, days_since_visit, cadence_days, next_due_on, days_overdue,
+    revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, cost_to_serve,
+    profit, visits_done, visit_minutes, support_minutes, average_days_late,
+    oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, computed_at
+)
+SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
+       %(as_of)s::date - days_since + cadence, days_since - cadence,
+       revenue, margin, discount, visit_cost, support_cost, late_cost, cost_to_serve,
+       profit, visits_done, visit_minutes, support_minutes, average_days_late,
+       oldest_unpaid_days,
+       status = 'active' AND days_since > cadence,
+       status = 'active' AND profit < 0,
+       status <> 'prospect' AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
+                                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
+       %(now)s
+FROM judged
+ON CONFLICT (customer_id) DO UPDATE SET
+    as_of = EXCLUDED.as_of, last_visit_on = EXCLUDED.last_visit_on,
+    days_since_visit = EXCLUDED.days_since_visit, cadence_days = EXCLUDED.cadence_days,
+    next_due_on = EXCLUDED.next_due_on, days_overdue = EXCLUDED.days_overdue,
+    revenue = EXCLUDED.revenue, gross_margin = EXCLUDED.gross_margin,
+    discount = EXCLUDED.discount, visit_cost = EXCLUDED.visit_cost,
+    support_cost = EXCLUDED.support_cost, late_payment_cost = EXCLUDED.late_payment_cost,
+    cost_to_serve = EXCLUDED.cost_to_serve, profit = EXCLUDED.profit,
+    visits_done = EXCLUDED.visits_done, visit_minutes = EXCLUDED.visit_minutes,
+    support_minutes = EXCLUDED.support_minutes, average_days_late = EXCLUDED.average_days_late,
+    oldest_unpaid_days_late = EXCLUDED.oldest_unpaid_days_late,
+    is_neglected = EXCLUDED.is_neglected, is_unprofitable = EXCLUDED.is_unprofitable,
+    is_late_payer = EXCLUDED.is_late_payer, computed_at = EXCLUDED.computed_at
+WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
+       m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.visits_done,
+       m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
+       m.is_neglected, m.is_unprofitable, m.is_late_payer)
+  IS DISTINCT FROM
+      (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
+       EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
+       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
+       EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
+       EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
+       EXCLUDED.is_late_payer)
+"""
+
+# The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).
+_HOLDS = """(CASE {kind} WHEN 'neglected' THEN m.is_neglected
+                       WHEN 'unprofitable' THEN m.is_unprofitable
+                       ELSE m.is_late_payer END)"""
+_INPUTS = """(CASE {kind}
+    WHEN 'neglected' THEN jsonb_build_object(
+        'last_visit_on', m.last_visit_on::text,
+        'days_since_visit', ROUND(m.days_since_visit::numeric, 2)::text,
+        'cadence_days', ROUND(m.cadence_days::numeric, 2)::text,
+        'tier', c.tier, 'own_cadence', c.cadence_days IS NOT NULL)
+    WHEN 'unprofitable' THEN jsonb_build_object(
+        'revenue', m.revenue::text, 'gross_margin', m.gross_margin::text,
+        'visit_cost', m.visit_cost::text, 'support_cost', m.support_cost::text,
+        'late_payment_cost', m.late_payment_cost::text,
+        'cost_to_serve', m.cost_to_serve::text, 'profit', m.profit::text)
+    ELSE jsonb_build_object(
+        'oldest_unpaid_days_late', ROUND(m.oldest_unpaid_days_late::numeric, 2)::text,
+        'average_days_late', ROUND(m.average_days_late, 2)::text,
+        'unpaid_threshold_days', ROUND(%(late_unpaid_days)s::numeric, 2)::text,
+        'average_threshold_days', ROUND(%(late_average_days)s::numeric, 2)::text)
+    END)"""
+
+_RESOLVE_SQL = f"""
+UPDATE crm_accountflag f SET resolved_at = %(now)s
+FROM crm_accountmetrics m
+WHERE f.customer_id = m.customer_id AND f.resolved_at IS NULL AND {{customers:f.customer_id}}
+  AND NOT {_HOLDS.format(kind="f.kind")}
+RETURNING f.kind
+"""
+
+_RERAISE_SQL = """
+UPDATE crm_accountflag f
+SET acknowledged_by_id = NULL, acknowledged_at = NULL, acknowledged_reason = '',
+    acknowledged_until = NULL, raised_at = %(now)s
+WHERE f.resolved_at IS NULL AND f.acknowledged_until < %(as_of)s AND {customers:f.customer_id}
+RETURNING f.kind
+"""
+
+_UPDATE_INPUTS_SQL = f"""
+UPDATE crm_accountflag f SET inputs = {_INPUTS.format(kind="f.kind")}, as_of = %(as_of)s
+FROM crm_accountmetrics m JOIN crm_customer c ON c.id = m.customer_id
+WHERE f.customer_id = m.customer_id AND f.resolved_at IS NULL AND {{customers:f.customer_id}}
+  AND (f.inputs, f.as_of) IS DISTINCT FROM ({_INPUTS.format(kind="f.kind")}, %(as_of)s::date)
+"""
+
+_OPEN_SQL = f"""
+INSERT INTO crm_accountflag (
+    customer_id, kind, inputs, as_of, opened_at, raised_at, resolved_at, acknowledged_by_id,
+    acknowledged_at, acknowledged_reason, acknowledged_until
+)
+SELECT m.customer_id, k.kind, {_INPUTS.format(kind="k.kind")}, %(as_of)s, %(now)s, %(now)s, NULL,
+       earlier.acknowledged_by_id, earlier.acknowledged_at,
+       COALESCE(earlier.acknowledged_reason, ''), earlier.acknowledged_until
+FROM crm_accountmetrics m
+JOIN crm_customer c ON c.id = m.customer_id
+CROSS JOIN (VALUES ('neglected'), ('unprofitable'), ('late_payer')) AS k (kind)
+-- An acknowledgement still running carries over to a flag raised again before its end.
+LEFT JOIN LATERAL (
+    SELECT p.acknowledged_by_id, p.acknowledged_at, p.acknowledged_reason, p.acknowledged_until
+    FROM crm_accountflag p
+    WHERE p.customer_id = m.customer_id AND p.kind = k.kind AND p.acknowledged_until >= %(as_of)s
+    ORDER BY p.acknowledged_until DESC
+    LIMIT 1
+) earlier ON true
+WHERE {{customers:m.customer_id}} AND {_HOLDS.format(kind="k.kind")}
+ON CONFLICT (customer_id, kind) WHERE resolved_at IS NULL DO NOTHING
+RETURNING kind
+"""
+
+
+@dataclass
+class RefreshResult:
+    as_of: dt.date
+    customers: int = 0
+    opened: Counter = field(default_factory=Counter)
+    resolved: Counter = field(default_factory=Counter)
+    reraised: Counter = field(default_factory=Counter)
+
+    def merge(self, other: "RefreshResult") -> None:
+        self.customers += other.customers
+        self.opened.update(other.opened)
+        self.resolved.update(other.resolved)
+        self.reraised.update(other.reraised)
+
+
+def health_settings() -> HealthSettings:
+    return HealthSettings.objects.filter(pk=1).first() or HealthSettings(pk=1)
+
+
+def _start_of(day: dt.date, tz) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _parameters(as_of: dt.date) -> dict:
+    rates = health_settings()
+    tz = timezone.get_default_timezone()
+    window_start = as_of - dt.timedelta(days=WINDOW_DAYS - 1)
+    return {
+        "as_of": as_of,
+        "tz": settings.TIME_ZONE,
+        "now": timezone.now(),
+        "window_start": window_start,
+        "window_start_at": _start_of(window_start, tz),
+        "window_end_at": _start_of(as_of + dt.timedelta(days=1), tz),
+        "cost_per_km": rates.cost_per_km,
+        "support_hourly_cost": rates.support_hourly_cost,
+        "cost_of_capital": rates.annual_cost_of_capital,
+        "late_unpaid_days": rates.late_unpaid_days,
+        "late_average_days": rates.late_average_days,
+    }
+
+
+def _scoped(sql: str, where: str) -> str:
+    """Put the batch's customer filter (`where`, with {column}) in every {customers:column}."""
+    for column in (
+        "c.id",
+        "v.customer_id",
+        "i.customer_id",
+        "s.customer_id",
+        "f.customer_id",
+        "m.customer_id",
+    ):
+        sql = sql.replace("{customers:" + column + "}", where.format(column=column))
+    return sql
+
+
+def _run_batch(where: str, params: dict) -> RefreshResult:
+    result = RefreshResult(as_of=params["as_of"])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_scoped(_METRICS_SQL, where), params)
+        result.customers = cursor.rowcount
+        cursor.execute(_scoped(_RESOLVE_SQL, where), params)
+        result.resolved.update(kind for (kind,) in cursor.fetchall())
+        cursor.execute(_scoped(_RERAISE_SQL, where), params)
+        result.reraised.update(kind for (kind,) in cursor.fetchall())
+        cursor.execute(_scoped(_UPDATE_INPUTS_SQL, where), params)
+        cursor.execute(_scoped(_OPEN_SQL, where), params)
+        result.opened.update(kind for (kind,) in cursor.fetchall())
+    return result
+
+
+def health_refresh_range(*, low: int, high: int, as_of: dt.date) -> RefreshResult:
+    """Refresh customers with low <= id <= high (one batch: callers keep ranges bounded)."""
+    params = _parameters(as_of) | {"low": low, "high": high}
+    return _run_batch("{column} BETWEEN %(low)s AND %(high)s", params)
+
+
+def health_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> RefreshResult:
+    """Refresh a few customers, e.g. the one whose visit, invoice or case just changed."""
+    ids = sorted(set(customer_ids))
+    total = RefreshResult(as_of=as_of)
+    for start in range(0, len(ids), HEALTH_BATCH_SIZE):
+        params = _parameters(as_of) | {"ids": ids[start : start + HEALTH_BATCH_SIZE]}
+        total.merge(_run_batch("{column} = ANY(%(ids)s)", params))
+    return total
+
+
+def health_batches(batch_size: int = HEALTH_BATCH_SIZE) -> list[tuple[int, int]]:
+    """Id ranges covering every customer, at most `batch_size` ids wide."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(id), MAX(id) FROM crm_customer")
+        low, high = cursor.fetchone()
+    if low is None:
+        return []
+    return [
+        (start, min(high, start + batch_size - 1)) for start in range(low, high + 1, batch_size)
+    ]
+
+
+def health_refresh_all(*, as_of: dt.date) -> RefreshResult:
+    """The full refresh, batch after batch in this process (the nightly job fans the same
+    batches out to workers instead)."""
+    total = RefreshResult(as_of=as_of)
+    for low, high in health_batches():
+        total.merge(health_refresh_range(low=low, high=high, as_of=as_of))
+    return total
+
+
+def open_flag_counts() -> dict[str, int]:
+    counts = dict.fromkeys(FlagKind.values, 0)
+    rows = (
+        AccountFlag.objects.filter(resolved_at__isnull=True)
+        .values("kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts.update({row["kind"]: row["n"] for row in rows})
+    return counts
+
+
+def _money(value) -> str:
+    return f"{Decimal(value):,.0f}"
+
+
+def _days(value) -> str:
+    return f"{Decimal(value):.0f}"
+
+
+def flag_explanation(flag: AccountFlag) -> str:
+    """The flag's reason in plain words, from the figures kept with it."""
+    inputs = flag.inputs
+    if flag.kind == FlagKind.NEGLECTED:
+        expects = (
+            f"its own cadence is every {_days(inputs['cadence_days'])} days"
+            if inputs.get("own_cadence")
+            else f"tier {inputs['tier']} expects every {_days(inputs['cadence_days'])} days"
+        )
+        if inputs.get("last_visit_on"):
+            return f"last visited {_days(inputs['days_since_visit'])} days ago; {expects}"
+        return f"never visited in {_days(inputs['days_since_visit'])} days as a customer; {expects}"
+    if flag.kind == FlagKind.UNPROFITABLE:
+        return (
+            f"margin {_money(inputs['gross_margin'])} minus cost to serve "
+            f"{_money(inputs['cost_to_serve'])}: visits {_money(inputs['visit_cost'])}, "
+            f"support {_money(inputs['support_cost'])}, "
+            f"late payment {_money(inputs['late_payment_cost'])}"
+        )
+    parts = []
+    if inputs.get("oldest_unpaid_days_late") not in (None, "None"):
+        parts.append(f"an invoice unpaid {_days(inputs['oldest_unpaid_days_late'])} days past due")
+    if inputs.get("average_days_late") not in (None, "None"):
+        parts.append(f"pays {_days(inputs['average_days_late'])} days late on average")
+    threshold = (
+        f"(limits: {_days(inputs['unpaid_threshold_days'])} days unpaid, "
+        f"{_days(inputs['average_threshold_days'])} days on average)"
+    )
+    return "; ".join(parts) + " " + threshold
+
+
+def queue_health_refresh(customer_ids: list[int]) -> bool:
+    """Ask a worker to refresh these customers' health. Called on commit by the services that
+    change visits, invoices or support cases. If the broker is down the change itself still
+    stands: the failure is logged and the nightly full refresh catches up."""
+    try:
+        current_app.send_task(
+            "crm.tasks.health_refresh_for_customers", args=[sorted(set(customer_ids))]
+        )
+    except Exception:  # the broker's errors vary by transport; none may fail the request
+        logger.warning("health refresh not queued for customers %s", customer_ids, exc_info=True)
+        return False
+    return True
+
+
+def queue_health_refresh_on_commit(customer_ids: list[int]) -> None:
+    transaction.on_commit(lambda: queue_health_refresh(customer_ids))
+
+
+@transaction.atomic
+def flag_acknowledge(*, flag: AccountFlag, user, reason: str, until: dt.date) -> AccountFlag:
+    """A manager accepts a flag for now: it stays open but is not raised again before `until`."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the flag is acknowledged."})
+    if until <= timezone.localdate():
+        raise ValidationError({"until": "Acknowledge until a future date."})
+    if flag.resolved_at is not None:
+        raise ValidationError("This flag is already resolved.")
+    flag.acknowledged_by = user
+    flag.acknowledged_at = timezone.now()
+    flag.acknowledged_reason = reason
+    flag.acknowledged_until = until
+    flag.save(
+        update_fields=[
+            "acknowledged_by",
+            "acknowledged_at",
+            "acknowledged_reason",
+            "acknowledged_until",
+        ]
+    )
+    return flag
