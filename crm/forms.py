@@ -78,3 +78,11 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = ["name", "title", "email", "phone", "is_primary", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class AcknowledgeForm(forms.Form):
+    reason = forms.CharField(max_length=300, error_messages={"required": "Give a reason."})
+    until = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Choose the date the acknowledgement runs until."},
+    )

@@ -1,17 +1,17 @@
 """Reads for customers. Access rules live here, in `customers_visible_to`, and nowhere else."""
 
 import datetime as dt
-from dataclasses import dataclass
-from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_managed_by
+from crm.health import flag_explanation
 from crm.models import (
     DEFAULT_CADENCE_DAYS,
+    AccountFlag,
+    AccountMetrics,
     CadencePolicy,
     Contact,
     Customer,
@@ -94,7 +94,13 @@ def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
             next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
         )
         .exclude(Exists(planned))
-        .order_by("next_visit_due", "tier", "name", "id")
+        .order_by(
+            "next_visit_due",
+            "tier",
+            F("metrics__revenue").desc(nulls_last=True),
+            "name",
+            "id",
+        )
     )
 
 
@@ -113,35 +119,19 @@ def cadence_days_for(customer: Customer) -> int:
     return policy or DEFAULT_CADENCE_DAYS[customer.tier]
 
 
-@dataclass
-class Profitability:
-    revenue: Decimal
-    gross_margin: Decimal
-    discount: Decimal
-    invoices: int
-
-    @property
-    def margin_percent(self) -> Decimal | None:
-        return (self.gross_margin / self.revenue * 100) if self.revenue else None
-
-
-def customer_trailing_profitability(customer: Customer, *, today: dt.date) -> Profitability:
-    """Revenue and gross margin of invoices issued in the 365 days ending today."""
-    zero = Decimal("0")
-    totals = Invoice.objects.filter(
-        customer=customer, issued_on__gt=today - dt.timedelta(days=365), issued_on__lte=today
-    ).aggregate(
-        revenue=Coalesce(Sum("amount"), zero),
-        cost=Coalesce(Sum("cost_of_goods"), zero),
-        discount=Coalesce(Sum("discount"), zero),
-        invoices=Count("id"),
+def customer_health(customer: Customer) -> dict:
+    """The stored health figures and the open flags (each with its plain-words reason)."""
+    flags = list(
+        AccountFlag.objects.filter(customer=customer, resolved_at__isnull=True)
+        .select_related("acknowledged_by")
+        .order_by("kind")
     )
-    return Profitability(
-        revenue=totals["revenue"],
-        gross_margin=totals["revenue"] - totals["cost"],
-        discount=totals["discount"],
-        invoices=totals["invoices"],
-    )
+    for flag in flags:
+        flag.explanation = flag_explanation(flag)
+    return {
+        "metrics": AccountMetrics.objects.filter(customer=customer).first(),
+        "open_flags": flags,
+    }
 
 
 def customer_timeline(user: User, customer: Customer) -> QuerySet[Visit]:

@@ -14,6 +14,11 @@ crm_patterns = (
         path("<int:pk>/contacts/new/", views.contact_new, name="contact_new"),
         path("<int:pk>/contacts/<int:contact_pk>/edit/", views.contact_edit, name="contact_edit"),
         path(
+            "<int:pk>/flags/<int:flag_pk>/acknowledge/",
+            views.flag_acknowledge_view,
+            name="flag_acknowledge",
+        ),
+        path(
             "<int:pk>/contacts/<int:contact_pk>/primary/",
             views.contact_primary,
             name="contact_primary",

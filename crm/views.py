@@ -8,18 +8,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
-from crm.forms import ContactForm, CustomerFilterForm, CustomerForm
+from accounts.models import Role
+from accounts.permissions import role_required
+from crm.forms import AcknowledgeForm, ContactForm, CustomerFilterForm, CustomerForm
+from crm.health import flag_acknowledge
 from crm.http import HtmxHttpRequest
 from crm.models import Contact, Customer
 from crm.selectors import (
     cadence_days_for,
     customer_contacts,
     customer_edit_choices,
+    customer_health,
     customer_invoices,
     customer_search,
     customer_support_cases,
     customer_timeline,
-    customer_trailing_profitability,
     customer_upcoming,
     customers_visible_to,
 )
@@ -86,7 +89,8 @@ def _header_context(request: HtmxHttpRequest, customer: Customer) -> dict:
         "is_overdue": customer.status == "active"
         and customer.next_visit_due is not None
         and customer.next_visit_due < today,
-        "profitability": customer_trailing_profitability(customer, today=today),
+        **customer_health(customer),
+        "can_acknowledge": request.user.is_manager or request.user.is_cadence_admin,
         "upcoming": customer_upcoming(request.user, customer, now=timezone.now())[:3],
         "can_edit_account": bool(editable_customer_fields(request.user)),
     }
@@ -184,3 +188,30 @@ def contact_primary(request: HtmxHttpRequest, pk: int, contact_pk: int) -> HttpR
     contact_make_primary(contact=contact)
     messages.success(request, f"{contact.name} is now the primary contact.")
     return _contacts_tab(request, customer)
+
+
+@require_POST
+@role_required(Role.MANAGER, Role.ADMIN)
+def flag_acknowledge_view(request: HtmxHttpRequest, pk: int, flag_pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    flag = get_object_or_404(customer.flags.filter(resolved_at__isnull=True), pk=flag_pk)
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            flag_acknowledge(
+                flag=flag,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                until=form.cleaned_data["until"],
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{flag.get_kind_display()} flag acknowledged.")
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    if request.htmx:
+        context = {"tab": "timeline"} | _header_context(request, customer)
+        return render(request, "crm/customer_detail.html#header", context)
+    return redirect(customer)

@@ -56,7 +56,7 @@ def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) ->
             )
         )
         .filter(rank__lte=per_day)
-        .select_related("customer__territory")
+        .select_related("customer__territory", "customer__metrics")
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
         .order_by("moment", "id")
     )
