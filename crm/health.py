@@ -48,21 +48,32 @@ WITH scope AS (
     LEFT JOIN (VALUES {_FALLBACK_CADENCE}) AS fallback (tier, days) ON fallback.tier = c.tier
     WHERE {{customers:c.id}}
 ),
-visit_totals AS (
-    SELECT v.customer_id,
+visits_by_rep AS (
+    -- Sums per customer and salesperson first: the hourly cost is applied once per pair
+    -- instead of once per visit (same result, the cost being linear in minutes).
+    SELECT v.customer_id, v.salesperson_id,
            MAX(v.visited_at) FILTER (WHERE v.kind IN ({_CADENCE_KINDS})) AS last_visit_at,
            COUNT(*) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS visits_done,
            SUM(v.duration_minutes + v.travel_minutes)
                FILTER (WHERE v.visited_at >= %(window_start_at)s) AS minutes,
-           SUM((v.duration_minutes + v.travel_minutes) / 60.0 * u.hourly_cost
-               + v.distance_km * %(cost_per_km)s + v.expenses)
-               FILTER (WHERE v.visited_at >= %(window_start_at)s) AS cost
+           SUM(v.distance_km) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS km,
+           SUM(v.expenses) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS expenses
     FROM visits_visit v
-    JOIN accounts_user u ON u.id = v.salesperson_id
     WHERE {{customers:v.customer_id}}
       AND v.status = '{VisitStatus.DONE}'
       AND v.visited_at < %(window_end_at)s
-    GROUP BY v.customer_id
+    GROUP BY v.customer_id, v.salesperson_id
+),
+visit_totals AS (
+    SELECT r.customer_id,
+           MAX(r.last_visit_at) AS last_visit_at,
+           SUM(r.visits_done) AS visits_done,
+           SUM(r.minutes) AS minutes,
+           SUM(COALESCE(r.minutes, 0) / 60.0 * u.hourly_cost
+               + COALESCE(r.km, 0) * %(cost_per_km)s + COALESCE(r.expenses, 0)) AS cost
+    FROM visits_by_rep r
+    JOIN accounts_user u ON u.id = r.salesperson_id
+    GROUP BY r.customer_id
 ),
 invoice_totals AS (
     SELECT i.customer_id,
