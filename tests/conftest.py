@@ -161,14 +161,23 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def phone_page(browser):
-    """A page the size of a small phone screen (375 px wide)."""
-    context = browser.new_context(viewport={"width": 375, "height": 740})
+def _browser_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A page the size of a small phone screen (375 px wide)."""
+    yield from _browser_page(browser, 375, 740)
+
+
+@pytest.fixture
+def desktop_page(browser):
+    yield from _browser_page(browser, 1280, 900)
 
 
 def browser_login(page, live_server, username: str, password: str = "secret-pass-123") -> None:

@@ -13,15 +13,6 @@ from visits.models import Visit, VisitStatus
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def desktop_page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
 def test_login_page_loads_and_rejects_a_wrong_password(live_server, phone_page, world):
     phone_page.goto(f"{live_server.url}/")
     expect(phone_page).to_have_url(f"{live_server.url}/login/?next=/")

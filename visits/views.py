@@ -36,7 +36,13 @@ from visits.selectors import (
     visits_editable_by,
     visits_visible_to,
 )
-from visits.services import visit_cancel, visit_log, visit_reschedule, visit_schedule
+from visits.services import (
+    ScheduleResult,
+    visit_cancel,
+    visit_log,
+    visit_reschedule,
+    visit_schedule,
+)
 
 VISITS_CHANGED = "visits-changed"
 WHO_TO_VISIT_SHOWN = 15
@@ -79,6 +85,22 @@ def _saved(request: HtmxHttpRequest, default_next: str) -> HttpResponse:
         response = render(request, "base.html#messages")
         return trigger_client_event(response, VISITS_CHANGED)
     return redirect(_back_to(request, default_next))
+
+
+def _announce(request: HtmxHttpRequest, result: ScheduleResult, done: str) -> None:
+    """Confirm a planned or moved meeting, warning about each meeting it overlaps."""
+    visit = result.visit
+    messages.success(
+        request,
+        f"Meeting with {visit.customer.name} {done} "
+        f"{timezone.localtime(visit.scheduled_start):%a %d %b %H:%M}.",
+    )
+    for other in result.overlaps:
+        messages.warning(
+            request,
+            f"It overlaps your meeting with {other.customer.name} at "
+            f"{timezone.localtime(other.scheduled_start):%H:%M}.",
+        )
 
 
 def _form_response(request, template: str, context: dict) -> HttpResponse:
@@ -141,18 +163,7 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                visit = result.visit
-                messages.success(
-                    request,
-                    f"Meeting with {visit.customer.name} planned for "
-                    f"{timezone.localtime(visit.scheduled_start):%a %d %b %H:%M}.",
-                )
-                for other in result.overlaps:
-                    messages.warning(
-                        request,
-                        f"It overlaps your meeting with {other.customer.name} at "
-                        f"{timezone.localtime(other.scheduled_start):%H:%M}.",
-                    )
+                _announce(request, result, "planned for")
                 return _saved(request, reverse("visits:schedule"))
     else:
         form = PlanForm(initial=_plan_initial(request, customers), customers=customers)
@@ -225,17 +236,7 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(
-                    request,
-                    f"Meeting with {visit.customer.name} moved to "
-                    f"{timezone.localtime(visit.scheduled_start):%a %d %b %H:%M}.",
-                )
-                for other in result.overlaps:
-                    messages.warning(
-                        request,
-                        f"It overlaps your meeting with {other.customer.name} at "
-                        f"{timezone.localtime(other.scheduled_start):%H:%M}.",
-                    )
+                _announce(request, result, "moved to")
                 return _saved(request, reverse("visits:schedule"))
     else:
         form = RescheduleForm(initial={"start": visit.scheduled_start, "end": visit.scheduled_end})
