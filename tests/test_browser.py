@@ -7,6 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.demo import demo_data_seed
+from crm.health import health_refresh_all
 from tests.conftest import browser_login
 from visits.models import Visit, VisitStatus
 
@@ -89,3 +90,46 @@ def test_sales1_plans_a_meeting_logs_it_and_the_page_updates_in_place(
     assert visit.status == VisitStatus.DONE and visit.notes == "Wants samples of the new range"
     visit.customer.refresh_from_db()
     assert visit.customer.last_visit_at == visit.visited_at
+
+
+def test_account_page_contacts_are_edited_inline(live_server, phone_page, world):
+    browser_login(phone_page, live_server, "rep-north")
+    phone_page.goto(f"{live_server.url}{world.north_customer.get_absolute_url()}")
+    phone_page.evaluate("window.__marker = 'same page'")
+    phone_page.get_by_role("link", name="Contacts").click()
+    tab = phone_page.locator("#tab-content")
+    expect(tab.get_by_role("heading", name="Contacts")).to_be_visible()
+    tab.get_by_text("Add a contact").click()
+    tab.get_by_label("Name").fill("Robin Buyer")
+    tab.get_by_label("Email").fill("not-an-email")
+    tab.get_by_role("button", name="Add contact").click()
+    expect(tab).to_contain_text("Enter a valid email address.")
+    expect(tab.get_by_label("Name")).to_have_value("Robin Buyer")
+    tab.get_by_label("Email").fill("robin@example.com")
+    tab.get_by_role("button", name="Add contact").click()
+    expect(tab).to_contain_text("Contact Robin Buyer added.")
+    tab.locator(".contact-row", has_text="Robin Buyer").get_by_role(
+        "button", name="Make primary"
+    ).click()
+    expect(tab.locator(".contact-row", has_text="Robin Buyer")).to_contain_text("primary")
+    expect(phone_page).to_have_url(
+        f"{live_server.url}{world.north_customer.get_absolute_url()}?tab=contacts"
+    )
+    assert phone_page.evaluate("window.__marker") == "same page"
+    assert world.north_customer.contacts.get(is_primary=True).name == "Robin Buyer"
+
+
+def test_manager_acknowledges_a_flag_on_the_account_page(live_server, desktop_page, world):
+    health_refresh_all(as_of=timezone.localdate())
+    browser_login(desktop_page, live_server, "north-manager")
+    desktop_page.goto(f"{live_server.url}{world.north_customer.get_absolute_url()}")
+    flag = desktop_page.locator(".flag-neglected")
+    expect(flag).to_contain_text("tier B expects every 30 days")
+    flag.get_by_text("Acknowledge").first.click()
+    flag.get_by_label("Reason").fill("Customer closed for refurbishment")
+    flag.get_by_label("Until").fill((timezone.localdate() + dt.timedelta(days=30)).isoformat())
+    flag.get_by_role("button", name="Acknowledge").click()
+    expect(desktop_page.locator(".flag-neglected")).to_contain_text(
+        "Customer closed for refurbishment"
+    )
+    expect(desktop_page.locator(".messages")).to_contain_text("Neglected flag acknowledged.")
