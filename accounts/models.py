@@ -66,7 +66,7 @@ class User(AbstractUser):
         if self.is_cadence_admin:
             return reverse("accounts:admin_home")
         if self.is_manager:
-            return reverse("crm:customer_list")
+            return reverse("manage:dashboard")
         return reverse("visits:schedule")
 
 

@@ -10,6 +10,8 @@ def cadence(request: HttpRequest) -> dict:
     if user is not None and user.is_authenticated:
         if user.is_cadence_admin:
             nav.append(("Data", reverse("accounts:admin_home")))
+        if user.is_cadence_admin or user.is_manager:
+            nav.append(("Dashboard", reverse("manage:dashboard")))
         if not user.is_cadence_admin and not user.is_manager:
             nav.append(("Schedule", reverse("visits:schedule")))
         nav.append(

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import home
-from crm import views
+from crm import manager_views, views
 from visits import views as visits_views
 
 crm_patterns = (
@@ -27,12 +27,21 @@ crm_patterns = (
     "crm",
 )
 
+manage_patterns = (
+    [
+        path("", manager_views.dashboard, name="dashboard"),
+        path("lists/<str:kind>/", manager_views.account_list_view, name="account_list"),
+    ],
+    "manage",
+)
+
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include(crm_patterns)),
     path("visits/", include("visits.urls")),
+    path("manage/", include(manage_patterns)),
     path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),

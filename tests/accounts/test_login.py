@@ -53,7 +53,7 @@ def test_django_admin_sends_anonymous_users_to_its_login(client):
     ("role", "landing"),
     [
         (Role.SALESPERSON, "visits:schedule"),
-        (Role.MANAGER, "crm:customer_list"),
+        (Role.MANAGER, "manage:dashboard"),
         (Role.ADMIN, "accounts:admin_home"),
     ],
 )

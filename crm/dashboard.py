@@ -1,0 +1,197 @@
+"""Reads for the managers' territory dashboard. Every figure comes from AccountMetrics and the
+open flags (written by the health job), plus this week's meetings; nothing is recomputed from
+raw visits or invoices here."""
+
+import datetime as dt
+
+from django import forms
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import Territory, User
+from accounts.selectors import salespeople_visible_to, territory_ids_with_descendants
+from crm.health import flag_explanation
+from crm.models import AccountFlag, Customer, CustomerStatus, FlagKind, Tier
+from crm.selectors import customer_edit_choices, customers_visible_to
+from visits.models import Visit, VisitStatus
+
+LIST_SORTS = {
+    "overdue": {"days": "-metrics__days_overdue", "profit": "metrics__profit", "name": "name"},
+    "unprofitable": {"profit": "metrics__profit", "days": "-metrics__days_overdue", "name": "name"},
+    "late_payer": {
+        "days": "-metrics__oldest_unpaid_days_late",
+        "profit": "metrics__profit",
+        "name": "name",
+    },
+}
+LIST_TITLES = {
+    "overdue": "Overdue accounts",
+    "unprofitable": "Unprofitable accounts",
+    "late_payer": "Late payers",
+}
+LIST_FLAG = {
+    "overdue": FlagKind.NEGLECTED,
+    "unprofitable": FlagKind.UNPROFITABLE,
+    "late_payer": FlagKind.LATE_PAYER,
+}
+REP_SORTS = (
+    "name",
+    "accounts",
+    "coverage",
+    "visits_per_week",
+    "avg_days_overdue",
+    "unprofitable_hours_share",
+    "profit",
+)
+
+
+class DashboardFilterForm(forms.Form):
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.none(), required=False, empty_label="All my territories"
+    )
+    salesperson = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Everyone"
+    )
+    tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *Tier.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *CustomerStatus.choices]
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = customer_edit_choices(user)
+        self.fields["territory"].queryset = choices["territories"]
+        self.fields["salesperson"].queryset = salespeople_visible_to(user)
+
+    def scope(self, user: User) -> QuerySet[Customer]:
+        """The customers the filters select among those the user may see (a malformed filter
+        is ignored rather than failing the page)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        customers = customers_visible_to(user)
+        if data.get("territory"):
+            customers = customers.filter(
+                territory_id__in=territory_ids_with_descendants({data["territory"].pk})
+            )
+        if data.get("salesperson"):
+            customers = customers.filter(owner=data["salesperson"])
+        if data.get("tier"):
+            customers = customers.filter(tier=data["tier"])
+        if data.get("status"):
+            customers = customers.filter(status=data["status"])
+        return customers
+
+
+def _active_with_metrics() -> Q:
+    return Q(status=CustomerStatus.ACTIVE, metrics__isnull=False)
+
+
+def dashboard_kpis(customers: QuerySet[Customer], *, today: dt.date) -> dict:
+    """Tiles for the selected customers: one aggregate over them and their stored metrics,
+    one count of open flags, one count of this week's meetings."""
+    active = _active_with_metrics()
+    totals = customers.aggregate(
+        accounts=Count("id"),
+        active=Count("id", filter=active),
+        covered=Count("id", filter=active & Q(metrics__days_overdue__lte=0)),
+        overdue=Count("id", filter=active & Q(metrics__days_overdue__gt=0)),
+        revenue=Sum("metrics__revenue"),
+        gross_margin=Sum("metrics__gross_margin"),
+        cost_to_serve=Sum("metrics__cost_to_serve"),
+        profit=Sum("metrics__profit"),
+    )
+    totals["coverage"] = (
+        round(100 * totals["covered"] / totals["active"]) if totals["active"] else None
+    )
+    flags = dict.fromkeys(FlagKind.values, 0)
+    flags.update(
+        AccountFlag.objects.filter(resolved_at__isnull=True, customer__in=customers.values("id"))
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    totals["flags"] = [(FlagKind(kind).label, n) for kind, n in flags.items()]
+    week_start = today - dt.timedelta(days=today.weekday())
+    start = timezone.make_aware(dt.datetime.combine(week_start, dt.time.min))
+    week = Visit.objects.filter(
+        customer__in=customers.values("id"),
+        scheduled_start__gte=start,
+        scheduled_start__lt=start + dt.timedelta(days=7),
+    ).aggregate(
+        done=Count("id", filter=Q(status=VisitStatus.DONE)),
+        planned=Count("id", filter=Q(status__in=[VisitStatus.DONE, VisitStatus.PLANNED])),
+    )
+    totals["week_done"], totals["week_planned"] = week["done"], week["planned"]
+    return totals
+
+
+def rep_table(customers: QuerySet[Customer], *, sort: str = "name") -> list[dict]:
+    """One row per salesperson owning selected customers, from the stored metrics."""
+    active = _active_with_metrics()
+    rows = list(
+        customers.filter(owner__isnull=False)
+        .values("owner_id", "owner__username", "owner__first_name", "owner__last_name")
+        .annotate(
+            accounts=Count("id"),
+            active=Count("id", filter=active),
+            covered=Count("id", filter=active & Q(metrics__days_overdue__lte=0)),
+            overdue=Count("id", filter=active & Q(metrics__days_overdue__gt=0)),
+            overdue_days=Sum(
+                "metrics__days_overdue", filter=active & Q(metrics__days_overdue__gt=0)
+            ),
+            visits=Sum("metrics__visits_done"),
+            minutes=Sum("metrics__visit_minutes"),
+            unprofitable_minutes=Sum(
+                "metrics__visit_minutes", filter=Q(metrics__is_unprofitable=True)
+            ),
+            profit=Sum("metrics__profit"),
+        )
+        .order_by("owner__username")
+    )
+    for row in rows:
+        row["name"] = (
+            f"{row['owner__first_name']} {row['owner__last_name']}".strip()
+            or row["owner__username"]
+        )
+        row["coverage"] = round(100 * row["covered"] / row["active"]) if row["active"] else None
+        row["visits_per_week"] = round((row["visits"] or 0) / 52, 1)
+        row["avg_days_overdue"] = (
+            round(row["overdue_days"] / row["overdue"]) if row["overdue"] else 0
+        )
+        row["unprofitable_hours_share"] = (
+            round(100 * (row["unprofitable_minutes"] or 0) / row["minutes"])
+            if row["minutes"]
+            else 0
+        )
+    if sort.lstrip("-") in REP_SORTS:
+        key = sort.lstrip("-")
+        rows.sort(
+            key=lambda r: (r[key] is None, r[key] or 0) if key != "name" else r["name"],
+            reverse=sort.startswith("-"),
+        )
+    return rows
+
+
+def account_list(customers: QuerySet[Customer], kind: str, *, sort: str = "") -> QuerySet:
+    """Overdue, unprofitable or late-paying customers among the selected, with their metrics;
+    `explained()` adds each row's flag explanation."""
+    if kind == "overdue":
+        customers = customers.filter(status=CustomerStatus.ACTIVE, metrics__days_overdue__gt=0)
+    elif kind == "unprofitable":
+        customers = customers.filter(metrics__is_unprofitable=True)
+    else:
+        customers = customers.filter(metrics__is_late_payer=True)
+    order = LIST_SORTS[kind].get(sort.lstrip("-"), next(iter(LIST_SORTS[kind].values())))
+    return customers.select_related("metrics").order_by(order, "id")
+
+
+def explained(customers: list[Customer], kind: str) -> list[Customer]:
+    """Attach the open flag's one-line explanation of `kind` to each customer (one query)."""
+    flags = AccountFlag.objects.filter(
+        customer__in=[c.pk for c in customers], kind=LIST_FLAG[kind], resolved_at__isnull=True
+    )
+    by_customer = {flag.customer_id: flag for flag in flags}
+    for customer in customers:
+        flag = by_customer.get(customer.pk)
+        customer.explanation = flag_explanation(flag) if flag else ""
+    return customers

@@ -1,0 +1,152 @@
+"""Managers' pages: the territory dashboard and its account lists (with CSV export)."""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.models import Role
+from accounts.permissions import role_required
+from crm.dashboard import (
+    LIST_TITLES,
+    DashboardFilterForm,
+    account_list,
+    dashboard_kpis,
+    explained,
+    rep_table,
+)
+from crm.http import HtmxHttpRequest
+
+LIST_PAGE_SIZE = 20
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
+    query = request.GET.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    customers = form.scope(request.user)
+    today = timezone.localdate()
+    lists = []
+    for kind, title in LIST_TITLES.items():
+        rows = account_list(customers, kind)
+        lists.append(
+            {
+                "kind": kind,
+                "title": title,
+                "count": rows.count(),
+                "rows": explained(list(rows[:5]), kind),
+            }
+        )
+    context = {
+        "form": form,
+        "kpis": dashboard_kpis(customers, today=today),
+        "reps": rep_table(customers, sort=request.GET.get("sort", "name")),
+        "sort": request.GET.get("sort", "name"),
+        "lists": lists,
+        "filters": _query_without(request, "sort"),
+        "filters_only": _query_without(request, "sort", "page"),
+    }
+    template = "crm/dashboard.html#board" if request.htmx else "crm/dashboard.html"
+    return render(request, template, context)
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def account_list_view(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    if kind not in LIST_TITLES:
+        raise Http404("No such list.")
+    form = DashboardFilterForm(request.GET, user=request.user)
+    sort = request.GET.get("sort", "")
+    rows = account_list(form.scope(request.user), kind, sort=sort)
+    if request.GET.get("format") == "csv":
+        return _csv(kind, rows)
+    page = Paginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = explained(list(page.object_list), kind)
+    context = {
+        "form": form,
+        "kind": kind,
+        "title": LIST_TITLES[kind],
+        "page": page,
+        "sort": sort,
+        "filters": _query_without(request, "sort", "page", "format"),
+        "paging": _query_without(request, "page", "format"),
+    }
+    template = "crm/account_list.html#rows" if request.htmx else "crm/account_list.html"
+    return render(request, template, context)
+
+
+def _cell(value) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return str(value)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv(kind: str, rows) -> StreamingHttpResponse:
+    header = [
+        "code",
+        "name",
+        "tier",
+        "status",
+        "owner",
+        "territory",
+        "days_overdue",
+        "revenue",
+        "gross_margin",
+        "cost_to_serve",
+        "profit",
+        "reason",
+    ]
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(header)
+        for chunk_start in range(0, rows.count(), 2000):
+            chunk = explained(list(rows[chunk_start : chunk_start + 2000]), kind)
+            for customer in chunk:
+                metrics = customer.metrics
+                yield writer.writerow(
+                    [
+                        _cell(v)
+                        for v in (
+                            customer.code,
+                            customer.name,
+                            customer.tier,
+                            customer.status,
+                            customer.owner.username if customer.owner else "",
+                            customer.territory.name,
+                            metrics.days_overdue,
+                            metrics.revenue,
+                            metrics.gross_margin,
+                            metrics.cost_to_serve,
+                            metrics.profit,
+                            customer.explanation,
+                        )
+                    ]
+                )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="cadence-{kind}-{stamp}.csv"'
+    return response
