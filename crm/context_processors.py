@@ -12,6 +12,7 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Data", reverse("accounts:admin_home")))
         if user.is_cadence_admin or user.is_manager:
             nav.append(("Dashboard", reverse("manage:dashboard")))
+            nav.append(("Profitability", reverse("manage:profitability")))
         if not user.is_cadence_admin and not user.is_manager:
             nav.append(("Schedule", reverse("visits:schedule")))
         nav.append(

@@ -3,8 +3,10 @@ open flags (written by the health job), plus this week's meetings; nothing is re
 raw visits or invoices here."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -195,3 +197,158 @@ def explained(customers: list[Customer], kind: str) -> list[Customer]:
         flag = by_customer.get(customer.pk)
         customer.explanation = flag_explanation(flag) if flag else ""
     return customers
+
+
+WHALE_POINTS = 200
+QUADRANT_POINTS = 500
+SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 600, 360, 40
+
+
+def _scope_sql(customers: QuerySet[Customer]) -> tuple[str, tuple]:
+    return customers.order_by().values("id").query.sql_with_params()
+
+
+def whale_curve(customers: QuerySet[Customer]) -> dict | None:
+    """Cumulative profit (% of the total) over customers ranked from most to least profitable,
+    sampled to about 200 points plus the peak, computed in one query."""
+    scope, params = _scope_sql(customers)
+    sql = f"""
+        WITH ranked AS (
+            SELECT ROW_NUMBER() OVER (ORDER BY m.profit DESC, m.customer_id) AS rank,
+                   SUM(m.profit) OVER (ORDER BY m.profit DESC, m.customer_id) AS running,
+                   COUNT(*) OVER () AS n,
+                   SUM(m.profit) OVER () AS total
+            FROM crm_accountmetrics m
+            WHERE m.customer_id IN ({scope})
+        ), peaked AS (
+            SELECT ranked.*, MAX(running) OVER () AS peak FROM ranked
+        )
+        SELECT rank, running, n, total, peak = running AS is_peak
+        FROM peaked
+        WHERE rank %% GREATEST(n / {WHALE_POINTS}, 1) = 0 OR rank = n OR rank = 1
+              OR peak = running
+        ORDER BY rank
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows or not rows[0][3] or rows[0][3] <= 0:
+        return None
+    n, total = rows[0][2], rows[0][3]
+    points = [(0.0, 0.0)] + [
+        (rank / n * 100, float(running / total * 100)) for rank, running, *_ in rows
+    ]
+    peak_rank, peak_running = next((r[0], r[1]) for r in rows if r[4])
+    top_share = round(peak_rank / n * 100)
+    peak_share = round(peak_running / total * 100)
+    return {
+        "accounts": n,
+        "total": total,
+        "top_share": top_share,
+        "peak_share": peak_share,
+        "given_back": peak_share - 100,
+        "svg": _line_svg(points, peak=(peak_rank / n * 100, float(peak_running / total * 100))),
+    }
+
+
+def _line_svg(points, *, peak) -> dict:
+    top = max(y for _, y in points) or 1
+    bottom = min(0.0, min(y for _, y in points))
+
+    def x(v):
+        return SVG_PAD + v / 100 * (SVG_WIDTH - 2 * SVG_PAD)
+
+    def y(v):
+        return SVG_HEIGHT - SVG_PAD - (v - bottom) / (top - bottom) * (SVG_HEIGHT - 2 * SVG_PAD)
+
+    return {
+        "width": SVG_WIDTH,
+        "height": SVG_HEIGHT,
+        "path": " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points),
+        "peak_x": round(x(peak[0]), 1),
+        "peak_y": round(y(peak[1]), 1),
+        "hundred_y": round(y(100), 1),
+        "zero_y": round(y(0), 1),
+        "left": SVG_PAD,
+        "right": SVG_WIDTH - SVG_PAD,
+        "top_label": round(top),
+    }
+
+
+def quadrant(customers: QuerySet[Customer]) -> dict | None:
+    """Net margin % against cost to serve, split at the medians into the four classic segments;
+    the largest accounts by revenue are drawn."""
+    scope, params = _scope_sql(customers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m.cost_to_serve),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.gross_margin / m.revenue),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY m.cost_to_serve), COUNT(*)
+            FROM crm_accountmetrics m
+            WHERE m.revenue > 0 AND m.customer_id IN ({scope})
+            """,
+            params,
+        )
+        median_cost, median_margin, axis_cost, count = cursor.fetchone()
+    if not count:
+        return None
+    accounts = list(
+        customers.filter(metrics__revenue__gt=0)
+        .select_related(None)
+        .select_related("metrics")
+        .only(
+            "id",
+            "name",
+            "tier",
+            "metrics__revenue",
+            "metrics__gross_margin",
+            "metrics__cost_to_serve",
+        )
+        .order_by("-metrics__revenue")[:QUADRANT_POINTS]
+    )
+    width, height, pad = SVG_WIDTH, SVG_HEIGHT, SVG_PAD
+    # The cost axis ends at the 95th percentile; the costliest 5 % sit on its right edge.
+    axis_cost = float(axis_cost) or 1.0
+
+    def x(cost):
+        return pad + min(float(cost) / axis_cost, 1.0) * (width - 2 * pad)
+
+    def y(margin):  # net margin % from -50 % to 100 %, clamped
+        share = max(-0.5, min(1.0, float(margin)))
+        return height - pad - (share + 0.5) / 1.5 * (height - 2 * pad)
+
+    points = []
+    for customer in accounts:
+        m = customer.metrics
+        margin = m.gross_margin / m.revenue
+        points.append(
+            {
+                "customer": customer,
+                "x": round(x(m.cost_to_serve), 1),
+                "y": round(y(margin), 1),
+                "margin_percent": round(margin * 100),
+                "cost": m.cost_to_serve,
+                "segment": _segment(margin, m.cost_to_serve, median_margin, median_cost),
+            }
+        )
+    return {
+        "count": count,
+        "shown": len(points),
+        "points": points,
+        "median_x": round(x(median_cost), 1),
+        "median_y": round(y(median_margin), 1),
+        "median_margin_percent": round(median_margin * 100),
+        "median_cost": round(median_cost),
+        "width": width,
+        "height": height,
+        "pad": pad,
+    }
+
+
+def _segment(margin, cost, median_margin, median_cost) -> str:
+    high_margin = margin >= Decimal(str(median_margin))
+    high_cost = cost >= Decimal(str(median_cost))
+    if high_margin:
+        return "carriage trade" if high_cost else "passive"
+    return "aggressive" if high_cost else "bargain basement"

@@ -17,7 +17,9 @@ from crm.dashboard import (
     account_list,
     dashboard_kpis,
     explained,
+    quadrant,
     rep_table,
+    whale_curve,
 )
 from crm.http import HtmxHttpRequest
 
@@ -150,3 +152,14 @@ def _csv(kind: str, rows) -> StreamingHttpResponse:
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="cadence-{kind}-{stamp}.csv"'
     return response
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def profitability(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    customers = form.scope(request.user)
+    context = {"form": form, "whale": whale_curve(customers), "quadrant": quadrant(customers)}
+    template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
+    return render(request, template, context)

@@ -1,0 +1,92 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.dashboard import quadrant, whale_curve
+from crm.health import health_refresh_all
+from crm.models import Customer
+from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def account(world, name, margin, visit_minutes=0, tier="B"):
+    customer = CustomerFactory(name=name, territory=world.north, owner=world.rep_north, tier=tier)
+    InvoiceFactory(
+        customer=customer,
+        amount=Decimal("1000"),
+        cost_of_goods=1000 - margin,
+        issued_on=timezone.localdate() - dt.timedelta(days=20),
+        due_on=timezone.localdate() + dt.timedelta(days=10),
+    )
+    if visit_minutes:
+        VisitFactory(
+            customer=customer,
+            salesperson=world.rep_north,
+            duration_minutes=visit_minutes,
+            visited_at=timezone.now() - dt.timedelta(days=2),
+        )
+    return customer
+
+
+@pytest.fixture
+def whales(world):
+    # Profits: 600, 300, 100, -200 (margin 100, visits cost 300) -> total 800, peak 1000.
+    account(world, "Whale", Decimal("600"), tier="A")
+    account(world, "Good", Decimal("300"))
+    account(world, "Fair", Decimal("100"))
+    account(world, "Drain", Decimal("100"), visit_minutes=300, tier="D")
+    health_refresh_all(as_of=timezone.localdate())
+    return world
+
+
+def scope(world):
+    return Customer.objects.filter(
+        territory=world.north, name__in=["Whale", "Good", "Fair", "Drain"]
+    )
+
+
+def test_whale_curve_marks_the_peak(whales):
+    curve = whale_curve(scope(whales))
+    assert curve["accounts"] == 4 and curve["total"] == Decimal("800.00")
+    assert (curve["top_share"], curve["peak_share"], curve["given_back"]) == (75, 125, 25)
+    assert curve["svg"]["path"].count(",") == 5  # origin + 4 accounts
+
+
+def test_quadrant_puts_accounts_in_the_four_segments(whales):
+    chart = quadrant(scope(whales))
+    segments = {p["customer"].name: p["segment"] for p in chart["points"]}
+    assert chart["count"] == 4
+    assert segments["Whale"] in {"passive", "carriage trade"}
+    assert segments["Drain"] == "aggressive"
+    assert {p["margin_percent"] for p in chart["points"]} == {60, 30, 10}
+
+
+def test_profitability_page_full_and_htmx_and_scoped(client, whales):
+    client.force_login(whales.north_manager)
+    page = client.get(reverse("manage:profitability"))
+    assert page.status_code == 200 and "<svg" in page.text and "give back" in page.text
+    assert "Whale (tier A)" in page.text
+    partial = client.get(
+        reverse("manage:profitability"), {"tier": "D"}, headers={"HX-Request": "true"}
+    )
+    assert partial.text.lstrip().startswith('<div id="charts">')
+    assert "Whale (tier A)" not in partial.text
+    client.force_login(whales.south_manager)
+    assert "Whale (tier A)" not in client.get(reverse("manage:profitability")).text
+    client.force_login(whales.rep_north)
+    assert client.get(reverse("manage:profitability")).status_code == 404
+
+
+def test_profitability_query_count_does_not_grow(client, whales, django_assert_num_queries):
+    client.force_login(whales.north_manager)
+    with django_assert_num_queries(15) as few:
+        client.get(reverse("manage:profitability"))
+    for i in range(20):
+        account(whales, f"More {i}", Decimal(str(10 * i)))
+    health_refresh_all(as_of=timezone.localdate())
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get(reverse("manage:profitability"))
