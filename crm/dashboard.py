@@ -65,6 +65,19 @@ class DashboardFilterForm(forms.Form):
         self.fields["territory"].queryset = choices["territories"]
         self.fields["salesperson"].queryset = salespeople_visible_to(user)
 
+    def salespeople(self, user: User) -> QuerySet[User]:
+        """The salespeople the filters select: the chosen one, or those working the chosen
+        territory (with its sub-territories), or everyone the user may see."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        people = salespeople_visible_to(user).order_by("username")
+        if data.get("salesperson"):
+            return people.filter(pk=data["salesperson"].pk)
+        if data.get("territory"):
+            territories = territory_ids_with_descendants({data["territory"].pk})
+            people = people.filter(territories__in=territories).distinct()
+        return people
+
     def scope(self, user: User) -> QuerySet[Customer]:
         """The customers the filters select among those the user may see (a malformed filter
         is ignored rather than failing the page)."""

@@ -1,11 +1,14 @@
-"""Managers' pages: the territory dashboard and its account lists (with CSV export)."""
+"""Managers' pages: the territory dashboard and its account lists (with CSV export),
+profitability charts and the team's week."""
 
 import csv
+import datetime as dt
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -22,6 +25,7 @@ from crm.dashboard import (
     whale_curve,
 )
 from crm.http import HtmxHttpRequest
+from visits.selectors import team_week
 
 LIST_PAGE_SIZE = 20
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -162,4 +166,59 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
     customers = form.scope(request.user)
     context = {"form": form, "whale": whale_curve(customers), "quadrant": quadrant(customers)}
     template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
+    return render(request, template, context)
+
+
+TEAM_PER_CELL = 6
+# A salesperson with fewer meetings than this in a week is shown as a gap.
+TEAM_GAP_BELOW = 5
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    form.is_valid()
+    chosen = parse_date(request.GET.get("date") or "") or timezone.localdate()
+    monday = chosen - dt.timedelta(days=chosen.weekday())
+    days = [monday + dt.timedelta(days=offset) for offset in range(7)]
+    start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
+    people = list(form.salespeople(request.user))
+    visits, counts = team_week(
+        request.user,
+        salespeople=people,
+        start=start,
+        end=start + dt.timedelta(days=7),
+        per_cell=TEAM_PER_CELL,
+    )
+    rows = []
+    for person in people:
+        cells = []
+        for day in days:
+            shown = [
+                v
+                for v in visits
+                if v.salesperson_id == person.pk and timezone.localdate(v.moment) == day
+            ]
+            total = counts.get((person.pk, day), 0)
+            cells.append({"day": day, "visits": shown, "more": total - len(shown)})
+        week_total = sum(counts.get((person.pk, day), 0) for day in days)
+        rows.append(
+            {
+                "person": person,
+                "cells": cells,
+                "total": week_total,
+                "gap": week_total < TEAM_GAP_BELOW,
+            }
+        )
+    context = {
+        "form": form,
+        "days": days,
+        "rows": rows,
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "filters": _query_without(request, "date"),
+    }
+    template = "crm/team_schedule.html#week" if request.htmx else "crm/team_schedule.html"
     return render(request, template, context)

@@ -32,6 +32,7 @@ manage_patterns = (
         path("", manager_views.dashboard, name="dashboard"),
         path("lists/<str:kind>/", manager_views.account_list_view, name="account_list"),
         path("profitability/", manager_views.profitability, name="profitability"),
+        path("team/", manager_views.team_schedule, name="team_schedule"),
     ],
     "manage",
 )

@@ -94,3 +94,35 @@ def feed_visits(user: User, *, now: dt.datetime) -> QuerySet[Visit]:
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
         .order_by("scheduled_start", "id")
     )
+
+
+def team_week(
+    user: User, *, salespeople: list[User], start: dt.datetime, end: dt.datetime, per_cell: int
+) -> tuple[list[Visit], dict[tuple[int, dt.date], int]]:
+    """Meetings of these salespeople in [start, end) that `user` may see: at most `per_cell`
+    per person and day, and how many each person and day holds in all."""
+    visits = (
+        visits_visible_to(user)
+        .filter(salesperson__in=salespeople)
+        .annotate(moment=Coalesce("scheduled_start", "visited_at"))
+        .filter(moment__gte=start, moment__lt=end)
+    )
+    shown = list(
+        visits.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("salesperson_id"), TruncDate("moment")],
+                order_by=[F("moment").asc(), "id"],
+            )
+        )
+        .filter(rank__lte=per_cell)
+        .order_by("moment", "id")
+    )
+    counts = {
+        (row["salesperson_id"], row["day"]): row["n"]
+        for row in visits.annotate(day=TruncDate("moment"))
+        .values("salesperson_id", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    return shown, counts
