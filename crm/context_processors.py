@@ -13,6 +13,7 @@ def cadence(request: HttpRequest) -> dict:
         if user.is_cadence_admin or user.is_manager:
             nav.append(("Dashboard", reverse("manage:dashboard")))
             nav.append(("Profitability", reverse("manage:profitability")))
+            nav.append(("Review", reverse("manage:review")))
             nav.append(("Team", reverse("manage:team_schedule")))
         if not user.is_cadence_admin and not user.is_manager:
             nav.append(("Schedule", reverse("visits:schedule")))

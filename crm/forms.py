@@ -86,3 +86,37 @@ class AcknowledgeForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"required": "Choose the date the acknowledgement runs until."},
     )
+
+
+class ReviewActionForm(forms.Form):
+    """One action from the review worklist; which fields are needed depends on `action`."""
+
+    action = forms.ChoiceField(
+        choices=[(a, a) for a in ("reassign", "tier", "cadence", "remote", "acknowledge")]
+    )
+    owner = forms.ModelChoiceField(queryset=None, required=False)
+    tier = forms.ChoiceField(choices=Tier.choices, required=False)
+    cadence_days = forms.IntegerField(required=False, min_value=1, max_value=3650)
+    remote_visits = forms.BooleanField(required=False)
+    flag = forms.IntegerField(required=False)
+    reason = forms.CharField(required=False, max_length=300)
+    until = forms.DateField(required=False)
+
+    REQUIRED = {
+        "reassign": ["owner"],
+        "tier": ["tier"],
+        "cadence": ["cadence_days"],
+        "remote": [],
+        "acknowledge": ["flag", "reason", "until"],
+    }
+
+    def __init__(self, *args, owners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.REQUIRED.get(cleaned.get("action"), []):
+            if cleaned.get(name) in (None, ""):
+                self.add_error(name, "This field is required for this action.")
+        return cleaned

@@ -4,16 +4,21 @@ profitability charts and the team's week."""
 import csv
 import datetime as dt
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import Role
 from accounts.permissions import role_required
+from accounts.selectors import salespeople_visible_to
 from crm.dashboard import (
     LIST_TITLES,
     DashboardFilterForm,
@@ -24,7 +29,11 @@ from crm.dashboard import (
     rep_table,
     whale_curve,
 )
+from crm.forms import ReviewActionForm
 from crm.http import HtmxHttpRequest
+from crm.models import AccountFlag, Tier
+from crm.review import RECOMMENDATIONS, recommendation_reason, review_act, with_recommendation
+from crm.selectors import customers_visible_to
 from visits.selectors import team_week
 
 LIST_PAGE_SIZE = 20
@@ -222,3 +231,85 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "crm/team_schedule.html#week" if request.htmx else "crm/team_schedule.html"
     return render(request, template, context)
+
+
+REVIEW_PAGE_SIZE = 20
+
+
+def _review_rows(customers):
+    rows = list(customers)
+    flags = AccountFlag.objects.filter(
+        customer__in=[c.pk for c in rows], resolved_at__isnull=True, acknowledged_until__isnull=True
+    ).order_by("kind")
+    by_customer = {}
+    for flag in flags:
+        by_customer.setdefault(flag.customer_id, []).append(flag)
+    for customer in rows:
+        customer.reason = recommendation_reason(customer)
+        customer.label = RECOMMENDATIONS[customer.recommendation]
+        customer.open_flags = by_customer.get(customer.pk, [])
+    return rows
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def review(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    customers = with_recommendation(form.scope(request.user)).select_related("metrics")
+    chosen = request.GET.get("recommendation", "")
+    counts = dict(customers.order_by().values_list("recommendation").annotate(n=Count("id")))
+    if chosen in RECOMMENDATIONS:
+        customers = customers.filter(recommendation=chosen)
+    page = Paginator(customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = _review_rows(page.object_list)
+    context = {
+        "form": form,
+        "page": page,
+        "chosen": chosen,
+        "recommendations": [
+            (key, label, counts.get(key, 0)) for key, label in RECOMMENDATIONS.items()
+        ],
+        "owners": salespeople_visible_to(request.user),
+        "tiers": Tier.choices,
+        "filters": _query_without(request, "recommendation", "page"),
+        "paging": _query_without(request, "page"),
+        "today": timezone.localdate(),
+    }
+    template = "crm/review.html#worklist" if request.htmx else "crm/review.html"
+    return render(request, template, context)
+
+
+@require_POST
+@role_required(Role.MANAGER, Role.ADMIN)
+def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(customers_visible_to(request.user), pk=pk)
+    owners = salespeople_visible_to(request.user)
+    form = ReviewActionForm(request.POST, owners=owners)
+    if form.is_valid():
+        try:
+            review_act(
+                customer=customer,
+                user=request.user,
+                action=form.cleaned_data["action"],
+                data=form.cleaned_data,
+            )
+        except (ValidationError, PermissionDenied, AccountFlag.DoesNotExist) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(request, f"{customer.name}: done.")
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    if not request.htmx:
+        return redirect(f"{reverse('manage:review')}?{request.POST.get('back', '')}")
+    row = with_recommendation(customers_visible_to(request.user)).select_related("metrics")
+    context = {
+        "customer": _review_rows([row.get(pk=pk)])[0],
+        "owners": owners,
+        "tiers": Tier.choices,
+        "today": timezone.localdate(),
+    }
+    return render(request, "crm/review.html#row", context)

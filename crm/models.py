@@ -85,6 +85,11 @@ class Customer(models.Model):
         help_text="Overrides the tier's visit cadence for this customer.",
     )
     notes = models.TextField(blank=True)
+    remote_visits = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Served by phone and video instead of on-site visits.",
+    )
     # Kept current by crm.services.customer_cadence_refresh whenever visits change.
     last_visit_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Last done on-site, phone or video visit."
@@ -346,3 +351,22 @@ class DigestRun(models.Model):
 
     def __str__(self) -> str:
         return f"Digest up to {self.up_to:%Y-%m-%d %H:%M}"
+
+
+class ReviewAction(models.Model):
+    """What a manager did about an account from the review worklist: who, when, what."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="review_actions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=32)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.customer_id} by {self.user_id}"

@@ -33,6 +33,8 @@ manage_patterns = (
         path("lists/<str:kind>/", manager_views.account_list_view, name="account_list"),
         path("profitability/", manager_views.profitability, name="profitability"),
         path("team/", manager_views.team_schedule, name="team_schedule"),
+        path("review/", manager_views.review, name="review"),
+        path("review/<int:pk>/act/", manager_views.review_action, name="review_action"),
     ],
     "manage",
 )
