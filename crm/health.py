@@ -17,6 +17,7 @@ documented in the README under "Account health".
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -284,18 +285,12 @@ def _parameters(as_of: dt.date) -> dict:
     }
 
 
+_SCOPE_MARK = re.compile(r"\{customers:([a-z_.]+)\}")
+
+
 def _scoped(sql: str, where: str) -> str:
     """Put the batch's customer filter (`where`, with {column}) in every {customers:column}."""
-    for column in (
-        "c.id",
-        "v.customer_id",
-        "i.customer_id",
-        "s.customer_id",
-        "f.customer_id",
-        "m.customer_id",
-    ):
-        sql = sql.replace("{customers:" + column + "}", where.format(column=column))
-    return sql
+    return _SCOPE_MARK.sub(lambda match: where.format(column=match.group(1)), sql)
 
 
 def _run_batch(where: str, params: dict) -> RefreshResult:
@@ -442,3 +437,107 @@ def flag_acknowledge(*, flag: AccountFlag, user, reason: str, until: dt.date) ->
         ]
     )
     return flag
+
+
+MONTHS_KEPT = 24
+
+_MONTHLY_SQL = f"""
+WITH parts AS (
+    SELECT i.customer_id, date_trunc('month', i.issued_on)::date AS month,
+           i.amount AS revenue, i.amount - i.cost_of_goods AS margin, i.discount,
+           0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
+    FROM crm_invoice i
+    WHERE {{customers:i.customer_id}} AND i.issued_on BETWEEN %(months_start)s AND %(as_of)s
+    UNION ALL
+    SELECT i.customer_id, date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
+           i.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
+                                           %(as_of)s::date) - i.due_on)
+               / 365.0 * %(cost_of_capital)s,
+           0
+    FROM crm_invoice i
+    WHERE {{customers:i.customer_id}} AND i.due_on BETWEEN %(months_start)s AND %(as_of)s
+    UNION ALL
+    SELECT r.customer_id, r.month, 0, 0, 0,
+           r.minutes / 60.0 * u.hourly_cost + r.km * %(cost_per_km)s + r.expenses, 0, 0, r.visits
+    FROM (
+        SELECT v.customer_id, v.salesperson_id,
+               date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
+               SUM(v.duration_minutes + v.travel_minutes) AS minutes, SUM(v.distance_km) AS km,
+               SUM(v.expenses) AS expenses, COUNT(*) AS visits
+        FROM visits_visit v
+        WHERE {{customers:v.customer_id}} AND v.status = '{VisitStatus.DONE}'
+          AND v.visited_at >= %(months_start_at)s AND v.visited_at < %(window_end_at)s
+        GROUP BY 1, 2, 3
+    ) r
+    JOIN accounts_user u ON u.id = r.salesperson_id
+    UNION ALL
+    SELECT s.customer_id, date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
+           s.minutes / 60.0 * %(support_hourly_cost)s, 0, 0
+    FROM crm_supportcase s
+    WHERE {{customers:s.customer_id}} AND s.opened_on BETWEEN %(months_start)s AND %(as_of)s
+),
+fresh AS (
+    SELECT customer_id, month, SUM(revenue) AS revenue, SUM(margin) AS margin,
+           SUM(discount) AS discount, ROUND(SUM(visit_cost), 2) AS visit_cost,
+           ROUND(SUM(support_cost), 2) AS support_cost, ROUND(SUM(late_cost), 2) AS late_cost,
+           SUM(visits) AS visits
+    FROM parts
+    GROUP BY customer_id, month
+),
+removed AS (
+    DELETE FROM crm_accountmonth am
+    WHERE {{customers:am.customer_id}} AND am.month >= %(months_start)s
+      AND NOT EXISTS (SELECT 1 FROM fresh f
+                      WHERE f.customer_id = am.customer_id AND f.month = am.month)
+)
+INSERT INTO crm_accountmonth AS am (
+    customer_id, month, revenue, gross_margin, discount, visit_cost, support_cost,
+    late_payment_cost, visits_done
+)
+SELECT customer_id, month, revenue, margin, discount, visit_cost, support_cost, late_cost, visits
+FROM fresh
+ON CONFLICT (customer_id, month) DO UPDATE SET
+    revenue = EXCLUDED.revenue, gross_margin = EXCLUDED.gross_margin,
+    discount = EXCLUDED.discount, visit_cost = EXCLUDED.visit_cost,
+    support_cost = EXCLUDED.support_cost, late_payment_cost = EXCLUDED.late_payment_cost,
+    visits_done = EXCLUDED.visits_done
+WHERE (am.revenue, am.gross_margin, am.discount, am.visit_cost, am.support_cost,
+       am.late_payment_cost, am.visits_done)
+  IS DISTINCT FROM
+      (EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
+       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done)
+"""
+
+
+def _monthly_parameters(as_of: dt.date) -> dict:
+    params = _parameters(as_of)
+    first = as_of.replace(day=1)
+    for _ in range(MONTHS_KEPT - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    params["months_start"] = first
+    params["months_start_at"] = _start_of(first, timezone.get_default_timezone())
+    return params
+
+
+def _run_monthly(where: str, params: dict) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_scoped(_MONTHLY_SQL, where), params)
+        return cursor.rowcount
+
+
+def monthly_refresh_range(*, low: int, high: int, as_of: dt.date) -> int:
+    """Per-month figures of customers low..high for the 24 months up to `as_of`; one
+    statement per batch, idempotent. Returns the rows written."""
+    params = _monthly_parameters(as_of) | {"low": low, "high": high}
+    return _run_monthly("{column} BETWEEN %(low)s AND %(high)s", params)
+
+
+def monthly_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> int:
+    params = _monthly_parameters(as_of) | {"ids": sorted(set(customer_ids))}
+    return _run_monthly("{column} = ANY(%(ids)s)", params)
+
+
+def monthly_refresh_all(*, as_of: dt.date) -> int:
+    return sum(
+        monthly_refresh_range(low=low, high=high, as_of=as_of) for low, high in health_batches()
+    )

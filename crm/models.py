@@ -370,3 +370,27 @@ class ReviewAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.customer_id} by {self.user_id}"
+
+
+class AccountMonth(models.Model):
+    """One customer's figures for one calendar month, for the managers' period views and
+    trends; written only by crm.health.monthly_refresh_* (the 24 months up to the as-of date)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField(help_text="First day of the month.")
+    revenue = models.DecimalField(**MONEY)
+    gross_margin = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    visit_cost = models.DecimalField(**MONEY)
+    support_cost = models.DecimalField(**MONEY)
+    late_payment_cost = models.DecimalField(**MONEY)
+    visits_done = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "customer"])]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "month"], name="account_month_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}"
