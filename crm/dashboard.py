@@ -7,13 +7,13 @@ from decimal import Decimal
 
 from django import forms
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_with_descendants
-from crm.health import flag_explanation
-from crm.models import AccountFlag, Customer, CustomerStatus, FlagKind, Tier
+from crm.health import MONTHS_KEPT, flag_explanation
+from crm.models import AccountFlag, AccountMonth, Customer, CustomerStatus, FlagKind, Tier
 from crm.selectors import customer_edit_choices, customers_visible_to
 from visits.models import Visit, VisitStatus
 
@@ -47,6 +47,27 @@ REP_SORTS = (
 )
 
 
+PERIODS = [
+    ("ttm", "Trailing 12 months"),
+    ("this_month", "This month"),
+    ("last_quarter", "Last quarter"),
+    ("custom", "Custom (months)"),
+]
+
+
+def _months_before(month: dt.date, count: int) -> dt.date:
+    for _ in range(count):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
+
+
+def _month(value: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(value or "", "%Y-%m").date()
+    except ValueError:
+        return None
+
+
 class DashboardFilterForm(forms.Form):
     territory = forms.ModelChoiceField(
         queryset=Territory.objects.none(), required=False, empty_label="All my territories"
@@ -58,12 +79,38 @@ class DashboardFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *CustomerStatus.choices]
     )
+    period = forms.ChoiceField(required=False, choices=PERIODS)
+    start = forms.CharField(
+        required=False, label="From month", widget=forms.TextInput(attrs={"type": "month"})
+    )
+    end = forms.CharField(
+        required=False, label="To month", widget=forms.TextInput(attrs={"type": "month"})
+    )
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         choices = customer_edit_choices(user)
         self.fields["territory"].queryset = choices["territories"]
         self.fields["salesperson"].queryset = salespeople_visible_to(user)
+
+    def period_bounds(self, today: dt.date) -> tuple[dt.date, dt.date, str]:
+        """First days of the first and last month of the chosen period, and its name."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        this_month = today.replace(day=1)
+        period = data.get("period") or "ttm"
+        if period == "this_month":
+            return this_month, this_month, "this month"
+        if period == "last_quarter":
+            quarter_start = this_month.replace(month=3 * ((today.month - 1) // 3) + 1)
+            first = _months_before(quarter_start, 3)
+            return first, _months_before(quarter_start, 1), "last quarter"
+        if period == "custom":
+            first, last = _month(data.get("start")), _month(data.get("end"))
+            if first and last and first <= last:
+                first = max(first, _months_before(this_month, MONTHS_KEPT - 1))
+                return first, min(last, this_month), f"{first:%b %Y} to {last:%b %Y}"
+        return _months_before(this_month, 11), this_month, "trailing 12 months"
 
     def salespeople(self, user: User) -> QuerySet[User]:
         """The salespeople the filters select: the chosen one, or those working the chosen
@@ -95,6 +142,75 @@ class DashboardFilterForm(forms.Form):
         if data.get("status"):
             customers = customers.filter(status=data["status"])
         return customers
+
+
+def period_figures(customers: QuerySet[Customer], *, first: dt.date, last: dt.date) -> dict:
+    """Revenue, margin, cost to serve and profit of the selected customers over whole months,
+    from the stored monthly figures (one query)."""
+    totals = AccountMonth.objects.filter(
+        customer__in=customers.values("id"), month__gte=first, month__lte=last
+    ).aggregate(
+        revenue=Sum("revenue"),
+        gross_margin=Sum("gross_margin"),
+        cost_to_serve=Sum(F("visit_cost") + F("support_cost") + F("late_payment_cost")),
+    )
+    zero = Decimal("0")
+    totals = {key: value or zero for key, value in totals.items()}
+    totals["profit"] = totals["gross_margin"] - totals["cost_to_serve"]
+    return totals
+
+
+def monthly_trend(customers: QuerySet[Customer], *, first: dt.date, last: dt.date) -> dict | None:
+    """Revenue, margin, cost to serve and profit by month, with SVG bar geometry."""
+    rows = list(
+        AccountMonth.objects.filter(
+            customer__in=customers.values("id"), month__gte=first, month__lte=last
+        )
+        .values("month")
+        .annotate(
+            revenue=Sum("revenue"),
+            gross_margin=Sum("gross_margin"),
+            cost_to_serve=Sum(F("visit_cost") + F("support_cost") + F("late_payment_cost")),
+        )
+        .order_by("month")
+    )
+    if not rows:
+        return None
+    for row in rows:
+        row["profit"] = row["gross_margin"] - row["cost_to_serve"]
+    top = max(max(r["revenue"], r["gross_margin"]) for r in rows) or 1
+    bottom = min(Decimal("0"), min(r["profit"] for r in rows))
+    plot_height = SVG_HEIGHT - 2 * SVG_PAD
+    slot = (SVG_WIDTH - 2 * SVG_PAD) / len(rows)
+
+    def y(value):
+        return SVG_HEIGHT - SVG_PAD - float((value - bottom) / (top - bottom)) * plot_height
+
+    series = ("revenue", "gross_margin", "cost_to_serve", "profit")
+    bar = slot / (len(series) + 1)
+    for index, row in enumerate(rows):
+        row["bars"] = []
+        for offset, name in enumerate(series):
+            top_y, base_y = sorted((y(row[name]), y(Decimal("0"))))
+            row["bars"].append(
+                {
+                    "series": name,
+                    "x": round(SVG_PAD + index * slot + (offset + 0.5) * bar, 1),
+                    "y": round(top_y, 1),
+                    "height": round(max(base_y - top_y, 0.5), 1),
+                    "value": row[name],
+                }
+            )
+        row["label_x"] = round(SVG_PAD + (index + 0.5) * slot, 1)
+    return {
+        "rows": rows,
+        "width": SVG_WIDTH,
+        "height": SVG_HEIGHT,
+        "bar": round(bar, 1),
+        "zero_y": round(y(Decimal("0")), 1),
+        "left": SVG_PAD,
+        "right": SVG_WIDTH - SVG_PAD,
+    }
 
 
 def _active_with_metrics() -> Q:

@@ -25,6 +25,8 @@ from crm.dashboard import (
     account_list,
     dashboard_kpis,
     explained,
+    monthly_trend,
+    period_figures,
     quadrant,
     rep_table,
     whale_curve,
@@ -65,9 +67,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
                 "rows": explained(list(rows[:5]), kind),
             }
         )
+    first, last, period_name = form.period_bounds(today)
     context = {
         "form": form,
         "kpis": dashboard_kpis(customers, today=today),
+        "period": period_figures(customers, first=first, last=last),
+        "period_name": period_name,
         "reps": rep_table(customers, sort=request.GET.get("sort", "name")),
         "sort": request.GET.get("sort", "name"),
         "lists": lists,
@@ -173,7 +178,14 @@ def _csv(kind: str, rows) -> StreamingHttpResponse:
 def profitability(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     customers = form.scope(request.user)
-    context = {"form": form, "whale": whale_curve(customers), "quadrant": quadrant(customers)}
+    first, last, period_name = form.period_bounds(timezone.localdate())
+    context = {
+        "form": form,
+        "whale": whale_curve(customers),
+        "quadrant": quadrant(customers),
+        "trend": monthly_trend(customers, first=first, last=last),
+        "period_name": period_name,
+    }
     template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
     return render(request, template, context)
 

@@ -20,7 +20,7 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from crm.health import flag_acknowledge, health_refresh_customers
+from crm.health import flag_acknowledge, health_refresh_customers, monthly_refresh_customers
 from crm.models import AccountFlag, Customer, CustomerStatus, ReviewAction
 from crm.services import customer_update
 
@@ -115,4 +115,5 @@ def review_act(*, customer: Customer, user: User, action: str, data: dict) -> Re
         customer=customer, user=user, action=action, details=details
     )
     health_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
+    monthly_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
     return record

@@ -9,7 +9,13 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from crm.digest import digest_send
-from crm.health import health_batches, health_refresh_customers, health_refresh_range
+from crm.health import (
+    health_batches,
+    health_refresh_customers,
+    health_refresh_range,
+    monthly_refresh_customers,
+    monthly_refresh_range,
+)
 from crm.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
@@ -40,6 +46,7 @@ def health_refresh_nightly(as_of: str | None = None) -> int:
     day = as_of or timezone.localdate().isoformat()
     batches = health_batches()
     group(health_refresh_batch.s(low, high, day) for low, high in batches).apply_async()
+    group(monthly_refresh_batch.s(low, high, day) for low, high in batches).apply_async()
     logger.info("health_refresh_nightly as_of=%s batches=%d", day, len(batches))
     return len(batches)
 
@@ -60,10 +67,26 @@ def health_refresh_batch(low: int, high: int, as_of: str) -> dict:
     return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
 
 
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=12 * 3600, **RETRY)
+def monthly_refresh_batch(low: int, high: int, as_of: str) -> int:
+    started = time.monotonic()
+    rows = monthly_refresh_range(low=low, high=high, as_of=dt.date.fromisoformat(as_of))
+    logger.info(
+        "monthly_refresh_batch ids=%d-%d rows=%d seconds=%.1f",
+        low,
+        high,
+        rows,
+        time.monotonic() - started,
+    )
+    return rows
+
+
 @shared_task(soft_time_limit=60, time_limit=90, expires=3600, **RETRY)
 def health_refresh_for_customers(customer_ids: list[int]) -> dict:
     """After a visit, invoice or support case changed: refresh those customers now."""
-    result = health_refresh_customers(customer_ids=customer_ids, as_of=timezone.localdate())
+    today = timezone.localdate()
+    result = health_refresh_customers(customer_ids=customer_ids, as_of=today)
+    monthly_refresh_customers(customer_ids=customer_ids, as_of=today)
     return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
 
 

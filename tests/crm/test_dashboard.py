@@ -109,7 +109,7 @@ def test_dashboard_query_count_does_not_grow_with_customers(
     client, book, django_assert_num_queries
 ):
     client.force_login(book.north_manager)
-    with django_assert_num_queries(23) as few:
+    with django_assert_num_queries(24) as few:
         client.get(reverse("manage:dashboard"))
     for i in range(30):
         CustomerFactory(

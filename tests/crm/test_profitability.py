@@ -83,7 +83,7 @@ def test_profitability_page_full_and_htmx_and_scoped(client, whales):
 
 def test_profitability_query_count_does_not_grow(client, whales, django_assert_num_queries):
     client.force_login(whales.north_manager)
-    with django_assert_num_queries(15) as few:
+    with django_assert_num_queries(16) as few:
         client.get(reverse("manage:profitability"))
     for i in range(20):
         account(whales, f"More {i}", Decimal(str(10 * i)))
