@@ -1,14 +1,16 @@
 """User journeys in a real browser (headless Chromium through Playwright)."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.demo import demo_data_seed
-from crm.health import health_refresh_all
+from crm.health import health_refresh_all, monthly_refresh_all
 from tests.conftest import browser_login
+from tests.factories import InvoiceFactory
 from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -135,3 +137,38 @@ def test_manager_acknowledges_a_flag_on_the_account_page(live_server, desktop_pa
         "Customer closed for refurbishment"
     )
     expect(desktop_page.locator(".messages")).to_contain_text("Neglected flag acknowledged.")
+
+
+def test_manager_filters_the_dashboard_and_acts_from_the_worklist(live_server, phone_page, world):
+    InvoiceFactory(
+        customer=world.north_customer, amount=Decimal("900"), cost_of_goods=Decimal("300")
+    )
+    health_refresh_all(as_of=timezone.localdate())
+    monthly_refresh_all(as_of=timezone.localdate())
+    page = phone_page
+    browser_login(page, live_server, "north-manager")
+    expect(page).to_have_url(f"{live_server.url}/manage/")
+    page.evaluate("window.__marker = 'same page'")
+    board = page.locator("#board")
+    expect(board).to_contain_text("accounts")
+    page.get_by_label("Territory").select_option(label="North-Coast")
+    expect(page).to_have_url(
+        f"{live_server.url}/manage/?territory={world.north_coast.pk}"
+        "&salesperson=&tier=&status=&period=ttm&start=&end="
+    )
+    expect(board.locator(".tile").first).to_contain_text("1")
+    assert page.evaluate("window.__marker") == "same page"
+    page.goto(f"{live_server.url}/manage/profitability/")
+    expect(page.locator("#charts")).to_contain_text("Whale curve")
+    page.goto(f"{live_server.url}/manage/review/")
+    page.evaluate("window.__marker = 'worklist'")
+    row = page.locator(".review-row", has_text="Northern Mills")
+    row.get_by_text("Act").click()
+    row.locator("select[name=tier]").select_option("A")
+    row.get_by_role("button", name="Change tier").click()
+    expect(page.locator(".review-row", has_text="Northern Mills")).to_contain_text(
+        "Northern Mills: done."
+    )
+    world.north_customer.refresh_from_db()
+    assert world.north_customer.tier == "A"
+    assert page.evaluate("window.__marker") == "worklist"
