@@ -7,7 +7,7 @@ from accounts.models import Territory, User
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "get_full_name", "email", "role", "hourly_cost", "is_active")
-    list_filter = ("role", "is_active", "is_staff", "territories")
+    list_filter = ("role", "is_active", "is_staff")
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,

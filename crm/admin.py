@@ -3,11 +3,14 @@ from django.contrib import admin
 from crm.models import (
     AccountFlag,
     AccountMetrics,
+    AccountMonth,
     CadencePolicy,
     Contact,
     Customer,
+    DigestRun,
     HealthSettings,
     Invoice,
+    ReviewAction,
     SupportCase,
 )
 from crm.services import invoice_delete, invoice_save, support_case_delete, support_case_save
@@ -133,3 +136,44 @@ class AccountMetricsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by jobs or recorded as history: viewable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountMonth)
+class AccountMonthAdmin(ReadOnlyAdmin):
+    list_display = (
+        "customer",
+        "month",
+        "revenue",
+        "gross_margin",
+        "visit_cost",
+        "support_cost",
+        "late_payment_cost",
+        "visits_done",
+    )
+    list_select_related = ("customer",)
+    search_fields = ("customer__name", "customer__code")
+    date_hierarchy = "month"
+    show_full_result_count = False
+
+
+@admin.register(ReviewAction)
+class ReviewActionAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "action", "user", "at", "details")
+    list_select_related = ("customer", "user")
+    list_filter = ("action",)
+    search_fields = ("customer__name", "customer__code", "user__username")
+
+
+@admin.register(DigestRun)
+class DigestRunAdmin(ReadOnlyAdmin):
+    list_display = ("up_to", "emails_sent")

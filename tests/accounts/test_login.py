@@ -1,4 +1,6 @@
 import pytest
+from django.apps import apps
+from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Role
@@ -90,3 +92,15 @@ def test_logout_ends_the_session(client, world):
     client.force_login(world.rep_north)
     client.post(reverse("logout"))
     assert client.get(reverse("crm:customer_list")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_every_model_has_a_django_admin_page_for_admins(client, world):
+    ours = [m for m in apps.get_models() if m._meta.app_label in {"accounts", "crm", "visits"}]
+    assert [m.__name__ for m in ours if m not in admin.site._registry] == []
+    client.force_login(world.admin)
+    for model in ours:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+    client.force_login(world.north_manager)
+    assert client.get("/admin/").status_code == 302
