@@ -43,6 +43,7 @@ REP_SORTS = (
     "visits_per_week",
     "avg_days_overdue",
     "unprofitable_hours_share",
+    "follow_ups_overdue",
     "profit",
 )
 
@@ -276,6 +277,7 @@ def rep_table(customers: QuerySet[Customer], *, sort: str = "name") -> list[dict
                 "metrics__visit_minutes", filter=Q(metrics__is_unprofitable=True)
             ),
             profit=Sum("metrics__profit"),
+            follow_ups_overdue=Count("id", filter=Q(metrics__follow_up_overdue_on__isnull=False)),
         )
         .order_by("owner__username")
     )

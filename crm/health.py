@@ -76,6 +76,15 @@ visit_totals AS (
     JOIN accounts_user u ON u.id = r.salesperson_id
     GROUP BY r.customer_id
 ),
+last_follow_up AS (
+    -- Only the latest visit's follow-up date counts: a later visit supersedes earlier ones.
+    SELECT DISTINCT ON (v.customer_id) v.customer_id, v.follow_up_on
+    FROM visits_visit v
+    WHERE {{customers:v.customer_id}}
+      AND v.status = '{VisitStatus.DONE}'
+      AND v.visited_at < %(window_end_at)s
+    ORDER BY v.customer_id, v.visited_at DESC
+),
 invoice_totals AS (
     SELECT i.customer_id,
            SUM(i.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
@@ -118,11 +127,19 @@ figures AS (
            COALESCE(vt.minutes, 0) AS visit_minutes,
            COALESCE(st.minutes, 0) AS support_minutes,
            ROUND(it.amount_days / NULLIF(it.amount_due, 0), 2) AS average_days_late,
-           it.oldest_unpaid_days
+           it.oldest_unpaid_days,
+           CASE WHEN lf.follow_up_on < %(as_of)s AND NOT EXISTS (
+                    SELECT 1 FROM visits_visit planned
+                    WHERE planned.customer_id = scope.id
+                      AND planned.status = '{VisitStatus.PLANNED}'
+                      AND planned.scheduled_start
+                          >= (lf.follow_up_on::timestamp AT TIME ZONE %(tz)s))
+                THEN lf.follow_up_on END AS follow_up_overdue_on
     FROM scope
     LEFT JOIN visit_totals vt ON vt.customer_id = scope.id
     LEFT JOIN invoice_totals it ON it.customer_id = scope.id
     LEFT JOIN support_totals st ON st.customer_id = scope.id
+    LEFT JOIN last_follow_up lf ON lf.customer_id = scope.id
 ),
 judged AS (
     SELECT f.*,
@@ -134,7 +151,8 @@ INSERT INTO crm_accountmetrics AS m (
     customer_id, as_of, last_visit_on, days_since_visit, cadence_days, next_due_on, days_overdue,
     revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, cost_to_serve,
     profit, visits_done, visit_minutes, support_minutes, average_days_late,
-    oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, computed_at
+    oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
+    computed_at
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -145,6 +163,7 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        status = 'active' AND profit < 0,
        status <> 'prospect' AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
                                  OR COALESCE(average_days_late, 0) > %(late_average_days)s),
+       follow_up_overdue_on,
        %(now)s
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
@@ -159,18 +178,19 @@ ON CONFLICT (customer_id) DO UPDATE SET
     support_minutes = EXCLUDED.support_minutes, average_days_late = EXCLUDED.average_days_late,
     oldest_unpaid_days_late = EXCLUDED.oldest_unpaid_days_late,
     is_neglected = EXCLUDED.is_neglected, is_unprofitable = EXCLUDED.is_unprofitable,
-    is_late_payer = EXCLUDED.is_late_payer, computed_at = EXCLUDED.computed_at
+    is_late_payer = EXCLUDED.is_late_payer,
+    follow_up_overdue_on = EXCLUDED.follow_up_overdue_on, computed_at = EXCLUDED.computed_at
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
-       m.is_neglected, m.is_unprofitable, m.is_late_payer)
+       m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
        EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
        EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
-       EXCLUDED.is_late_payer)
+       EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on)
 """
 
 # The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).

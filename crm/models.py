@@ -280,6 +280,10 @@ class AccountMetrics(models.Model):
     is_neglected = models.BooleanField()
     is_unprofitable = models.BooleanField()
     is_late_payer = models.BooleanField()
+    follow_up_overdue_on = models.DateField(
+        null=True,
+        help_text="The follow-up date asked for at the last visit, passed with nothing since.",
+    )
     computed_at = models.DateTimeField()
 
     class Meta:

@@ -62,6 +62,7 @@ def test_dashboard_kpis_and_rep_table_for_a_managers_territories(client, book):
     assert set(reps) == {"rep-north", "rep-coast"}
     assert reps["rep-north"]["accounts"] == 2 and reps["rep-north"]["coverage"] == 50
     assert reps["rep-north"]["profit"] == Decimal("540.00")
+    assert reps["rep-north"]["follow_ups_overdue"] == 0
     assert "Southern" not in response.text
 
 

@@ -20,6 +20,7 @@ from crm.tasks import health_refresh_for_customers
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,
+    PlannedVisitFactory,
     SupportCaseFactory,
     UserFactory,
     VisitFactory,
@@ -430,3 +431,33 @@ def test_managers_acknowledge_from_the_account_page_and_reps_cannot(client, worl
     world.south.managers.add(other)
     client.force_login(other)
     assert client.post(url, {"reason": "x", "until": until}).status_code == 404
+
+
+def test_follow_up_overdue_is_the_last_visits_date_with_nothing_since(world, rep):
+    waiting = customer(world, name="Waiting")
+    VisitFactory(
+        customer=waiting,
+        salesperson=rep,
+        visited_at=noon(days_before(20)),
+        follow_up_on=days_before(5),
+    )
+    planned = customer(world, name="Planned")
+    VisitFactory(
+        customer=planned,
+        salesperson=rep,
+        visited_at=noon(days_before(20)),
+        follow_up_on=days_before(5),
+    )
+    PlannedVisitFactory(customer=planned, salesperson=rep, scheduled_start=noon(days_before(1)))
+    superseded = customer(world, name="Superseded")
+    VisitFactory(
+        customer=superseded,
+        salesperson=rep,
+        visited_at=noon(days_before(20)),
+        follow_up_on=days_before(5),
+    )
+    VisitFactory(customer=superseded, salesperson=rep, visited_at=noon(days_before(2)))
+    health_refresh_all(as_of=AS_OF)
+    assert metrics(waiting).follow_up_overdue_on == days_before(5)
+    assert metrics(planned).follow_up_overdue_on is None
+    assert metrics(superseded).follow_up_overdue_on is None
