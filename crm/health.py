@@ -54,6 +54,7 @@ visits_by_rep AS (
     -- instead of once per visit (same result, the cost being linear in minutes).
     SELECT v.customer_id, v.salesperson_id,
            MAX(v.visited_at) FILTER (WHERE v.kind IN ({_CADENCE_KINDS})) AS last_visit_at,
+           MAX(v.visited_at) AS last_any_at,
            COUNT(*) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS visits_done,
            SUM(v.duration_minutes + v.travel_minutes)
                FILTER (WHERE v.visited_at >= %(window_start_at)s) AS minutes,
@@ -68,6 +69,7 @@ visits_by_rep AS (
 visit_totals AS (
     SELECT r.customer_id,
            MAX(r.last_visit_at) AS last_visit_at,
+           MAX(r.last_any_at) AS last_any_at,
            SUM(r.visits_done) AS visits_done,
            SUM(r.minutes) AS minutes,
            SUM(COALESCE(r.minutes, 0) / 60.0 * u.hourly_cost
@@ -77,11 +79,13 @@ visit_totals AS (
     GROUP BY r.customer_id
 ),
 last_follow_up AS (
-    -- Only the latest visit's follow-up date counts: a later visit supersedes earlier ones.
-    SELECT DISTINCT ON (v.customer_id) v.customer_id, v.follow_up_on
+    -- The latest visit that asked for a follow-up; it counts only if it is also the latest
+    -- visit of all (a later visit supersedes it), which figures.last_any_at tells.
+    SELECT DISTINCT ON (v.customer_id) v.customer_id, v.visited_at, v.follow_up_on
     FROM visits_visit v
     WHERE {{customers:v.customer_id}}
       AND v.status = '{VisitStatus.DONE}'
+      AND v.follow_up_on IS NOT NULL
       AND v.visited_at < %(window_end_at)s
     ORDER BY v.customer_id, v.visited_at DESC
 ),
@@ -128,7 +132,8 @@ figures AS (
            COALESCE(st.minutes, 0) AS support_minutes,
            ROUND(it.amount_days / NULLIF(it.amount_due, 0), 2) AS average_days_late,
            it.oldest_unpaid_days,
-           CASE WHEN lf.follow_up_on < %(as_of)s AND NOT EXISTS (
+           CASE WHEN lf.visited_at = vt.last_any_at AND lf.follow_up_on < %(as_of)s
+                     AND NOT EXISTS (
                     SELECT 1 FROM visits_visit planned
                     WHERE planned.customer_id = scope.id
                       AND planned.status = '{VisitStatus.PLANNED}'
