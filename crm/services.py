@@ -115,9 +115,10 @@ def customer_update(*, customer: Customer, user: User, changes: dict) -> Custome
         setattr(customer, field, value)
     customer.full_clean()
     customer.save()
-    # Tier, own cadence or `since` may have moved the next due date.
+    # Tier, own cadence, `since` or status may have moved the due date and the flags.
     customer_cadence_refresh(customer_ids=[customer.pk])
     customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
+    queue_health_refresh_on_commit([customer.pk])
     return customer
 
 
