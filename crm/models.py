@@ -252,7 +252,21 @@ class HealthSettings(models.Model):
         super().save(*args, **kwargs)
 
 
-class AccountMetrics(models.Model):
+class AccountFigures(models.Model):
+    """Money figures an account carries over a span of time (12 months, or one month)."""
+
+    revenue = models.DecimalField(**MONEY)
+    gross_margin = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    visit_cost = models.DecimalField(**MONEY)
+    support_cost = models.DecimalField(**MONEY)
+    late_payment_cost = models.DecimalField(**MONEY)
+
+    class Meta:
+        abstract = True
+
+
+class AccountMetrics(AccountFigures):
     """Per-account health figures as of a date, written only by the health refresh job."""
 
     customer = models.OneToOneField(
@@ -264,12 +278,6 @@ class AccountMetrics(models.Model):
     cadence_days = models.PositiveSmallIntegerField()
     next_due_on = models.DateField()
     days_overdue = models.IntegerField(help_text="Negative: days left until due.")
-    revenue = models.DecimalField(**MONEY)
-    gross_margin = models.DecimalField(**MONEY)
-    discount = models.DecimalField(**MONEY)
-    visit_cost = models.DecimalField(**MONEY)
-    support_cost = models.DecimalField(**MONEY)
-    late_payment_cost = models.DecimalField(**MONEY)
     cost_to_serve = models.DecimalField(**MONEY)
     profit = models.DecimalField(**MONEY)
     visits_done = models.PositiveIntegerField()
@@ -376,18 +384,12 @@ class ReviewAction(models.Model):
         return f"{self.action} on {self.customer_id} by {self.user_id}"
 
 
-class AccountMonth(models.Model):
+class AccountMonth(AccountFigures):
     """One customer's figures for one calendar month, for the managers' period views and
     trends; written only by crm.health.monthly_refresh_* (the 24 months up to the as-of date)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months")
     month = models.DateField(help_text="First day of the month.")
-    revenue = models.DecimalField(**MONEY)
-    gross_margin = models.DecimalField(**MONEY)
-    discount = models.DecimalField(**MONEY)
-    visit_cost = models.DecimalField(**MONEY)
-    support_cost = models.DecimalField(**MONEY)
-    late_payment_cost = models.DecimalField(**MONEY)
     visits_done = models.PositiveIntegerField()
 
     class Meta:
