@@ -3,17 +3,26 @@ from collections import defaultdict
 from accounts.models import Role, Territory, User
 
 
-def territory_ids_with_descendants(root_ids: set[int]) -> set[int]:
-    """The given territories and every territory below them, in one query.
+def territory_children() -> dict[int | None, list[int]]:
+    """Each territory's direct sub-territories (key None: the top level), in one query.
 
     Territories are few (tens, not thousands), so walking the tree in Python is cheaper and
     simpler than a recursive CTE.
     """
-    if not root_ids:
-        return set()
     children: dict[int | None, list[int]] = defaultdict(list)
     for territory_id, parent_id in Territory.objects.values_list("id", "parent_id"):
         children[parent_id].append(territory_id)
+    return children
+
+
+def territory_ids_with_descendants(
+    root_ids: set[int], children: dict[int | None, list[int]] | None = None
+) -> set[int]:
+    """The given territories and every territory below them (one query unless `children`,
+    from territory_children(), is passed in)."""
+    if not root_ids:
+        return set()
+    children = territory_children() if children is None else children
     found: set[int] = set()
     pending = list(root_ids)
     while pending:
@@ -21,7 +30,7 @@ def territory_ids_with_descendants(root_ids: set[int]) -> set[int]:
         if territory_id in found:
             continue
         found.add(territory_id)
-        pending.extend(children[territory_id])
+        pending.extend(children.get(territory_id, []))
     return found
 
 

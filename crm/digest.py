@@ -9,8 +9,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role, User
-from accounts.selectors import territory_ids_managed_by
+from accounts.models import Role, Territory, User
+from accounts.selectors import territory_children, territory_ids_with_descendants
 from crm.health import flag_explanation
 from crm.models import AccountFlag, DigestRun, FlagKind
 
@@ -60,8 +60,14 @@ def digest_send(*, now: dt.datetime | None = None) -> int:
             )
             sent += 1
     if flags:
+        children = territory_children()
+        managed: dict[int, set[int]] = defaultdict(set)
+        for user_id, territory_id in Territory.managers.through.objects.values_list(
+            "user_id", "territory_id"
+        ):
+            managed[user_id].add(territory_id)
         for manager in User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email=""):
-            territories = territory_ids_managed_by(manager)
+            territories = territory_ids_with_descendants(managed[manager.pk], children)
             theirs = [f for f in flags if f.customer.territory_id in territories]
             if not theirs:
                 continue

@@ -461,3 +461,13 @@ def test_follow_up_overdue_is_the_last_visits_date_with_nothing_since(world, rep
     assert metrics(waiting).follow_up_overdue_on == days_before(5)
     assert metrics(planned).follow_up_overdue_on is None
     assert metrics(superseded).follow_up_overdue_on is None
+
+
+def test_digest_queries_do_not_grow_with_managers(world, rep, django_assert_max_num_queries):
+    for i in range(6):
+        boss = UserFactory(username=f"boss-{i}", role="manager")
+        world.north.managers.add(boss)
+    customer(world, name="Forgotten Ltd", since=days_before(200))
+    health_refresh_all(as_of=AS_OF)
+    with django_assert_max_num_queries(8):
+        assert digest_send() >= 7
