@@ -35,9 +35,15 @@ def territory_ids_with_descendants(
 
 
 def territory_ids_managed_by(user: User) -> set[int]:
-    return territory_ids_with_descendants(
-        set(user.managed_territories.values_list("id", flat=True))
-    )
+    """The territories a manager manages, sub-territories included. Kept on the user object,
+    which lives for one request (or one task), since a page asks several times."""
+    cached = getattr(user, "_managed_territory_ids", None)
+    if cached is None:
+        cached = territory_ids_with_descendants(
+            set(user.managed_territories.values_list("id", flat=True))
+        )
+        user._managed_territory_ids = cached
+    return set(cached)
 
 
 def salespeople_visible_to(user: User):

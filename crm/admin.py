@@ -11,6 +11,12 @@ from crm.models import (
     HealthSettings,
     Invoice,
     ReviewAction,
+    Segment,
+    SegmentBand,
+    SegmentFigures,
+    SegmentMember,
+    SegmentMonth,
+    SegmentWeek,
     SupportCase,
 )
 from crm.services import invoice_delete, invoice_save, support_case_delete, support_case_save
@@ -177,3 +183,38 @@ class ReviewActionAdmin(ReadOnlyAdmin):
 @admin.register(DigestRun)
 class DigestRunAdmin(ReadOnlyAdmin):
     list_display = ("up_to", "emails_sent")
+
+
+@admin.register(Segment)
+class SegmentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "territory", "owner", "tier", "status")
+    list_filter = ("tier", "status")
+
+
+@admin.register(SegmentMember)
+class SegmentMemberAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "segment")
+    list_select_related = ("customer", "segment")
+    show_full_result_count = False
+
+
+@admin.register(SegmentFigures)
+class SegmentFiguresAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "accounts", "overdue", "unprofitable", "revenue", "profit")
+
+
+@admin.register(SegmentMonth)
+class SegmentMonthAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "month", "revenue", "gross_margin", "cost_to_serve")
+    date_hierarchy = "month"
+
+
+@admin.register(SegmentWeek)
+class SegmentWeekAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "week", "planned", "done")
+
+
+@admin.register(SegmentBand)
+class SegmentBandAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "measure", "band", "accounts", "total")
+    list_filter = ("measure",)

@@ -1,21 +1,32 @@
-"""Reads for the managers' territory dashboard. Every figure comes from AccountMetrics and the
-open flags (written by the health job), plus this week's meetings; nothing is recomputed from
-raw visits or invoices here."""
+"""Reads for the managers' territory dashboard and profitability charts. Totals, trends and
+chart shapes come from the per-segment rollups (crm.rollup), so they cost the same whatever the
+number of customers; only the few rows a page lists (top five of each list, the largest
+accounts in the quadrant) are read per customer, through indexes."""
 
 import datetime as dt
 from decimal import Decimal
 
 from django import forms
-from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.utils import timezone
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_with_descendants
 from crm.health import MONTHS_KEPT, flag_explanation
-from crm.models import AccountFlag, AccountMonth, Customer, CustomerStatus, FlagKind, Tier
-from crm.selectors import customer_edit_choices, customers_visible_to
-from visits.models import Visit, VisitStatus
+from crm.models import (
+    AccountFlag,
+    BandMeasure,
+    Customer,
+    CustomerStatus,
+    FlagKind,
+    Segment,
+    SegmentBand,
+    SegmentFigures,
+    SegmentMonth,
+    SegmentWeek,
+    Tier,
+)
+from crm.selectors import customer_edit_choices, customers_visible_to, segments_visible_to
 
 LIST_SORTS = {
     "overdue": {"days": "-metrics__days_overdue", "profit": "metrics__profit", "name": "name"},
@@ -31,6 +42,8 @@ LIST_TITLES = {
     "unprofitable": "Unprofitable accounts",
     "late_payer": "Late payers",
 }
+# The rollup total that counts each list's rows.
+LIST_COUNTS = {"overdue": "overdue", "unprofitable": "unprofitable", "late_payer": "late_payers"}
 LIST_FLAG = {
     "overdue": FlagKind.NEGLECTED,
     "unprofitable": FlagKind.UNPROFITABLE,
@@ -126,34 +139,34 @@ class DashboardFilterForm(forms.Form):
             people = people.filter(territories__in=territories).distinct()
         return people
 
+    def _filtered(self, rows: QuerySet, prefix: str = "") -> QuerySet:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        if data.get("territory"):
+            territories = territory_ids_with_descendants({data["territory"].pk})
+            rows = rows.filter(**{f"{prefix}territory_id__in": territories})
+        for name in ("salesperson", "tier", "status"):
+            if data.get(name):
+                field = "owner" if name == "salesperson" else name
+                rows = rows.filter(**{f"{prefix}{field}": data[name]})
+        return rows
+
     def scope(self, user: User) -> QuerySet[Customer]:
         """The customers the filters select among those the user may see (a malformed filter
         is ignored rather than failing the page)."""
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        customers = customers_visible_to(user)
-        if data.get("territory"):
-            customers = customers.filter(
-                territory_id__in=territory_ids_with_descendants({data["territory"].pk})
-            )
-        if data.get("salesperson"):
-            customers = customers.filter(owner=data["salesperson"])
-        if data.get("tier"):
-            customers = customers.filter(tier=data["tier"])
-        if data.get("status"):
-            customers = customers.filter(status=data["status"])
-        return customers
+        return self._filtered(customers_visible_to(user))
+
+    def segments(self, user: User) -> QuerySet[Segment]:
+        """The same selection as `scope`, as the segments whose rollups the totals and charts
+        read."""
+        return self._filtered(segments_visible_to(user))
 
 
-def period_figures(customers: QuerySet[Customer], *, first: dt.date, last: dt.date) -> dict:
-    """Revenue, margin, cost to serve and profit of the selected customers over whole months,
-    from the stored monthly figures (one query)."""
-    totals = AccountMonth.objects.filter(
-        customer__in=customers.values("id"), month__gte=first, month__lte=last
-    ).aggregate(
+def _money_totals(rows: QuerySet) -> dict:
+    totals = rows.aggregate(
         revenue=Sum("revenue"),
         gross_margin=Sum("gross_margin"),
-        cost_to_serve=Sum(F("visit_cost") + F("support_cost") + F("late_payment_cost")),
+        cost_to_serve=Sum("cost_to_serve"),
     )
     zero = Decimal("0")
     totals = {key: value or zero for key, value in totals.items()}
@@ -161,17 +174,23 @@ def period_figures(customers: QuerySet[Customer], *, first: dt.date, last: dt.da
     return totals
 
 
-def monthly_trend(customers: QuerySet[Customer], *, first: dt.date, last: dt.date) -> dict | None:
+def period_figures(segments: QuerySet[Segment], *, first: dt.date, last: dt.date) -> dict:
+    """Revenue, margin, cost to serve and profit of the selected segments over whole months,
+    from the monthly rollup (one query)."""
+    return _money_totals(
+        SegmentMonth.objects.filter(segment__in=segments, month__gte=first, month__lte=last)
+    )
+
+
+def monthly_trend(segments: QuerySet[Segment], *, first: dt.date, last: dt.date) -> dict | None:
     """Revenue, margin, cost to serve and profit by month, with SVG bar geometry."""
     rows = list(
-        AccountMonth.objects.filter(
-            customer__in=customers.values("id"), month__gte=first, month__lte=last
-        )
+        SegmentMonth.objects.filter(segment__in=segments, month__gte=first, month__lte=last)
         .values("month")
         .annotate(
             revenue=Sum("revenue"),
             gross_margin=Sum("gross_margin"),
-            cost_to_serve=Sum(F("visit_cost") + F("support_cost") + F("late_payment_cost")),
+            cost_to_serve=Sum("cost_to_serve"),
         )
         .order_by("month")
     )
@@ -214,71 +233,61 @@ def monthly_trend(customers: QuerySet[Customer], *, first: dt.date, last: dt.dat
     }
 
 
-def _active_with_metrics() -> Q:
-    return Q(status=CustomerStatus.ACTIVE, metrics__isnull=False)
+FIGURE_SUMS = (
+    "accounts",
+    "active",
+    "covered",
+    "overdue",
+    "overdue_days",
+    "unprofitable",
+    "late_payers",
+    "follow_ups_overdue",
+    "visits_done",
+    "visit_minutes",
+    "unprofitable_minutes",
+    "revenue",
+    "gross_margin",
+    "cost_to_serve",
+    "profit",
+    "open_neglected",
+    "open_unprofitable",
+    "open_late_payer",
+)
 
 
-def dashboard_kpis(customers: QuerySet[Customer], *, today: dt.date) -> dict:
-    """Tiles for the selected customers: one aggregate over them and their stored metrics,
-    one count of open flags, one count of this week's meetings."""
-    active = _active_with_metrics()
-    totals = customers.aggregate(
-        accounts=Count("id"),
-        active=Count("id", filter=active),
-        covered=Count("id", filter=active & Q(metrics__days_overdue__lte=0)),
-        overdue=Count("id", filter=active & Q(metrics__days_overdue__gt=0)),
-        revenue=Sum("metrics__revenue"),
-        gross_margin=Sum("metrics__gross_margin"),
-        cost_to_serve=Sum("metrics__cost_to_serve"),
-        profit=Sum("metrics__profit"),
-    )
+def _figure_sums() -> dict:
+    return {
+        name: Coalesce(Sum(name), 0, output_field=SegmentFigures._meta.get_field(name))
+        for name in FIGURE_SUMS
+    }
+
+
+def dashboard_kpis(segments: QuerySet[Segment], *, today: dt.date) -> dict:
+    """Tiles for the selected segments: one sum of their rollups, one of this week's meetings
+    (weeks run Monday to Sunday in the company's time zone, as the rollup stores them)."""
+    totals = SegmentFigures.objects.filter(segment__in=segments).aggregate(**_figure_sums())
     totals["coverage"] = (
         round(100 * totals["covered"] / totals["active"]) if totals["active"] else None
     )
-    flags = dict.fromkeys(FlagKind.values, 0)
-    flags.update(
-        AccountFlag.objects.filter(resolved_at__isnull=True, customer__in=customers.values("id"))
-        .values_list("kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    totals["flags"] = [(FlagKind(kind).label, n) for kind, n in flags.items()]
-    week_start = today - dt.timedelta(days=today.weekday())
-    start = timezone.make_aware(dt.datetime.combine(week_start, dt.time.min))
-    week = Visit.objects.filter(
-        customer__in=customers.values("id"),
-        scheduled_start__gte=start,
-        scheduled_start__lt=start + dt.timedelta(days=7),
-    ).aggregate(
-        done=Count("id", filter=Q(status=VisitStatus.DONE)),
-        planned=Count("id", filter=Q(status__in=[VisitStatus.DONE, VisitStatus.PLANNED])),
-    )
-    totals["week_done"], totals["week_planned"] = week["done"], week["planned"]
+    totals["flags"] = [(FlagKind(kind).label, totals[f"open_{kind}"]) for kind in FlagKind.values]
+    week = SegmentWeek.objects.filter(
+        segment__in=segments, week=today - dt.timedelta(days=today.weekday())
+    ).aggregate(done=Sum("done"), planned=Sum("planned"))
+    totals["week_done"], totals["week_planned"] = week["done"] or 0, week["planned"] or 0
     return totals
 
 
-def rep_table(customers: QuerySet[Customer], *, sort: str = "name") -> list[dict]:
-    """One row per salesperson owning selected customers, from the stored metrics."""
-    active = _active_with_metrics()
+def rep_table(segments: QuerySet[Segment], *, sort: str = "name") -> list[dict]:
+    """One row per salesperson owning selected accounts, from the segment rollups."""
     rows = list(
-        customers.filter(owner__isnull=False)
-        .values("owner_id", "owner__username", "owner__first_name", "owner__last_name")
-        .annotate(
-            accounts=Count("id"),
-            active=Count("id", filter=active),
-            covered=Count("id", filter=active & Q(metrics__days_overdue__lte=0)),
-            overdue=Count("id", filter=active & Q(metrics__days_overdue__gt=0)),
-            overdue_days=Sum(
-                "metrics__days_overdue", filter=active & Q(metrics__days_overdue__gt=0)
-            ),
-            visits=Sum("metrics__visits_done"),
-            minutes=Sum("metrics__visit_minutes"),
-            unprofitable_minutes=Sum(
-                "metrics__visit_minutes", filter=Q(metrics__is_unprofitable=True)
-            ),
-            profit=Sum("metrics__profit"),
-            follow_ups_overdue=Count("id", filter=Q(metrics__follow_up_overdue_on__isnull=False)),
+        SegmentFigures.objects.filter(segment__in=segments, segment__owner__isnull=False)
+        .values(
+            owner_id=F("segment__owner_id"),
+            owner__username=F("segment__owner__username"),
+            owner__first_name=F("segment__owner__first_name"),
+            owner__last_name=F("segment__owner__last_name"),
         )
+        .annotate(**_figure_sums())
         .order_by("owner__username")
     )
     for row in rows:
@@ -287,13 +296,13 @@ def rep_table(customers: QuerySet[Customer], *, sort: str = "name") -> list[dict
             or row["owner__username"]
         )
         row["coverage"] = round(100 * row["covered"] / row["active"]) if row["active"] else None
-        row["visits_per_week"] = round((row["visits"] or 0) / 52, 1)
+        row["visits_per_week"] = round(row["visits_done"] / 52, 1)
         row["avg_days_overdue"] = (
             round(row["overdue_days"] / row["overdue"]) if row["overdue"] else 0
         )
         row["unprofitable_hours_share"] = (
-            round(100 * (row["unprofitable_minutes"] or 0) / row["minutes"])
-            if row["minutes"]
+            round(100 * row["unprofitable_minutes"] / row["visit_minutes"])
+            if row["visit_minutes"]
             else 0
         )
     if sort.lstrip("-") in REP_SORTS:
@@ -335,41 +344,31 @@ QUADRANT_POINTS = 500
 SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 600, 360, 40
 
 
-def _scope_sql(customers: QuerySet[Customer]) -> tuple[str, tuple]:
-    return customers.order_by().values("id").query.sql_with_params()
+def _bands(segments: QuerySet[Segment], measure: str, order: str) -> list[dict]:
+    return list(
+        SegmentBand.objects.filter(segment__in=segments, measure=measure)
+        .values("band")
+        .annotate(accounts=Sum("accounts"), total=Sum("total"))
+        .order_by(order)
+    )
 
 
-def whale_curve(customers: QuerySet[Customer]) -> dict | None:
+def whale_curve(segments: QuerySet[Segment]) -> dict | None:
     """Cumulative profit (% of the total) over customers ranked from most to least profitable,
-    sampled to about 200 points plus the peak, computed in one query."""
-    scope, params = _scope_sql(customers)
-    sql = f"""
-        WITH ranked AS (
-            SELECT ROW_NUMBER() OVER (ORDER BY m.profit DESC, m.customer_id) AS rank,
-                   SUM(m.profit) OVER (ORDER BY m.profit DESC, m.customer_id) AS running,
-                   COUNT(*) OVER () AS n,
-                   SUM(m.profit) OVER () AS total
-            FROM crm_accountmetrics m
-            WHERE m.customer_id IN ({scope})
-        ), peaked AS (
-            SELECT ranked.*, MAX(running) OVER () AS peak FROM ranked
-        )
-        SELECT rank, running, n, total, peak = running AS is_peak
-        FROM peaked
-        WHERE rank %% GREATEST(n / {WHALE_POINTS}, 1) = 0 OR rank = n OR rank = 1
-              OR peak = running
-        ORDER BY rank
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows or not rows[0][3] or rows[0][3] <= 0:
+    read from the profit histogram of the selected segments (one query). Accounts within one
+    5 % band are taken in a straight line; the peak, where profit turns negative, is exact."""
+    bands = _bands(segments, BandMeasure.PROFIT, "-band")
+    n = sum(band["accounts"] for band in bands)
+    total = sum((band["total"] for band in bands), Decimal("0"))
+    if not n or total <= 0:
         return None
-    n, total = rows[0][2], rows[0][3]
-    points = [(0.0, 0.0)] + [
-        (rank / n * 100, float(running / total * 100)) for rank, running, *_ in rows
-    ]
-    peak_rank, peak_running = next((r[0], r[1]) for r in rows if r[4])
+    points, ranked, running = [(0.0, 0.0)], 0, Decimal("0")
+    for band in bands:
+        ranked += band["accounts"]
+        running += band["total"]
+        points.append((ranked / n * 100, float(running / total * 100)))
+        if band["band"] > 0:
+            peak_rank, peak_running = ranked, running
     top_share = round(peak_rank / n * 100)
     peak_share = round(peak_running / total * 100)
     return {
@@ -406,24 +405,35 @@ def _line_svg(points, *, peak) -> dict:
     }
 
 
-def quadrant(customers: QuerySet[Customer]) -> dict | None:
-    """Net margin % against cost to serve, split at the medians into the four classic segments;
-    the largest accounts by revenue are drawn."""
-    scope, params = _scope_sql(customers)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m.cost_to_serve),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.gross_margin / m.revenue),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY m.cost_to_serve), COUNT(*)
-            FROM crm_accountmetrics m
-            WHERE m.revenue > 0 AND m.customer_id IN ({scope})
-            """,
-            params,
-        )
-        median_cost, median_margin, axis_cost, count = cursor.fetchone()
+def _percentile(bands: list[dict], share: float) -> float:
+    """The value at `share` of the way through the accounts (interpolated between the two
+    ranks around it, as percentile_cont does), each account taking its band's mean."""
+    n = sum(band["accounts"] for band in bands)
+    position = share * (n - 1)
+
+    def value_at(rank: int) -> float:
+        seen = 0
+        for band in bands:
+            seen += band["accounts"]
+            if rank < seen:
+                return float(band["total"] / band["accounts"])
+        return float(bands[-1]["total"] / bands[-1]["accounts"])
+
+    low = int(position)
+    below, above = value_at(low), value_at(min(low + 1, n - 1))
+    return below + (position - low) * (above - below)
+
+
+def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict | None:
+    """Net margin % against cost to serve, split at the medians into the four classic segments
+    (medians from the segments' histograms); the largest accounts by revenue are drawn."""
+    costs = _bands(segments, BandMeasure.COST_TO_SERVE, "band")
+    margins = _bands(segments, BandMeasure.NET_MARGIN, "band")
+    count = sum(band["accounts"] for band in costs)
     if not count:
         return None
+    median_cost, axis_cost = _percentile(costs, 0.5), _percentile(costs, 0.95)
+    median_margin = _percentile(margins, 0.5)
     accounts = list(
         customers.filter(metrics__revenue__gt=0)
         .select_related(None)

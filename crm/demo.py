@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role, Territory, User
-from crm.health import health_refresh_all, monthly_refresh_all
+from crm.health import health_refresh_everything
 from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
 from crm.services import customer_cadence_refresh
 from visits.models import Visit
@@ -422,8 +422,7 @@ def demo_data_seed(
                 f"ANALYZE {', '.join(m._meta.db_table for m, _ in COPY_COLUMNS.values())}"
             )
         customer_cadence_refresh()
-        health_refresh_all(as_of=today)
-        monthly_refresh_all(as_of=today)
+        health_refresh_everything(as_of=today)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     report.seconds = time.monotonic() - started

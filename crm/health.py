@@ -30,6 +30,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from crm.models import DEFAULT_CADENCE_DAYS, AccountFlag, FlagKind, HealthSettings
+from crm.rollup import rollup_rebuild
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -566,3 +567,12 @@ def monthly_refresh_all(*, as_of: dt.date) -> int:
     return sum(
         monthly_refresh_range(low=low, high=high, as_of=as_of) for low, high in health_batches()
     )
+
+
+def health_refresh_everything(*, as_of: dt.date) -> RefreshResult:
+    """Metrics and flags, monthly figures, then the managers' rollups, for every customer in
+    this process: what the nightly fan-out does, for commands and the demo seed."""
+    result = health_refresh_all(as_of=as_of)
+    monthly_refresh_all(as_of=as_of)
+    rollup_rebuild()
+    return result

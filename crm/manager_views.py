@@ -20,6 +20,7 @@ from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.selectors import salespeople_visible_to
 from crm.dashboard import (
+    LIST_COUNTS,
     LIST_TITLES,
     DashboardFilterForm,
     account_list,
@@ -54,26 +55,25 @@ def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
 @vary_on_headers("HX-Request")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
-    customers = form.scope(request.user)
+    customers, segments = form.scope(request.user), form.segments(request.user)
     today = timezone.localdate()
-    lists = []
-    for kind, title in LIST_TITLES.items():
-        rows = account_list(customers, kind)
-        lists.append(
-            {
-                "kind": kind,
-                "title": title,
-                "count": rows.count(),
-                "rows": explained(list(rows[:5]), kind),
-            }
-        )
+    kpis = dashboard_kpis(segments, today=today)
+    lists = [
+        {
+            "kind": kind,
+            "title": title,
+            "count": kpis[LIST_COUNTS[kind]],
+            "rows": explained(list(account_list(customers, kind)[:5]), kind),
+        }
+        for kind, title in LIST_TITLES.items()
+    ]
     first, last, period_name = form.period_bounds(today)
     context = {
         "form": form,
-        "kpis": dashboard_kpis(customers, today=today),
-        "period": period_figures(customers, first=first, last=last),
+        "kpis": kpis,
+        "period": period_figures(segments, first=first, last=last),
         "period_name": period_name,
-        "reps": rep_table(customers, sort=request.GET.get("sort", "name")),
+        "reps": rep_table(segments, sort=request.GET.get("sort", "name")),
         "sort": request.GET.get("sort", "name"),
         "lists": lists,
         "filters": _query_without(request, "sort"),
@@ -177,13 +177,13 @@ def _csv(kind: str, rows) -> StreamingHttpResponse:
 @vary_on_headers("HX-Request")
 def profitability(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
-    customers = form.scope(request.user)
+    segments = form.segments(request.user)
     first, last, period_name = form.period_bounds(timezone.localdate())
     context = {
         "form": form,
-        "whale": whale_curve(customers),
-        "quadrant": quadrant(customers),
-        "trend": monthly_trend(customers, first=first, last=last),
+        "whale": whale_curve(segments),
+        "quadrant": quadrant(segments, form.scope(request.user)),
+        "trend": monthly_trend(segments, first=first, last=last),
         "period_name": period_name,
     }
     template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"

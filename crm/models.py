@@ -300,6 +300,8 @@ class AccountMetrics(AccountFigures):
             models.Index(fields=["profit"]),
             models.Index(fields=["days_overdue"]),
             models.Index(fields=["cost_to_serve"]),
+            models.Index(fields=["revenue"]),
+            models.Index(fields=["oldest_unpaid_days_late"]),
         ]
 
     def __str__(self) -> str:
@@ -400,3 +402,135 @@ class AccountMonth(AccountFigures):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.month:%Y-%m}"
+
+
+class Segment(models.Model):
+    """One combination of the dashboard's filters (territory, owner, tier, status). The managers'
+    pages read per-segment rollups instead of per-customer rows, so their cost depends on the
+    number of segments, not of customers. Derived data: written only by crm.rollup."""
+
+    territory = models.ForeignKey("accounts.Territory", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tier = models.CharField(max_length=1, choices=Tier.choices)
+    status = models.CharField(max_length=16, choices=CustomerStatus.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory", "owner", "tier", "status"],
+                name="segment_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory_id}/{self.owner_id}/{self.tier}/{self.status}"
+
+
+class SegmentMember(models.Model):
+    """The segment a customer was last rolled up into, so a refresh after the customer moves
+    also recomputes the segment it left."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentFigures(models.Model):
+    """Per-segment totals of AccountMetrics and open flags (the dashboard's tiles, rep table
+    and list counts)."""
+
+    segment = models.OneToOneField(
+        Segment, on_delete=models.CASCADE, primary_key=True, related_name="figures"
+    )
+    accounts = models.PositiveIntegerField()
+    active = models.PositiveIntegerField(help_text="Active accounts with metrics.")
+    covered = models.PositiveIntegerField()
+    overdue = models.PositiveIntegerField()
+    overdue_days = models.PositiveIntegerField()
+    unprofitable = models.PositiveIntegerField()
+    late_payers = models.PositiveIntegerField()
+    follow_ups_overdue = models.PositiveIntegerField()
+    visits_done = models.PositiveIntegerField()
+    visit_minutes = models.PositiveBigIntegerField()
+    unprofitable_minutes = models.PositiveBigIntegerField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
+    profit = models.DecimalField(max_digits=16, decimal_places=2)
+    open_neglected = models.PositiveIntegerField()
+    open_unprofitable = models.PositiveIntegerField()
+    open_late_payer = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"Figures of segment {self.segment_id}"
+
+
+class SegmentMonth(models.Model):
+    """Per-segment sums of AccountMonth (period figures and the monthly trend)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "month"], name="segment_month_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.month:%Y-%m}"
+
+
+class SegmentWeek(models.Model):
+    """Per-segment meetings of this week and next (company time zone), for the dashboard's
+    "visits done vs planned this week"."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="weeks")
+    week = models.DateField(help_text="The Monday.")
+    planned = models.PositiveIntegerField(help_text="Done or still planned.")
+    done = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "week"], name="segment_week_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} week of {self.week}"
+
+
+class BandMeasure(models.TextChoices):
+    PROFIT = "profit", "Profit"
+    COST_TO_SERVE = "cost", "Cost to serve (accounts with revenue)"
+    NET_MARGIN = "margin", "Net margin ratio (accounts with revenue)"
+
+
+class SegmentBand(models.Model):
+    """A histogram of one per-account measure within a segment: how many accounts fall in each
+    narrow band and their total, from which the whale curve and the quadrant's medians are
+    read. Money bands are 5 % wide (log scale, split at zero); margin bands 0.5 points."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="bands")
+    measure = models.CharField(max_length=8, choices=BandMeasure.choices)
+    band = models.IntegerField()
+    accounts = models.PositiveIntegerField()
+    total = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "measure", "band"], name="segment_band_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.measure} band {self.band}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from crm.health import flag_acknowledge, health_refresh_customers, monthly_refresh_customers
 from crm.models import AccountFlag, Customer, CustomerStatus, ReviewAction
+from crm.rollup import rollup_refresh_customers
 from crm.services import customer_update
 
 GROW_MIN_MARGIN_SHARE = Decimal("0.40")
@@ -116,4 +117,5 @@ def review_act(*, customer: Customer, user: User, action: str, data: dict) -> Re
     )
     health_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
     monthly_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
+    rollup_refresh_customers(customer_ids=[customer.pk])
     return record

@@ -17,6 +17,7 @@ from crm.models import (
     Customer,
     CustomerStatus,
     Invoice,
+    Segment,
     SupportCase,
 )
 from visits.models import Visit, VisitStatus
@@ -51,6 +52,12 @@ def customers_visible_to(user: User) -> QuerySet[Customer]:
     scope = customer_scope(user)
     customers = Customer.objects.select_related("territory", "owner")
     return customers if scope is None else customers.filter(scope)
+
+
+def segments_visible_to(user: User) -> QuerySet[Segment]:
+    """The rollup segments of the customers `user` may see (the same rule as customers)."""
+    scope = customer_scope(user)
+    return Segment.objects.all() if scope is None else Segment.objects.filter(scope)
 
 
 def customer_search(

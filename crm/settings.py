@@ -157,6 +157,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # task is redelivered. The beat schedule lives here, next to the tasks' time limits.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# The queue tasks go to and workers read when none is named (several Cadence installations can
+# share one Redis by giving each its own queue).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -4,7 +4,7 @@ import datetime as dt
 import logging
 import time
 
-from celery import group, shared_task
+from celery import chord, group, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from crm.health import (
     monthly_refresh_customers,
     monthly_refresh_range,
 )
+from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,17 @@ def customers_refresh_cadence() -> int:
 @shared_task(soft_time_limit=5 * 60, time_limit=6 * 60, expires=6 * 3600)
 def health_refresh_nightly(as_of: str | None = None) -> int:
     """Nightly: fan the full health refresh out as one task per id range, so every worker
-    shares it. Returns the number of batches queued."""
+    shares it, then rebuild the managers' rollups once every batch is done. Returns the
+    number of batches queued."""
     day = as_of or timezone.localdate().isoformat()
     batches = health_batches()
-    group(health_refresh_batch.s(low, high, day) for low, high in batches).apply_async()
-    group(monthly_refresh_batch.s(low, high, day) for low, high in batches).apply_async()
+    chord(
+        group(
+            [health_refresh_batch.s(low, high, day) for low, high in batches]
+            + [monthly_refresh_batch.s(low, high, day) for low, high in batches]
+        ),
+        rollup_rebuild_all.si(),
+    ).apply_async()
     logger.info("health_refresh_nightly as_of=%s batches=%d", day, len(batches))
     return len(batches)
 
@@ -81,12 +88,22 @@ def monthly_refresh_batch(low: int, high: int, as_of: str) -> int:
     return rows
 
 
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=12 * 3600, **RETRY)
+def rollup_rebuild_all() -> int:
+    """After the nightly refresh: every segment's rollup for the managers' pages."""
+    started = time.monotonic()
+    segments = rollup_rebuild()
+    logger.info("rollup_rebuild segments=%d seconds=%.1f", segments, time.monotonic() - started)
+    return segments
+
+
 @shared_task(soft_time_limit=60, time_limit=90, expires=3600, **RETRY)
 def health_refresh_for_customers(customer_ids: list[int]) -> dict:
     """After a visit, invoice or support case changed: refresh those customers now."""
     today = timezone.localdate()
     result = health_refresh_customers(customer_ids=customer_ids, as_of=today)
     monthly_refresh_customers(customer_ids=customer_ids, as_of=today)
+    rollup_refresh_customers(customer_ids=customer_ids)
     return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
 
 

@@ -95,6 +95,7 @@ def celery_worker_queue(transactional_db):
         "DATABASE_URL": database_url_for_subprocess(),
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "test-worker-secret",
+        "CELERY_QUEUE": queue,
     }
     worker = subprocess.Popen(
         [

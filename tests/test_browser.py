@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.demo import demo_data_seed
-from crm.health import health_refresh_all, monthly_refresh_all
+from crm.health import health_refresh_everything
 from tests.conftest import browser_login
 from tests.factories import InvoiceFactory
 from visits.models import Visit, VisitStatus
@@ -124,7 +124,7 @@ def test_account_page_contacts_are_edited_inline(live_server, phone_page, world)
 
 
 def test_manager_acknowledges_a_flag_on_the_account_page(live_server, desktop_page, world):
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     browser_login(desktop_page, live_server, "north-manager")
     desktop_page.goto(f"{live_server.url}{world.north_customer.get_absolute_url()}")
     flag = desktop_page.locator(".flag-neglected")
@@ -143,8 +143,7 @@ def test_manager_filters_the_dashboard_and_acts_from_the_worklist(live_server, p
     InvoiceFactory(
         customer=world.north_customer, amount=Decimal("900"), cost_of_goods=Decimal("300")
     )
-    health_refresh_all(as_of=timezone.localdate())
-    monthly_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     page = phone_page
     browser_login(page, live_server, "north-manager")
     expect(page).to_have_url(f"{live_server.url}/manage/")

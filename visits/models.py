@@ -75,6 +75,7 @@ class Visit(models.Model):
             models.Index(fields=["customer", "status", "scheduled_start"]),
             models.Index(fields=["salesperson", "scheduled_start"]),
             models.Index(fields=["salesperson", "visited_at"]),
+            models.Index(fields=["scheduled_start"]),
             # The agenda: a salesperson's meetings by planned time, else the time held.
             models.Index(
                 F("salesperson"),

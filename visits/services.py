@@ -82,6 +82,8 @@ def visit_schedule(
     visit.full_clean()
     visit.save()
     visit.contacts.set(contacts)
+    # The week's meeting counts and a pending follow-up depend on planned meetings too.
+    queue_health_refresh_on_commit([customer.pk])
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -98,6 +100,7 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     visit.scheduled_start, visit.scheduled_end = start, end
     visit.sequence += 1
     visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
+    queue_health_refresh_on_commit([visit.customer_id])
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -111,6 +114,7 @@ def visit_cancel(*, visit: Visit, reason: str) -> Visit:
     visit.cancel_reason = reason
     visit.sequence += 1
     visit.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
+    queue_health_refresh_on_commit([visit.customer_id])
     return visit
 
 

@@ -6,15 +6,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.dashboard import quadrant, whale_curve
-from crm.health import health_refresh_all
-from crm.models import Customer
-from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
+from crm.health import health_refresh_everything
+from crm.models import Customer, Segment
+from tests.factories import CustomerFactory, InvoiceFactory, TerritoryFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def account(world, name, margin, visit_minutes=0, tier="B"):
-    customer = CustomerFactory(name=name, territory=world.north, owner=world.rep_north, tier=tier)
+    customer = CustomerFactory(name=name, territory=world.bay, owner=world.rep_north, tier=tier)
     InvoiceFactory(
         customer=customer,
         amount=Decimal("1000"),
@@ -34,30 +34,27 @@ def account(world, name, margin, visit_minutes=0, tier="B"):
 
 @pytest.fixture
 def whales(world):
+    world.bay = TerritoryFactory(name="Whale Bay", parent=world.north)
     # Profits: 600, 300, 100, -200 (margin 100, visits cost 300) -> total 800, peak 1000.
     account(world, "Whale", Decimal("600"), tier="A")
     account(world, "Good", Decimal("300"))
     account(world, "Fair", Decimal("100"))
     account(world, "Drain", Decimal("100"), visit_minutes=300, tier="D")
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     return world
 
 
-def scope(world):
-    return Customer.objects.filter(
-        territory=world.north, name__in=["Whale", "Good", "Fair", "Drain"]
-    )
-
-
 def test_whale_curve_marks_the_peak(whales):
-    curve = whale_curve(scope(whales))
+    curve = whale_curve(Segment.objects.filter(territory=whales.bay))
     assert curve["accounts"] == 4 and curve["total"] == Decimal("800.00")
     assert (curve["top_share"], curve["peak_share"], curve["given_back"]) == (75, 125, 25)
     assert curve["svg"]["path"].count(",") == 5  # origin + 4 accounts
 
 
 def test_quadrant_puts_accounts_in_the_four_segments(whales):
-    chart = quadrant(scope(whales))
+    chart = quadrant(
+        Segment.objects.filter(territory=whales.bay), Customer.objects.filter(territory=whales.bay)
+    )
     segments = {p["customer"].name: p["segment"] for p in chart["points"]}
     assert chart["count"] == 4
     assert segments["Whale"] in {"passive", "carriage trade"}
@@ -83,10 +80,10 @@ def test_profitability_page_full_and_htmx_and_scoped(client, whales):
 
 def test_profitability_query_count_does_not_grow(client, whales, django_assert_num_queries):
     client.force_login(whales.north_manager)
-    with django_assert_num_queries(16) as few:
+    with django_assert_num_queries(11) as few:
         client.get(reverse("manage:profitability"))
     for i in range(20):
         account(whales, f"More {i}", Decimal(str(10 * i)))
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(reverse("manage:profitability"))

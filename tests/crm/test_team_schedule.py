@@ -68,7 +68,7 @@ def test_team_schedule_is_for_managers_and_its_query_count_is_flat(
     client.force_login(world.rep_north)
     assert client.get(reverse("manage:team_schedule")).status_code == 404
     client.force_login(world.north_manager)
-    with django_assert_num_queries(17) as few:
+    with django_assert_num_queries(9) as few:
         client.get(reverse("manage:team_schedule"))
     for day in range(5):
         customer = CustomerFactory(territory=world.north, owner=world.rep_north)

@@ -4,12 +4,15 @@ import json as jsonlib
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from crm.health import health_refresh_all, open_flag_counts
+from crm.health import health_refresh_everything, open_flag_counts
 from crm.models import AccountFlag, FlagKind
 
 
 class Command(BaseCommand):
-    help = "Refresh every account's health metrics and flags now (what the nightly job does)."
+    help = (
+        "Refresh every account's health metrics, flags, monthly figures and the managers' "
+        "rollups now (what the nightly job does)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
@@ -23,7 +26,7 @@ class Command(BaseCommand):
             day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
         except ValueError as exc:
             raise CommandError(f"--as-of must be a date like 2026-11-30, not {as_of!r}.") from exc
-        result = health_refresh_all(as_of=day)
+        result = health_refresh_everything(as_of=day)
         if options["json"]:
             self.stdout.write(
                 _json(
