@@ -301,7 +301,17 @@ class AccountMetrics(AccountFigures):
             models.Index(fields=["days_overdue"]),
             models.Index(fields=["cost_to_serve"]),
             models.Index(fields=["revenue"]),
-            models.Index(fields=["oldest_unpaid_days_late"]),
+            # The dashboard's "worst first" lists read these few flagged rows in order.
+            models.Index(
+                fields=["-days_overdue"],
+                condition=models.Q(is_neglected=True),
+                name="metrics_neglected_worst",
+            ),
+            models.Index(
+                models.F("oldest_unpaid_days_late").desc(nulls_last=True),
+                condition=models.Q(is_late_payer=True),
+                name="metrics_late_payer_worst",
+            ),
         ]
 
     def __str__(self) -> str:

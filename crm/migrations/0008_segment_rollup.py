@@ -115,12 +115,6 @@ class Migration(migrations.Migration):
             model_name="accountmetrics",
             index=models.Index(fields=["revenue"], name="crm_account_revenue_792a98_idx"),
         ),
-        migrations.AddIndex(
-            model_name="accountmetrics",
-            index=models.Index(
-                fields=["oldest_unpaid_days_late"], name="crm_account_oldest__76601c_idx"
-            ),
-        ),
         migrations.CreateModel(
             name="SegmentFigures",
             fields=[

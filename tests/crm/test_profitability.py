@@ -55,7 +55,7 @@ def test_quadrant_puts_accounts_in_the_four_segments(whales):
     chart = quadrant(
         Segment.objects.filter(territory=whales.bay), Customer.objects.filter(territory=whales.bay)
     )
-    segments = {p["customer"].name: p["segment"] for p in chart["points"]}
+    segments = {p["name"]: p["segment"] for p in chart["points"]}
     assert chart["count"] == 4
     assert segments["Whale"] in {"passive", "carriage trade"}
     assert segments["Drain"] == "aggressive"
