@@ -10,6 +10,7 @@ def cadence(request: HttpRequest) -> dict:
     if user is not None and user.is_authenticated:
         if user.is_cadence_admin:
             nav.append(("Data", reverse("accounts:admin_home")))
+            nav.append(("Imports", reverse("imports:list")))
         if user.is_cadence_admin or user.is_manager:
             nav.append(("Dashboard", reverse("manage:dashboard")))
             nav.append(("Profitability", reverse("manage:profitability")))

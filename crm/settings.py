@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "accounts",
     "crm",
     "visits",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / ".local" / "staticfiles"))
+# Uploaded import files and their rejects files; web and workers must share this directory.
+MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / ".local" / "media"))
+IMPORT_MAX_BYTES = int(os.environ.get("CADENCE_IMPORT_MAX_MB", "50")) * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -46,6 +46,7 @@ urlpatterns = [
     path("customers/", include(crm_patterns)),
     path("visits/", include("visits.urls")),
     path("manage/", include(manage_patterns)),
+    path("data/imports/", include("imports.urls")),
     path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,511 @@
+"""The import itself, the same for the web, the worker and the command line.
+
+1. Stream the file's rows (imports.readers); read each mapped cell (imports.values). A row with
+   a cell that cannot be read is rejected there; the others are COPYed into a temporary staging
+   table, 5,000 rows at a time, so memory stays flat whatever the file's size.
+2. In SQL, a few set-based statements whatever the number of rows: resolve owners, territories
+   and customers; reject unknown ones (or use the import's defaults), duplicates within the file
+   and rows that cannot be created; find the record each row updates; sort the rest into create,
+   update and unchanged. An empty cell never blanks a stored value.
+3. Unless it is a dry run: keep each updated record's values before (for revert), update, insert.
+4. Write the rejects file: the original columns of every rejected row plus an error column, by
+   merging the rejected row numbers with a second pass over the file.
+
+Everything happens in one transaction: a failure leaves the database as it was, and a dry run
+rolls back. Input rows = created + updated + unchanged + rejected, always.
+"""
+
+import csv
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from imports.kinds import CUSTOMER, CUSTOMERS, KINDS, TERRITORY, USER, VISITS, Field, Kind
+from imports.models import ImportJob
+from imports.readers import FileInfo, iter_rows
+from imports.values import CellError, parse_datetime_parts
+
+CHUNK_ROWS = 5_000
+PREVIEW_ROWS = 10
+REJECT_SAMPLES = 200
+IMPORT_LOCK = 7_240_002
+
+# Columns a new record needs beyond the imported fields.
+_EXTRA_INSERT = {
+    "crm_customer": {
+        "created_at": "now()",
+        "updated_at": "now()",
+        "last_visit_at": "NULL",
+        "next_visit_due": "NULL",
+    },
+    "crm_contact": {},
+    "crm_invoice": {},
+    "crm_supportcase": {},
+    "visits_visit": {
+        "status": "'done'",
+        "sequence": "0",
+        "scheduled_start": "NULL",
+        "scheduled_end": "NULL",
+        "purpose": "''",
+        "cancel_reason": "''",
+        "created_at": "now()",
+        "updated_at": "now()",
+    },
+}
+_HAS_UPDATED_AT = {"crm_customer", "visits_visit"}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejects_path: Path | None = None
+    preview: list[dict] = field(default_factory=list)
+    reject_samples: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self, kind: str) -> dict:
+        return {
+            "kind": kind,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "rejects_file": str(self.rejects_path) if self.rejects_path else None,
+        }
+
+
+Progress = Callable[[str, int, float], None]
+
+
+def media_path(name: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports" / name
+
+
+def _staging_columns(kind: Kind, fields: list[Field]) -> list[tuple[str, str]]:
+    columns = [("line", "integer")]
+    for f in fields:
+        columns.append((f"{f.name}_ref", "text") if f.is_reference else (f.name, f.sql_type))
+    return columns
+
+
+class _RowReader:
+    """Turns one row's cells into staging values, or a reject reason."""
+
+    def __init__(self, kind: Kind, job: ImportJob, headers: list[str]):
+        self.kind = kind
+        self.order = job.date_order
+        self.tz = timezone.get_default_timezone()
+        positions = {}
+        for index, header in enumerate(headers):
+            positions.setdefault(header.strip(), index)
+        self.fields = [
+            (kind.field(name), positions[header])
+            for header, name in job.mapping.items()
+            if header in positions and name
+        ]
+        self.header_of = {
+            kind.field(name).name: header for header, name in job.mapping.items() if name
+        }
+
+    def read(self, cells: list[str]) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+        values, errors = [], []
+        for f, index in self.fields:
+            text = cells[index].strip() if index < len(cells) else ""
+            try:
+                values.append(self._value(f, text))
+            except CellError as exc:
+                errors.append((self.header_of[f.name], text, str(exc)))
+                values.append(None)
+        return (None if errors else tuple(values)), errors
+
+    def _value(self, f: Field, text: str):
+        if not text:
+            if f.required:
+                raise CellError("is empty but required")
+            return None
+        if f.parse is None or f.is_reference:
+            if f.max_length and len(text) > f.max_length:
+                raise CellError(f"is longer than {f.max_length} characters")
+            return text
+        if f.parse == "date":
+            return parse_datetime_parts(text, self.order)[0]
+        if f.parse == "datetime":
+            day, clock = parse_datetime_parts(text, self.order)
+            # A date without a time is taken as noon, so it stays the same day in any zone.
+            return dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
+        return f.parse(text)
+
+
+def import_execute(
+    job: ImportJob, *, write: bool, progress: Progress | None = None
+) -> ImportResult:
+    """Dry-run (write=False) or run the import described by `job` (file, mapping, options)."""
+    kind = KINDS[job.kind]
+    info = FileInfo(
+        file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter, sheet=job.sheet
+    )
+    path = media_path(job.stored_name)
+    started = time.monotonic()
+    result = ImportResult()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        rows = iter_rows(path, info)
+        _, headers, _ = next(rows)
+        reader = _RowReader(kind, job, headers)
+        fields = [f for f, _ in reader.fields]
+        _create_staging(cursor, kind, fields)
+        result.rows = _load(cursor, rows, reader, fields, progress, started)
+        if progress:
+            progress("checking", result.rows, 1.0)
+        _resolve(cursor, kind, job, reader, fields)
+        counts = _classify(cursor, kind, job, fields)
+        result.created = counts.get("create", 0)
+        result.updated = counts.get("update", 0)
+        result.unchanged = counts.get("unchanged", 0)
+        cursor.execute("SELECT count(*) FROM import_rejects")
+        result.rejected = cursor.fetchone()[0]
+        result.preview = _preview(cursor, kind, fields)
+        result.reject_samples = _reject_samples(cursor)
+        if write:
+            if progress:
+                progress("writing", result.rows, 1.0)
+            _apply(cursor, kind, fields, job)
+        if result.rejected:
+            result.rejects_path = _write_rejects(cursor, path, info, job)
+        cursor.execute("DROP TABLE import_rows, import_rejects")
+        if not write:
+            transaction.set_rollback(True)
+    result.seconds = time.monotonic() - started
+    assert result.rows == result.created + result.updated + result.unchanged + result.rejected
+    return result
+
+
+def _create_staging(cursor, kind: Kind, fields: list[Field]) -> None:
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in _staging_columns(kind, fields))
+    cursor.execute(f"CREATE TEMP TABLE import_rows ({columns}, target_id bigint, action text)")
+    cursor.execute(
+        "CREATE TEMP TABLE import_rejects (line integer PRIMARY KEY, columns text, "
+        "value text, reason text)"
+    )
+
+
+def _load(cursor, rows, reader: _RowReader, fields, progress, started) -> int:
+    names = [name for name, _ in _staging_columns(reader.kind, fields)]
+    copy_rows = f"COPY import_rows ({', '.join(names)}) FROM STDIN"
+    good, bad, count = [], [], 0
+
+    def flush(share: float) -> None:
+        raw = cursor.cursor
+        if good:
+            with raw.copy(copy_rows) as copy:
+                for row in good:
+                    copy.write_row(row)
+        if bad:
+            with raw.copy("COPY import_rejects (line, columns, value, reason) FROM STDIN") as copy:
+                for row in bad:
+                    copy.write_row(row)
+        good.clear()
+        bad.clear()
+        if progress:
+            progress("reading", count, share)
+
+    share = 0.0
+    for line, cells, share in rows:
+        count += 1
+        values, errors = reader.read(cells)
+        if errors:
+            bad.append(
+                (
+                    line,
+                    ", ".join(column for column, _, _ in errors),
+                    "; ".join(value for _, value, _ in errors),
+                    "; ".join(f"{column}: {reason}" for column, _, reason in errors),
+                )
+            )
+        else:
+            good.append((line, *values))
+        if count % CHUNK_ROWS == 0:
+            flush(share)
+    flush(share)
+    cursor.execute("ANALYZE import_rows")
+    return count
+
+
+def _reject(cursor, where: str, value: str, reason: str, *, header: str = "") -> None:
+    """Move staging rows matching `where` to the rejects; `value` and `reason` are SQL on the
+    row, in which %(header)s is the column's header as the file has it."""
+    cursor.execute(
+        f"""
+        WITH gone AS (DELETE FROM import_rows s WHERE {where} RETURNING s.*)
+        INSERT INTO import_rejects (line, columns, value, reason)
+        SELECT s.line, %(header)s, {value}, {reason} FROM gone s
+        """,
+        {"header": header},
+    )
+
+
+def _resolve(cursor, kind: Kind, job: ImportJob, reader: _RowReader, fields) -> None:
+    mapped = {f.name for f in fields}
+    for f in fields:
+        if f.is_reference:
+            cursor.execute(f"ALTER TABLE import_rows ADD COLUMN {f.column} bigint")
+    for f in (f for f in fields if f.parse == USER):
+        cursor.execute(
+            f"UPDATE import_rows s SET {f.column} = u.id FROM accounts_user u "
+            f"WHERE lower(u.username) = lower(s.{f.name}_ref)"
+        )
+        cursor.execute(
+            f"UPDATE import_rows s SET {f.column} = u.id FROM accounts_user u "
+            f"WHERE s.{f.column} IS NULL AND u.email <> '' "
+            f"AND lower(u.email) = lower(s.{f.name}_ref)"
+        )
+        _default_or_reject(cursor, f, reader, job.default_owner_id, "user (username or email)")
+    for f in (f for f in fields if f.parse == TERRITORY):
+        cursor.execute(
+            f"UPDATE import_rows s SET {f.column} = t.id FROM accounts_territory t "
+            f"WHERE lower(t.name) = lower(s.{f.name}_ref)"
+        )
+        _default_or_reject(cursor, f, reader, job.default_territory_id, "territory")
+    for f in (f for f in fields if f.parse == CUSTOMER):
+        cursor.execute(
+            f"UPDATE import_rows s SET {f.column} = c.id FROM crm_customer c "
+            f"WHERE c.code = s.{f.name}_ref"
+        )
+        # Not a code: a customer name, if exactly one customer has it.
+        cursor.execute(
+            f"""
+            UPDATE import_rows s SET {f.column} = named.id
+            FROM (SELECT lower(name) AS name, min(id) AS id FROM crm_customer
+                  GROUP BY lower(name) HAVING count(*) = 1) named
+            WHERE s.{f.column} IS NULL AND named.name = lower(s.{f.name}_ref)
+            """
+        )
+        _reject(
+            cursor,
+            f"s.{f.column} IS NULL",
+            f"s.{f.name}_ref",
+            f"%(header)s || ': no customer has the code or name \"' || s.{f.name}_ref || '\"'",
+            header=reader.header_of[f.name],
+        )
+    if kind is VISITS and "salesperson" not in mapped and job.default_owner_id:
+        cursor.execute("ALTER TABLE import_rows ADD COLUMN salesperson_id bigint")
+        cursor.execute("UPDATE import_rows SET salesperson_id = %s", [job.default_owner_id])
+    if kind is CUSTOMERS:
+        _customer_codes(cursor, mapped)
+
+
+def _default_or_reject(cursor, f: Field, reader, default_id, what: str) -> None:
+    """An unknown reference takes the import's default if one was chosen, else rejects the row;
+    an empty one takes the default for new records only (decided in _classify)."""
+    if default_id:
+        cursor.execute(
+            f"UPDATE import_rows SET {f.column} = %s "
+            f"WHERE {f.column} IS NULL AND {f.name}_ref IS NOT NULL",
+            [default_id],
+        )
+        return
+    _reject(
+        cursor,
+        f"s.{f.column} IS NULL AND s.{f.name}_ref IS NOT NULL",
+        f"s.{f.name}_ref",
+        f"%(header)s || ': no {what} \"' || s.{f.name}_ref || '\"'",
+        header=reader.header_of[f.name],
+    )
+
+
+_NORMALISED_NAME = "regexp_replace(lower({0}), '[^[:alnum:]]+', '', 'g')"
+
+
+def _customer_codes(cursor, mapped: set[str]) -> None:
+    """Rows without a code match a customer by normalised name and postal code; new ones get a
+    code made from the same, so importing the file again finds them."""
+    if "code" not in mapped:
+        cursor.execute("ALTER TABLE import_rows ADD COLUMN code text")
+    postal = "s.postal_code" if "postal_code" in mapped else "NULL::text"
+    cursor.execute(
+        f"""
+        UPDATE import_rows s SET code = c.code
+        FROM crm_customer c
+        WHERE s.code IS NULL
+          AND {_NORMALISED_NAME.format("c.name")} = {_NORMALISED_NAME.format("s.name")}
+          AND c.postal_code = COALESCE({postal}, '')
+        """
+    )
+    cursor.execute(
+        f"""
+        UPDATE import_rows s
+        SET code = 'IMP-' || upper(substr(md5({_NORMALISED_NAME.format("s.name")} || '|'
+                                              || COALESCE({postal}, '')), 1, 10))
+        WHERE s.code IS NULL
+        """
+    )
+
+
+def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[str, int]:
+    cursor.execute(
+        f"""
+        WITH ranked AS (
+            SELECT s.line, first_value(s.line) OVER same_key AS first_line,
+                   row_number() OVER same_key AS n
+            FROM import_rows s
+            WINDOW same_key AS (PARTITION BY {kind.key} ORDER BY s.line)
+        ), gone AS (
+            DELETE FROM import_rows s USING ranked r
+            WHERE r.line = s.line AND r.n > 1
+            RETURNING s.line, r.first_line
+        )
+        INSERT INTO import_rejects (line, columns, value, reason)
+        SELECT line, '', '', 'duplicate: same {kind.key_label} as row ' || first_line FROM gone
+        """
+    )
+    cursor.execute(
+        f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t WHERE {kind.match}"
+    )
+    columns = _written_columns(kind, fields)
+    if kind is CUSTOMERS and "territory_id" in columns and not job.default_territory_id:
+        _reject(
+            cursor,
+            "s.target_id IS NULL AND s.territory_id IS NULL",
+            "''",
+            "%(header)s || ': a new customer needs a territory (or choose a default territory)'",
+            header=_header(job, "territory"),
+        )
+    cursor.execute("UPDATE import_rows SET action = 'create' WHERE target_id IS NULL")
+    same = " AND ".join(f"COALESCE(s.{c}, t.{c}) IS NOT DISTINCT FROM t.{c}" for c in columns)
+    cursor.execute(
+        f"""
+        UPDATE import_rows s
+        SET action = CASE WHEN {same or "true"} THEN 'unchanged' ELSE 'update' END
+        FROM {kind.table} t WHERE t.id = s.target_id
+        """
+    )
+    cursor.execute("SELECT action, count(*) FROM import_rows GROUP BY action")
+    return dict(cursor.fetchall())
+
+
+def _header(job: ImportJob, field_name: str) -> str:
+    return next((h for h, name in job.mapping.items() if name == field_name), field_name)
+
+
+def _written_columns(kind: Kind, fields: list[Field]) -> list[str]:
+    """Target columns the import writes: the mapped fields (customer codes always)."""
+    columns = [f.column for f in fields]
+    if kind is CUSTOMERS and "code" not in columns:
+        columns.insert(0, "code")
+    if kind is VISITS and "salesperson_id" not in columns:
+        columns.append("salesperson_id")
+    return columns
+
+
+def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
+    columns = _written_columns(kind, fields)
+    cursor.execute(
+        f"""
+        INSERT INTO imports_importchange (job_id, object_id, created, before)
+        SELECT %s, t.id, false, to_jsonb(t)
+        FROM {kind.table} t JOIN import_rows s ON s.target_id = t.id
+        WHERE s.action = 'update'
+        """,
+        [job.pk],
+    )
+    assignments = [f"{c} = COALESCE(s.{c}, t.{c})" for c in columns]
+    if kind.table in _HAS_UPDATED_AT:
+        assignments.append("updated_at = now()")
+    cursor.execute(
+        f"""
+        UPDATE {kind.table} t SET {", ".join(assignments)}
+        FROM import_rows s WHERE t.id = s.target_id AND s.action = 'update'
+        """
+    )
+    defaults = {f.column: f.create_default for f in kind.fields}
+    if kind is CUSTOMERS:
+        defaults["territory_id"] = "%(default_territory)s"
+        defaults["owner_id"] = "%(default_owner)s"
+    insert = {c: f"COALESCE(s.{c}, {defaults.get(c, 'NULL')})" for c in columns}
+    for f in kind.fields:
+        if f.column not in insert and f.create_default != "NULL":
+            insert[f.column] = f.create_default
+    if kind is CUSTOMERS and "territory_id" not in insert:
+        insert["territory_id"] = "%(default_territory)s"
+    if kind is CUSTOMERS and "owner_id" not in insert:
+        insert["owner_id"] = "%(default_owner)s"
+    insert.update(_EXTRA_INSERT[kind.table])
+    cursor.execute(
+        f"""
+        WITH created AS (
+            INSERT INTO {kind.table} ({", ".join(insert)})
+            SELECT {", ".join(insert.values())} FROM import_rows s
+            WHERE s.action = 'create' ORDER BY s.line
+            RETURNING id
+        )
+        INSERT INTO imports_importchange (job_id, object_id, created, before)
+        SELECT %(job)s, id, true, NULL FROM created
+        """,
+        {
+            "job": job.pk,
+            "default_territory": job.default_territory_id,
+            "default_owner": job.default_owner_id,
+        },
+    )
+
+
+def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:
+    shown = [f.name if not f.is_reference else f"{f.name}_ref" for f in fields]
+    if kind is CUSTOMERS and "code" not in shown:
+        shown.insert(0, "code")
+    cursor.execute(
+        f"SELECT line, action, {', '.join(shown)} FROM import_rows ORDER BY line LIMIT %s",
+        [PREVIEW_ROWS],
+    )
+    labels = ["row", "action"] + [kind.field(name.removesuffix("_ref")).label for name in shown]
+    return [
+        dict(zip(labels, ["" if v is None else str(v) for v in row], strict=True))
+        for row in cursor.fetchall()
+    ]
+
+
+def _reject_samples(cursor) -> list[dict]:
+    cursor.execute(
+        "SELECT line, columns, value, reason FROM import_rejects ORDER BY line LIMIT %s",
+        [REJECT_SAMPLES],
+    )
+    return [
+        {"row": line, "columns": columns, "value": value, "reason": reason}
+        for line, columns, value, reason in cursor.fetchall()
+    ]
+
+
+def _write_rejects(cursor, path: Path, info: FileInfo, job: ImportJob) -> Path:
+    """The original columns of every rejected row plus `error`, in file order: rejected row
+    numbers (a server-side cursor) merged with a second pass over the file."""
+    target = media_path(f"rejects-{job.pk}-{job.stored_name.rsplit('.', 1)[0]}.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = cursor.cursor.connection
+    with raw.cursor(name="import_rejects_in_order") as rejects:
+        rejects.itersize = 2_000
+        rejects.execute("SELECT line, reason FROM import_rejects ORDER BY line")
+        pending = iter(rejects)
+        current = next(pending, None)
+        with target.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            rows = iter_rows(path, info)
+            _, headers, _ = next(rows)
+            writer.writerow([*headers, "error"])
+            for line, cells, _ in rows:
+                if current is None:
+                    break
+                if line == current[0]:
+                    writer.writerow([*cells, *[""] * (len(headers) - len(cells)), current[1]])
+                    current = next(pending, None)
+    return target

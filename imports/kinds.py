@@ -1,0 +1,528 @@
+"""What each kind of import reads: its fields, the headers that map to them, and how a row
+finds the record it updates."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crm.models import CustomerStatus, SupportCaseKind, Tier
+from imports.models import ImportKind
+from imports.values import (
+    choice_parser,
+    normalise,
+    parse_bool,
+    parse_decimal,
+    parse_int,
+)
+from visits.models import Outcome, VisitKind
+
+# Reference fields hold a text that SQL resolves to an id: a username or email, a territory
+# name, a customer code (or name).
+USER, TERRITORY, CUSTOMER = "user", "territory", "customer"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    sql_type: str = "text"
+    # None: text (trimmed, cut to max_length); "date"/"datetime": read in the file's date order;
+    # a callable: any other reader; USER / TERRITORY / CUSTOMER: a reference.
+    parse: Callable | str | None = None
+    max_length: int = 0
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+    create_default: str = "''"
+
+    @property
+    def is_reference(self) -> bool:
+        return self.parse in (USER, TERRITORY, CUSTOMER)
+
+    @property
+    def column(self) -> str:
+        """The target table's column (references become <name>_id)."""
+        return f"{self.name}_id" if self.is_reference else self.name
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    table: str
+    fields: tuple[Field, ...]
+    # SQL on staging s and target t telling that t is the record s updates.
+    match: str
+    # SQL on staging s: rows with the same key in one file are duplicates.
+    key: str
+    key_label: str
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _text(name, label, max_length, *synonyms, required=False):
+    return Field(name, label, max_length=max_length, required=required, synonyms=synonyms)
+
+
+_CUSTOMER_CODE = (
+    "customer code",
+    "customer no",
+    "customer number",
+    "account number",
+    "customer id",
+)
+_CUSTOMER_REF = Field(
+    "customer",
+    "Customer (code or name)",
+    parse=CUSTOMER,
+    required=True,
+    synonyms=(
+        *_CUSTOMER_CODE,
+        "customer",
+        "account",
+        "account name",
+        "company",
+        "company name",
+        "client",
+        "organization",
+        "organization - name",
+    ),
+)
+_MONEY = {"sql_type": "numeric(14,2)", "parse": parse_decimal, "create_default": "0"}
+_MINUTES = {"sql_type": "integer", "parse": parse_int, "create_default": "0"}
+
+CUSTOMERS = Kind(
+    name=ImportKind.CUSTOMERS,
+    table="crm_customer",
+    fields=(
+        Field(
+            "code",
+            "Code",
+            max_length=64,
+            synonyms=(
+                *_CUSTOMER_CODE,
+                "code",
+                "record id",
+                "reference",
+                "id",
+                "client id",
+                "customer ref",
+                "account id",
+            ),
+        ),
+        Field(
+            "name",
+            "Name",
+            max_length=200,
+            required=True,
+            synonyms=(
+                "account name",
+                "company name",
+                "company",
+                "customer",
+                "client",
+                "customer name",
+                "organization - name",
+                "organization",
+                "name",
+            ),
+        ),
+        Field(
+            "territory",
+            "Territory",
+            parse=TERRITORY,
+            synonyms=("territory", "sales territory", "area"),
+            create_default="NULL",
+        ),
+        Field(
+            "owner",
+            "Owner",
+            parse=USER,
+            synonyms=(
+                "account owner",
+                "company owner",
+                "organization - owner",
+                "salesperson",
+                "owner",
+                "sales rep",
+                "account manager",
+                "owner email",
+            ),
+            create_default="NULL",
+        ),
+        Field(
+            "tier",
+            "Tier",
+            parse=choice_parser(Tier),
+            synonyms=("tier", "class", "rating"),
+            create_default=f"'{Tier.C}'",
+        ),
+        Field(
+            "status",
+            "Status",
+            parse=choice_parser(
+                CustomerStatus,
+                {
+                    "customer": "active",
+                    "customer - direct": "active",
+                    "customer - channel": "active",
+                    "former customer": "lost",
+                    "inactive": "dormant",
+                    "lead": "prospect",
+                    "opportunity": "prospect",
+                },
+            ),
+            synonyms=("status", "type", "lifecycle stage", "account status"),
+            create_default=f"'{CustomerStatus.ACTIVE}'",
+        ),
+        _text(
+            "address_line1",
+            "Address",
+            200,
+            "billing street",
+            "street",
+            "address",
+            "organization - address",
+            "street address",
+            "address line 1",
+        ),
+        _text("address_line2", "Address (line 2)", 200, "address line 2", "street 2", "street2"),
+        _text(
+            "postal_code",
+            "Postal code",
+            20,
+            "billing zip/postal code",
+            "billing zip",
+            "billing postal code",
+            "postal code",
+            "postcode",
+            "zip",
+            "zip code",
+            "plz",
+        ),
+        _text("city", "City", 100, "billing city", "city", "town"),
+        _text(
+            "region",
+            "Region",
+            100,
+            "billing state/province",
+            "state",
+            "region",
+            "state/region",
+            "province",
+            "county",
+        ),
+        _text("country", "Country", 100, "billing country", "country", "country/region"),
+        _text("phone", "Phone", 50, "phone", "phone number", "telephone", "tel"),
+        _text("website", "Website", 200, "website", "company domain name", "domain", "web", "url"),
+        _text("industry", "Industry", 100, "industry", "sector"),
+        Field(
+            "since",
+            "Customer since",
+            sql_type="date",
+            parse="date",
+            synonyms=("customer since", "since", "created date", "create date"),
+            create_default="NULL",
+        ),
+        Field(
+            "cadence_days",
+            "Own cadence (days)",
+            sql_type="integer",
+            parse=parse_int,
+            synonyms=("cadence", "visit every", "cadence days"),
+            create_default="NULL",
+        ),
+        Field(
+            "remote_visits",
+            "Remote visits",
+            sql_type="boolean",
+            parse=parse_bool,
+            synonyms=("remote", "inside sales"),
+            create_default="false",
+        ),
+        _text("notes", "Notes", 0, "notes", "description", "comments"),
+    ),
+    match="t.code = s.code",
+    key="s.code",
+    key_label="code",
+)
+
+CONTACTS = Kind(
+    name=ImportKind.CONTACTS,
+    table="crm_contact",
+    fields=(
+        _CUSTOMER_REF,
+        _text(
+            "name",
+            "Name",
+            200,
+            "contact name",
+            "full name",
+            "contact",
+            "name",
+            "person",
+            required=True,
+        ),
+        _text("title", "Title", 200, "title", "job title", "position", "role"),
+        _text("email", "Email", 254, "email", "email address", "e-mail", "mail"),
+        _text("phone", "Phone", 50, "phone", "phone number", "mobile", "telephone"),
+        Field(
+            "is_primary",
+            "Primary",
+            sql_type="boolean",
+            parse=parse_bool,
+            synonyms=("primary", "main contact", "is primary"),
+            create_default="false",
+        ),
+        _text("notes", "Notes", 0, "notes", "comments"),
+    ),
+    match=(
+        "t.customer_id = s.customer_id AND CASE WHEN s.email IS NOT NULL "
+        "THEN lower(t.email) = lower(s.email) ELSE lower(t.name) = lower(s.name) END"
+    ),
+    key="s.customer_id::text || '|' || lower(COALESCE(s.email, s.name))",
+    key_label="customer and email (or name)",
+)
+
+INVOICES = Kind(
+    name=ImportKind.INVOICES,
+    table="crm_invoice",
+    fields=(
+        _text(
+            "number",
+            "Invoice number",
+            64,
+            "invoice number",
+            "invoice no",
+            "invoice",
+            "invoice id",
+            "number",
+            "document number",
+            required=True,
+        ),
+        _CUSTOMER_REF,
+        Field(
+            "issued_on",
+            "Issued on",
+            sql_type="date",
+            parse="date",
+            required=True,
+            synonyms=("invoice date", "issued", "issue date", "date", "issued on"),
+            create_default="NULL",
+        ),
+        Field(
+            "due_on",
+            "Due on",
+            sql_type="date",
+            parse="date",
+            required=True,
+            synonyms=("due date", "due", "payment due"),
+            create_default="NULL",
+        ),
+        Field(
+            "paid_on",
+            "Paid on",
+            sql_type="date",
+            parse="date",
+            synonyms=("paid date", "payment date", "paid", "date paid"),
+            create_default="NULL",
+        ),
+        Field(
+            "amount",
+            "Amount",
+            required=True,
+            synonyms=("amount", "net amount", "total", "net", "invoice amount", "value"),
+            **_MONEY,
+        ),
+        Field(
+            "cost_of_goods",
+            "Cost of goods",
+            synonyms=("cost", "cogs", "cost of sales", "cost of goods sold"),
+            **_MONEY,
+        ),
+        Field("discount", "Discount", synonyms=("discount", "discount amount"), **_MONEY),
+        _text("currency", "Currency", 3, "currency", "currency code"),
+    ),
+    match="t.number = s.number",
+    key="s.number",
+    key_label="invoice number",
+)
+
+VISITS = Kind(
+    name=ImportKind.VISITS,
+    table="visits_visit",
+    fields=(
+        _CUSTOMER_REF,
+        Field(
+            "salesperson",
+            "Salesperson",
+            parse=USER,
+            required=True,
+            synonyms=(
+                "salesperson",
+                "sales rep",
+                "rep",
+                "owner",
+                "user",
+                "assigned to",
+                "visited by",
+            ),
+            create_default="NULL",
+        ),
+        Field(
+            "visited_at",
+            "Visited at",
+            sql_type="timestamptz",
+            parse="datetime",
+            required=True,
+            synonyms=(
+                "visited on",
+                "visit date",
+                "date",
+                "visited at",
+                "activity date",
+                "meeting date",
+            ),
+            create_default="NULL",
+        ),
+        Field(
+            "kind",
+            "Kind",
+            parse=choice_parser(
+                VisitKind,
+                {
+                    "visit": "on_site",
+                    "meeting": "on_site",
+                    "call": "phone",
+                    "onsite": "on_site",
+                    "in person": "on_site",
+                },
+            ),
+            synonyms=("kind", "type", "activity type", "visit type"),
+            create_default=f"'{VisitKind.ON_SITE}'",
+        ),
+        Field(
+            "duration_minutes",
+            "Minutes",
+            synonyms=("duration", "minutes", "duration minutes"),
+            **_MINUTES,
+        ),
+        Field("travel_minutes", "Travel minutes", synonyms=("travel", "travel time"), **_MINUTES),
+        Field(
+            "distance_km",
+            "Distance (km)",
+            synonyms=("distance", "km", "mileage"),
+            sql_type="numeric(7,1)",
+            parse=lambda text: parse_decimal(text, places=1),
+            create_default="0",
+        ),
+        Field("expenses", "Expenses", synonyms=("expenses", "costs", "expense"), **_MONEY),
+        _text(
+            "notes",
+            "Notes",
+            0,
+            "notes",
+            "what the customer said",
+            "comments",
+            "description",
+            "summary",
+        ),
+        Field(
+            "outcome",
+            "Outcome",
+            parse=choice_parser(Outcome),
+            synonyms=("outcome", "result"),
+            create_default="''",
+        ),
+        _text("next_step", "Next step", 300, "next step", "next steps"),
+        Field(
+            "follow_up_on",
+            "Follow-up date",
+            sql_type="date",
+            parse="date",
+            synonyms=("follow up", "follow up date", "follow-up"),
+            create_default="NULL",
+        ),
+        _text("competitor", "Competitor", 200, "competitor", "competitor mentioned"),
+    ),
+    match=(
+        "t.customer_id = s.customer_id AND t.salesperson_id = s.salesperson_id "
+        "AND t.visited_at = s.visited_at"
+    ),
+    key="s.customer_id::text || '|' || s.salesperson_id::text || '|' || s.visited_at::text",
+    key_label="customer, salesperson and time",
+)
+
+SUPPORT_CASES = Kind(
+    name=ImportKind.SUPPORT_CASES,
+    table="crm_supportcase",
+    fields=(
+        _CUSTOMER_REF,
+        Field(
+            "opened_on",
+            "Opened on",
+            sql_type="date",
+            parse="date",
+            required=True,
+            synonyms=("opened", "date opened", "created", "created date", "date"),
+            create_default="NULL",
+        ),
+        Field(
+            "kind",
+            "Kind",
+            parse=choice_parser(
+                SupportCaseKind,
+                {"question": "request", "issue": "order_issue", "problem": "complaint"},
+            ),
+            required=True,
+            synonyms=("kind", "type", "case type", "category"),
+            create_default="NULL",
+        ),
+        Field(
+            "minutes",
+            "Minutes",
+            required=True,
+            synonyms=("minutes", "time spent", "duration", "handling time"),
+            **_MINUTES,
+        ),
+        _text("note", "Note", 0, "note", "notes", "subject", "description"),
+    ),
+    match="t.customer_id = s.customer_id AND t.opened_on = s.opened_on AND t.kind = s.kind",
+    key="s.customer_id::text || '|' || s.opened_on::text || '|' || s.kind",
+    key_label="customer, date and kind",
+)
+
+KINDS = {kind.name: kind for kind in (CUSTOMERS, CONTACTS, INVOICES, VISITS, SUPPORT_CASES)}
+
+
+def propose_mapping(kind: Kind, headers: list[str]) -> dict[str, str]:
+    """Header -> field for the headers Cadence recognises: a field's own name or label in any
+    case or spacing first, then the vendors' names; each field is taken once, leftmost first."""
+    exact = {}
+    for field in kind.fields:
+        exact.setdefault(normalise(field.name), field.name)
+        exact.setdefault(normalise(field.column), field.name)
+        exact.setdefault(normalise(field.label), field.name)
+    synonyms = {}
+    for field in kind.fields:
+        for synonym in field.synonyms:
+            synonyms.setdefault(normalise(synonym), field.name)
+    mapping, taken = {}, set()
+    for lookup in (exact, synonyms):
+        for header in headers:
+            name = lookup.get(normalise(header))
+            if header not in mapping and name and name not in taken:
+                mapping[header] = name
+                taken.add(name)
+    return {header: mapping[header] for header in headers if header in mapping}
+
+
+def missing_required(
+    kind: Kind, mapping: dict[str, str], *, has_default_territory: bool, has_default_owner: bool
+) -> list[str]:
+    """Labels of required fields no column is mapped to (and no default stands in for)."""
+    mapped = set(mapping.values())
+    missing = [f.label for f in kind.fields if f.required and f.name not in mapped]
+    if kind is CUSTOMERS and "territory" not in mapped and not has_default_territory:
+        missing.append("Territory (or choose a default territory)")
+    if kind is VISITS and "salesperson" in [f.name for f in kind.fields] and has_default_owner:
+        missing = [label for label in missing if label != "Salesperson"]
+    return missing

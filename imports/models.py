@@ -1,0 +1,123 @@
+from django.conf import settings
+from django.db import models
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", "Customers"
+    CONTACTS = "contacts", "Contacts"
+    INVOICES = "invoices", "Invoices"
+    VISITS = "visits", "Visit history"
+    SUPPORT_CASES = "support_cases", "Support cases"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    CHECKING = "checking", "Dry run running"
+    CHECKED = "checked", "Dry run done"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed"
+    REVERTED = "reverted", "Reverted"
+
+
+class DateOrder(models.TextChoices):
+    DMY = "dmy", "day/month/year (31/12/2026)"
+    MDY = "mdy", "month/day/year (12/31/2026)"
+    YMD = "ymd", "year-month-day (2026-12-31)"
+
+
+class ImportJob(models.Model):
+    """One uploaded file and what became of it: mapping, options, counts, progress."""
+
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    original_name = models.CharField(max_length=255, help_text="As uploaded; never used as a path.")
+    stored_name = models.CharField(max_length=255, help_text="Name in MEDIA_ROOT, made by Cadence.")
+    size = models.PositiveBigIntegerField()
+    file_format = models.CharField(max_length=8)
+    encoding = models.CharField(max_length=16, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    sheet = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=list)
+    sample = models.JSONField(default=list, help_text="The first data rows, as in the file.")
+    mapping = models.JSONField(default=dict, help_text="Column header -> field name.")
+    date_order = models.CharField(max_length=3, choices=DateOrder.choices, default=DateOrder.DMY)
+    dates_ambiguous = models.BooleanField(
+        default=False, help_text="No date in the first rows told day-first from month-first."
+    )
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    default_territory = models.ForeignKey(
+        "accounts.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    dry_run = models.BooleanField(default=True, help_text="Whether the last pass was a dry run.")
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    progress_rows = models.PositiveIntegerField(default=0)
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    rows_per_second = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=list, help_text="The first rows as they will be stored.")
+    reject_samples = models.JSONField(default=list, help_text="The first rejected rows.")
+    rejects_name = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="imports"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.original_name}"
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in {ImportStatus.CHECKING, ImportStatus.RUNNING}
+
+
+class ImportChange(models.Model):
+    """A row an import created or updated (with its values before), so it can be reverted."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="changes")
+    object_id = models.BigIntegerField()
+    created = models.BooleanField(help_text="Created by the import; else updated.")
+    before = models.JSONField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "created"])]
+
+    def __str__(self) -> str:
+        return f"{'created' if self.created else 'updated'} {self.object_id} in {self.job_id}"
+
+
+class MappingPreset(models.Model):
+    """A saved column mapping, offered for later files of the same kind."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    mapping = models.JSONField(help_text="Column header -> field name.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="mapping_preset_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

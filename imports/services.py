@@ -1,0 +1,370 @@
+"""Writes for imports: upload, configure, run (dry or for real), revert, presets."""
+
+import logging
+import uuid
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Territory, User
+from crm.health import health_refresh_customers, monthly_refresh_customers
+from crm.rollup import rollup_refresh_customers
+from crm.services import customer_cadence_refresh
+from imports.engine import ImportResult, import_execute, media_path
+from imports.kinds import KINDS, missing_required, propose_mapping
+from imports.models import DateOrder, ImportJob, ImportStatus, MappingPreset
+from imports.progress import progress_report
+from imports.readers import ImportFileError, inspect_file, iter_rows
+from imports.values import date_order_hint
+
+logger = logging.getLogger(__name__)
+DATE_SAMPLE_ROWS = 1_000
+SAMPLE_ROWS = 5
+REFRESH_BATCH = 10_000
+ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+
+
+def _first_rows(path: Path, info) -> tuple[str, bool, list[list[str]]]:
+    """The file's date order from its first rows, whether they left it ambiguous, and the
+    first few data rows to show beside the mapping."""
+    votes, sample = set(), []
+    for count, (_, cells, _) in enumerate(iter_rows(path, info)):
+        if count > DATE_SAMPLE_ROWS:
+            break
+        if 1 <= count <= SAMPLE_ROWS:
+            sample.append(cells)
+        votes.update(hint for cell in cells if (hint := date_order_hint(cell)))
+    if len(votes) == 1:
+        return votes.pop(), False, sample
+    return DateOrder.DMY, not votes or len(votes) > 1, sample
+
+
+def import_upload(
+    *, user: User, kind: str, name: str, chunks, size: int, sheet: str = "", max_bytes: int
+) -> ImportJob:
+    """Store an uploaded file under a name Cadence makes and read its header row. The file's
+    own name is kept for display only. ValidationError with a clear message if it cannot be
+    imported."""
+    if kind not in KINDS:
+        raise ValidationError({"kind": "Choose what the file contains."})
+    suffix = Path(name).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise ValidationError({"file": "Upload a CSV (.csv, .txt, .tsv) or Excel (.xlsx) file."})
+    if size > max_bytes:
+        raise ValidationError(
+            {"file": f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."}
+        )
+    stored = f"{uuid.uuid4().hex}{'.xlsx' if suffix == '.xlsx' else '.csv'}"
+    path = media_path(stored)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    try:
+        info = inspect_file(path, sheet=sheet)
+    except ImportFileError as exc:
+        path.unlink(missing_ok=True)
+        raise ValidationError({"file": str(exc)}) from exc
+    order, ambiguous, sample = _first_rows(path, info)
+    return ImportJob.objects.create(
+        kind=kind,
+        original_name=Path(name).name[:255],
+        stored_name=stored,
+        size=size,
+        file_format=info.file_format,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        sheet=info.sheet,
+        headers=info.headers,
+        sample=sample,
+        mapping=propose_mapping(KINDS[kind], info.headers),
+        date_order=order,
+        dates_ambiguous=ambiguous,
+        uploaded_by=user,
+    )
+
+
+def import_configure(
+    *,
+    job: ImportJob,
+    mapping: dict[str, str],
+    date_order: str,
+    default_owner: User | None,
+    default_territory: Territory | None,
+) -> ImportJob:
+    """Save the admin's mapping and options; refuse a mapping without a required field."""
+    if job.status not in {ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED}:
+        raise ValidationError("This import can no longer be changed.")
+    kind = KINDS[job.kind]
+    known = {f.name for f in kind.fields}
+    mapping = {h: f for h, f in mapping.items() if h in job.headers and f in known}
+    fields = list(mapping.values())
+    twice = sorted({kind.field(f).label for f in fields if fields.count(f) > 1})
+    if twice:
+        raise ValidationError(f"Each field can take one column; more than one: {', '.join(twice)}.")
+    missing = missing_required(
+        kind,
+        mapping,
+        has_default_territory=default_territory is not None,
+        has_default_owner=default_owner is not None,
+    )
+    if missing:
+        raise ValidationError(f"Map a column to: {', '.join(missing)}.")
+    if date_order not in DateOrder.values:
+        raise ValidationError("Choose how the file writes dates.")
+    job.mapping = mapping
+    job.date_order = date_order
+    job.default_owner = default_owner
+    job.default_territory = default_territory
+    job.status = ImportStatus.UPLOADED
+    job.error = ""
+    job.save()
+    return job
+
+
+def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
+    """Hand the dry run or the import to a worker; the page polls its progress."""
+    from imports.tasks import import_run_task
+
+    if job.is_busy:
+        raise ValidationError("This import is already running.")
+    if job.status in {ImportStatus.DONE, ImportStatus.REVERTED}:
+        raise ValidationError("This file has already been imported.")
+    job.status = ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING
+    job.dry_run = dry_run
+    job.progress_rows = job.progress_percent = job.rows_per_second = 0
+    job.save()
+    progress_report(job.pk, phase="queued", rows=0, percent=0, per_second=0)
+
+    def send() -> None:
+        try:
+            import_run_task.delay(job.pk, dry_run)
+        except Exception:  # the broker's errors vary by transport; the page must say so
+            logger.warning("import %s not queued", job.pk, exc_info=True)
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.FAILED,
+                error="The task queue (Redis) is not answering; nothing was imported. Try again.",
+            )
+
+    transaction.on_commit(send)
+    return job
+
+
+def queue_customers_refresh(customer_ids: list[int]) -> None:
+    """After a revert: refresh those customers' figures on a worker; if the broker is down the
+    nightly refresh catches up."""
+    from imports.tasks import customers_refresh_task
+
+    try:
+        customers_refresh_task.delay(customer_ids)
+    except Exception:  # the broker's errors vary by transport; none may fail the request
+        logger.warning("refresh after revert not queued", exc_info=True)
+
+
+def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
+    """Run (or dry-run) now, in this process: the worker's task and the command call this."""
+    started = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING,
+        dry_run=dry_run,
+        started_at=started,
+        error="",
+    )
+
+    def progress(phase: str, rows: int, share: float) -> None:
+        seconds = max((timezone.now() - started).total_seconds(), 0.001)
+        progress_report(
+            job.pk,
+            phase=phase,
+            rows=rows,
+            percent=round(share * 100),
+            per_second=round(rows / seconds),
+        )
+
+    try:
+        result = import_execute(job, write=not dry_run, progress=progress)
+    except Exception as exc:
+        logger.exception("import %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED,
+            error=f"The import stopped: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        progress_report(job.pk, phase="failed", rows=0, percent=0, per_second=0)
+        raise
+    finished = timezone.now()
+    seconds = max((finished - started).total_seconds(), 0.001)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.CHECKED if dry_run else ImportStatus.DONE,
+        rows=result.rows,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+        progress_rows=result.rows,
+        progress_percent=100,
+        rows_per_second=round(result.rows / seconds),
+        preview=result.preview,
+        reject_samples=result.reject_samples,
+        rejects_name=result.rejects_path.name if result.rejects_path else "",
+        finished_at=finished,
+    )
+    progress_report(
+        job.pk, phase="done", rows=result.rows, percent=100, per_second=round(result.rows / seconds)
+    )
+    job.refresh_from_db()
+    logger.info(
+        "import %s kind=%s dry_run=%s rows=%d created=%d updated=%d unchanged=%d rejected=%d "
+        "seconds=%.1f",
+        job.pk,
+        job.kind,
+        dry_run,
+        result.rows,
+        result.created,
+        result.updated,
+        result.unchanged,
+        result.rejected,
+        seconds,
+    )
+    return result
+
+
+def import_customer_ids(job: ImportJob) -> list[int]:
+    """The customers whose figures the import's created and updated rows change."""
+    table = KINDS[job.kind].table
+    column = "t.id" if job.kind == "customers" else "t.customer_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT {column} FROM imports_importchange c
+            JOIN {table} t ON t.id = c.object_id
+            WHERE c.job_id = %s
+            UNION
+            SELECT DISTINCT (c.before ->> %s)::bigint FROM imports_importchange c
+            WHERE c.job_id = %s AND c.before IS NOT NULL
+            """,
+            [job.pk, "id" if job.kind == "customers" else "customer_id", job.pk],
+        )
+        return sorted(row[0] for row in cursor.fetchall() if row[0] is not None)
+
+
+def customers_refresh_after_import(customer_ids: list[int]) -> None:
+    """Cadence dates, health, monthly figures and rollups of the imported customers, a batch
+    of 10,000 at a time (set-based statements, not a loop over customers)."""
+    today = timezone.localdate()
+    for start in range(0, len(customer_ids), REFRESH_BATCH):
+        batch = customer_ids[start : start + REFRESH_BATCH]
+        customer_cadence_refresh(customer_ids=batch)
+        health_refresh_customers(customer_ids=batch, as_of=today)
+        monthly_refresh_customers(customer_ids=batch, as_of=today)
+        rollup_refresh_customers(customer_ids=batch)
+
+
+def import_revert_blockers(job: ImportJob) -> list[str]:
+    """Why the import cannot be reverted, if anything newer depends on what it wrote."""
+    if job.status != ImportStatus.DONE:
+        return ["Only a finished import can be reverted."]
+    table = KINDS[job.kind].table
+    reasons = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(DISTINCT c.object_id) FROM imports_importchange c
+            JOIN imports_importchange later ON later.object_id = c.object_id
+            JOIN imports_importjob j ON j.id = later.job_id
+            WHERE c.job_id = %s AND later.job_id <> c.job_id AND j.kind = %s
+              AND j.status = 'done' AND j.started_at > %s
+            """,
+            [job.pk, job.kind, job.started_at],
+        )
+        if n := cursor.fetchone()[0]:
+            reasons.append(f"{n} of its rows were changed again by a later import.")
+        if table in {"crm_customer", "visits_visit"}:
+            cursor.execute(
+                f"""
+                SELECT count(*) FROM imports_importchange c JOIN {table} t ON t.id = c.object_id
+                WHERE c.job_id = %s AND t.updated_at > %s
+                """,
+                [job.pk, job.finished_at],
+            )
+            if n := cursor.fetchone()[0]:
+                reasons.append(f"{n} of its rows were edited after the import.")
+        if job.kind == "customers":
+            cursor.execute(
+                """
+                SELECT count(DISTINCT c.object_id) FROM imports_importchange c
+                WHERE c.job_id = %s AND c.created AND (
+                    EXISTS (SELECT 1 FROM visits_visit v WHERE v.customer_id = c.object_id)
+                    OR EXISTS (SELECT 1 FROM crm_invoice i WHERE i.customer_id = c.object_id)
+                    OR EXISTS (SELECT 1 FROM crm_contact k WHERE k.customer_id = c.object_id)
+                    OR EXISTS (SELECT 1 FROM crm_supportcase s WHERE s.customer_id = c.object_id))
+                """,
+                [job.pk],
+            )
+            if n := cursor.fetchone()[0]:
+                reasons.append(
+                    f"{n} customers it created now have contacts, visits, invoices or cases."
+                )
+    return reasons
+
+
+def import_revert(*, job: ImportJob, user: User) -> list[int]:
+    """Remove the rows the import created and restore the ones it updated. Returns the
+    customers whose figures change (refreshed by the caller's task)."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        blockers = import_revert_blockers(job)
+        if blockers:
+            raise ValidationError(" ".join(blockers))
+        customer_ids = import_customer_ids(job)
+        table = KINDS[job.kind].table
+        with connection.cursor() as cursor:
+            columns = _column_list(cursor, table)
+            cursor.execute(
+                f"""
+                UPDATE {table} t SET ({", ".join(columns)}) = (
+                    SELECT {", ".join(f"r.{c}" for c in columns)}
+                    FROM jsonb_populate_record(NULL::{table}, c.before) r)
+                FROM imports_importchange c
+                WHERE c.job_id = %s AND NOT c.created AND t.id = c.object_id
+                """,
+                [job.pk],
+            )
+            cursor.execute(
+                f"DELETE FROM {table} t USING imports_importchange c "
+                "WHERE c.job_id = %s AND c.created AND t.id = c.object_id",
+                [job.pk],
+            )
+        job.status = ImportStatus.REVERTED
+        job.reverted_at = timezone.now()
+        job.reverted_by = user
+        job.save(update_fields=["status", "reverted_at", "reverted_by"])
+    return customer_ids
+
+
+def _column_list(cursor, table: str) -> list[str]:
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = %s AND column_name <> 'id' ORDER BY ordinal_position",
+        [table],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def preset_save(*, name: str, kind: str, mapping: dict[str, str], user: User) -> MappingPreset:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"preset_name": "Name the preset."})
+    preset, _ = MappingPreset.objects.update_or_create(
+        kind=kind, name=name, defaults={"mapping": mapping, "created_by": user}
+    )
+    return preset
+
+
+def preset_apply(*, job: ImportJob, preset: MappingPreset) -> ImportJob:
+    """Take the preset's mapping for the headers this file has."""
+    job.mapping = {h: f for h, f in preset.mapping.items() if h in job.headers}
+    job.save(update_fields=["mapping"])
+    return job
