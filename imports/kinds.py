@@ -4,7 +4,17 @@ finds the record it updates."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crm.models import CustomerStatus, SupportCaseKind, Tier
+from django.db import models
+
+from crm.models import (
+    Contact,
+    Customer,
+    CustomerStatus,
+    Invoice,
+    SupportCase,
+    SupportCaseKind,
+    Tier,
+)
 from imports.models import ImportKind
 from imports.values import (
     choice_parser,
@@ -13,7 +23,7 @@ from imports.values import (
     parse_decimal,
     parse_int,
 )
-from visits.models import Outcome, VisitKind
+from visits.models import Outcome, Visit, VisitKind
 
 # Reference fields hold a text that SQL resolves to an id: a username or email, a territory
 # name, a customer code (or name).
@@ -46,13 +56,17 @@ class Field:
 @dataclass(frozen=True)
 class Kind:
     name: str
-    table: str
+    model: type[models.Model]
     fields: tuple[Field, ...]
     # SQL on staging s and target t telling that t is the record s updates.
     match: str
     # SQL on staging s: rows with the same key in one file are duplicates.
     key: str
     key_label: str
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -74,6 +88,7 @@ _CUSTOMER_REF = Field(
     "Customer (code or name)",
     parse=CUSTOMER,
     required=True,
+    create_default="NULL",
     synonyms=(
         *_CUSTOMER_CODE,
         "customer",
@@ -91,7 +106,7 @@ _MINUTES = {"sql_type": "integer", "parse": parse_int, "create_default": "0"}
 
 CUSTOMERS = Kind(
     name=ImportKind.CUSTOMERS,
-    table="crm_customer",
+    model=Customer,
     fields=(
         Field(
             "code",
@@ -247,7 +262,7 @@ CUSTOMERS = Kind(
 
 CONTACTS = Kind(
     name=ImportKind.CONTACTS,
-    table="crm_contact",
+    model=Contact,
     fields=(
         _CUSTOMER_REF,
         _text(
@@ -284,7 +299,7 @@ CONTACTS = Kind(
 
 INVOICES = Kind(
     name=ImportKind.INVOICES,
-    table="crm_invoice",
+    model=Invoice,
     fields=(
         _text(
             "number",
@@ -348,7 +363,7 @@ INVOICES = Kind(
 
 VISITS = Kind(
     name=ImportKind.VISITS,
-    table="visits_visit",
+    model=Visit,
     fields=(
         _CUSTOMER_REF,
         Field(
@@ -453,7 +468,7 @@ VISITS = Kind(
 
 SUPPORT_CASES = Kind(
     name=ImportKind.SUPPORT_CASES,
-    table="crm_supportcase",
+    model=SupportCase,
     fields=(
         _CUSTOMER_REF,
         Field(

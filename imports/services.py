@@ -14,7 +14,7 @@ from crm.rollup import rollup_refresh_customers
 from crm.services import customer_cadence_refresh
 from imports.engine import ImportResult, import_execute, media_path
 from imports.kinds import KINDS, missing_required, propose_mapping
-from imports.models import DateOrder, ImportJob, ImportStatus, MappingPreset
+from imports.models import DateOrder, ImportChange, ImportJob, ImportStatus, MappingPreset
 from imports.progress import progress_report
 from imports.readers import ImportFileError, inspect_file, iter_rows
 from imports.values import date_order_hint
@@ -332,11 +332,10 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
                 """,
                 [job.pk],
             )
-            cursor.execute(
-                f"DELETE FROM {table} t USING imports_importchange c "
-                "WHERE c.job_id = %s AND c.created AND t.id = c.object_id",
-                [job.pk],
-            )
+        # Through the ORM, so what hangs off the rows (metrics, flags, visit contacts) goes too.
+        KINDS[job.kind].model.objects.filter(
+            pk__in=ImportChange.objects.filter(job=job, created=True).values("object_id")
+        ).delete()
         job.status = ImportStatus.REVERTED
         job.reverted_at = timezone.now()
         job.reverted_by = user

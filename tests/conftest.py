@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 
 from accounts.models import Role, Territory, User
 from crm.models import Customer
@@ -20,6 +21,18 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def uploads_in_a_temporary_directory(settings, media_root):
+    """Uploaded files and rejects files go to a directory of this test session (and the
+    Celery worker the tests start is told the same)."""
+    settings.MEDIA_ROOT = media_root
 
 
 @dataclass
@@ -96,6 +109,7 @@ def celery_worker_queue(transactional_db):
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "test-worker-secret",
         "CELERY_QUEUE": queue,
+        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     worker = subprocess.Popen(
         [

@@ -1,0 +1,280 @@
+"""Imports end to end through the service and the command: upsert, re-import, duplicates,
+unknown references, rejects round trip, dry run, revert, every kind."""
+
+import csv
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from crm.models import AccountMetrics, Contact, Customer, Invoice, SupportCase
+from imports.models import ImportJob, ImportStatus
+from imports.services import (
+    customers_refresh_after_import,
+    import_configure,
+    import_customer_ids,
+    import_revert,
+    import_run,
+    import_upload,
+)
+from tests.factories import CustomerFactory, InvoiceFactory
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(world, kind: str, text: str, name: str = "export.csv", **options) -> ImportJob:
+    data = text.encode("utf-8")
+    job = import_upload(
+        user=world.admin,
+        kind=kind,
+        name=name,
+        chunks=[data],
+        size=len(data),
+        max_bytes=settings.IMPORT_MAX_BYTES,
+    )
+    return import_configure(
+        job=job,
+        mapping=options.pop("mapping", job.mapping),
+        date_order=options.pop("date_order", job.date_order),
+        default_owner=options.pop("default_owner", None),
+        default_territory=options.pop("default_territory", None),
+    )
+
+
+def run(world, kind: str, text: str, *, dry_run: bool = False, **options):
+    job = upload(world, kind, text, **options)
+    result = import_run(job=job, dry_run=dry_run)
+    if not dry_run:
+        customers_refresh_after_import(import_customer_ids(job))
+    job.refresh_from_db()
+    assert job.rows == job.created + job.updated + job.unchanged + job.rejected
+    return job, result
+
+
+def counts(job: ImportJob) -> tuple[int, int, int, int]:
+    return job.created, job.updated, job.unchanged, job.rejected
+
+
+CUSTOMERS = """\
+Account Name,Account Number,Billing City,Billing Zip/Postal Code,Account Owner,Territory,Tier
+Acme Ltd,ACME-1,Leeds,LS1,rep-north,North,A
+Beta plc,BETA-1,York,YO1,rep-north@example.com,North,b
+Gamma Co,GAMMA-1,Hull,HU1,,North,C
+"""
+
+
+def test_customers_are_created_then_unchanged_then_updated(world):
+    world.rep_north.email = "rep-north@example.com"
+    world.rep_north.save()
+    job, _ = run(world, "customers", CUSTOMERS)
+    assert counts(job) == (3, 0, 0, 0)
+    beta = Customer.objects.get(code="BETA-1")
+    assert (beta.owner, beta.territory, beta.tier, beta.city) == (
+        world.rep_north,
+        world.north,
+        "B",
+        "York",
+    )
+    assert Customer.objects.get(code="GAMMA-1").owner is None
+    assert AccountMetrics.objects.filter(customer=beta).exists(), "metrics refreshed"
+
+    again, _ = run(world, "customers", CUSTOMERS)
+    assert counts(again) == (0, 0, 3, 0)
+
+    changed = CUSTOMERS.replace("York,YO1", "Selby,YO1").replace("Hull,HU1,,", ",HU1,,")
+    third, _ = run(world, "customers", changed)
+    assert counts(third) == (0, 1, 2, 0)
+    assert Customer.objects.get(code="BETA-1").city == "Selby"
+    assert Customer.objects.get(code="GAMMA-1").city == "Hull", "an empty cell keeps the value"
+
+
+def test_without_a_code_customers_match_on_name_and_postal_code(world):
+    CustomerFactory(name="Delta Foods Ltd.", code="D-9", postal_code="LS2", territory=world.north)
+    text = (
+        "Company,Postcode,Town,Territory\nDELTA FOODS LTD,LS2,Leeds,North\nNew One,X1,Ripon,North\n"
+    )
+    job, _ = run(world, "customers", text)
+    assert counts(job) == (1, 1, 0, 0)
+    assert Customer.objects.get(code="D-9").city == "Leeds"
+    again, _ = run(world, "customers", text)
+    assert counts(again) == (0, 0, 2, 0)
+
+
+def test_duplicates_unknown_references_and_bad_cells_are_rejected_with_reasons(world):
+    text = (
+        "Name,Code,Territory,Owner,Customer Since\n"
+        "One,C-1,North,rep-north,01/02/2024\n"
+        "One again,C-1,North,rep-north,01/02/2024\n"
+        "Two,C-2,Atlantis,rep-north,01/02/2024\n"
+        "Three,C-3,North,nobody,01/02/2024\n"
+        "Four,C-4,North,rep-north,31/31/2024\n"
+    )
+    job, result = run(world, "customers", text)
+    assert counts(job) == (1, 0, 0, 4)
+    reasons = {r["row"]: r["reason"] for r in job.reject_samples}
+    assert reasons[3] == "duplicate: same code as row 2"
+    assert 'no territory "Atlantis"' in reasons[4]
+    assert 'no user (username or email) "nobody"' in reasons[5]
+    assert "Customer Since" in reasons[6] and "not a real date" in reasons[6]
+    with result.rejects_path.open(encoding="utf-8-sig") as handle:
+        rejected = list(csv.DictReader(handle))
+    assert [r["Code"] for r in rejected] == ["C-1", "C-2", "C-3", "C-4"]
+    assert rejected[1]["error"] == reasons[4]
+
+
+def test_defaults_stand_in_for_unknown_owner_and_territory(world):
+    text = "Name,Code,Territory,Owner\nTwo,C-2,Atlantis,nobody\nThree,C-3,,\n"
+    job, _ = run(
+        world, "customers", text, default_owner=world.rep_south, default_territory=world.south
+    )
+    assert counts(job) == (2, 0, 0, 0)
+    assert set(
+        Customer.objects.filter(code__in=["C-2", "C-3"]).values_list(
+            "owner__username", "territory__name"
+        )
+    ) == {("rep-south", "South")}
+
+
+def test_rejects_file_fixed_and_imported_again(world, tmp_path):
+    text = "Name,Code,Territory,Tier\nGood,G-1,North,A\nBad,B-1,North,Z\n"
+    job, result = run(world, "customers", text)
+    assert counts(job) == (1, 0, 0, 1)
+    with result.rejects_path.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == [
+        {
+            "Name": "Bad",
+            "Code": "B-1",
+            "Territory": "North",
+            "Tier": "Z",
+            "error": "Tier: 'Z' is not one of: A, B, C, D",
+        }
+    ]
+    fixed = io.StringIO()
+    writer = csv.DictWriter(fixed, fieldnames=["Name", "Code", "Territory", "Tier", "error"])
+    writer.writeheader()
+    writer.writerows([{**row, "Tier": "D"} for row in rows])
+    second, _ = run(world, "customers", fixed.getvalue())
+    assert counts(second) == (1, 0, 0, 0)
+    assert Customer.objects.get(code="B-1").tier == "D"
+
+
+def test_a_dry_run_writes_nothing_but_counts_and_previews(world):
+    before = Customer.objects.count()
+    job, _ = run(world, "customers", CUSTOMERS, dry_run=True)
+    assert job.status == ImportStatus.CHECKED and counts(job) == (3, 0, 0, 0)
+    assert Customer.objects.count() == before
+    assert job.preview[0]["Name"] == "Acme Ltd" and job.preview[0]["action"] == "create"
+
+
+def test_missing_required_column_is_refused_before_running(world):
+    with pytest.raises(ValidationError, match="Map a column to: Name"):
+        upload(world, "customers", "Code,Territory\nX,North\n")
+    with pytest.raises(ValidationError, match="Territory"):
+        upload(world, "customers", "Name,Code\nX,X\n")
+
+
+def test_revert_removes_created_rows_and_restores_updated_ones(world):
+    CustomerFactory(code="ACME-1", name="Acme Ltd", city="Bradford", territory=world.north)
+    job, _ = run(world, "customers", CUSTOMERS)
+    assert counts(job) == (2, 1, 0, 0)
+    assert Customer.objects.get(code="ACME-1").city == "Leeds"
+
+    import_revert(job=job, user=world.admin)
+
+    assert not Customer.objects.filter(code__in=["BETA-1", "GAMMA-1"]).exists()
+    assert Customer.objects.get(code="ACME-1").city == "Bradford"
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REVERTED
+
+
+def test_revert_is_refused_once_newer_data_depends_on_it(world):
+    job, _ = run(world, "customers", CUSTOMERS)
+    InvoiceFactory(customer=Customer.objects.get(code="ACME-1"))
+    with pytest.raises(ValidationError, match="now have contacts, visits, invoices or cases"):
+        import_revert(job=job, user=world.admin)
+    assert Customer.objects.filter(code="ACME-1").exists()
+
+
+def test_contacts_upsert_by_email_within_their_customer(world):
+    customer = world.north_customer
+    text = (
+        "Customer Code,Name,Email,Job Title\n"
+        f"{customer.code},Ann Lee,ann@example.com,Buyer\n"
+        f"{customer.name},Bob Ray,,Owner\n"
+        "NOPE,Cy Fox,cy@example.com,\n"
+    )
+    job, _ = run(world, "contacts", text)
+    assert counts(job) == (2, 0, 0, 1)
+    again, _ = run(world, "contacts", text.replace("Buyer", "Head buyer"))
+    assert counts(again) == (0, 1, 1, 1)
+    assert Contact.objects.get(email="ann@example.com").title == "Head buyer"
+
+
+def test_invoices_upsert_by_number_and_later_files_set_paid_dates(world):
+    customer = world.north_customer
+    first = (
+        "Invoice Number,Customer Code,Invoice Date,Due Date,Amount,Cost Of Goods\n"
+        f'INV-1,{customer.code},01/09/2026,01/10/2026,"1.234,50 €",800\n'
+    )
+    job, _ = run(world, "invoices", first, date_order="dmy")
+    assert counts(job) == (1, 0, 0, 0)
+    invoice = Invoice.objects.get(number="INV-1")
+    assert (invoice.amount, invoice.issued_on) == (Decimal("1234.50"), dt.date(2026, 9, 1))
+    paid = first.replace("Cost Of Goods\n", "Cost Of Goods,Paid Date\n").rstrip() + ",15/10/2026\n"
+    second, _ = run(world, "invoices", paid, date_order="dmy")
+    assert counts(second) == (0, 1, 0, 0)
+    assert Invoice.objects.get(number="INV-1").paid_on == dt.date(2026, 10, 15)
+
+
+def test_visit_history_and_support_cases_link_customer_and_salesperson(world):
+    customer = world.north_customer
+    visits = (
+        "Customer Code,Salesperson,Visited On,Type,Duration,Notes\n"
+        f"{customer.code},rep-north,2026-10-01,Visit,45,Talked prices\n"
+        f"{customer.code},ghost,2026-10-02,Call,10,\n"
+    )
+    job, _ = run(world, "visits", visits)
+    assert counts(job) == (1, 0, 0, 1)
+    visit = Visit.objects.get(customer=customer)
+    assert (visit.salesperson, visit.kind, visit.duration_minutes, visit.status) == (
+        world.rep_north,
+        "on_site",
+        45,
+        "done",
+    )
+    customer.refresh_from_db()
+    assert customer.last_visit_at == visit.visited_at, "cadence refreshed after the import"
+    assert counts(run(world, "visits", visits)[0]) == (0, 0, 1, 1)
+
+    cases = f"Customer Code,Opened,Kind,Minutes\n{customer.code},2026-10-03,Complaint,30\n"
+    assert counts(run(world, "support_cases", cases)[0]) == (1, 0, 0, 0)
+    assert SupportCase.objects.get(customer=customer).minutes == 30
+
+
+def test_command_prints_json_with_the_same_counts(world, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS.replace("rep-north@example.com", "rep-north"), encoding="cp1252")
+    out = io.StringIO()
+    call_command("import_records", "customers", str(path), "--dry-run", "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary == {
+        "kind": "customers",
+        "rows": 3,
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "rejects_file": None,
+    }
+    assert not Customer.objects.filter(code="ACME-1").exists()
+    out = io.StringIO()
+    call_command("import_records", "customers", str(path), "--json", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 3
+    assert Customer.objects.filter(code="ACME-1").exists()
