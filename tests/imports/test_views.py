@@ -1,0 +1,133 @@
+"""The admins' import pages over HTTP, with a real Celery worker running the imports."""
+
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from crm.celery import app
+from crm.models import Customer
+from imports.models import ImportJob, ImportStatus
+
+FILE = "Company,Customer Code,Town,Territory,Tier\nAcme,AC-1,Leeds,North,A\nBad,BD-1,York,North,Q\n"
+
+
+def post_upload(client, data: bytes, name: str = "list.csv", kind: str = "customers"):
+    return client.post(
+        reverse("imports:list"),
+        {"kind": kind, "file": SimpleUploadedFile(name, data), "sheet": ""},
+    )
+
+
+@pytest.mark.django_db
+def test_only_admins_see_imports(client, world):
+    assert client.get(reverse("imports:list")).status_code == 302
+    for user in (world.rep_north, world.north_manager):
+        client.force_login(user)
+        assert client.get(reverse("imports:list")).status_code == 404
+    client.force_login(world.admin)
+    assert client.get(reverse("imports:list")).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"%PDF-1.4 ...", "list.pdf", "Upload a CSV (.csv, .txt, .tsv) or Excel (.xlsx) file."),
+        (b"", "list.csv", "The submitted file is empty."),
+        (bytes(range(256)) * 10, "list.csv", "This is not a CSV or XLSX file"),
+        (b"Company,Town\n", "list.csv", "The file has a header row but no data rows."),
+    ],
+)
+def test_upload_errors_are_explained(client, world, data, name, message):
+    client.force_login(world.admin)
+    response = post_upload(client, data, name)
+    assert response.status_code == 400
+    assert message in response.text
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_size_limit_is_refused(client, world, settings):
+    settings.IMPORT_MAX_BYTES = 20
+    client.force_login(world.admin)
+    response = post_upload(client, FILE.encode())
+    assert response.status_code == 400 and "the limit is" in response.text
+
+
+@pytest.mark.django_db
+def test_mapping_without_a_required_field_is_refused_and_kept(client, world):
+    client.force_login(world.admin)
+    job_url = post_upload(client, FILE.encode())["Location"]
+    job = ImportJob.objects.get()
+    assert job_url == reverse("imports:detail", args=[job.pk])
+    page = client.get(job_url).text
+    assert "Acme · Bad" in page, "the first values of each column are shown"
+    response = client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {
+            "column_0": "",
+            "column_1": "code",
+            "column_2": "city",
+            "column_3": "territory",
+            "column_4": "tier",
+            "date_order": "dmy",
+            "action": "dry_run",
+        },
+    )
+    assert response.status_code == 400 and "Map a column to: Name" in response.text
+    job.refresh_from_db()
+    assert job.status == ImportStatus.UPLOADED
+
+
+def wait_for(job: ImportJob, status: str, seconds: float = 60) -> ImportJob:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status == status:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"import still {job.status}, not {status}: {job.error}")
+
+
+def test_dry_run_then_import_on_a_worker_then_revert(
+    client, world, celery_worker_queue, monkeypatch
+):
+    monkeypatch.setitem(app.conf, "task_default_queue", celery_worker_queue)
+    client.force_login(world.admin)
+    post_upload(client, FILE.encode())
+    job = ImportJob.objects.get()
+    mapping = {
+        "column_0": "name",
+        "column_1": "code",
+        "column_2": "city",
+        "column_3": "territory",
+        "column_4": "tier",
+        "date_order": "dmy",
+    }
+
+    client.post(reverse("imports:mapping", args=[job.pk]), {**mapping, "action": "dry_run"})
+    job = wait_for(job, ImportStatus.CHECKED)
+    assert (job.rows, job.created, job.rejected) == (2, 1, 1)
+    assert not Customer.objects.filter(code="AC-1").exists()
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    assert "Tier: &#x27;Q&#x27; is not one of: A, B, C, D" in page
+
+    client.post(reverse("imports:mapping", args=[job.pk]), {**mapping, "action": "run"})
+    job = wait_for(job, ImportStatus.DONE)
+    assert Customer.objects.get(code="AC-1").city == "Leeds"
+    progress = client.get(
+        reverse("imports:detail", args=[job.pk]),
+        headers={"HX-Request": "true", "HX-Target": "progress"},
+    )
+    assert progress.headers["HX-Refresh"] == "true"
+    rejects = client.get(reverse("imports:rejects", args=[job.pk]))
+    assert rejects["Content-Disposition"] == 'attachment; filename="list-rejects.csv"'
+    body = b"".join(rejects.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[1] == "Bad,BD-1,York,North,Q,\"Tier: 'Q' is not one of: A, B, C, D\""
+
+    client.post(reverse("imports:revert", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REVERTED
+    assert not Customer.objects.filter(code="AC-1").exists()
