@@ -17,6 +17,7 @@ rolls back. Input rows = created + updated + unchanged + rejected, always.
 
 import csv
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +101,8 @@ def _staging_columns(kind: Kind, fields: list[Field]) -> list[tuple[str, str]]:
 
 
 class _RowReader:
-    """Turns one row's cells into staging values, or a reject reason."""
+    """Turns one row's cells into staging values, or the reasons it is rejected. Each mapped
+    column gets its converter once, so the per-cell work is a call and a strip."""
 
     def __init__(self, kind: Kind, job: ImportJob, headers: list[str]):
         self.kind = kind
@@ -109,42 +111,62 @@ class _RowReader:
         positions = {}
         for index, header in enumerate(headers):
             positions.setdefault(header.strip(), index)
-        self.fields = [
-            (kind.field(name), positions[header])
+        mapped = [
+            (kind.field(name), header, positions[header])
             for header, name in job.mapping.items()
             if header in positions and name
         ]
-        self.header_of = {
-            kind.field(name).name: header for header, name in job.mapping.items() if name
-        }
+        self.fields = [(f, index) for f, _, index in mapped]
+        self.header_of = {f.name: header for f, header, _ in mapped}
+        self.columns = [
+            (index, header, f.required, self._converter(f)) for f, header, index in mapped
+        ]
 
-    def read(self, cells: list[str]) -> tuple[tuple | None, list[tuple[str, str, str]]]:
-        values, errors = [], []
-        for f, index in self.fields:
-            text = cells[index].strip() if index < len(cells) else ""
-            try:
-                values.append(self._value(f, text))
-            except CellError as exc:
-                errors.append((self.header_of[f.name], text, str(exc)))
-                values.append(None)
-        return (None if errors else tuple(values)), errors
-
-    def _value(self, f: Field, text: str):
-        if not text:
-            if f.required:
-                raise CellError("is empty but required")
-            return None
+    def _converter(self, f: Field):
         if f.parse is None or f.is_reference:
-            if f.max_length and len(text) > f.max_length:
-                raise CellError(f"is longer than {f.max_length} characters")
+            if not f.max_length:
+                return None
+            limit = f.max_length
+
+            def text(value: str) -> str:
+                if len(value) > limit:
+                    raise CellError(f"is longer than {limit} characters")
+                return value
+
             return text
         if f.parse == "date":
-            return parse_datetime_parts(text, self.order)[0]
+            return lambda value: parse_datetime_parts(value, self.order)[0]
         if f.parse == "datetime":
-            day, clock = parse_datetime_parts(text, self.order)
-            # A date without a time is taken as noon, so it stays the same day in any zone.
-            return dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
-        return f.parse(text)
+
+            def moment(value: str) -> dt.datetime:
+                day, clock = parse_datetime_parts(value, self.order)
+                # A date without a time is taken as noon, so it stays the same day in any zone.
+                return dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
+
+            return moment
+        return f.parse
+
+    def read(self, cells: list[str]) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+        values, errors = [], None
+        width = len(cells)
+        for index, header, required, convert in self.columns:
+            text = cells[index].strip() if index < width else ""
+            if not text:
+                if required:
+                    errors = errors or []
+                    errors.append((header, text, "is empty but required"))
+                values.append(None)
+                continue
+            if convert is None:
+                values.append(text)
+                continue
+            try:
+                values.append(convert(text))
+            except CellError as exc:
+                errors = errors or []
+                errors.append((header, text, str(exc)))
+                values.append(None)
+        return (None, errors) if errors else (tuple(values), [])
 
 
 def import_execute(
@@ -201,43 +223,37 @@ def _create_staging(cursor, kind: Kind, fields: list[Field]) -> None:
 
 
 def _load(cursor, rows, reader: _RowReader, fields, progress, started) -> int:
+    """One COPY stream for the whole file, so PostgreSQL ingests while Python reads the next
+    rows; rejected rows wait in a temporary file (not in memory) and are COPYed after."""
     names = [name for name, _ in _staging_columns(reader.kind, fields)]
-    copy_rows = f"COPY import_rows ({', '.join(names)}) FROM STDIN"
-    good, bad, count = [], [], 0
-
-    def flush(share: float) -> None:
-        raw = cursor.cursor
-        if good:
-            with raw.copy(copy_rows) as copy:
-                for row in good:
-                    copy.write_row(row)
-        if bad:
-            with raw.copy("COPY import_rejects (line, columns, value, reason) FROM STDIN") as copy:
-                for row in bad:
-                    copy.write_row(row)
-        good.clear()
-        bad.clear()
-        if progress:
-            progress("reading", count, share)
-
-    share = 0.0
-    for line, cells, share in rows:
-        count += 1
-        values, errors = reader.read(cells)
-        if errors:
-            bad.append(
-                (
-                    line,
-                    ", ".join(column for column, _, _ in errors),
-                    "; ".join(value for _, value, _ in errors),
-                    "; ".join(f"{column}: {reason}" for column, _, reason in errors),
-                )
-            )
-        else:
-            good.append((line, *values))
-        if count % CHUNK_ROWS == 0:
-            flush(share)
-    flush(share)
+    count, share = 0, 0.0
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
+        bad = csv.writer(rejected)
+        with cursor.cursor.copy(f"COPY import_rows ({', '.join(names)}) FROM STDIN") as copy:
+            for line, cells, share in rows:
+                count += 1
+                values, errors = reader.read(cells)
+                if errors:
+                    bad.writerow(
+                        [
+                            line,
+                            ", ".join(column for column, _, _ in errors),
+                            "; ".join(value for _, value, _ in errors),
+                            "; ".join(f"{column}: {reason}" for column, _, reason in errors),
+                        ]
+                    )
+                else:
+                    copy.write_row((line, *values))
+                if progress and count % CHUNK_ROWS == 0:
+                    progress("reading", count, share)
+        rejected.seek(0)
+        with cursor.cursor.copy(
+            "COPY import_rejects (line, columns, value, reason) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            while chunk := rejected.read(1 << 20):
+                copy.write(chunk)
+    if progress:
+        progress("reading", count, share)
     cursor.execute("ANALYZE import_rows")
     return count
 
@@ -446,7 +462,7 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
         WITH created AS (
             INSERT INTO {kind.table} ({", ".join(insert)})
             SELECT {", ".join(insert.values())} FROM import_rows s
-            WHERE s.action = 'create' ORDER BY s.line
+            WHERE s.action = 'create'
             RETURNING id
         )
         INSERT INTO imports_importchange (job_id, object_id, created, before)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Territory, User
 from crm.health import health_refresh_customers, monthly_refresh_customers
-from crm.rollup import rollup_refresh_customers
+from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh
 from imports.engine import ImportResult, import_execute, media_path
 from imports.kinds import KINDS, missing_required, propose_mapping
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 DATE_SAMPLE_ROWS = 1_000
 SAMPLE_ROWS = 5
 REFRESH_BATCH = 10_000
+ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
 
@@ -254,12 +255,23 @@ def customers_refresh_after_import(customer_ids: list[int]) -> None:
     """Cadence dates, health, monthly figures and rollups of the imported customers, a batch
     of 10,000 at a time (set-based statements, not a loop over customers)."""
     today = timezone.localdate()
+    if len(customer_ids) >= ANALYZE_AFTER_CUSTOMERS:
+        # After a big import the planner's statistics describe the tables before it; with them
+        # the refresh statements below take several times longer.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE crm_customer, crm_contact, crm_invoice, visits_visit, crm_supportcase"
+            )
     for start in range(0, len(customer_ids), REFRESH_BATCH):
         batch = customer_ids[start : start + REFRESH_BATCH]
         customer_cadence_refresh(customer_ids=batch)
         health_refresh_customers(customer_ids=batch, as_of=today)
         monthly_refresh_customers(customer_ids=batch, as_of=today)
-        rollup_refresh_customers(customer_ids=batch)
+    # Many customers touch most segments anyway: rebuild them all once instead of per batch.
+    if len(customer_ids) > REFRESH_BATCH:
+        rollup_rebuild()
+    elif customer_ids:
+        rollup_refresh_customers(customer_ids=customer_ids)
 
 
 def import_revert_blockers(job: ImportJob) -> list[str]:

@@ -1,0 +1,292 @@
+"""Import speed against a plain COPY and django-import-export (run by hand, not in CI).
+
+Against the (scratch!) database in DATABASE_URL, which it empties of customers:
+    createdb cadence_import_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1/cadence_import_bench .venv/bin/python manage.py migrate
+    DATABASE_URL=... uv run --group bench python bench/imports.py [--rows 100000] [--iie-rows 10000]
+        [--memory-rows 1000000]
+
+Prints, for a generated customers CSV (Salesforce-style headers, owners by username, territories
+by name, a few rows with errors): Cadence's import of new rows and the re-import of the same file
+(validation, mapping, staging, upsert and rejects file included; the metrics refresh that follows
+on a worker is timed apart), a raw COPY of the same rows prepared in advance into crm_customer,
+and django-import-export 4.4.3 (ForeignKeyWidget for territory and owner, bulk mode) on a smaller
+file when it is too slow for the full one. With --memory-rows, the peak memory of a dry run over a
+file that many rows long, next to the same for --rows, in a child process each.
+"""
+
+import argparse
+import csv
+import io
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from accounts.models import Role, Territory, User  # noqa: E402
+from crm.models import Customer  # noqa: E402
+from imports.services import (  # noqa: E402
+    customers_refresh_after_import,
+    import_configure,
+    import_customer_ids,
+    import_run,
+    import_upload,
+)
+
+HEADERS = [
+    "Account Name",
+    "Account Number",
+    "Billing Street",
+    "Billing City",
+    "Billing Zip/Postal Code",
+    "Billing Country",
+    "Account Owner",
+    "Territory",
+    "Industry",
+    "Phone",
+    "Tier",
+    "Customer Since",
+]
+TERRITORIES = ["North", "South", "East", "West"]
+OWNERS = [f"sales{i}" for i in range(1, 9)]
+
+
+def people() -> tuple[dict[str, int], dict[str, int]]:
+    territories = {
+        name: Territory.objects.get_or_create(name=name)[0].pk for name in TERRITORIES
+    }
+    owners = {}
+    for username in OWNERS:
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"role": Role.SALESPERSON, "email": f"{username}@x.test"}
+        )
+        owners[username] = user.pk
+    User.objects.get_or_create(username="bench-admin", defaults={"role": Role.ADMIN})
+    return territories, owners
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS)
+        for i in range(rows):
+            territory = TERRITORIES[i % 4] if i % 1000 != 999 else "Atlantis"
+            writer.writerow(
+                [
+                    f"Customer {i} {rng.choice(['Ltd', 'GmbH', 'SARL', 'plc'])}",
+                    f"BENCH-{i:07d}",
+                    f"{rng.randint(1, 300)} High Street",
+                    rng.choice(["Leeds", "York", "Köln", "Lyon", "Hull"]),
+                    f"{rng.randint(10000, 99999)}",
+                    rng.choice(["UK", "DE", "FR"]),
+                    OWNERS[i % 8],
+                    territory,
+                    rng.choice(["Retail", "Food", "Hotels"]),
+                    f"+44 113 {rng.randint(100000, 999999)}",
+                    "ABCD"[i % 4],
+                    f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/20{rng.randint(10, 25)}",
+                ]
+            )
+
+
+def empty_customers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE crm_customer, imports_importchange CASCADE")
+        cursor.execute("VACUUM ANALYZE crm_customer")
+
+
+def cadence_import(path: Path, *, dry_run: bool = False):
+    admin = User.objects.get(username="bench-admin")
+    job = import_upload(
+        user=admin,
+        kind="customers",
+        name=path.name,
+        chunks=iter(lambda handle=path.open("rb"): handle.read(1 << 20), b""),
+        size=path.stat().st_size,
+        max_bytes=1 << 34,
+    )
+    job = import_configure(
+        job=job, mapping=job.mapping, date_order="dmy", default_owner=None, default_territory=None
+    )
+    started = time.perf_counter()
+    result = import_run(job=job, dry_run=dry_run)
+    return time.perf_counter() - started, result, job
+
+
+def raw_copy(path: Path, territories: dict, owners: dict) -> float:
+    """COPY the same rows, prepared beforehand (ids resolved, dates ISO), into crm_customer."""
+    prepared = io.StringIO()
+    with path.open(encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for row in reader:
+            if row[7] not in territories:
+                continue
+            day, month, year = row[11].split("/")
+            prepared.write(
+                "\t".join(
+                    [row[0], row[1], row[2], row[3], row[4], row[5], str(owners[row[6]]),
+                     str(territories[row[7]]), row[8], row[9], row[10], f"{year}-{month}-{day}"]
+                )
+                + "\t\t\t\t\t\\N\t\\N\t\\N\tfalse\tactive\tnow\tnow\n"
+            )
+    data = prepared.getvalue().encode()
+    columns = (
+        "name, code, address_line1, city, postal_code, country, owner_id, territory_id, "
+        "industry, phone, tier, since, address_line2, region, website, notes, cadence_days, "
+        "last_visit_at, next_visit_due, remote_visits, status, created_at, updated_at"
+    )
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY crm_customer ({columns}) FROM STDIN") as copy:
+            copy.write(data)
+    elapsed = time.perf_counter() - started
+    return elapsed
+
+
+def import_export(path: Path, rows: int) -> tuple[float, float]:
+    """django-import-export 4.4.3, bulk mode, ForeignKeyWidgets for territory and owner, on the
+    first `rows` rows of the file (new rows, then the same file again)."""
+    import tablib
+    from import_export import fields, resources, widgets
+
+    class CustomerResource(resources.ModelResource):
+        name = fields.Field(attribute="name", column_name="Account Name")
+        code = fields.Field(attribute="code", column_name="Account Number")
+        address_line1 = fields.Field(attribute="address_line1", column_name="Billing Street")
+        city = fields.Field(attribute="city", column_name="Billing City")
+        postal_code = fields.Field(attribute="postal_code", column_name="Billing Zip/Postal Code")
+        country = fields.Field(attribute="country", column_name="Billing Country")
+        owner = fields.Field(
+            attribute="owner",
+            column_name="Account Owner",
+            widget=widgets.ForeignKeyWidget(User, field="username"),
+        )
+        territory = fields.Field(
+            attribute="territory",
+            column_name="Territory",
+            widget=widgets.ForeignKeyWidget(Territory, field="name"),
+        )
+        industry = fields.Field(attribute="industry", column_name="Industry")
+        phone = fields.Field(attribute="phone", column_name="Phone")
+        tier = fields.Field(attribute="tier", column_name="Tier")
+        since = fields.Field(
+            attribute="since", column_name="Customer Since", widget=widgets.DateWidget("%d/%m/%Y")
+        )
+
+        class Meta:
+            model = Customer
+            import_id_fields = ("code",)
+            fields = ("name", "code", "address_line1", "city", "postal_code", "country", "owner",
+                      "territory", "industry", "phone", "tier", "since")
+            use_bulk = True
+            batch_size = 1000
+            skip_unchanged = True
+
+    with path.open(encoding="utf-8") as handle:
+        lines = [next(handle) for _ in range(rows + 1)]
+    dataset = tablib.Dataset().load("".join(lines), format="csv")
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        CustomerResource().import_data(dataset, dry_run=False, raise_errors=False)
+        timings.append(time.perf_counter() - started)
+    return timings[0], timings[1]
+
+
+def peak_memory_of_dry_run(rows: int) -> float:
+    """Peak RSS (MB) of a child process that generates nothing but dry-runs a file of `rows`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "big.csv"
+        generate(path, rows)
+        code = (
+            "import resource, sys; sys.argv = ['x']; "
+            "from pathlib import Path; import bench.imports as b; "
+            f"b.cadence_import(Path({str(path)!r}), dry_run=True); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--iie-rows", type=int, default=10_000)
+    parser.add_argument("--memory-rows", type=int, default=0)
+    args = parser.parse_args()
+    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cadence-bench-media-"))
+    territories, owners = people()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "customers.csv"
+        generate(path, args.rows)
+        print(f"{args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB, {connection.vendor}")
+
+        empty_customers()
+        copy_seconds = raw_copy(path, territories, owners)
+        print(f"raw COPY of prepared rows:        {copy_seconds:7.2f} s")
+
+        empty_customers()
+        first, result, job = cadence_import(path)
+        print(
+            f"Cadence import, new rows:          {first:7.2f} s  ({first / copy_seconds:.2f}x COPY; "
+            f"{result.created:,} created, {result.rejected:,} rejected)"
+        )
+        again, result, _ = cadence_import(path)
+        print(
+            f"Cadence re-import, same file:      {again:7.2f} s  ({again / copy_seconds:.2f}x COPY; "
+            f"{result.unchanged:,} unchanged, {result.rejected:,} rejected)"
+        )
+        started = time.perf_counter()
+        customers_refresh_after_import(import_customer_ids(job))
+        print(f"metrics refresh of those customers: {time.perf_counter() - started:7.2f} s")
+
+        if args.iie_rows:
+            empty_customers()
+            new, same = import_export(path, args.iie_rows)
+            scale = args.rows / args.iie_rows
+            print(
+                f"django-import-export, {args.iie_rows:,} new rows: {new:7.2f} s "
+                f"(x{scale:.0f} = {new * scale:.0f} s for {args.rows:,}); same file again: "
+                f"{same:.2f} s (x{scale:.0f} = {same * scale:.0f} s)"
+            )
+            ours = args.iie_rows / args.rows
+            print(
+                f"  Cadence vs django-import-export: {new * scale / first:.0f}x faster on new "
+                f"rows, {same * scale / again:.0f}x on the re-import (its time scaled by {ours:.2f})"
+            )
+        empty_customers()
+
+    if args.memory_rows:
+        small = peak_memory_of_dry_run(args.rows)
+        large = peak_memory_of_dry_run(args.memory_rows)
+        print(
+            f"peak memory of a dry run: {small:.0f} MB for {args.rows:,} rows, "
+            f"{large:.0f} MB for {args.memory_rows:,} rows"
+        )
+    print(f"(max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
+
+
+if __name__ == "__main__":
+    main()
