@@ -19,6 +19,8 @@ RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only DJANGO_STATIC_ROOT=/
     python manage.py collectstatic --no-input
 
 ENV DJANGO_STATIC_ROOT=/app/staticfiles
+# Owned by the app user, so the named volume mounted here starts writable for it.
+RUN mkdir -p /app/media && chown cadence /app/media
 USER cadence
 EXPOSE 8000
 CMD ["gunicorn", "crm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
