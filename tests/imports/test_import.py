@@ -278,3 +278,29 @@ def test_command_prints_json_with_the_same_counts(world, tmp_path):
     call_command("import_records", "customers", str(path), "--json", stdout=out)
     assert json.loads(out.getvalue())["created"] == 3
     assert Customer.objects.filter(code="ACME-1").exists()
+
+
+def test_an_xlsx_export_imports_like_a_csv(world, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Company name", "Record ID", "City", "Customer Since", "Territory"])
+    sheet.append(["Hub Co", 1001, "Leeds", dt.datetime(2023, 5, 6), "North"])
+    path = tmp_path / "hubspot.xlsx"
+    book.save(path)
+    data = path.read_bytes()
+    job = import_upload(
+        user=world.admin,
+        kind="customers",
+        name="hubspot.xlsx",
+        chunks=[data],
+        size=len(data),
+        max_bytes=settings.IMPORT_MAX_BYTES,
+    )
+    job = import_configure(
+        job=job, mapping=job.mapping, date_order="dmy", default_owner=None, default_territory=None
+    )
+    import_run(job=job, dry_run=False)
+    customer = Customer.objects.get(code="1001")
+    assert (customer.name, customer.since) == ("Hub Co", dt.date(2023, 5, 6))

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from crm.celery import app
 from crm.models import Customer
-from imports.models import ImportJob, ImportStatus
+from imports.models import ImportJob, ImportStatus, MappingPreset
 
 FILE = "Company,Customer Code,Town,Territory,Tier\nAcme,AC-1,Leeds,North,A\nBad,BD-1,York,North,Q\n"
 
@@ -131,3 +131,31 @@ def test_dry_run_then_import_on_a_worker_then_revert(
     job.refresh_from_db()
     assert job.status == ImportStatus.REVERTED
     assert not Customer.objects.filter(code="AC-1").exists()
+
+
+@pytest.mark.django_db
+def test_a_mapping_saved_as_a_preset_serves_the_next_file(client, world):
+    client.force_login(world.admin)
+    post_upload(client, b"Firm,Ref,Area\nAcme,A-1,North\n")
+    first = ImportJob.objects.get()
+    client.post(
+        reverse("imports:mapping", args=[first.pk]),
+        {
+            "column_0": "name",
+            "column_1": "code",
+            "column_2": "territory",
+            "date_order": "dmy",
+            "action": "dry_run",
+        },
+    )
+    client.post(reverse("imports:preset", args=[first.pk]), {"preset_name": "Old ERP"})
+
+    post_upload(client, b"Ref,Firm,Area,Extra\nB-1,Beta,North,x\n")
+    second = ImportJob.objects.latest("pk")
+    assert second.mapping == {"Area": "territory"}, "only the headers Cadence knows"
+    client.post(
+        reverse("imports:preset", args=[second.pk]),
+        {"preset": MappingPreset.objects.get(name="Old ERP").pk},
+    )
+    second.refresh_from_db()
+    assert second.mapping == {"Firm": "name", "Ref": "code", "Area": "territory"}
