@@ -151,6 +151,11 @@ class _RowReader:
         width = len(cells)
         for index, header, required, convert in self.columns:
             text = cells[index].strip() if index < width else ""
+            if "\x00" in text:
+                errors = errors or []
+                errors.append((header, text.replace("\x00", ""), "contains a NUL character"))
+                values.append(None)
+                continue
             if not text:
                 if required:
                     errors = errors or []
@@ -388,6 +393,15 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
     cursor.execute(
         f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t WHERE {kind.match}"
     )
+    for check, reason in kind.checks:
+        _reject(
+            cursor,
+            f"""s.line IN (SELECT s.line FROM import_rows s
+                           LEFT JOIN {kind.table} t ON t.id = s.target_id WHERE NOT ({check}))""",
+            "''",
+            "%(header)s",
+            header=reason,
+        )
     columns = _written_columns(kind, fields)
     if kind is CUSTOMERS and "territory_id" in columns and not job.default_territory_id:
         _reject(
@@ -493,7 +507,7 @@ def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:
 
 def _reject_samples(cursor) -> list[dict]:
     cursor.execute(
-        "SELECT line, columns, value, reason FROM import_rejects ORDER BY line LIMIT %s",
+        "SELECT line, columns, left(value, 200), reason FROM import_rejects ORDER BY line LIMIT %s",
         [REJECT_SAMPLES],
     )
     return [

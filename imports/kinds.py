@@ -3,6 +3,7 @@ finds the record it updates."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import models
 
@@ -18,10 +19,11 @@ from crm.models import (
 from imports.models import ImportKind
 from imports.values import (
     choice_parser,
+    decimal_reader,
+    int_reader,
     normalise,
     parse_bool,
-    parse_decimal,
-    parse_int,
+    parse_email,
 )
 from visits.models import Outcome, Visit, VisitKind
 
@@ -63,6 +65,8 @@ class Kind:
     # SQL on staging s: rows with the same key in one file are duplicates.
     key: str
     key_label: str
+    # (SQL on staging s and its target t, if any, that must hold; the reason when it does not)
+    checks: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -101,8 +105,9 @@ _CUSTOMER_REF = Field(
         "organization - name",
     ),
 )
-_MONEY = {"sql_type": "numeric(14,2)", "parse": parse_decimal, "create_default": "0"}
-_MINUTES = {"sql_type": "integer", "parse": parse_int, "create_default": "0"}
+_MONEY = {"sql_type": "numeric(14,2)", "parse": decimal_reader(), "create_default": "0"}
+_COST = {**_MONEY, "parse": decimal_reader(minimum=Decimal("0"))}
+_MINUTES = {"sql_type": "integer", "parse": int_reader(), "create_default": "0"}
 
 CUSTOMERS = Kind(
     name=ImportKind.CUSTOMERS,
@@ -241,7 +246,7 @@ CUSTOMERS = Kind(
             "cadence_days",
             "Own cadence (days)",
             sql_type="integer",
-            parse=parse_int,
+            parse=int_reader(minimum=1, maximum=3650),
             synonyms=("cadence", "visit every", "cadence days"),
             create_default="NULL",
         ),
@@ -277,7 +282,13 @@ CONTACTS = Kind(
             required=True,
         ),
         _text("title", "Title", 200, "title", "job title", "position", "role"),
-        _text("email", "Email", 254, "email", "email address", "e-mail", "mail"),
+        Field(
+            "email",
+            "Email",
+            max_length=254,
+            parse=parse_email,
+            synonyms=("email", "email address", "e-mail", "mail"),
+        ),
         _text("phone", "Phone", 50, "phone", "phone number", "mobile", "telephone"),
         Field(
             "is_primary",
@@ -351,14 +362,20 @@ INVOICES = Kind(
             "cost_of_goods",
             "Cost of goods",
             synonyms=("cost", "cogs", "cost of sales", "cost of goods sold"),
-            **_MONEY,
+            **_COST,
         ),
-        Field("discount", "Discount", synonyms=("discount", "discount amount"), **_MONEY),
+        Field("discount", "Discount", synonyms=("discount", "discount amount"), **_COST),
         _text("currency", "Currency", 3, "currency", "currency code"),
     ),
     match="t.number = s.number",
     key="s.number",
     key_label="invoice number",
+    checks=(
+        (
+            "COALESCE(s.due_on, t.due_on) >= COALESCE(s.issued_on, t.issued_on)",
+            "the due date is before the invoice date",
+        ),
+    ),
 )
 
 VISITS = Kind(
@@ -425,11 +442,11 @@ VISITS = Kind(
             "distance_km",
             "Distance (km)",
             synonyms=("distance", "km", "mileage"),
-            sql_type="numeric(7,1)",
-            parse=lambda text: parse_decimal(text, places=1),
+            sql_type="numeric(8,1)",
+            parse=decimal_reader(places=1, minimum=Decimal("0"), maximum=Decimal("1e7")),
             create_default="0",
         ),
-        Field("expenses", "Expenses", synonyms=("expenses", "costs", "expense"), **_MONEY),
+        Field("expenses", "Expenses", synonyms=("expenses", "costs", "expense"), **_COST),
         _text(
             "notes",
             "Notes",

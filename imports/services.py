@@ -1,5 +1,6 @@
 """Writes for imports: upload, configure, run (dry or for real), revert, presets."""
 
+import datetime as dt
 import logging
 import uuid
 from pathlib import Path
@@ -22,6 +23,9 @@ from imports.values import date_order_hint
 logger = logging.getLogger(__name__)
 DATE_SAMPLE_ROWS = 1_000
 SAMPLE_ROWS = 5
+SAMPLE_CHARS = 200
+# Longer than import_run_task's hard time limit.
+STALLED_AFTER = dt.timedelta(hours=1)
 REFRESH_BATCH = 10_000
 ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
@@ -35,7 +39,8 @@ def _first_rows(path: Path, info) -> tuple[str, bool, list[list[str]]]:
         if count > DATE_SAMPLE_ROWS:
             break
         if 1 <= count <= SAMPLE_ROWS:
-            sample.append(cells)
+            # Shown beside the mapping: cut long cells; PostgreSQL's JSON refuses NUL.
+            sample.append([cell.replace("\x00", "")[:SAMPLE_CHARS] for cell in cells])
         votes.update(hint for cell in cells if (hint := date_order_hint(cell)))
     if len(votes) == 1:
         return votes.pop(), False, sample
@@ -150,6 +155,20 @@ def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
             )
 
     transaction.on_commit(send)
+    return job
+
+
+def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
+    """A run still marked busy past the task's hard time limit died with its worker; its
+    transaction rolled back, so say so and let the admin start it again."""
+    since = job.started_at or job.uploaded_at
+    if job.is_busy and since < timezone.now() - STALLED_AFTER:
+        ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=ImportStatus.FAILED,
+            error="The run stopped without finishing (its worker was stopped); nothing was "
+            "written. Start it again.",
+        )
+        job.refresh_from_db()
     return job
 
 

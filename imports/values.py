@@ -142,3 +142,45 @@ def choice_parser(choices: type[TextChoices], aliases: dict[str, str] | None = N
         return value
 
     return parse
+
+
+MONEY_LIMIT = Decimal("1e12")
+
+
+def decimal_reader(
+    *, places: int = 2, minimum: Decimal | None = None, maximum: Decimal = MONEY_LIMIT
+):
+    """A decimal within the database column's range (and at least `minimum`)."""
+
+    def parse(text: str) -> Decimal:
+        number = parse_decimal(text, places=places)
+        if abs(number) >= maximum:
+            raise CellError(f"{text.strip()!r} is too large")
+        if minimum is not None and number < minimum:
+            raise CellError(f"{text.strip()!r} is below {minimum}")
+        return number
+
+    return parse
+
+
+def int_reader(*, minimum: int = 0, maximum: int = 2_147_483_647):
+    def parse(text: str) -> int:
+        number = parse_int(text)
+        if not minimum <= number <= maximum:
+            raise CellError(f"{text.strip()!r} is not between {minimum} and {maximum}")
+        return number
+
+    return parse
+
+
+def parse_email(text: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if len(text) > 254:
+        raise CellError("is longer than 254 characters")
+    try:
+        validate_email(text)
+    except ValidationError as exc:
+        raise CellError(f"{text!r} is not an email address") from exc
+    return text

@@ -18,6 +18,7 @@ from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
 from imports.services import (
     import_configure,
+    import_give_up_if_stalled,
     import_queue,
     import_revert,
     import_revert_blockers,
@@ -77,7 +78,7 @@ def _detail_context(job: ImportJob, mapping_form: MappingForm | None = None) -> 
 @require_GET
 @role_required(Role.ADMIN)
 def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_give_up_if_stalled(get_object_or_404(ImportJob, pk=pk))
     if request.htmx and request.htmx.target == "progress":
         if not job.is_busy:
             # Finished: the whole page changes (counts, preview, rejects), not just the bar.

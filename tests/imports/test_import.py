@@ -304,3 +304,28 @@ def test_an_xlsx_export_imports_like_a_csv(world, tmp_path):
     import_run(job=job, dry_run=False)
     customer = Customer.objects.get(code="1001")
     assert (customer.name, customer.since) == ("Hub Co", dt.date(2023, 5, 6))
+
+
+def test_rows_that_break_the_database_rules_are_rejected_not_fatal(world):
+    code = world.north_customer.code
+    invoices = (
+        "Invoice Number,Customer Code,Invoice Date,Due Date,Amount,Cost Of Goods\n"
+        f"INV-1,{code},2026-09-01,2026-08-01,100,10\n"
+        f"INV-2,{code},2026-09-01,2026-10-01,100,-5\n"
+        f"INV-3,{code},2026-09-01,2026-10-01,1e15,5\n"
+        f"INV-4,{code},2026-09-01,2026-10-01,100,5\n"
+    )
+    job, _ = run(world, "invoices", invoices)
+    assert counts(job) == (1, 0, 0, 3)
+    reasons = [r["reason"] for r in job.reject_samples]
+    assert reasons[0] == "the due date is before the invoice date"
+    assert "below 0" in reasons[1] and "too large" in reasons[2]
+    # A NUL byte in the first 64 KB marks a binary file; past them it only rejects its row.
+    contacts = (
+        f"Customer Code,Name,Email,Notes\n{code},Ann,ann@example.com,{'x' * 70_000}\n"
+        f"{code},Bo,not-an-email,\n{code},Bo\x00b,,\n"
+    )
+    job, _ = run(world, "contacts", contacts)
+    assert counts(job) == (1, 0, 0, 2)
+    assert "not an email address" in job.reject_samples[0]["reason"]
+    assert "NUL" in job.reject_samples[1]["reason"]

@@ -1,10 +1,12 @@
 """The admins' import pages over HTTP, with a real Celery worker running the imports."""
 
+import datetime as dt
 import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.celery import app
 from crm.models import Customer
@@ -159,3 +161,18 @@ def test_a_mapping_saved_as_a_preset_serves_the_next_file(client, world):
     )
     second.refresh_from_db()
     assert second.mapping == {"Firm": "name", "Ref": "code", "Area": "territory"}
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_is_shown_as_failed_and_can_start_again(client, world):
+    client.force_login(world.admin)
+    post_upload(client, FILE.encode())
+    job = ImportJob.objects.get()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "nothing was written. Start it again." in page
+    assert 'value="dry_run"' in page
