@@ -2,8 +2,9 @@
 
 Against the (scratch!) database in DATABASE_URL, which it empties of customers:
     createdb cadence_import_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1/cadence_import_bench .venv/bin/python manage.py migrate
-    DATABASE_URL=... uv run --group bench python bench/imports.py [--rows 100000] [--iie-rows 10000]
+    export DATABASE_URL=postgres://postgres@127.0.0.1/cadence_import_bench
+    .venv/bin/python manage.py migrate
+    uv run --group bench python bench/imports.py [--rows 100000] [--iie-rows 10000]
         [--memory-rows 1000000]
 
 Prints, for a generated customers CSV (Salesforce-style headers, owners by username, territories
@@ -66,9 +67,7 @@ OWNERS = [f"sales{i}" for i in range(1, 9)]
 
 
 def people() -> tuple[dict[str, int], dict[str, int]]:
-    territories = {
-        name: Territory.objects.get_or_create(name=name)[0].pk for name in TERRITORIES
-    }
+    territories = {name: Territory.objects.get_or_create(name=name)[0].pk for name in TERRITORIES}
     owners = {}
     for username in OWNERS:
         user, _ = User.objects.get_or_create(
@@ -112,14 +111,15 @@ def empty_customers() -> None:
 
 def cadence_import(path: Path, *, dry_run: bool = False):
     admin = User.objects.get(username="bench-admin")
-    job = import_upload(
-        user=admin,
-        kind="customers",
-        name=path.name,
-        chunks=iter(lambda handle=path.open("rb"): handle.read(1 << 20), b""),
-        size=path.stat().st_size,
-        max_bytes=1 << 34,
-    )
+    with path.open("rb") as handle:
+        job = import_upload(
+            user=admin,
+            kind="customers",
+            name=path.name,
+            chunks=iter(lambda: handle.read(1 << 20), b""),
+            size=path.stat().st_size,
+            max_bytes=1 << 34,
+        )
     job = import_configure(
         job=job, mapping=job.mapping, date_order="dmy", default_owner=None, default_territory=None
     )
@@ -140,8 +140,20 @@ def raw_copy(path: Path, territories: dict, owners: dict) -> float:
             day, month, year = row[11].split("/")
             prepared.write(
                 "\t".join(
-                    [row[0], row[1], row[2], row[3], row[4], row[5], str(owners[row[6]]),
-                     str(territories[row[7]]), row[8], row[9], row[10], f"{year}-{month}-{day}"]
+                    [
+                        row[0],
+                        row[1],
+                        row[2],
+                        row[3],
+                        row[4],
+                        row[5],
+                        str(owners[row[6]]),
+                        str(territories[row[7]]),
+                        row[8],
+                        row[9],
+                        row[10],
+                        f"{year}-{month}-{day}",
+                    ]
                 )
                 + "\t\t\t\t\t\\N\t\\N\t\\N\tfalse\tactive\tnow\tnow\n"
             )
@@ -152,9 +164,11 @@ def raw_copy(path: Path, territories: dict, owners: dict) -> float:
         "last_visit_at, next_visit_due, remote_visits, status, created_at, updated_at"
     )
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY crm_customer ({columns}) FROM STDIN") as copy:
-            copy.write(data)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY crm_customer ({columns}) FROM STDIN") as copy,
+    ):
+        copy.write(data)
     elapsed = time.perf_counter() - started
     return elapsed
 
@@ -192,8 +206,20 @@ def import_export(path: Path, rows: int) -> tuple[float, float]:
         class Meta:
             model = Customer
             import_id_fields = ("code",)
-            fields = ("name", "code", "address_line1", "city", "postal_code", "country", "owner",
-                      "territory", "industry", "phone", "tier", "since")
+            fields = (
+                "name",
+                "code",
+                "address_line1",
+                "city",
+                "postal_code",
+                "country",
+                "owner",
+                "territory",
+                "industry",
+                "phone",
+                "tier",
+                "since",
+            )
             use_bulk = True
             batch_size = 1000
             skip_unchanged = True
@@ -250,13 +276,15 @@ def main() -> None:
         empty_customers()
         first, result, job = cadence_import(path)
         print(
-            f"Cadence import, new rows:          {first:7.2f} s  ({first / copy_seconds:.2f}x COPY; "
-            f"{result.created:,} created, {result.rejected:,} rejected)"
+            f"Cadence import, new rows:          {first:7.2f} s  "
+            f"({first / copy_seconds:.2f}x COPY; {result.created:,} created, "
+            f"{result.rejected:,} rejected)"
         )
         again, result, _ = cadence_import(path)
         print(
-            f"Cadence re-import, same file:      {again:7.2f} s  ({again / copy_seconds:.2f}x COPY; "
-            f"{result.unchanged:,} unchanged, {result.rejected:,} rejected)"
+            f"Cadence re-import, same file:      {again:7.2f} s  "
+            f"({again / copy_seconds:.2f}x COPY; {result.unchanged:,} unchanged, "
+            f"{result.rejected:,} rejected)"
         )
         started = time.perf_counter()
         customers_refresh_after_import(import_customer_ids(job))
@@ -274,7 +302,8 @@ def main() -> None:
             ours = args.iie_rows / args.rows
             print(
                 f"  Cadence vs django-import-export: {new * scale / first:.0f}x faster on new "
-                f"rows, {same * scale / again:.0f}x on the re-import (its time scaled by {ours:.2f})"
+                f"rows, {same * scale / again:.0f}x on the re-import "
+                f"(its time scaled by {ours:.2f})"
             )
         empty_customers()
 
@@ -285,7 +314,8 @@ def main() -> None:
             f"peak memory of a dry run: {small:.0f} MB for {args.rows:,} rows, "
             f"{large:.0f} MB for {args.memory_rows:,} rows"
         )
-    print(f"(max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"(max RSS of this process: {peak} MB)")
 
 
 if __name__ == "__main__":
