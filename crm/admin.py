@@ -10,6 +10,7 @@ from crm.models import (
     DigestRun,
     HealthSettings,
     Invoice,
+    PendingRefresh,
     ReviewAction,
     Segment,
     SegmentBand,
@@ -218,3 +219,9 @@ class SegmentWeekAdmin(ReadOnlyAdmin):
 class SegmentBandAdmin(ReadOnlyAdmin):
     list_display = ("segment", "measure", "band", "accounts", "total")
     list_filter = ("measure",)
+
+
+@admin.register(PendingRefresh)
+class PendingRefreshAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "requested_at")
+    list_select_related = ("customer",)

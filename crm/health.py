@@ -29,8 +29,14 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from crm.models import DEFAULT_CADENCE_DAYS, AccountFlag, FlagKind, HealthSettings
-from crm.rollup import rollup_rebuild
+from crm.models import (
+    DEFAULT_CADENCE_DAYS,
+    AccountFlag,
+    FlagKind,
+    HealthSettings,
+    PendingRefresh,
+)
+from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -350,8 +356,10 @@ def health_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> Refr
     return total
 
 
-def health_batches(batch_size: int = HEALTH_BATCH_SIZE) -> list[tuple[int, int]]:
-    """Id ranges covering every customer, at most `batch_size` ids wide."""
+def health_batches(batch_size: int | None = None) -> list[tuple[int, int]]:
+    """Id ranges covering every customer, at most `batch_size` ids wide (default: the
+    CADENCE_HEALTH_BATCH_SIZE setting, 10,000)."""
+    batch_size = batch_size or settings.CADENCE_HEALTH_BATCH_SIZE
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(id), MAX(id) FROM crm_customer")
         low, high = cursor.fetchone()
@@ -431,9 +439,40 @@ def queue_health_refresh(customer_ids: list[int]) -> bool:
             "crm.tasks.health_refresh_for_customers", args=[sorted(set(customer_ids))]
         )
     except Exception:  # the broker's errors vary by transport; none may fail the request
-        logger.warning("health refresh not queued for customers %s", customer_ids, exc_info=True)
+        logger.warning(
+            "health refresh not queued for customers %s; kept as pending",
+            customer_ids,
+            exc_info=True,
+        )
+        now = timezone.now()
+        PendingRefresh.objects.bulk_create(
+            [PendingRefresh(customer_id=pk, requested_at=now) for pk in set(customer_ids)],
+            ignore_conflicts=True,
+        )
         return False
     return True
+
+
+PENDING_BATCH = 10_000
+
+
+def pending_refresh_drain() -> int:
+    """Refresh the customers whose refresh could not be queued, then forget them (those asked
+    for again meanwhile stay pending). Returns how many were refreshed."""
+    started = timezone.now()
+    ids = list(
+        PendingRefresh.objects.filter(requested_at__lte=started)
+        .order_by("requested_at")
+        .values_list("customer_id", flat=True)[:PENDING_BATCH]
+    )
+    if not ids:
+        return 0
+    today = timezone.localdate()
+    health_refresh_customers(customer_ids=ids, as_of=today)
+    monthly_refresh_customers(customer_ids=ids, as_of=today)
+    rollup_refresh_customers(customer_ids=ids)
+    PendingRefresh.objects.filter(customer_id__in=ids, requested_at__lte=started).delete()
+    return len(ids)
 
 
 def queue_health_refresh_on_commit(customer_ids: list[int]) -> None:

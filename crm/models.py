@@ -544,3 +544,16 @@ class SegmentBand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.measure} band {self.band}"
+
+
+class PendingRefresh(models.Model):
+    """A customer whose health refresh could not be queued (the broker was down); the
+    `health_refresh_pending` job picks these up once it can run again."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Refresh of {self.customer_id} pending since {self.requested_at}"

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crm.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # runserver serves static files in development; gunicorn relies on WhiteNoise.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
@@ -175,11 +176,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Customers per task of the nightly health refresh fan-out.
+CADENCE_HEALTH_BATCH_SIZE = int(os.environ.get("CADENCE_HEALTH_BATCH_SIZE", "10000"))
 CELERY_BEAT_SCHEDULE = {
     # 01:30 every night: account metrics and flags for every customer, as of that day.
     "health-refresh-nightly": {
         "task": "crm.tasks.health_refresh_nightly",
         "schedule": crontab(hour=1, minute=30),
+    },
+    # Every 5 minutes: health refreshes that could not be queued while Redis was down.
+    "health-refresh-pending": {
+        "task": "crm.tasks.health_refresh_pending",
+        "schedule": crontab(minute="*/5"),
     },
     # 07:00 every morning: email owners and managers the flags raised since the last digest.
     "health-send-digests": {
@@ -198,18 +206,36 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# DJANGO_LOG_FORMAT=json: one JSON object per line (for a log collector); plain otherwise. Every
+# line of a request carries its id (also sent back as X-Request-ID).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "crm.observability.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "crm.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("DJANGO_LOG_FORMAT") == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The access line of every request; DJANGO_ACCESS_LOG=false leaves it to the proxy.
+        "cadence.access": {"level": "INFO" if env_bool("DJANGO_ACCESS_LOG", True) else "WARNING"},
+    },
 }
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))

@@ -15,6 +15,7 @@ from crm.health import (
     health_refresh_range,
     monthly_refresh_customers,
     monthly_refresh_range,
+    pending_refresh_drain,
 )
 from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh
@@ -105,6 +106,20 @@ def health_refresh_for_customers(customer_ids: list[int]) -> dict:
     monthly_refresh_customers(customer_ids=customer_ids, as_of=today)
     rollup_refresh_customers(customer_ids=customer_ids)
     return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=10 * 60)
+def health_refresh_pending() -> int:
+    """Every few minutes: refreshes that could not be queued while the broker was down."""
+    started = time.monotonic()
+    refreshed = pending_refresh_drain()
+    if refreshed:
+        logger.info(
+            "health_refresh_pending customers=%d seconds=%.1f",
+            refreshed,
+            time.monotonic() - started,
+        )
+    return refreshed
 
 
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=6 * 3600, **RETRY)

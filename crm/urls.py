@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import home
-from crm import manager_views, views
+from crm import manager_views, status, views
 from visits import views as visits_views
 
 crm_patterns = (
@@ -50,4 +50,7 @@ urlpatterns = [
     path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", status.healthz, name="healthz"),
 ]
+
+handler500 = "crm.status.server_error"

@@ -98,11 +98,9 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_queue(transactional_db):
-    """A real Celery worker, in its own process, consuming a queue of its own from the real
-    Redis broker and writing to the test database. Yields the queue name."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
+def start_worker(queue: str, **env_extra: str) -> subprocess.Popen:
+    """A real Celery worker process (solo pool) consuming `queue` from the real Redis broker and
+    writing to the test database."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
@@ -110,8 +108,9 @@ def celery_worker_queue(transactional_db):
         "DJANGO_SECRET_KEY": "test-worker-secret",
         "CELERY_QUEUE": queue,
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **env_extra,
     }
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -132,15 +131,28 @@ def celery_worker_queue(transactional_db):
         cwd=settings_base_dir(),
         env=env,
     )
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.fixture
+def celery_worker_queue(transactional_db):
+    """A real Celery worker consuming a queue of its own. Yields the queue name."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    worker = start_worker(queue)
     try:
         yield queue
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
 
 
 def settings_base_dir() -> str:

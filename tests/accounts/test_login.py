@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import Role
 from tests.factories import UserFactory
 
-PUBLIC_URL_NAMES = {"login", "calendar_feed"}
+PUBLIC_URL_NAMES = {"login", "calendar_feed", "healthz"}
 
 
 def project_urls(resolver=None, prefix=""):

@@ -1,0 +1,387 @@
+"""Faults against real services: Redis stopped under visit logging, a Celery worker killed in
+the middle of the nightly refresh, PostgreSQL restarted under a running web server."""
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.celery import app
+from crm.demo import demo_data_seed
+from crm.health import health_refresh_all, queue_health_refresh
+from crm.models import AccountFlag, AccountMetrics, Customer, PendingRefresh, SegmentFigures
+from crm.tasks import health_refresh_nightly, health_refresh_pending
+from tests.conftest import settings_base_dir, start_worker, stop_worker
+from tests.factories import PlannedVisitFactory
+from visits.models import VisitStatus
+
+pytestmark = pytest.mark.faults
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, which it can stop and start again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(monkeypatch):
+    server = PrivateRedis()
+    server.start()
+    # The Celery app sends to this server from now on (fresh connection pools for its URL).
+    monkeypatch.setitem(app.conf, "broker_url", server.url)
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db
+def test_visit_logging_does_not_depend_on_redis_and_the_refresh_is_not_lost(
+    client, world, private_redis, django_capture_on_commit_callbacks
+):
+    start = timezone.now() - dt.timedelta(hours=2)
+    planned = PlannedVisitFactory(
+        customer=world.north_customer, salesperson=world.rep_north, scheduled_start=start
+    )
+    client.force_login(world.rep_north)
+    private_redis.stop()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("visits:log", args=[planned.pk]),
+            {
+                "kind": "on_site",
+                "visited_at": timezone.localtime(start).strftime("%Y-%m-%dT%H:%M"),
+                "duration_minutes": 30,
+                "travel_minutes": 0,
+                "distance_km": "0",
+                "expenses": "0",
+                "notes": "Logged while Redis was down",
+            },
+        )
+
+    assert response.status_code == 302
+    planned.refresh_from_db()
+    assert planned.status == VisitStatus.DONE
+    assert PendingRefresh.objects.filter(customer=world.north_customer).exists()
+    assert not AccountMetrics.objects.filter(customer=world.north_customer).exists()
+
+    private_redis.start()
+    assert queue_health_refresh([world.north_customer.pk]), "sending works again"
+    assert health_refresh_pending.apply().get() == 1
+    assert not PendingRefresh.objects.exists()
+    metrics = AccountMetrics.objects.get(customer=world.north_customer)
+    assert metrics.last_visit_on == timezone.localdate(start)
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_worker_killed_mid_refresh_converges_when_the_refresh_runs_again(
+    transactional_db, monkeypatch
+):
+    demo_data_seed(customers=300, seed=11)
+    total = Customer.objects.count()
+    AccountFlag.objects.all().delete()
+    AccountMetrics.objects.all().delete()
+    SegmentFigures.objects.all().delete()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    small_batches = {"CADENCE_HEALTH_BATCH_SIZE": "5"}
+
+    worker = start_worker(queue, **small_batches)
+    try:
+        health_refresh_nightly.apply_async(queue=queue)
+        wait_until(lambda: AccountMetrics.objects.count() >= total // 4, 60, "the refresh to start")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        stop_worker(worker)
+    halfway = AccountMetrics.objects.count()
+    assert 0 < halfway < total, "the worker died with the refresh half done"
+    assert not SegmentFigures.objects.exists(), "the chord never finished"
+
+    worker = start_worker(queue, **small_batches)
+    try:
+        health_refresh_nightly.apply_async(queue=queue)
+        wait_until(
+            lambda: SegmentFigures.objects.exists() and AccountMetrics.objects.count() == total,
+            120,
+            "the second refresh to finish",
+        )
+    finally:
+        stop_worker(worker)
+
+    flags = set(AccountFlag.objects.values_list("customer_id", "kind", "resolved_at"))
+    clean = health_refresh_all(as_of=timezone.localdate())
+    assert clean.customers == 0, "a clean run finds no metrics to change"
+    assert not clean.opened and not clean.resolved and not clean.reraised
+    assert set(AccountFlag.objects.values_list("customer_id", "kind", "resolved_at")) == flags
+    assert not AccountFlag.objects.filter(resolved_at__isnull=False).exists()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own (initdb in a temporary directory), which it can
+    stop and start under a running web server."""
+
+    def __init__(self):
+        self.bindir = Path(
+            subprocess.run(
+                ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
+        self.base = Path(tempfile.mkdtemp(prefix="cadence-pg-"))
+        self.base.chmod(0o755)
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/cadence"
+        self.runas = []
+        if os.geteuid() == 0:
+            # postgres refuses to run as root.
+            shutil.chown(self.base, "postgres")
+            self.runas = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self.runas, str(self.bindir / program), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [
+                *self.runas,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+HTTPS_PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def get(url: str, cookie: str = "", data: bytes | None = None) -> tuple[int, str, list[str]]:
+    """Status, body and Set-Cookie headers; redirects are not followed."""
+    headers = {**HTTPS_PROXY_HEADERS, "Referer": url.replace("http://", "https://", 1)}
+    if cookie:
+        headers["Cookie"] = cookie
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with _opener.open(request, timeout=10) as response:
+            return (
+                response.status,
+                response.read().decode(),
+                response.headers.get_all("Set-Cookie", []),
+            )
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), error.headers.get_all("Set-Cookie", [])
+
+
+def test_postgres_restarted_under_the_web_server(tmp_path):
+    postgres = PrivatePostgres()
+    server = None
+    try:
+        postgres.start()
+        subprocess.run(
+            [
+                *postgres.runas,
+                str(postgres.bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(postgres.port),
+                "-U",
+                "postgres",
+                "cadence",
+            ],
+            check=True,
+        )
+        # As in production (DEBUG off, so handler500 answers), behind a proxy that says https.
+        env = {
+            **os.environ,
+            "DATABASE_URL": postgres.url,
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "fault-test-secret",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_MEDIA_ROOT": str(tmp_path),
+            "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        }
+        manage = [sys.executable, "manage.py"]
+        cwd = settings_base_dir()
+        subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=cwd, check=True)
+        subprocess.run(
+            [*manage, "collectstatic", "--no-input", "-v0"], env=env, cwd=cwd, check=True
+        )
+        subprocess.run(
+            [
+                *manage,
+                "shell",
+                "-c",
+                "from accounts.models import User, Role;"
+                "User.objects.create_user('ops-admin', password='x', role=Role.ADMIN)",
+            ],
+            env=env,
+            cwd=cwd,
+            check=True,
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "crm.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "2",
+            ],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(base), 30, "gunicorn to answer")
+        session = _login(base)
+
+        assert get(f"{base}/healthz")[0] == 200
+        assert get(f"{base}/customers/", session)[0] == 200
+
+        postgres.stop()
+        status, body, _ = get(f"{base}/customers/", session)
+        assert status == 503 and "briefly unavailable" in body
+        status, body, _ = get(f"{base}/healthz")
+        assert status == 503 and '"database": "error: OperationalError"' in body
+
+        postgres.start()
+        assert get(f"{base}/healthz")[0] == 200
+        assert get(f"{base}/customers/", session)[0] == 200, "the session survived the restart"
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        postgres.remove()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return get(f"{base}/login/")[0] == 200
+    except OSError:
+        return False
+
+
+def _cookies(set_cookie: list[str]) -> dict[str, str]:
+    return dict(header.split(";", 1)[0].split("=", 1) for header in set_cookie)
+
+
+def _login(base: str) -> str:
+    """Log in as ops-admin through the login form; returns the Cookie header to send."""
+    _, page, set_cookie = get(f"{base}/login/")
+    cookies = _cookies(set_cookie)
+    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    status, _, set_cookie = get(
+        f"{base}/login/",
+        cookie=f"csrftoken={cookies['csrftoken']}",
+        data=f"username=ops-admin&password=x&csrfmiddlewaretoken={token}".encode(),
+    )
+    assert status == 302, "logged in"
+    cookies.update(_cookies(set_cookie))
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
