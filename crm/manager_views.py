@@ -37,10 +37,10 @@ from crm.http import HtmxHttpRequest
 from crm.models import AccountFlag, Tier
 from crm.review import RECOMMENDATIONS, recommendation_reason, review_act, with_recommendation
 from crm.selectors import customers_visible_to
+from crm.spreadsheet import spreadsheet_safe
 from visits.selectors import team_week
 
 LIST_PAGE_SIZE = 20
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
@@ -113,9 +113,7 @@ def _cell(value) -> str:
     """A CSV cell; text that a spreadsheet would run as a formula is quoted with '."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return str(value)
+    return spreadsheet_safe(value) if isinstance(value, str) else str(value)
 
 
 class _Echo:

@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,11 +53,13 @@ INSTALLED_APPS = [
     "crm",
     "visits",
     "imports",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "crm.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # runserver serves static files in development; gunicorn relies on WhiteNoise.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -68,7 +71,43 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# No inline scripts or styles anywhere (htmx's settings live in static/js/cadence.js), so the
+# policy allows this site's own files only; frames are refused outright.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Login throttling (django-axes): 5 failures lock out that username, and separately that client
+# address, for 15 minutes; a successful login clears the count. Behind a proxy the client address
+# comes from X-Forwarded-For (DJANGO_PROXY_COUNT proxies in front).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CADENCE_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Reverse proxies in front of Cadence that append to X-Forwarded-For (0: none).
+DJANGO_PROXY_COUNT = int(os.environ.get("DJANGO_PROXY_COUNT", "0"))
+AXES_IPWARE_PROXY_COUNT = DJANGO_PROXY_COUNT or None
+# Without a proxy a client could forge X-Forwarded-For to dodge the address lockout.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
@@ -176,6 +215,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Calendar-feed requests allowed per client address and per feed each minute.
+CADENCE_FEED_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_FEED_REQUESTS_PER_MINUTE", "30"))
 # Customers per task of the nightly health refresh fan-out.
 CADENCE_HEALTH_BATCH_SIZE = int(os.environ.get("CADENCE_HEALTH_BATCH_SIZE", "10000"))
 CELERY_BEAT_SCHEDULE = {

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.spreadsheet import FORMULA_STARTS, spreadsheet_safe
 from imports.kinds import CUSTOMER, CUSTOMERS, KINDS, TERRITORY, USER, VISITS, Field, Kind
 from imports.models import ImportJob
 from imports.readers import FileInfo, iter_rows
@@ -151,6 +152,9 @@ class _RowReader:
         width = len(cells)
         for index, header, required, convert in self.columns:
             text = cells[index].strip() if index < width else ""
+            if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
+                # The rejects file quotes such cells so a spreadsheet shows, not runs, them.
+                text = text[1:]
             if "\x00" in text:
                 errors = errors or []
                 errors.append((header, text.replace("\x00", ""), "contains a NUL character"))
@@ -536,6 +540,7 @@ def _write_rejects(cursor, path: Path, info: FileInfo, job: ImportJob) -> Path:
                 if current is None:
                     break
                 if line == current[0]:
-                    writer.writerow([*cells, *[""] * (len(headers) - len(cells)), current[1]])
+                    padded = [*cells, *[""] * (len(headers) - len(cells)), current[1]]
+                    writer.writerow([spreadsheet_safe(cell) for cell in padded])
                     current = next(pending, None)
     return target

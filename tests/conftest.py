@@ -192,8 +192,16 @@ def _browser_page(browser, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    blocked = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
 
 
 @pytest.fixture

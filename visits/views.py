@@ -8,6 +8,7 @@ page of its own and a save redirects back.
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -24,6 +25,7 @@ from django_htmx.http import trigger_client_event
 from accounts.services import calendar_token_regenerate
 from crm.http import HtmxHttpRequest
 from crm.models import Customer
+from crm.ratelimit import client_ip, over_limit
 from crm.selectors import customer_search, customers_visible_to, who_to_visit
 from visits.calendar import calendar_feed
 from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
@@ -328,7 +330,16 @@ def calendar_regenerate(request: HtmxHttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def calendar(request: HtmxHttpRequest, user_id: int, token: str) -> HttpResponse:
-    """The user's meetings as iCalendar, for Google Calendar / Outlook subscriptions."""
+    """The user's meetings as iCalendar, for Google Calendar / Outlook subscriptions.
+    Rate-limited per caller and per feed, so tokens cannot be guessed by volume (they are 43
+    random characters anyway) and a misbehaving client cannot load the server."""
+    limit = settings.CADENCE_FEED_REQUESTS_PER_MINUTE
+    if over_limit(f"feed-ip:{client_ip(request)}", limit=limit, window_seconds=60) or over_limit(
+        f"feed-user:{user_id}", limit=limit, window_seconds=60
+    ):
+        response = HttpResponse("Too many requests; try again in a minute.", status=429)
+        response["Retry-After"] = "60"
+        return response
     user = feed_user(user_id, token)
     if user is None:
         raise Http404("No such calendar.")

@@ -1,10 +1,16 @@
 // Site-wide behaviour, kept out of inline scripts so a strict Content-Security-Policy can
 // forbid inline code.
-document.addEventListener("DOMContentLoaded", function () {
-  if (!window.htmx) return;
+// Set before DOMContentLoaded: htmx reads includeIndicatorStyles in its own DOMContentLoaded
+// handler, which runs first (its script loads first). Its <style> element would break the CSP;
+// the indicator rules are in cadence.css instead.
+if (window.htmx) {
   htmx.config.historyCacheSize = 0;
   htmx.config.allowEval = false;
   htmx.config.includeIndicatorStyles = false;
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.htmx) return;
 
   // Narrow screens get the day view of the schedule unless the URL asks for a view.
   var agenda = document.getElementById("agenda");

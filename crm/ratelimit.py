@@ -1,0 +1,43 @@
+"""A fixed-window request counter in Redis, for endpoints that take no login (the calendar
+feed). It fails open: with Redis down the feed still answers, unthrottled, and says so in the
+log."""
+
+import logging
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+_clients: dict[str, redis.Redis] = {}
+
+
+def _client() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    return _clients[url]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: REMOTE_ADDR, or behind DJANGO_PROXY_COUNT proxies the address the
+    outermost of them saw (earlier X-Forwarded-For entries can be forged by the client)."""
+    proxies = settings.DJANGO_PROXY_COUNT
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one request under `key`; True once more than `limit` came in this window."""
+    name = f"cadence:rate:{key}"
+    try:
+        pipe = _client().pipeline()
+        pipe.incr(name)
+        pipe.expire(name, window_seconds, nx=True)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        logger.warning("rate limit %s not checked (Redis unavailable)", key, exc_info=True)
+        return False
+    return count > limit
