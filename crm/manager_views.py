@@ -315,9 +315,13 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"{field}: {' '.join(errors)}")
     if not request.htmx:
         return redirect(f"{reverse('manage:review')}?{request.POST.get('back', '')}")
-    row = with_recommendation(customers_visible_to(request.user)).select_related("metrics")
+    rows = with_recommendation(customers_visible_to(request.user)).select_related("metrics")
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        # No metrics yet (never refreshed): the worklist does not list it; nothing to swap.
+        return HttpResponse(status=204)
     context = {
-        "customer": _review_rows([row.get(pk=pk)])[0],
+        "customer": _review_rows([row])[0],
         "owners": owners,
         "tiers": Tier.choices,
         "today": timezone.localdate(),

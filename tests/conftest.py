@@ -23,6 +23,18 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in Redis for a minute; no test inherits another's."""
+    url = settings.REDIS_URL  # before a test points the setting elsewhere
+    yield
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter("cadence:rate:*"):
+        client.delete(key)
+
+
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory):
     return tmp_path_factory.mktemp("media")

@@ -180,8 +180,11 @@ def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
     """Prefill from the query string: ?customer=<id>&date=YYYY-MM-DD (9:00 to 10:00 that day)."""
     initial = {}
     customer_id = request.GET.get("customer", "")
-    if customer_id.isdigit():
-        initial["customer"] = customers.filter(pk=int(customer_id)).first()
+    if customer_id:
+        # Like every other page, a customer the user may not see is a 404, not a blank form.
+        initial["customer"] = get_object_or_404(
+            customers, pk=int(customer_id) if customer_id.isdigit() else 0
+        )
     day = parse_date(request.GET.get("date") or "") or timezone.localdate() + dt.timedelta(days=1)
     start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
     initial["start"], initial["end"] = start, start + dt.timedelta(hours=1)

@@ -1,0 +1,262 @@
+"""The authorization matrix: every URL pattern of the project, requested by every kind of
+visitor, with objects in and out of their scope, by GET and POST, as a full page and as htmx.
+
+- anonymous: sent to log in (public pages excepted);
+- a role the page is not for: 403 or 404 (405 for a method the page does not take);
+- an object outside the visitor's territories: 404;
+- never a 500, and never another territory's customer name in a response.
+
+ROUTES must name every URL pattern, so a new view cannot escape this test."""
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from accounts.services import calendar_token_regenerate
+from crm.models import AccountFlag, FlagKind
+from imports.engine import media_path
+from imports.models import ImportJob
+from tests.factories import ContactFactory, PlannedVisitFactory
+
+pytestmark = pytest.mark.django_db
+
+SALES, MANAGER, ADMIN = "salesperson", "manager", "admin"
+EVERYONE = {SALES, MANAGER, ADMIN}
+
+
+@dataclass(frozen=True)
+class Route:
+    roles: set[str]
+    # Builds the URL kwargs from one side's objects (None: the URL takes no objects).
+    kwargs: object = None
+    public: bool = False
+    # Builds a query string's parameters naming one side's objects.
+    query: object = None
+    # Whether kwargs / query name objects of a territory (else they are the same for everyone).
+    scoped: bool = True
+
+    @property
+    def names_objects(self) -> bool:
+        return self.scoped and (self.kwargs is not None or self.query is not None)
+
+
+def _customer(side):
+    return {"pk": side["customer"].pk}
+
+
+ROUTES = {
+    "home": Route(EVERYONE),
+    "login": Route(EVERYONE, public=True),
+    "logout": Route(EVERYONE),
+    "healthz": Route(EVERYONE, public=True),
+    "crm:customer_list": Route(EVERYONE),
+    "crm:customer_detail": Route(EVERYONE, _customer),
+    "crm:customer_edit": Route(EVERYONE, _customer),
+    "crm:contact_new": Route(EVERYONE, _customer),
+    "crm:contact_edit": Route(
+        EVERYONE, lambda s: {"pk": s["customer"].pk, "contact_pk": s["contact"].pk}
+    ),
+    "crm:contact_primary": Route(
+        EVERYONE, lambda s: {"pk": s["customer"].pk, "contact_pk": s["contact"].pk}
+    ),
+    "crm:flag_acknowledge": Route(
+        {MANAGER, ADMIN}, lambda s: {"pk": s["customer"].pk, "flag_pk": s["flag"].pk}
+    ),
+    "visits:schedule": Route(EVERYONE),
+    "visits:plan": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
+    "visits:plan_customer_options": Route(EVERYONE),
+    "visits:plan_contact_options": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
+    "visits:log_ad_hoc": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
+    "visits:detail": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:log": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:reschedule": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:cancel": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:calendar_regenerate": Route(EVERYONE),
+    "manage:dashboard": Route({MANAGER, ADMIN}),
+    "manage:account_list": Route({MANAGER, ADMIN}, lambda s: {"kind": "overdue"}, scoped=False),
+    "manage:profitability": Route({MANAGER, ADMIN}),
+    "manage:team_schedule": Route({MANAGER, ADMIN}),
+    "manage:review": Route({MANAGER, ADMIN}),
+    "manage:review_action": Route({MANAGER, ADMIN}, _customer),
+    "accounts:admin_home": Route({ADMIN}),
+    "imports:list": Route({ADMIN}),
+    "imports:detail": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "imports:mapping": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "imports:preset": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "imports:rejects": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "imports:revert": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "calendar_feed": Route(
+        EVERYONE, lambda s: {"user_id": s["rep"].pk, "token": s["token"]}, public=True
+    ),
+}
+
+
+def project_url_names(resolver=None, prefix=""):
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from project_url_names(entry, namespace)
+        elif isinstance(entry, URLPattern):
+            assert entry.name, f"unnamed URL pattern {entry.pattern}: name it and list it here"
+            yield prefix + entry.name
+
+
+def test_every_url_pattern_is_in_the_matrix():
+    assert sorted(set(project_url_names())) == sorted(ROUTES)
+
+
+@pytest.fixture
+def sides(world):
+    """Objects of the North (where rep-north and north-manager work) and of the South."""
+    made = {}
+    for name, customer, rep in (
+        ("north", world.north_customer, world.rep_north),
+        ("south", world.south_customer, world.rep_south),
+    ):
+        made[name] = {
+            "customer": customer,
+            "rep": rep,
+            "contact": ContactFactory(customer=customer),
+            "flag": AccountFlag.objects.create(
+                customer=customer,
+                kind=FlagKind.NEGLECTED,
+                inputs={"days_since_visit": "99.00", "cadence_days": "30.00", "tier": "B"},
+                as_of=timezone.localdate(),
+                opened_at=timezone.now(),
+                raised_at=timezone.now(),
+            ),
+            "visit": PlannedVisitFactory(
+                customer=customer,
+                salesperson=rep,
+                scheduled_start=timezone.now() + dt.timedelta(days=2),
+            ),
+            "token": calendar_token_regenerate(user=rep),
+            "job": ImportJob.objects.create(
+                kind="customers",
+                original_name=f"{name}.csv",
+                stored_name=f"{name}.csv",
+                size=1,
+                file_format="csv",
+                headers=["Name"],
+                rejects_name=f"rejects-{name}.csv",
+                uploaded_by=world.admin,
+            ),
+        }
+        rejects = media_path(f"rejects-{name}.csv")
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        rejects.write_text("Name,error\nX,bad\n")
+    return made
+
+
+def visitors(world):
+    """(label, user or None, role, the side it may see, the side it must not, names it must
+    never be shown)."""
+    south_names = ["Southern Bakes"]
+    north_names = ["Northern Mills", "Coastal Fish"]
+    return [
+        ("anonymous", None, None, None, "north", north_names + south_names),
+        ("salesperson", world.rep_north, SALES, "north", "south", south_names),
+        ("manager of another territory", world.south_manager, MANAGER, None, "north", north_names),
+        ("manager", world.north_manager, MANAGER, "north", "south", south_names),
+        ("admin", world.admin, ADMIN, "north", None, []),
+    ]
+
+
+ALLOWED = {200, 204, 302, 400}
+HTMX = {"HX-Request": "true"}
+
+
+def request(client, method, url, htmx, data):
+    headers = HTMX if htmx else {}
+    if method == "GET":
+        return client.get(url, headers=headers)
+    return client.post(url, data, headers=headers)
+
+
+def test_authorization_matrix(world, sides, settings):
+    # Every visitor asks for the feeds from one address here: the rate limit is not the subject.
+    settings.CADENCE_FEED_REQUESTS_PER_MINUTE = 10_000
+    failures = []
+    for label, user, role, own, foreign, hidden in visitors(world):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        for name, route in sorted(ROUTES.items()):
+            if route.names_objects:
+                cases = [(own or foreign, "own" if own else "foreign")]
+                if own and foreign:
+                    cases.append((foreign, "foreign"))
+            else:
+                cases = [("north", "own")]
+            for side_name, relation in cases:
+                side = sides[side_name]
+                url = reverse(name, kwargs=route.kwargs(side) if route.kwargs else {})
+                if route.query:
+                    url += "?" + urlencode(route.query(side))
+                for method in ("GET", "POST"):
+                    for htmx in (False, True):
+                        data = route.query(side) if route.query else {}
+                        response = request(client, method, url, htmx, data)
+                        status = response.status_code
+                        expected = _expected(route, name, user, role, relation, method, status)
+                        raw = (
+                            b"".join(response.streaming_content)
+                            if response.streaming
+                            else response.content
+                        )
+                        body = raw.decode(errors="replace")
+                        # A valid feed token shows its owner's meetings to whoever holds it.
+                        shown = [] if name == "calendar_feed" else hidden
+                        leaked = [n for n in shown if n in body]
+                        to_login = response.get("Location", "").startswith("/login/?next=")
+                        if user is None and not route.public and not to_login:
+                            leaked.append("(not sent to the login page)")
+                        if status not in expected or leaked:
+                            failures.append(
+                                f"{label} {method}{' htmx' if htmx else ''} {url} "
+                                f"({relation}) -> {status}"
+                                + (f", shows {leaked}" if leaked else "")
+                                + f"; expected {sorted(expected)}"
+                            )
+                # The POSTs above may have logged the visitor out or changed their token.
+                if name in {"logout", "visits:calendar_regenerate"} and user is not None:
+                    client.force_login(user)
+                    sides["north"]["token"] = sides["north"]["rep"].calendar_token
+                    sides["south"]["token"] = sides["south"]["rep"].calendar_token
+    assert not failures, "\n".join(failures)
+
+
+def _expected(route, name, user, role, relation, method, status):
+    if name == "calendar_feed":
+        # Token, not login: the current token gives the feed (GET only), anything else a 404.
+        return {200, 404} if method == "GET" else {405}
+    if route.public:
+        return {200, 302, 405} if name == "login" else ({200} if method == "GET" else {405})
+    if user is None:
+        return {302}
+    if role not in route.roles:
+        return {403, 404, 405}
+    if relation == "foreign":
+        # A foreign id posted in a form is an invalid choice of that form (re-rendered with
+        # the error, nothing about the record shown); in a URL it is a 404.
+        return {200, 400, 404, 405} if method == "POST" and route.query else {404, 405}
+    return ALLOWED | {405}
+
+
+def test_the_django_admin_is_for_admins_only(world):
+    for user, expected in (
+        (world.rep_north, 302),
+        (world.north_manager, 302),
+        (world.admin, 200),
+    ):
+        client = Client()
+        client.force_login(user)
+        for url in ("/admin/", "/admin/crm/customer/", "/admin/imports/importjob/"):
+            assert client.get(url).status_code == expected, (user.username, url)
