@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from accounts.models import User
+from crm.cache import all_schedules_changed, schedules_changed
 from crm.health import queue_health_refresh_on_commit
 from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
@@ -96,6 +97,7 @@ def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> in
         for start in range(low, high + 1, CADENCE_REFRESH_BATCH):
             cursor.execute(sql, {**params, "low": start, "high": start + CADENCE_REFRESH_BATCH - 1})
             changed += cursor.rowcount
+    all_schedules_changed()
     return changed
 
 
@@ -111,10 +113,12 @@ def customer_update(*, customer: Customer, user: User, changes: dict) -> Custome
     forbidden = set(changes) - editable_customer_fields(user)
     if forbidden:
         raise PermissionDenied(f"You may not change: {', '.join(sorted(forbidden))}.")
+    owners = {customer.owner_id}
     for field, value in changes.items():
         setattr(customer, field, value)
     customer.full_clean()
     customer.save()
+    schedules_changed(owners | {customer.owner_id})
     # Tier, own cadence, `since` or status may have moved the due date and the flags.
     customer_cadence_refresh(customer_ids=[customer.pk])
     customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
@@ -132,6 +136,7 @@ def contact_save(*, contact: Contact) -> Contact:
             pk=contact.pk
         ).update(is_primary=False)
     contact.save()
+    schedules_changed([contact.customer.owner_id])
     return contact
 
 

@@ -137,6 +137,16 @@ DATABASES = {
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Rendered schedule fragments and their generations (crm/cache.py); fails open without Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "crm.cache.FailOpenRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": os.environ.get("CADENCE_CACHE_PREFIX", "cadence"),
+        "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"

@@ -8,6 +8,7 @@ from celery import chord, group, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from crm.cache import all_schedules_changed
 from crm.digest import digest_send
 from crm.health import (
     health_batches,
@@ -94,6 +95,8 @@ def rollup_rebuild_all() -> int:
     """After the nightly refresh: every segment's rollup for the managers' pages."""
     started = time.monotonic()
     segments = rollup_rebuild()
+    # Who-to-visit lists order accounts by their refreshed revenue.
+    all_schedules_changed()
     logger.info("rollup_rebuild segments=%d seconds=%.1f", segments, time.monotonic() - started)
     return segments
 

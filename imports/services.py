@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Territory, User
+from crm.cache import all_schedules_changed
 from crm.health import health_refresh_customers, monthly_refresh_customers
 from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh
@@ -235,6 +236,8 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
         job.pk, phase="done", rows=result.rows, percent=100, per_second=round(result.rows / seconds)
     )
     job.refresh_from_db()
+    if not dry_run:
+        all_schedules_changed()
     logger.info(
         "import %s kind=%s dry_run=%s rows=%d created=%d updated=%d unchanged=%d rejected=%d "
         "seconds=%.1f",
@@ -367,6 +370,7 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
         KINDS[job.kind].model.objects.filter(
             pk__in=ImportChange.objects.filter(job=job, created=True).values("object_id")
         ).delete()
+        all_schedules_changed()
         job.status = ImportStatus.REVERTED
         job.reverted_at = timezone.now()
         job.reverted_by = user

@@ -24,6 +24,14 @@ def fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def cache_of_its_own(settings):
+    """Each test caches under its own key prefix, so no test sees another's cached pages."""
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_limits():
     """Rate-limit counters live in Redis for a minute; no test inherits another's."""
     url = settings.REDIS_URL  # before a test points the setting elsewhere

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from crm.cache import schedules_changed
 from crm.health import queue_health_refresh_on_commit
 from crm.models import Contact, Customer
 from crm.services import customer_cadence_refresh, validate_contacts_belong_to
@@ -84,6 +85,7 @@ def visit_schedule(
     visit.contacts.set(contacts)
     # The week's meeting counts and a pending follow-up depend on planned meetings too.
     queue_health_refresh_on_commit([customer.pk])
+    schedules_changed([user.pk, customer.owner_id])
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -101,6 +103,7 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     visit.sequence += 1
     visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
     queue_health_refresh_on_commit([visit.customer_id])
+    schedules_changed([visit.salesperson_id, visit.customer.owner_id])
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -115,6 +118,7 @@ def visit_cancel(*, visit: Visit, reason: str) -> Visit:
     visit.sequence += 1
     visit.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
     queue_health_refresh_on_commit([visit.customer_id])
+    schedules_changed([visit.salesperson_id, visit.customer.owner_id])
     return visit
 
 
@@ -182,4 +186,5 @@ def visit_log(
         ).visit
     customer_cadence_refresh(customer_ids=[customer.pk])
     queue_health_refresh_on_commit([customer.pk])
+    schedules_changed([visit.salesperson_id, customer.owner_id])
     return LogResult(visit=visit, follow_up=follow_up)

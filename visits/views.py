@@ -17,12 +17,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from accounts.services import calendar_token_regenerate
+from crm.cache import SCHEDULE_CACHE_SECONDS, schedule_generation
 from crm.http import HtmxHttpRequest
 from crm.models import Customer
 from crm.ratelimit import client_ip, over_limit
@@ -120,24 +122,34 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
     span = 1 if view == "day" else 7
     start, end = _day_bounds(first, span)
     per_day = AGENDA_PER_DAY[view]
-    visits = list(agenda(request.user, start=start, end=end, per_day=per_day))
-    counts = agenda_day_counts(request.user, start=start, end=end)
-    _mark_overlaps(visits)
-    days = []
-    for day in (first + dt.timedelta(days=offset) for offset in range(span)):
-        shown = [v for v in visits if timezone.localdate(v.moment) == day]
-        days.append((day, shown, counts.get(day, 0) - len(shown)))
+
+    def days() -> list[tuple]:
+        visits = list(agenda(request.user, start=start, end=end, per_day=per_day))
+        counts = agenda_day_counts(request.user, start=start, end=end)
+        _mark_overlaps(visits)
+        listed = []
+        for day in (first + dt.timedelta(days=offset) for offset in range(span)):
+            shown = [v for v in visits if timezone.localdate(v.moment) == day]
+            listed.append((day, shown, counts.get(day, 0) - len(shown)))
+        return listed
+
     candidates = who_to_visit(request.user, today=today)
     step = dt.timedelta(days=span)
+    # The meetings and the who-to-visit list are cached fragments of the template (keyed by the
+    # user's schedule generation): `days` and the count are lazy objects, evaluated only when
+    # the template renders those fragments, so a cached page runs none of their queries.
     context = {
         "view": view,
-        "days": days,
+        "days": SimpleLazyObject(days),
         "today": today,
         "first": first,
         "previous": first - step,
         "next": first + step,
         "who_to_visit": candidates[:WHO_TO_VISIT_SHOWN],
-        "who_to_visit_count": candidates.count(),
+        "who_to_visit_count": SimpleLazyObject(candidates.count),
+        "generation": schedule_generation(request.user.pk),
+        "cache_seconds": SCHEDULE_CACHE_SECONDS,
+        "tz": timezone.get_current_timezone_name(),
     }
     template = "visits/schedule.html"
     if request.htmx and request.htmx.target in ("agenda", "who-to-visit"):

@@ -9,6 +9,7 @@ from accounts.services import calendar_token_regenerate
 from crm.services import customer_cadence_refresh
 from tests.factories import ContactFactory, CustomerFactory, PlannedVisitFactory, VisitFactory
 from visits.models import Visit, VisitStatus
+from visits.services import visit_log
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -81,11 +82,15 @@ def test_who_to_visit_ranks_overdue_accounts_and_drops_those_with_a_meeting(clie
 
 
 def test_schedule_query_count_does_not_grow_with_meetings_or_customers(
-    client, world, django_assert_num_queries
+    client, world, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     client.force_login(world.rep_north)
 
     def add(n):
+        with django_capture_on_commit_callbacks(execute=True):
+            _add(n)
+
+    def _add(n):
         for i in range(n):
             customer = CustomerFactory(territory=world.north, owner=world.rep_north)
             contact = ContactFactory(customer=customer)
@@ -103,6 +108,32 @@ def test_schedule_query_count_does_not_grow_with_meetings_or_customers(
     add(25)
     with django_assert_num_queries(len(small.captured_queries)):
         client.get(reverse("visits:schedule"))
+
+
+def test_a_cached_schedule_runs_three_queries_and_a_logged_visit_shows_at_once(
+    client, world, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    planned = PlannedVisitFactory(
+        customer=world.north_customer, salesperson=world.rep_north, scheduled_start=local(0, 9)
+    )
+    client.force_login(world.rep_north)
+    client.get(reverse("visits:schedule"))
+    with django_assert_num_queries(3):  # session, user, member territories for the nav
+        page = client.get(reverse("visits:schedule")).text
+    assert 'class="meeting status-planned"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        visit_log(
+            user=world.rep_north,
+            customer=world.north_customer,
+            visit=planned,
+            kind="on_site",
+            visited_at=timezone.now(),
+            duration_minutes=30,
+        )
+
+    page = client.get(reverse("visits:schedule")).text
+    assert 'class="meeting status-done"' in page and "status-planned" not in page
 
 
 def test_customer_list_query_count_does_not_grow_with_customers(
