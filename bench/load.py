@@ -10,7 +10,12 @@ created, migrated and seeded with seed_demo's 2,000 customers if empty). Scenari
 
 - schedule: salespeople (sales1..sales8) opening their week, the salesperson's home page;
 - mix: 60 % schedule, 15 % logging a visit (POST, writes a visit and queues its refresh),
-  25 % a manager's dashboard (manager1..manager4).
+  25 % a manager's dashboard (manager1..manager4);
+- schedule-paced: the schedule again, each user pausing --think-ms between requests (people
+  read a page before the next), which shows the latency a user sees below saturation.
+
+wrk's users send back to back: at saturation the latency is the queue in front of the workers
+(Little's law: users / throughput), not the time a page takes.
 
 Prints requests/s, p50 / p95 / p99 latency and errors (non-2xx/3xx answers and socket errors).
 """
@@ -71,6 +76,11 @@ request = function()
     local manager = managers[(counter % #managers) + 1]
     return wrk.format("GET", "/manage/", headers(manager))
   end
+end
+
+local think = {THINK}
+if think > 0 then
+  delay = function() return think end
 end
 
 local bad = 0
@@ -204,8 +214,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--users", type=int, nargs="+", default=[20, 50])
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--think-ms", type=int, default=100, help="pause per user between requests, paced run"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -263,18 +276,20 @@ def main() -> None:
             f"{'p99 ms':>8} {'errors':>7}"
         )
         with tempfile.TemporaryDirectory() as folder:
-            for scenario in ("schedule", "mix"):
+            scenarios = ["schedule", "mix"] + (["schedule-paced"] if args.think_ms else [])
+            for scenario in scenarios:
                 script = Path(folder) / f"{scenario}.lua"
                 script.write_text(
                     LUA.replace("{SALES}", lua_table(sales))
                     .replace("{MANAGERS}", lua_table(managers))
                     .replace("{CUSTOMERS}", lua_table(customers))
-                    .replace("{SCENARIO}", scenario)
+                    .replace("{SCENARIO}", scenario.removesuffix("-paced"))
+                    .replace("{THINK}", str(args.think_ms if scenario.endswith("paced") else 0))
                 )
                 for users in args.users:
                     result = run_wrk(base, script, users, args.duration)
                     print(
-                        f"{scenario:10} {users:5d} {result['requests'] / result['seconds']:8.1f} "
+                        f"{scenario:15} {users:5d} {result['requests'] / result['seconds']:8.1f} "
                         f"{result['p50']:8.1f} {result['p95']:8.1f} {result['p99']:8.1f} "
                         f"{result['errors']:7d}"
                     )

@@ -44,8 +44,8 @@ def customer_scope(user: User) -> Q | None:
         return None
     if user.is_manager:
         return Q(territory_id__in=territory_ids_managed_by(user))
-    member_of = list(user.territories.values_list("id", flat=True))
-    return Q(owner=user) | Q(territory_id__in=member_of)
+    # A subquery, not a list: building the scope costs no query of its own.
+    return Q(owner=user) | Q(territory_id__in=user.territories.values("id"))
 
 
 def customers_visible_to(user: User) -> QuerySet[Customer]:
