@@ -23,13 +23,21 @@ GLOBAL_GENERATION = "schedule-gen:all"
 
 
 class FailOpenRedisCache(RedisCache):
-    """RedisCache whose reads miss and writes are skipped while Redis is unreachable."""
+    """RedisCache whose reads miss and writes are skipped while Redis is unreachable. After a
+    failure it does not try again for RETRY_AFTER_SECONDS, so an outage costs one connection
+    timeout per process now and then, not one per cache call."""
+
+    RETRY_AFTER_SECONDS = 10
+    _down_until = 0.0
 
     def _guard(self, default, method, *args, **kwargs):
+        if time.monotonic() < FailOpenRedisCache._down_until:
+            return default
         try:
             return method(*args, **kwargs)
         except (redis.RedisError, OSError):
             logger.warning("cache unavailable; carrying on without it", exc_info=True)
+            FailOpenRedisCache._down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
             return default
 
     def get(self, key, default=None, version=None):

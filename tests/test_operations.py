@@ -66,3 +66,13 @@ def test_a_database_outage_is_a_503_page_asking_to_retry():
         raise ValueError("a bug")
     except ValueError:
         assert server_error(request).status_code == 500
+
+
+@pytest.mark.django_db
+def test_the_schedule_renders_with_the_cache_unreachable(client, world, settings):
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client.force_login(world.rep_north)
+    assert client.get("/visits/schedule/").status_code == 200
+    assert client.get("/visits/schedule/").status_code == 200
