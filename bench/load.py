@@ -236,6 +236,9 @@ def main() -> None:
         "DJANGO_LOG_LEVEL": "WARNING",
         "CADENCE_LOGIN_FAILURE_LIMIT": "1000",
         "DJANGO_SETTINGS_MODULE": "crm.settings",
+        # The refreshes that visit logging queues go to a queue of the bench's own, emptied
+        # afterwards, so no worker of a real installation on this Redis picks them up.
+        "CELERY_QUEUE": "cadence-load-bench",
     }
     prepare(env)
     port = free_port()
@@ -297,6 +300,22 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(static, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "crm",
+                "purge",
+                "-f",
+                "-Q",
+                "cadence-load-bench",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+        )
 
 
 if __name__ == "__main__":
