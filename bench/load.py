@@ -275,7 +275,7 @@ def main() -> None:
             f"wrk 2 threads; {args.duration} s each"
         )
         print(
-            f"{'scenario':10} {'users':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'scenario':15} {'users':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
             f"{'p99 ms':>8} {'errors':>7}"
         )
         with tempfile.TemporaryDirectory() as folder:
