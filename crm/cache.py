@@ -28,16 +28,21 @@ class FailOpenRedisCache(RedisCache):
     timeout per process now and then, not one per cache call."""
 
     RETRY_AFTER_SECONDS = 10
-    _down_until = 0.0
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        # Per instance (Django keeps one per thread and configuration), not per class: another
+        # configuration's outage says nothing about this server.
+        self._down_until = 0.0
 
     def _guard(self, default, method, *args, **kwargs):
-        if time.monotonic() < FailOpenRedisCache._down_until:
+        if time.monotonic() < self._down_until:
             return default
         try:
             return method(*args, **kwargs)
         except (redis.RedisError, OSError):
             logger.warning("cache unavailable; carrying on without it", exc_info=True)
-            FailOpenRedisCache._down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
+            self._down_until = time.monotonic() + self.RETRY_AFTER_SECONDS
             return default
 
     def get(self, key, default=None, version=None):
