@@ -28,7 +28,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.spreadsheet import FORMULA_STARTS, spreadsheet_safe
-from imports.kinds import CUSTOMER, CUSTOMERS, KINDS, TERRITORY, USER, VISITS, Field, Kind
+from imports.kinds import (
+    CONTACTS,
+    CUSTOMER,
+    CUSTOMERS,
+    KINDS,
+    TERRITORY,
+    USER,
+    VISITS,
+    Field,
+    Kind,
+)
 from imports.models import ImportJob
 from imports.readers import FileInfo, iter_rows
 from imports.values import CellError, parse_datetime_parts
@@ -394,6 +404,25 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
         SELECT line, '', '', 'duplicate: same {kind.key_label} as row ' || first_line FROM gone
         """
     )
+    if kind is CONTACTS and "is_primary" in {f.name for f in fields}:
+        # One primary contact per customer: the file's first wins; it replaces the stored one.
+        cursor.execute(
+            """
+            WITH ranked AS (
+                SELECT s.line, first_value(s.line) OVER same AS first_line,
+                       row_number() OVER same AS n
+                FROM import_rows s WHERE s.is_primary
+                WINDOW same AS (PARTITION BY s.customer_id ORDER BY s.line)
+            ), gone AS (
+                DELETE FROM import_rows s USING ranked r
+                WHERE r.line = s.line AND r.n > 1
+                RETURNING s.line, r.first_line
+            )
+            INSERT INTO import_rejects (line, columns, value, reason)
+            SELECT line, '', '', 'another primary contact for this customer in row ' || first_line
+            FROM gone
+            """
+        )
     cursor.execute(
         f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t WHERE {kind.match}"
     )
@@ -453,6 +482,8 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
         """,
         [job.pk],
     )
+    if kind is CONTACTS and "is_primary" in columns:
+        _demote_primaries(cursor, job)
     assignments = [f"{c} = COALESCE(s.{c}, t.{c})" for c in columns]
     if kind.table in _HAS_UPDATED_AT:
         assignments.append("updated_at = now()")
@@ -492,6 +523,24 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
             "default_owner": job.default_owner_id,
         },
     )
+
+
+def _demote_primaries(cursor, job: ImportJob) -> None:
+    """Customers getting a primary contact from the file lose their stored one (logged, so a
+    revert makes it primary again), as when a primary contact is saved on the account page."""
+    demoted = """
+        SELECT c.id FROM crm_contact c
+        JOIN import_rows s ON s.customer_id = c.customer_id AND s.is_primary
+        WHERE c.is_primary AND c.id IS DISTINCT FROM s.target_id
+    """
+    cursor.execute(
+        f"""
+        INSERT INTO imports_importchange (job_id, object_id, created, before)
+        SELECT %s, c.id, false, to_jsonb(c) FROM crm_contact c WHERE c.id IN ({demoted})
+        """,
+        [job.pk],
+    )
+    cursor.execute(f"UPDATE crm_contact SET is_primary = false WHERE id IN ({demoted})")
 
 
 def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:

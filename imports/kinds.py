@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 from crm.models import (
@@ -23,6 +24,7 @@ from imports.values import (
     int_reader,
     normalise,
     parse_bool,
+    parse_currency,
     parse_email,
 )
 from visits.models import Outcome, Visit, VisitKind
@@ -365,7 +367,13 @@ INVOICES = Kind(
             **_COST,
         ),
         Field("discount", "Discount", synonyms=("discount", "discount amount"), **_COST),
-        _text("currency", "Currency", 3, "currency", "currency code"),
+        Field(
+            "currency",
+            "Currency",
+            parse=parse_currency,
+            synonyms=("currency", "currency code"),
+            create_default=f"'{settings.CADENCE_CURRENCY}'",
+        ),
     ),
     match="t.number = s.number",
     key="s.number",

@@ -354,6 +354,11 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
             raise ValidationError(" ".join(blockers))
         customer_ids = import_customer_ids(job)
         table = KINDS[job.kind].table
+        # Created rows go first (through the ORM, so what hangs off them goes too): a restored
+        # row may take back a unique value one of them holds, like a customer's primary contact.
+        KINDS[job.kind].model.objects.filter(
+            pk__in=ImportChange.objects.filter(job=job, created=True).values("object_id")
+        ).delete()
         with connection.cursor() as cursor:
             columns = _column_list(cursor, table)
             cursor.execute(
@@ -366,10 +371,6 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
                 """,
                 [job.pk],
             )
-        # Through the ORM, so what hangs off the rows (metrics, flags, visit contacts) goes too.
-        KINDS[job.kind].model.objects.filter(
-            pk__in=ImportChange.objects.filter(job=job, created=True).values("object_id")
-        ).delete()
         all_schedules_changed()
         job.status = ImportStatus.REVERTED
         job.reverted_at = timezone.now()

@@ -184,3 +184,10 @@ def parse_email(text: str) -> str:
     except ValidationError as exc:
         raise CellError(f"{text!r} is not an email address") from exc
     return text
+
+
+def parse_currency(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise CellError(f"{text.strip()!r} is not a three-letter currency code (e.g. EUR)")
+    return code

@@ -329,3 +329,34 @@ def test_rows_that_break_the_database_rules_are_rejected_not_fatal(world):
     assert counts(job) == (1, 0, 0, 2)
     assert "not an email address" in job.reject_samples[0]["reason"]
     assert "NUL" in job.reject_samples[1]["reason"]
+
+
+def test_an_imported_primary_contact_replaces_the_stored_one_and_reverts(world):
+    from tests.factories import ContactFactory
+
+    customer = world.north_customer
+    old = ContactFactory(customer=customer, name="Old Boss", is_primary=True)
+    text = (
+        "Customer Code,Name,Email,Primary,Currency\n"
+        f"{customer.code},New Boss,new@example.com,yes,\n"
+        f"{customer.code},Other,other@example.com,yes,\n"
+    )
+    job, _ = run(world, "contacts", text)
+    assert counts(job) == (1, 0, 0, 1)
+    assert "another primary contact for this customer in row 2" in job.reject_samples[0]["reason"]
+    assert list(Contact.objects.filter(customer=customer, is_primary=True)) == [
+        Contact.objects.get(name="New Boss")
+    ]
+    import_revert(job=job, user=world.admin)
+    old.refresh_from_db()
+    assert old.is_primary and not Contact.objects.filter(name="New Boss").exists()
+
+
+def test_new_invoices_take_the_installation_currency(world):
+    code = world.north_customer.code
+    text = (
+        "Invoice Number,Customer Code,Invoice Date,Due Date,Amount\n"
+        f"I-9,{code},2026-09-01,2026-10-01,5\n"
+    )
+    run(world, "invoices", text)
+    assert Invoice.objects.get(number="I-9").currency == settings.CADENCE_CURRENCY
