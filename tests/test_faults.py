@@ -188,8 +188,10 @@ class PrivatePostgres:
     stop and start under a running web server."""
 
     def __init__(self):
+        # scripts/test finds (or installs) the server binaries, as for a project-local cluster.
         self.bindir = Path(
-            subprocess.run(
+            os.environ.get("CADENCE_PG_BINDIR")
+            or subprocess.run(
                 ["pg_config", "--bindir"], capture_output=True, text=True, check=True
             ).stdout.strip()
         )
