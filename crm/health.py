@@ -467,10 +467,7 @@ def pending_refresh_drain() -> int:
     )
     if not ids:
         return 0
-    today = timezone.localdate()
-    health_refresh_customers(customer_ids=ids, as_of=today)
-    monthly_refresh_customers(customer_ids=ids, as_of=today)
-    rollup_refresh_customers(customer_ids=ids)
+    accounts_refresh(customer_ids=ids, as_of=timezone.localdate())
     PendingRefresh.objects.filter(customer_id__in=ids, requested_at__lte=started).delete()
     return len(ids)
 
@@ -606,6 +603,15 @@ def monthly_refresh_all(*, as_of: dt.date) -> int:
     return sum(
         monthly_refresh_range(low=low, high=high, as_of=as_of) for low, high in health_batches()
     )
+
+
+def accounts_refresh(*, customer_ids: list[int], as_of: dt.date) -> RefreshResult:
+    """What follows a change to a few accounts: their metrics and flags, monthly figures and
+    the rollups of their segments."""
+    result = health_refresh_customers(customer_ids=customer_ids, as_of=as_of)
+    monthly_refresh_customers(customer_ids=customer_ids, as_of=as_of)
+    rollup_refresh_customers(customer_ids=customer_ids)
+    return result
 
 
 def health_refresh_everything(*, as_of: dt.date) -> RefreshResult:

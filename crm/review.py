@@ -20,9 +20,8 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from crm.health import flag_acknowledge, health_refresh_customers, monthly_refresh_customers
+from crm.health import accounts_refresh, flag_acknowledge
 from crm.models import AccountFlag, Customer, CustomerStatus, ReviewAction
-from crm.rollup import rollup_refresh_customers
 from crm.services import customer_update
 
 GROW_MIN_MARGIN_SHARE = Decimal("0.40")
@@ -115,7 +114,5 @@ def review_act(*, customer: Customer, user: User, action: str, data: dict) -> Re
     record = ReviewAction.objects.create(
         customer=customer, user=user, action=action, details=details
     )
-    health_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
-    monthly_refresh_customers(customer_ids=[customer.pk], as_of=timezone.localdate())
-    rollup_refresh_customers(customer_ids=[customer.pk])
+    accounts_refresh(customer_ids=[customer.pk], as_of=timezone.localdate())
     return record

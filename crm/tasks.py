@@ -11,14 +11,13 @@ from django.utils import timezone
 from crm.cache import all_schedules_changed
 from crm.digest import digest_send
 from crm.health import (
+    accounts_refresh,
     health_batches,
-    health_refresh_customers,
     health_refresh_range,
-    monthly_refresh_customers,
     monthly_refresh_range,
     pending_refresh_drain,
 )
-from crm.rollup import rollup_rebuild, rollup_refresh_customers
+from crm.rollup import rollup_rebuild
 from crm.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
@@ -105,9 +104,7 @@ def rollup_rebuild_all() -> int:
 def health_refresh_for_customers(customer_ids: list[int]) -> dict:
     """After a visit, invoice or support case changed: refresh those customers now."""
     today = timezone.localdate()
-    result = health_refresh_customers(customer_ids=customer_ids, as_of=today)
-    monthly_refresh_customers(customer_ids=customer_ids, as_of=today)
-    rollup_refresh_customers(customer_ids=customer_ids)
+    result = accounts_refresh(customer_ids=customer_ids, as_of=today)
     return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
 
 
