@@ -387,41 +387,38 @@ def _customer_codes(cursor, mapped: set[str]) -> None:
     )
 
 
-def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[str, int]:
+def _reject_all_but_first(cursor, *, key: str, reason: str, where: str = "true") -> None:
+    """Of the staged rows (matching `where`) sharing `key`, keep the first in the file and
+    reject the others with `reason` followed by the first one's row number."""
     cursor.execute(
         f"""
         WITH ranked AS (
             SELECT s.line, first_value(s.line) OVER same_key AS first_line,
                    row_number() OVER same_key AS n
             FROM import_rows s
-            WINDOW same_key AS (PARTITION BY {kind.key} ORDER BY s.line)
+            WHERE {where}
+            WINDOW same_key AS (PARTITION BY {key} ORDER BY s.line)
         ), gone AS (
             DELETE FROM import_rows s USING ranked r
             WHERE r.line = s.line AND r.n > 1
             RETURNING s.line, r.first_line
         )
         INSERT INTO import_rejects (line, columns, value, reason)
-        SELECT line, '', '', 'duplicate: same {kind.key_label} as row ' || first_line FROM gone
-        """
+        SELECT line, '', '', %(reason)s || first_line FROM gone
+        """,
+        {"reason": reason},
     )
+
+
+def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[str, int]:
+    _reject_all_but_first(cursor, key=kind.key, reason=f"duplicate: same {kind.key_label} as row ")
     if kind is CONTACTS and "is_primary" in {f.name for f in fields}:
         # One primary contact per customer: the file's first wins; it replaces the stored one.
-        cursor.execute(
-            """
-            WITH ranked AS (
-                SELECT s.line, first_value(s.line) OVER same AS first_line,
-                       row_number() OVER same AS n
-                FROM import_rows s WHERE s.is_primary
-                WINDOW same AS (PARTITION BY s.customer_id ORDER BY s.line)
-            ), gone AS (
-                DELETE FROM import_rows s USING ranked r
-                WHERE r.line = s.line AND r.n > 1
-                RETURNING s.line, r.first_line
-            )
-            INSERT INTO import_rejects (line, columns, value, reason)
-            SELECT line, '', '', 'another primary contact for this customer in row ' || first_line
-            FROM gone
-            """
+        _reject_all_but_first(
+            cursor,
+            key="s.customer_id",
+            where="s.is_primary",
+            reason="another primary contact for this customer in row ",
         )
     cursor.execute(
         f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t WHERE {kind.match}"
