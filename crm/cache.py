@@ -13,6 +13,7 @@ import logging
 import time
 
 import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
@@ -20,6 +21,18 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 SCHEDULE_CACHE_SECONDS = 120
 GLOBAL_GENERATION = "schedule-gen:all"
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def redis_client() -> redis.Redis:
+    """A client for REDIS_URL with short timeouts, one per process (its pool is thread-safe),
+    for the counters and progress kept in Redis outside the cache."""
+    url = settings.REDIS_URL
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    return _clients[url]
 
 
 class FailOpenRedisCache(RedisCache):

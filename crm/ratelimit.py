@@ -8,15 +8,9 @@ import redis
 from django.conf import settings
 from django.http import HttpRequest
 
+from crm.cache import redis_client
+
 logger = logging.getLogger(__name__)
-_clients: dict[str, redis.Redis] = {}
-
-
-def _client() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    return _clients[url]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -33,7 +27,7 @@ def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one request under `key`; True once more than `limit` came in this window."""
     name = f"cadence:rate:{key}"
     try:
-        pipe = _client().pipeline()
+        pipe = redis_client().pipeline()
         pipe.incr(name)
         pipe.expire(name, window_seconds, nx=True)
         count, _ = pipe.execute()

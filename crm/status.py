@@ -4,7 +4,6 @@ the database (so a database outage shows a clean 503, not a stack of secondary e
 import sys
 
 import redis
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
@@ -12,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from crm.cache import redis_client
 
 _migrations_checked = False
 
@@ -31,8 +32,7 @@ def _database() -> str:
 
 
 def _redis() -> str:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    client.ping()
+    redis_client().ping()
     return "ok"
 
 

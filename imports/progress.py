@@ -4,7 +4,8 @@ transaction, which other connections cannot see until it commits)."""
 import logging
 
 import redis
-from django.conf import settings
+
+from crm.cache import redis_client
 
 logger = logging.getLogger(__name__)
 KEEP_SECONDS = 24 * 3600
@@ -14,14 +15,10 @@ def _key(job_id: int) -> str:
     return f"cadence:import:{job_id}:progress"
 
 
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 def progress_report(job_id: int, *, phase: str, rows: int, percent: int, per_second: int) -> None:
     """Best effort: an import never fails because its progress could not be shown."""
     try:
-        client = _client()
+        client = redis_client()
         client.hset(
             _key(job_id),
             mapping={"phase": phase, "rows": rows, "percent": percent, "per_second": per_second},
@@ -33,7 +30,7 @@ def progress_report(job_id: int, *, phase: str, rows: int, percent: int, per_sec
 
 def progress_read(job_id: int) -> dict | None:
     try:
-        values = _client().hgetall(_key(job_id))
+        values = redis_client().hgetall(_key(job_id))
     except redis.RedisError:
         return None
     if not values:
