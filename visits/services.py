@@ -57,6 +57,13 @@ def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
         raise ValidationError({"scheduled_end": "A meeting cannot last more than 24 hours."})
 
 
+def _meeting_changed(*, customer: Customer, salesperson_id: int) -> None:
+    """After the commit: refresh the account's health (follow-ups and this week's meetings
+    depend on planned ones too) and mark the schedules that show the meeting as stale."""
+    queue_health_refresh_on_commit([customer.pk])
+    schedules_changed([salesperson_id, customer.owner_id])
+
+
 @transaction.atomic
 def visit_schedule(
     *,
@@ -83,9 +90,7 @@ def visit_schedule(
     visit.full_clean()
     visit.save()
     visit.contacts.set(contacts)
-    # The week's meeting counts and a pending follow-up depend on planned meetings too.
-    queue_health_refresh_on_commit([customer.pk])
-    schedules_changed([user.pk, customer.owner_id])
+    _meeting_changed(customer=customer, salesperson_id=user.pk)
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -102,8 +107,7 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     visit.scheduled_start, visit.scheduled_end = start, end
     visit.sequence += 1
     visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
-    queue_health_refresh_on_commit([visit.customer_id])
-    schedules_changed([visit.salesperson_id, visit.customer.owner_id])
+    _meeting_changed(customer=visit.customer, salesperson_id=visit.salesperson_id)
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
@@ -117,8 +121,7 @@ def visit_cancel(*, visit: Visit, reason: str) -> Visit:
     visit.cancel_reason = reason
     visit.sequence += 1
     visit.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
-    queue_health_refresh_on_commit([visit.customer_id])
-    schedules_changed([visit.salesperson_id, visit.customer.owner_id])
+    _meeting_changed(customer=visit.customer, salesperson_id=visit.salesperson_id)
     return visit
 
 
@@ -185,6 +188,5 @@ def visit_log(
             purpose=next_step or "Follow-up",
         ).visit
     customer_cadence_refresh(customer_ids=[customer.pk])
-    queue_health_refresh_on_commit([customer.pk])
-    schedules_changed([visit.salesperson_id, customer.owner_id])
+    _meeting_changed(customer=customer, salesperson_id=visit.salesperson_id)
     return LogResult(visit=visit, follow_up=follow_up)
