@@ -563,6 +563,7 @@ def missing_required(
     missing = [f.label for f in kind.fields if f.required and f.name not in mapped]
     if kind is CUSTOMERS and "territory" not in mapped and not has_default_territory:
         missing.append("Territory (or choose a default territory)")
-    if kind is VISITS and "salesperson" in [f.name for f in kind.fields] and has_default_owner:
+    if kind is VISITS and has_default_owner:
+        # Without a salesperson column every visit goes to the default owner.
         missing = [label for label in missing if label != "Salesperson"]
     return missing

@@ -59,8 +59,6 @@ class ImportJob(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    progress_rows = models.PositiveIntegerField(default=0)
-    progress_percent = models.PositiveSmallIntegerField(default=0)
     rows_per_second = models.PositiveIntegerField(default=0)
     preview = models.JSONField(default=list, help_text="The first rows as they will be stored.")
     reject_samples = models.JSONField(default=list, help_text="The first rejected rows.")

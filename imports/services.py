@@ -141,7 +141,7 @@ def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
         raise ValidationError("This file has already been imported.")
     job.status = ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING
     job.dry_run = dry_run
-    job.progress_rows = job.progress_percent = job.rows_per_second = 0
+    job.rows_per_second = 0
     job.save()
     progress_report(job.pk, phase="queued", rows=0, percent=0, per_second=0)
 
@@ -224,8 +224,6 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
         updated=result.updated,
         unchanged=result.unchanged,
         rejected=result.rejected,
-        progress_rows=result.rows,
-        progress_percent=100,
         rows_per_second=round(result.rows / seconds),
         preview=result.preview,
         reject_samples=result.reject_samples,

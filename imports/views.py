@@ -31,10 +31,6 @@ from imports.services import (
 HISTORY_ROWS = 50
 
 
-def _errors(error: ValidationError) -> list[str]:
-    return error.messages
-
-
 @require_http_methods(["GET", "POST"])
 @role_required(Role.ADMIN)
 def import_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -104,7 +100,7 @@ def import_mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
             import_queue(job=job, dry_run=request.POST.get("action") != "run")
         except ValidationError as exc:
-            form.add_error(None, _errors(exc))
+            form.add_error(None, exc.messages)
         else:
             return redirect("imports:detail", pk=job.pk)
     return render(request, "imports/import_detail.html", _detail_context(job, form), status=400)
