@@ -232,8 +232,6 @@ def main() -> None:
         "DJANGO_SECRET_KEY": "load-test-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_STATIC_ROOT": static,
-        "DJANGO_ACCESS_LOG": "false",
-        "DJANGO_LOG_LEVEL": "WARNING",
         "CADENCE_LOGIN_FAILURE_LIMIT": "1000",
         "DJANGO_SETTINGS_MODULE": "crm.settings",
         # The refreshes that visit logging queues go to a queue of the bench's own, emptied
