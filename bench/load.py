@@ -260,6 +260,9 @@ def main() -> None:
         ],
         cwd=ROOT,
         env=env,
+        # Logging as in production (an access line per request), written nowhere.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         time.sleep(3)
