@@ -20,7 +20,13 @@ from crm.models import (
     SegmentWeek,
     SupportCase,
 )
-from crm.services import invoice_delete, invoice_save, support_case_delete, support_case_save
+from crm.services import (
+    customers_delete,
+    invoice_delete,
+    invoice_save,
+    support_case_delete,
+    support_case_save,
+)
 
 
 class ContactInline(admin.TabularInline):
@@ -37,6 +43,12 @@ class CustomerAdmin(admin.ModelAdmin):
     autocomplete_fields = ("owner",)
     show_full_result_count = False
     inlines = [ContactInline]
+
+    def delete_model(self, request, obj):
+        customers_delete(customer_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        customers_delete(customer_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Contact)

@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from crm.models import Contact, Customer, CustomerStatus, Tier
 from crm.selectors import CUSTOMER_SORTS
@@ -120,3 +121,17 @@ class ReviewActionForm(forms.Form):
             if cleaned.get(name) in (None, ""):
                 self.add_error(name, "This field is required for this action.")
         return cleaned
+
+
+def add_service_error(
+    form: forms.BaseForm, error: ValidationError, aliases: dict[str, str] | None = None
+) -> None:
+    """Show a service's refusal on the form: next to the field it names (or that field's name
+    on this form, from `aliases`), else at the top. A service may name model fields the form
+    calls otherwise (scheduled_start is the form's start); that must never crash the page."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        name = (aliases or {}).get(field, field)
+        form.add_error(name if name in form.fields else None, errors)

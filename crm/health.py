@@ -22,16 +22,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from crm.enqueue import enqueue
+from crm.isolation import DATA_FAULTS, run_isolating
 from crm.models import (
     DEFAULT_CADENCE_DAYS,
     AccountFlag,
+    Customer,
     FlagKind,
     HealthSettings,
     PendingRefresh,
@@ -63,7 +65,7 @@ visits_by_rep AS (
            MAX(v.visited_at) FILTER (WHERE v.kind IN ({_CADENCE_KINDS})) AS last_visit_at,
            MAX(v.visited_at) AS last_any_at,
            COUNT(*) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS visits_done,
-           SUM(v.duration_minutes + v.travel_minutes)
+           SUM(v.duration_minutes::bigint + v.travel_minutes)
                FILTER (WHERE v.visited_at >= %(window_start_at)s) AS minutes,
            SUM(v.distance_km) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS km,
            SUM(v.expenses) FILTER (WHERE v.visited_at >= %(window_start_at)s) AS expenses
@@ -340,20 +342,60 @@ def _run_batch(where: str, params: dict) -> RefreshResult:
     return result
 
 
+_RANGE = "{column} BETWEEN %(low)s AND %(high)s"
+_IDS = "{column} = ANY(%(ids)s)"
+
+
+def _by_ids_isolating(run, *, ids: list[int], params: dict, what: str) -> list:
+    """`run(where, params)` over these customers, HEALTH_BATCH_SIZE at a time; a customer whose
+    figures the database refuses is skipped and logged, the others are refreshed."""
+    results = []
+    for start in range(0, len(ids), HEALTH_BATCH_SIZE):
+        results += run_isolating(
+            ids[start : start + HEALTH_BATCH_SIZE],
+            lambda part: run(_IDS, params | {"ids": part}),
+            what=what,
+        )
+    return results
+
+
+def _by_range_isolating(run, *, low: int, high: int, params: dict, what: str) -> list:
+    """`run(where, params)` for the id range in one statement; if the database refuses it,
+    again customer set by customer set so one bad account does not fail the batch."""
+    try:
+        return [run(_RANGE, params | {"low": low, "high": high})]
+    except DATA_FAULTS:
+        logger.warning("%s ids=%d-%d refused; finding the customer at fault", what, low, high)
+    ids = list(
+        Customer.objects.filter(pk__range=(low, high)).order_by("pk").values_list("pk", flat=True)
+    )
+    return _by_ids_isolating(run, ids=ids, params=params, what=what)
+
+
+def _merged(results: list[RefreshResult], as_of: dt.date) -> RefreshResult:
+    total = RefreshResult(as_of=as_of)
+    for result in results:
+        total.merge(result)
+    return total
+
+
 def health_refresh_range(*, low: int, high: int, as_of: dt.date) -> RefreshResult:
     """Refresh customers with low <= id <= high (one batch: callers keep ranges bounded)."""
-    params = _parameters(as_of) | {"low": low, "high": high}
-    return _run_batch("{column} BETWEEN %(low)s AND %(high)s", params)
+    results = _by_range_isolating(
+        _run_batch, low=low, high=high, params=_parameters(as_of), what="health refresh"
+    )
+    return _merged(results, as_of)
 
 
 def health_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> RefreshResult:
     """Refresh a few customers, e.g. the one whose visit, invoice or case just changed."""
-    ids = sorted(set(customer_ids))
-    total = RefreshResult(as_of=as_of)
-    for start in range(0, len(ids), HEALTH_BATCH_SIZE):
-        params = _parameters(as_of) | {"ids": ids[start : start + HEALTH_BATCH_SIZE]}
-        total.merge(_run_batch("{column} = ANY(%(ids)s)", params))
-    return total
+    results = _by_ids_isolating(
+        _run_batch,
+        ids=sorted(set(customer_ids)),
+        params=_parameters(as_of),
+        what="health refresh",
+    )
+    return _merged(results, as_of)
 
 
 def health_batches(batch_size: int | None = None) -> list[tuple[int, int]]:
@@ -430,50 +472,54 @@ def flag_explanation(flag: AccountFlag) -> str:
     return "; ".join(parts) + " " + threshold
 
 
-def queue_health_refresh(customer_ids: list[int]) -> bool:
-    """Ask a worker to refresh these customers' health. Called on commit by the services that
-    change visits, invoices or support cases. If the broker is down the change itself still
-    stands: the failure is logged and the nightly full refresh catches up."""
-    try:
-        current_app.send_task(
-            "crm.tasks.health_refresh_for_customers", args=[sorted(set(customer_ids))]
-        )
-    except Exception:  # the broker's errors vary by transport; none may fail the request
-        logger.warning(
-            "health refresh not queued for customers %s; kept as pending",
-            customer_ids,
-            exc_info=True,
-        )
-        now = timezone.now()
-        PendingRefresh.objects.bulk_create(
-            [PendingRefresh(customer_id=pk, requested_at=now) for pk in set(customer_ids)],
-            ignore_conflicts=True,
-        )
-        return False
-    return True
+def health_refresh_request(customer_ids: list[int]) -> None:
+    """Called inside the transaction that changed these customers' visits, invoices, cases or
+    account: record their refresh as pending in that same transaction (so no outage can lose
+    it), and once it commits ask a worker to do it now. The worker clears the pending rows it
+    answered; rows it never got (Redis down) are picked up by `health_refresh_pending`."""
+    ids = sorted(set(customer_ids))
+    now = timezone.now()
+    PendingRefresh.objects.bulk_create(
+        [PendingRefresh(customer_id=pk, requested_at=now) for pk in ids],
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=["requested_at"],
+    )
+    transaction.on_commit(lambda: enqueue("crm.tasks.health_refresh_for_customers", [ids]))
 
 
 PENDING_BATCH = 10_000
+# A request younger than this probably has its task on the queue already.
+PENDING_GRACE = dt.timedelta(minutes=2)
+
+_FORGET_ANSWERED_SQL = """
+DELETE FROM crm_pendingrefresh p
+USING unnest(%s::integer[], %s::timestamptz[]) AS answered (customer_id, requested_at)
+WHERE p.customer_id = answered.customer_id AND p.requested_at = answered.requested_at
+"""
 
 
-def pending_refresh_drain() -> int:
-    """Refresh the customers whose refresh could not be queued, then forget them (those asked
-    for again meanwhile stay pending). Returns how many were refreshed."""
-    started = timezone.now()
-    ids = list(
-        PendingRefresh.objects.filter(requested_at__lte=started)
-        .order_by("requested_at")
-        .values_list("customer_id", flat=True)[:PENDING_BATCH]
-    )
+def pending_refresh_run(*, customer_ids: list[int] | None = None) -> int:
+    """Refresh these customers (default: the longest-pending ones), then forget the pending
+    requests this refresh answered: exactly the rows read before it began, so a request made
+    while it ran stays pending. Returns how many customers were refreshed."""
+    pending = PendingRefresh.objects.all()
+    if customer_ids is None:
+        pending = pending.filter(requested_at__lte=timezone.now() - PENDING_GRACE).order_by(
+            "requested_at"
+        )[:PENDING_BATCH]
+    else:
+        pending = pending.filter(customer_id__in=customer_ids)
+    answered = list(pending.values_list("customer_id", "requested_at"))
+    ids = sorted(set(customer_ids)) if customer_ids is not None else [pk for pk, _ in answered]
     if not ids:
         return 0
     accounts_refresh(customer_ids=ids, as_of=timezone.localdate())
-    PendingRefresh.objects.filter(customer_id__in=ids, requested_at__lte=started).delete()
+    if answered:
+        with connection.cursor() as cursor:
+            customers, times = zip(*answered, strict=True)
+            cursor.execute(_FORGET_ANSWERED_SQL, [list(customers), list(times)])
     return len(ids)
-
-
-def queue_health_refresh_on_commit(customer_ids: list[int]) -> None:
-    transaction.on_commit(lambda: queue_health_refresh(customer_ids))
 
 
 @transaction.atomic
@@ -524,7 +570,8 @@ WITH parts AS (
     FROM (
         SELECT v.customer_id, v.salesperson_id,
                date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
-               SUM(v.duration_minutes + v.travel_minutes) AS minutes, SUM(v.distance_km) AS km,
+               SUM(v.duration_minutes::bigint + v.travel_minutes) AS minutes,
+               SUM(v.distance_km) AS km,
                SUM(v.expenses) AS expenses, COUNT(*) AS visits
         FROM visits_visit v
         WHERE {{customers:v.customer_id}} AND v.status = '{VisitStatus.DONE}'
@@ -590,13 +637,20 @@ def _run_monthly(where: str, params: dict) -> int:
 def monthly_refresh_range(*, low: int, high: int, as_of: dt.date) -> int:
     """Per-month figures of customers low..high for the 24 months up to `as_of`; one
     statement per batch, idempotent. Returns the rows written."""
-    params = _monthly_parameters(as_of) | {"low": low, "high": high}
-    return _run_monthly("{column} BETWEEN %(low)s AND %(high)s", params)
+    results = _by_range_isolating(
+        _run_monthly, low=low, high=high, params=_monthly_parameters(as_of), what="monthly refresh"
+    )
+    return sum(results)
 
 
 def monthly_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> int:
-    params = _monthly_parameters(as_of) | {"ids": sorted(set(customer_ids))}
-    return _run_monthly("{column} = ANY(%(ids)s)", params)
+    results = _by_ids_isolating(
+        _run_monthly,
+        ids=sorted(set(customer_ids)),
+        params=_monthly_parameters(as_of),
+        what="monthly refresh",
+    )
+    return sum(results)
 
 
 def monthly_refresh_all(*, as_of: dt.date) -> int:

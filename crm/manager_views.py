@@ -12,7 +12,6 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -35,6 +34,7 @@ from crm.dashboard import (
 from crm.forms import ReviewActionForm
 from crm.http import HtmxHttpRequest
 from crm.models import AccountFlag, Tier
+from crm.params import query_date
 from crm.review import RECOMMENDATIONS, recommendation_reason, review_act, with_recommendation
 from crm.selectors import customers_visible_to
 from crm.spreadsheet import spreadsheet_safe
@@ -199,7 +199,7 @@ TEAM_GAP_BELOW = 5
 def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     form.is_valid()
-    chosen = parse_date(request.GET.get("date") or "") or timezone.localdate()
+    chosen = query_date(request.GET.get("date")) or timezone.localdate()
     monday = chosen - dt.timedelta(days=chosen.weekday())
     days = [monday + dt.timedelta(days=offset) for offset in range(7)]
     start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
 
+from crm.bounds import MAX_SUPPORT_MINUTES, date_in_range, validate_plausible_date
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -77,7 +79,9 @@ class Customer(models.Model):
     phone = models.CharField(max_length=50, blank=True)
     website = models.CharField(max_length=200, blank=True)
     industry = models.CharField(max_length=100, blank=True)
-    since = models.DateField(null=True, blank=True, help_text="Customer since.")
+    since = models.DateField(
+        null=True, blank=True, help_text="Customer since.", validators=[validate_plausible_date]
+    )
     cadence_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
@@ -117,7 +121,10 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=models.Q(cadence_days__isnull=True) | models.Q(cadence_days__gte=1),
                 name="customer_cadence_positive",
-            )
+            ),
+            models.CheckConstraint(
+                condition=date_in_range("since"), name="customer_since_plausible"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,9 +167,9 @@ class Contact(models.Model):
 class Invoice(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invoices")
     number = models.CharField(max_length=64, unique=True)
-    issued_on = models.DateField()
-    due_on = models.DateField()
-    paid_on = models.DateField(null=True, blank=True)
+    issued_on = models.DateField(validators=[validate_plausible_date])
+    due_on = models.DateField(validators=[validate_plausible_date])
+    paid_on = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
     amount = models.DecimalField(**MONEY, help_text="Net amount billed, after discount.")
     cost_of_goods = models.DecimalField(**MONEY, default=Decimal("0"))
     discount = models.DecimalField(
@@ -190,6 +197,12 @@ class Invoice(models.Model):
                 condition=models.Q(cost_of_goods__gte=0) & models.Q(discount__gte=0),
                 name="invoice_costs_not_negative",
             ),
+            models.CheckConstraint(
+                condition=date_in_range("issued_on")
+                & date_in_range("due_on")
+                & date_in_range("paid_on"),
+                name="invoice_dates_plausible",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -205,14 +218,27 @@ class SupportCaseKind(models.TextChoices):
 
 class SupportCase(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="support_cases")
-    opened_on = models.DateField()
+    opened_on = models.DateField(validators=[validate_plausible_date])
     kind = models.CharField(max_length=16, choices=SupportCaseKind.choices)
-    minutes = models.PositiveIntegerField(help_text="Staff minutes spent on the case.")
+    minutes = models.PositiveIntegerField(
+        help_text="Staff minutes spent on the case.",
+        validators=[
+            MaxValueValidator(
+                MAX_SUPPORT_MINUTES, f"At most {MAX_SUPPORT_MINUTES:,} minutes for one case."
+            )
+        ],
+    )
     note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-opened_on", "-id"]
         indexes = [models.Index(fields=["customer", "opened_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=date_in_range("opened_on") & models.Q(minutes__lte=MAX_SUPPORT_MINUTES),
+                name="support_case_plausible",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.opened_on:%Y-%m-%d}"
@@ -281,8 +307,9 @@ class AccountMetrics(AccountFigures):
     cost_to_serve = models.DecimalField(**MONEY)
     profit = models.DecimalField(**MONEY)
     visits_done = models.PositiveIntegerField()
-    visit_minutes = models.PositiveIntegerField()
-    support_minutes = models.PositiveIntegerField()
+    # Sums over a year of visits and cases: bigint, so no sum can overflow.
+    visit_minutes = models.PositiveBigIntegerField()
+    support_minutes = models.PositiveBigIntegerField()
     average_days_late = models.DecimalField(max_digits=8, decimal_places=2, null=True)
     oldest_unpaid_days_late = models.IntegerField(null=True)
     is_neglected = models.BooleanField()
@@ -463,7 +490,7 @@ class SegmentFigures(models.Model):
     active = models.PositiveIntegerField(help_text="Active accounts with metrics.")
     covered = models.PositiveIntegerField()
     overdue = models.PositiveIntegerField()
-    overdue_days = models.PositiveIntegerField()
+    overdue_days = models.PositiveBigIntegerField()
     unprofitable = models.PositiveIntegerField()
     late_payers = models.PositiveIntegerField()
     follow_ups_overdue = models.PositiveIntegerField()

@@ -2,15 +2,10 @@
 feed). It fails open: with Redis down the feed still answers, unthrottled, and says so in the
 log."""
 
-import logging
-
-import redis
 from django.conf import settings
 from django.http import HttpRequest
 
-from crm.cache import redis_client
-
-logger = logging.getLogger(__name__)
+from crm.cache import redis_guarded, redis_key
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -25,13 +20,12 @@ def client_ip(request: HttpRequest) -> str:
 
 def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one request under `key`; True once more than `limit` came in this window."""
-    name = f"cadence:rate:{key}"
-    try:
-        pipe = redis_client().pipeline()
+    name = redis_key("rate", key)
+
+    def count(client) -> int:
+        pipe = client.pipeline()
         pipe.incr(name)
         pipe.expire(name, window_seconds, nx=True)
-        count, _ = pipe.execute()
-    except redis.RedisError:
-        logger.warning("rate limit %s not checked (Redis unavailable)", key, exc_info=True)
-        return False
-    return count > limit
+        return pipe.execute()[0]
+
+    return redis_guarded(count, default=0, what=f"rate limit {key}") > limit

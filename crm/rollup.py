@@ -11,9 +11,12 @@ visits of this week and next, and are rewritten whole for each affected segment:
   rolled into before (SegmentMember remembers), so a reassigned account leaves its old row;
 - `rollup_rebuild()` at the end of the nightly refresh and of seed_demo: every segment.
 
+- `rollup_refresh_segments(ids)` after customers were deleted (`customers_delete`), with the
+  segments read before the delete.
+
 One transaction-scoped advisory lock serialises the writers, so two refreshes of one segment
-cannot interleave their delete and insert. A customer deleted outright leaves its old segment
-stale until the nightly rebuild.
+cannot interleave their delete and insert. A customer deleted with raw SQL, outside
+`customers_delete`, leaves its old segment stale until the nightly rebuild.
 """
 
 import datetime as dt
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.isolation import run_isolating
 from crm.models import CustomerStatus
 from visits.models import VisitStatus
 
@@ -144,11 +148,16 @@ def _week_bounds(today: dt.date) -> dict:
 
 
 def _recompute(cursor, segments: list[int]) -> None:
-    params = {"segments": segments} | _week_bounds(timezone.localdate())
-    for table in ROLLUP_TABLES:
-        cursor.execute(f"DELETE FROM {table} WHERE segment_id = ANY(%(segments)s)", params)
-    for sql in (_FIGURES_SQL, _MONTHS_SQL, _WEEKS_SQL, _BANDS_SQL):
-        cursor.execute(sql, params)
+    bounds = _week_bounds(timezone.localdate())
+
+    def rewrite(part: list[int]) -> None:
+        params = {"segments": part} | bounds
+        for table in ROLLUP_TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE segment_id = ANY(%(segments)s)", params)
+        for sql in (_FIGURES_SQL, _MONTHS_SQL, _WEEKS_SQL, _BANDS_SQL):
+            cursor.execute(sql, params)
+
+    run_isolating(segments, rewrite, what="rollup", unit="segment")
 
 
 def _segments_of(cursor, customer_ids: list[int]) -> set[int]:
@@ -157,6 +166,13 @@ def _segments_of(cursor, customer_ids: list[int]) -> set[int]:
         [customer_ids],
     )
     return {segment for (segment,) in cursor.fetchall()}
+
+
+def _segments_drop(cursor, segments: list[int]) -> None:
+    """Segments left without accounts, with their rollups (whose keys do not cascade)."""
+    for table in ROLLUP_TABLES:
+        cursor.execute(f"DELETE FROM {table} WHERE segment_id = ANY(%s)", [segments])
+    cursor.execute("DELETE FROM crm_segment WHERE id = ANY(%s)", [segments])
 
 
 @transaction.atomic
@@ -175,6 +191,21 @@ def rollup_refresh_customers(*, customer_ids: list[int]) -> int:
     return len(segments)
 
 
+def rollup_segments_of(*, customer_ids: list[int]) -> set[int]:
+    """The segments these customers are rolled up into (read before deleting them)."""
+    with connection.cursor() as cursor:
+        return _segments_of(cursor, sorted(set(customer_ids)))
+
+
+@transaction.atomic
+def rollup_refresh_segments(*, segment_ids: set[int]) -> int:
+    """Rewrite these segments' rollups, e.g. after customers in them were deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+        _recompute(cursor, sorted(segment_ids))
+    return len(segment_ids)
+
+
 @transaction.atomic
 def rollup_rebuild() -> int:
     """Rewrite every segment's rollups from the stored metrics; drops empty segments.
@@ -184,9 +215,10 @@ def rollup_rebuild() -> int:
         cursor.execute(_ENSURE_SEGMENTS_SQL.format(where="true"))
         cursor.execute(_MEMBERS_SQL.format(where="true"))
         cursor.execute(
-            "DELETE FROM crm_segment s WHERE NOT EXISTS "
+            "SELECT id FROM crm_segment s WHERE NOT EXISTS "
             "(SELECT 1 FROM crm_segmentmember sm WHERE sm.segment_id = s.id)"
         )
+        _segments_drop(cursor, [segment for (segment,) in cursor.fetchall()])
         cursor.execute("SELECT id FROM crm_segment")
         segments = [segment for (segment,) in cursor.fetchall()]
         _recompute(cursor, segments)

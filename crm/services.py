@@ -8,8 +8,9 @@ from django.db import connection, transaction
 
 from accounts.models import User
 from crm.cache import all_schedules_changed, schedules_changed
-from crm.health import queue_health_refresh_on_commit
+from crm.health import health_refresh_request
 from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
+from crm.rollup import rollup_refresh_segments, rollup_segments_of
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 CADENCE_REFRESH_BATCH = 10_000
@@ -122,8 +123,20 @@ def customer_update(*, customer: Customer, user: User, changes: dict) -> Custome
     # Tier, own cadence, `since` or status may have moved the due date and the flags.
     customer_cadence_refresh(customer_ids=[customer.pk])
     customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
-    queue_health_refresh_on_commit([customer.pk])
+    health_refresh_request([customer.pk])
     return customer
+
+
+@transaction.atomic
+def customers_delete(*, customer_ids: list[int]) -> int:
+    """Delete customers with everything that hangs off them, and rewrite the managers' rollups
+    of the segments they were in. Returns how many were deleted."""
+    segments = rollup_segments_of(customer_ids=customer_ids)
+    owners = set(Customer.objects.filter(pk__in=customer_ids).values_list("owner_id", flat=True))
+    deleted = Customer.objects.filter(pk__in=customer_ids).delete()[1].get("crm.Customer", 0)
+    rollup_refresh_segments(segment_ids=segments)
+    schedules_changed(owners)
+    return deleted
 
 
 @transaction.atomic
@@ -158,7 +171,7 @@ def invoice_save(*, invoice: Invoice) -> Invoice:
     """Create or change an invoice; the customer's health is refreshed once it is committed."""
     invoice.full_clean()
     invoice.save()
-    queue_health_refresh_on_commit([invoice.customer_id])
+    health_refresh_request([invoice.customer_id])
     return invoice
 
 
@@ -166,14 +179,14 @@ def invoice_save(*, invoice: Invoice) -> Invoice:
 def invoice_delete(*, invoice: Invoice) -> None:
     customer_id = invoice.customer_id
     invoice.delete()
-    queue_health_refresh_on_commit([customer_id])
+    health_refresh_request([customer_id])
 
 
 @transaction.atomic
 def support_case_save(*, case: SupportCase) -> SupportCase:
     case.full_clean()
     case.save()
-    queue_health_refresh_on_commit([case.customer_id])
+    health_refresh_request([case.customer_id])
     return case
 
 
@@ -181,4 +194,4 @@ def support_case_save(*, case: SupportCase) -> SupportCase:
 def support_case_delete(*, case: SupportCase) -> None:
     customer_id = case.customer_id
     case.delete()
-    queue_health_refresh_on_commit([customer_id])
+    health_refresh_request([customer_id])

@@ -138,13 +138,15 @@ DATABASES = {
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Rendered schedule fragments and their generations (crm/cache.py); fails open without Redis.
+# Every key this installation keeps in Redis (cache, import progress, rate limits) starts with it.
+CADENCE_CACHE_PREFIX = os.environ.get("CADENCE_CACHE_PREFIX", "cadence")
 CACHES = {
     "default": {
         "BACKEND": "crm.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": os.environ.get("CADENCE_CACHE_PREFIX", "cadence"),
+        "KEY_PREFIX": CADENCE_CACHE_PREFIX,
         "TIMEOUT": 300,
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 
@@ -184,6 +186,8 @@ STORAGES = {
 
 # One currency for the whole installation; every amount is a Decimal in it.
 CADENCE_CURRENCY = os.environ.get("CADENCE_CURRENCY", "EUR").upper()
+# The most one visit's expenses may be (forms, services and imports refuse more).
+CADENCE_MAX_VISIT_EXPENSES = int(os.environ.get("CADENCE_MAX_VISIT_EXPENSES", "10000"))
 
 # Email through Django 6.1's MAILERS: SMTP (DJANGO_EMAIL_HOST, default the local MTA on
 # localhost) in production; printed to the console in development unless a host is set.

@@ -4,6 +4,7 @@ the database (so a database outage shows a clean 503, not a stack of secondary e
 import sys
 
 import redis
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
@@ -12,7 +13,7 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from crm.cache import redis_client
+from crm.cache import redis_breaker, redis_client
 
 _migrations_checked = False
 
@@ -32,7 +33,14 @@ def _database() -> str:
 
 
 def _redis() -> str:
-    redis_client().ping()
+    breaker = redis_breaker(settings.REDIS_URL)
+    if breaker.is_open:
+        return "error: unavailable (not retried for a few seconds)"
+    try:
+        redis_client().ping()
+    except (redis.RedisError, OSError):
+        breaker.trip()
+        raise
     return "ok"
 
 

@@ -11,11 +11,10 @@ from django.utils import timezone
 from crm.cache import all_schedules_changed
 from crm.digest import digest_send
 from crm.health import (
-    accounts_refresh,
     health_batches,
     health_refresh_range,
     monthly_refresh_range,
-    pending_refresh_drain,
+    pending_refresh_run,
 )
 from crm.rollup import rollup_rebuild
 from crm.services import customer_cadence_refresh
@@ -101,18 +100,17 @@ def rollup_rebuild_all() -> int:
 
 
 @shared_task(soft_time_limit=60, time_limit=90, expires=3600, **RETRY)
-def health_refresh_for_customers(customer_ids: list[int]) -> dict:
-    """After a visit, invoice or support case changed: refresh those customers now."""
-    today = timezone.localdate()
-    result = accounts_refresh(customer_ids=customer_ids, as_of=today)
-    return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
+def health_refresh_for_customers(customer_ids: list[int]) -> int:
+    """After a visit, invoice, support case or account changed: refresh those customers now
+    and clear the pending requests this answers."""
+    return pending_refresh_run(customer_ids=customer_ids)
 
 
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=10 * 60)
 def health_refresh_pending() -> int:
     """Every few minutes: refreshes that could not be queued while the broker was down."""
     started = time.monotonic()
-    refreshed = pending_refresh_drain()
+    refreshed = pending_refresh_run()
     if refreshed:
         logger.info(
             "health_refresh_pending customers=%d seconds=%.1f",

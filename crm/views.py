@@ -10,7 +10,13 @@ from django_htmx.http import reswap, retarget
 
 from accounts.models import Role
 from accounts.permissions import role_required
-from crm.forms import AcknowledgeForm, ContactForm, CustomerFilterForm, CustomerForm
+from crm.forms import (
+    AcknowledgeForm,
+    ContactForm,
+    CustomerFilterForm,
+    CustomerForm,
+    add_service_error,
+)
 from crm.health import flag_acknowledge
 from crm.http import HtmxHttpRequest
 from crm.models import Contact, Customer
@@ -126,8 +132,10 @@ def customer_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 customer_update(customer=customer, user=request.user, changes=form.changes())
-            except (ValidationError, PermissionDenied) as error:
-                form.add_error(None, error.messages if hasattr(error, "messages") else str(error))
+            except ValidationError as error:
+                add_service_error(form, error)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
             else:
                 messages.success(request, "Account saved.")
                 if request.htmx:

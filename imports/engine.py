@@ -17,6 +17,7 @@ rolls back. Input rows = created + updated + unchanged + rejected, always.
 
 import csv
 import datetime as dt
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.bounds import EARLIEST_YEAR, LATEST_YEAR, PLACEHOLDER_DATES, is_plausible_date
 from crm.spreadsheet import FORMULA_STARTS, spreadsheet_safe
 from imports.kinds import (
     CONTACTS,
@@ -47,6 +49,8 @@ CHUNK_ROWS = 5_000
 PREVIEW_ROWS = 10
 REJECT_SAMPLES = 200
 IMPORT_LOCK = 7_240_002
+# "0000-00-00", "00/00/0000", "00.00.0000 00:00": how some exports write "no date".
+PLACEHOLDER_TEXT = re.compile(r"^0{1,4}[-/.]0{1,2}[-/.]0{2,4}\b")
 
 # Columns a new record needs beyond the imported fields.
 _EXTRA_INSERT = {
@@ -146,16 +150,29 @@ class _RowReader:
 
             return text
         if f.parse == "date":
-            return lambda value: parse_datetime_parts(value, self.order)[0]
+            return lambda value: self._plausible(value)[0]
         if f.parse == "datetime":
 
-            def moment(value: str) -> dt.datetime:
-                day, clock = parse_datetime_parts(value, self.order)
+            def moment(value: str) -> dt.datetime | None:
+                day, clock = self._plausible(value)
+                if day is None:
+                    return None
                 # A date without a time is taken as noon, so it stays the same day in any zone.
                 return dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
 
             return moment
         return f.parse
+
+    def _plausible(self, value: str) -> tuple[dt.date | None, dt.time | None]:
+        """A date within 1900-2100; an export's "no date" placeholder reads as empty."""
+        if PLACEHOLDER_TEXT.match(value):
+            return None, None
+        day, clock = parse_datetime_parts(value, self.order)
+        if day in PLACEHOLDER_DATES:
+            return None, None
+        if not is_plausible_date(day):
+            raise CellError(f"is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return day, clock
 
     def read(self, cells: list[str]) -> tuple[tuple | None, list[tuple[str, str, str]]]:
         values, errors = [], None
@@ -180,11 +197,16 @@ class _RowReader:
                 values.append(text)
                 continue
             try:
-                values.append(convert(text))
+                value = convert(text)
             except CellError as exc:
                 errors = errors or []
                 errors.append((header, text, str(exc)))
                 values.append(None)
+                continue
+            if value is None and required:
+                errors = errors or []
+                errors.append((header, text, "is a 'no date' placeholder but required"))
+            values.append(value)
         return (None, errors) if errors else (tuple(values), [])
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from crm.bounds import MAX_SUPPORT_MINUTES, MAX_TRAVEL_MINUTES, MAX_VISIT_KM, MAX_VISIT_MINUTES
 from crm.models import (
     Contact,
     Customer,
@@ -109,7 +110,7 @@ _CUSTOMER_REF = Field(
 )
 _MONEY = {"sql_type": "numeric(14,2)", "parse": decimal_reader(), "create_default": "0"}
 _COST = {**_MONEY, "parse": decimal_reader(minimum=Decimal("0"))}
-_MINUTES = {"sql_type": "integer", "parse": int_reader(), "create_default": "0"}
+_MINUTES = {"sql_type": "integer", "create_default": "0"}
 
 CUSTOMERS = Kind(
     name=ImportKind.CUSTOMERS,
@@ -443,18 +444,39 @@ VISITS = Kind(
             "duration_minutes",
             "Minutes",
             synonyms=("duration", "minutes", "duration minutes"),
+            parse=int_reader(maximum=MAX_VISIT_MINUTES),
             **_MINUTES,
         ),
-        Field("travel_minutes", "Travel minutes", synonyms=("travel", "travel time"), **_MINUTES),
+        Field(
+            "travel_minutes",
+            "Travel minutes",
+            synonyms=("travel", "travel time"),
+            parse=int_reader(maximum=MAX_TRAVEL_MINUTES),
+            **_MINUTES,
+        ),
         Field(
             "distance_km",
             "Distance (km)",
             synonyms=("distance", "km", "mileage"),
             sql_type="numeric(8,1)",
-            parse=decimal_reader(places=1, minimum=Decimal("0"), maximum=Decimal("1e7")),
+            parse=decimal_reader(
+                places=1, minimum=Decimal("0"), most=lambda: Decimal(MAX_VISIT_KM), what=" km"
+            ),
             create_default="0",
         ),
-        Field("expenses", "Expenses", synonyms=("expenses", "costs", "expense"), **_COST),
+        Field(
+            "expenses",
+            "Expenses",
+            synonyms=("expenses", "costs", "expense"),
+            **_COST
+            | {
+                "parse": decimal_reader(
+                    minimum=Decimal("0"),
+                    most=lambda: Decimal(settings.CADENCE_MAX_VISIT_EXPENSES),
+                    what=" (the most one visit's expenses may be)",
+                )
+            },
+        ),
         _text(
             "notes",
             "Notes",
@@ -521,6 +543,7 @@ SUPPORT_CASES = Kind(
             "Minutes",
             required=True,
             synonyms=("minutes", "time spent", "duration", "handling time"),
+            parse=int_reader(maximum=MAX_SUPPORT_MINUTES),
             **_MINUTES,
         ),
         _text("note", "Note", 0, "note", "notes", "subject", "description"),

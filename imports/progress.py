@@ -1,38 +1,34 @@
 """Live progress of a running import, kept in Redis (the import's own writes stay in one
 transaction, which other connections cannot see until it commits)."""
 
-import logging
+from crm.cache import redis_guarded, redis_key
 
-import redis
-
-from crm.cache import redis_client
-
-logger = logging.getLogger(__name__)
 KEEP_SECONDS = 24 * 3600
 
 
 def _key(job_id: int) -> str:
-    return f"cadence:import:{job_id}:progress"
+    return redis_key("import", job_id, "progress")
 
 
 def progress_report(job_id: int, *, phase: str, rows: int, percent: int, per_second: int) -> None:
     """Best effort: an import never fails because its progress could not be shown."""
-    try:
-        client = redis_client()
-        client.hset(
+
+    def report(client) -> None:
+        pipe = client.pipeline()
+        pipe.hset(
             _key(job_id),
             mapping={"phase": phase, "rows": rows, "percent": percent, "per_second": per_second},
         )
-        client.expire(_key(job_id), KEEP_SECONDS)
-    except redis.RedisError:
-        logger.warning("import %s: progress not reported", job_id, exc_info=True)
+        pipe.expire(_key(job_id), KEEP_SECONDS)
+        pipe.execute()
+
+    redis_guarded(report, what=f"import {job_id} progress")
 
 
 def progress_read(job_id: int) -> dict | None:
-    try:
-        values = redis_client().hgetall(_key(job_id))
-    except redis.RedisError:
-        return None
+    values = redis_guarded(
+        lambda client: client.hgetall(_key(job_id)), what=f"import {job_id} progress"
+    )
     if not values:
         return None
     decoded = {key.decode(): value.decode() for key, value in values.items()}

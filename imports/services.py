@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from accounts.models import Territory, User
 from crm.cache import all_schedules_changed
-from crm.health import health_refresh_customers, monthly_refresh_customers
+from crm.enqueue import enqueue
+from crm.health import health_refresh_customers, health_refresh_request, monthly_refresh_customers
+from crm.models import Customer
 from crm.rollup import rollup_rebuild, rollup_refresh_customers
-from crm.services import customer_cadence_refresh
+from crm.services import customer_cadence_refresh, customers_delete
 from imports.engine import ImportResult, import_execute, media_path
 from imports.kinds import KINDS, missing_required, propose_mapping
 from imports.models import DateOrder, ImportChange, ImportJob, ImportStatus, MappingPreset
@@ -146,10 +148,7 @@ def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
     progress_report(job.pk, phase="queued", rows=0, percent=0, per_second=0)
 
     def send() -> None:
-        try:
-            import_run_task.delay(job.pk, dry_run)
-        except Exception:  # the broker's errors vary by transport; the page must say so
-            logger.warning("import %s not queued", job.pk, exc_info=True)
+        if not enqueue(import_run_task.name, [job.pk, dry_run]):
             ImportJob.objects.filter(pk=job.pk).update(
                 status=ImportStatus.FAILED,
                 error="The task queue (Redis) is not answering; nothing was imported. Try again.",
@@ -174,14 +173,13 @@ def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
 
 
 def queue_customers_refresh(customer_ids: list[int]) -> None:
-    """After a revert: refresh those customers' figures on a worker; if the broker is down the
-    nightly refresh catches up."""
+    """After an import or a revert has committed: refresh those customers' figures on a
+    worker. If the queue is down their figures are kept as pending (refreshed within minutes
+    of Redis coming back) and the nightly job recomputes their cadence dates."""
     from imports.tasks import customers_refresh_task
 
-    try:
-        customers_refresh_task.delay(customer_ids)
-    except Exception:  # the broker's errors vary by transport; none may fail the request
-        logger.warning("refresh after revert not queued", exc_info=True)
+    if not enqueue(customers_refresh_task.name, [customer_ids]):
+        health_refresh_request(customer_ids)
 
 
 def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
@@ -354,9 +352,11 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
         table = KINDS[job.kind].table
         # Created rows go first (through the ORM, so what hangs off them goes too): a restored
         # row may take back a unique value one of them holds, like a customer's primary contact.
-        KINDS[job.kind].model.objects.filter(
-            pk__in=ImportChange.objects.filter(job=job, created=True).values("object_id")
-        ).delete()
+        created = ImportChange.objects.filter(job=job, created=True).values("object_id")
+        if KINDS[job.kind].model is Customer:
+            customers_delete(customer_ids=[row["object_id"] for row in created])
+        else:
+            KINDS[job.kind].model.objects.filter(pk__in=created).delete()
         with connection.cursor() as cursor:
             columns = _column_list(cursor, table)
             cursor.execute(

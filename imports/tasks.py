@@ -6,7 +6,12 @@ import time
 from celery import shared_task
 
 from imports.models import ImportJob
-from imports.services import customers_refresh_after_import, import_customer_ids, import_run
+from imports.services import (
+    customers_refresh_after_import,
+    import_customer_ids,
+    import_run,
+    queue_customers_refresh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +23,7 @@ def import_run_task(job_id: int, dry_run: bool) -> dict:
     job = ImportJob.objects.get(pk=job_id)
     result = import_run(job=job, dry_run=dry_run)
     if not dry_run:
-        customers_refresh_task.delay(import_customer_ids(job))
+        queue_customers_refresh(import_customer_ids(job))
     return result.as_dict(job.kind)
 
 

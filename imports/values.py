@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import TextChoices
@@ -148,9 +149,15 @@ MONEY_LIMIT = Decimal("1e12")
 
 
 def decimal_reader(
-    *, places: int = 2, minimum: Decimal | None = None, maximum: Decimal = MONEY_LIMIT
+    *,
+    places: int = 2,
+    minimum: Decimal | None = None,
+    maximum: Decimal = MONEY_LIMIT,
+    most: Callable[[], Decimal] | None = None,
+    what: str = "",
 ):
-    """A decimal within the database column's range (and at least `minimum`)."""
+    """A decimal within the database column's range (below `maximum`), at least `minimum` and,
+    with `most`, at most what it returns when the cell is read (a bound the settings hold)."""
 
     def parse(text: str) -> Decimal:
         number = parse_decimal(text, places=places)
@@ -158,6 +165,8 @@ def decimal_reader(
             raise CellError(f"{text.strip()!r} is too large")
         if minimum is not None and number < minimum:
             raise CellError(f"{text.strip()!r} is below {minimum}")
+        if most is not None and number > (limit := most()):
+            raise CellError(f"{text.strip()!r} is more than {limit:,}{what}")
         return number
 
     return parse
@@ -167,7 +176,7 @@ def int_reader(*, minimum: int = 0, maximum: int = 2_147_483_647):
     def parse(text: str) -> int:
         number = parse_int(text)
         if not minimum <= number <= maximum:
-            raise CellError(f"{text.strip()!r} is not between {minimum} and {maximum}")
+            raise CellError(f"{text.strip()!r} is not between {minimum:,} and {maximum:,}")
         return number
 
     return parse

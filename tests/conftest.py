@@ -1,3 +1,4 @@
+import datetime as dt
 import os
 import shutil
 import signal
@@ -8,10 +9,20 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import Role, Territory, User
-from crm.models import Customer
-from tests.factories import CustomerFactory, TerritoryFactory, UserFactory
+from accounts.services import calendar_token_regenerate
+from crm.models import AccountFlag, Customer, FlagKind
+from imports.engine import media_path
+from imports.models import ImportJob
+from tests.factories import (
+    ContactFactory,
+    CustomerFactory,
+    PlannedVisitFactory,
+    TerritoryFactory,
+    UserFactory,
+)
 
 # Playwright's sync API runs an event loop in the test thread; Django's live_server ORM calls
 # from that thread are safe here because the test itself makes them, not the loop.
@@ -39,8 +50,18 @@ def fresh_rate_limits():
     import redis
 
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter("cadence:rate:*"):
+    for key in client.scan_iter(f"{settings.CADENCE_CACHE_PREFIX}:rate:*"):
         client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def redis_breakers_closed():
+    """A test that made Redis fail does not leave the next test skipping Redis."""
+    yield
+    from crm.cache import _breakers
+
+    for breaker in _breakers.values():
+        breaker.reset()
 
 
 @pytest.fixture(scope="session")
@@ -240,3 +261,46 @@ def browser_login(page, live_server, username: str, password: str = "secret-pass
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+@pytest.fixture
+def sides(world):
+    """Objects of the North (where rep-north and north-manager work) and of the South."""
+    made = {}
+    for name, customer, rep in (
+        ("north", world.north_customer, world.rep_north),
+        ("south", world.south_customer, world.rep_south),
+    ):
+        made[name] = {
+            "customer": customer,
+            "rep": rep,
+            "contact": ContactFactory(customer=customer),
+            "flag": AccountFlag.objects.create(
+                customer=customer,
+                kind=FlagKind.NEGLECTED,
+                inputs={"days_since_visit": "99.00", "cadence_days": "30.00", "tier": "B"},
+                as_of=timezone.localdate(),
+                opened_at=timezone.now(),
+                raised_at=timezone.now(),
+            ),
+            "visit": PlannedVisitFactory(
+                customer=customer,
+                salesperson=rep,
+                scheduled_start=timezone.now() + dt.timedelta(days=2),
+            ),
+            "token": calendar_token_regenerate(user=rep),
+            "job": ImportJob.objects.create(
+                kind="customers",
+                original_name=f"{name}.csv",
+                stored_name=f"{name}.csv",
+                size=1,
+                file_format="csv",
+                headers=["Name"],
+                rejects_name=f"rejects-{name}.csv",
+                uploaded_by=world.admin,
+            ),
+        }
+        rejects = media_path(f"rejects-{name}.csv")
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        rejects.write_text("Name,error\nX,bad\n")
+    return made

@@ -8,20 +8,12 @@ visitor, with objects in and out of their scope, by GET and POST, as a full page
 
 ROUTES must name every URL pattern, so a new view cannot escape this test."""
 
-import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
-
-from accounts.services import calendar_token_regenerate
-from crm.models import AccountFlag, FlagKind
-from imports.engine import media_path
-from imports.models import ImportJob
-from tests.factories import ContactFactory, PlannedVisitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,49 +102,6 @@ def project_url_names(resolver=None, prefix=""):
 
 def test_every_url_pattern_is_in_the_matrix():
     assert sorted(set(project_url_names())) == sorted(ROUTES)
-
-
-@pytest.fixture
-def sides(world):
-    """Objects of the North (where rep-north and north-manager work) and of the South."""
-    made = {}
-    for name, customer, rep in (
-        ("north", world.north_customer, world.rep_north),
-        ("south", world.south_customer, world.rep_south),
-    ):
-        made[name] = {
-            "customer": customer,
-            "rep": rep,
-            "contact": ContactFactory(customer=customer),
-            "flag": AccountFlag.objects.create(
-                customer=customer,
-                kind=FlagKind.NEGLECTED,
-                inputs={"days_since_visit": "99.00", "cadence_days": "30.00", "tier": "B"},
-                as_of=timezone.localdate(),
-                opened_at=timezone.now(),
-                raised_at=timezone.now(),
-            ),
-            "visit": PlannedVisitFactory(
-                customer=customer,
-                salesperson=rep,
-                scheduled_start=timezone.now() + dt.timedelta(days=2),
-            ),
-            "token": calendar_token_regenerate(user=rep),
-            "job": ImportJob.objects.create(
-                kind="customers",
-                original_name=f"{name}.csv",
-                stored_name=f"{name}.csv",
-                size=1,
-                file_format="csv",
-                headers=["Name"],
-                rejects_name=f"rejects-{name}.csv",
-                uploaded_by=world.admin,
-            ),
-        }
-        rejects = media_path(f"rejects-{name}.csv")
-        rejects.parent.mkdir(parents=True, exist_ok=True)
-        rejects.write_text("Name,error\nX,bad\n")
-    return made
 
 
 def visitors(world):

@@ -17,14 +17,24 @@ from pathlib import Path
 
 import pytest
 import redis
+import time_machine
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.cache import _breakers
 from crm.celery import app
 from crm.demo import demo_data_seed
-from crm.health import health_refresh_all, queue_health_refresh
+from crm.health import (
+    _FORGET_ANSWERED_SQL,
+    health_refresh_all,
+    health_refresh_request,
+    pending_refresh_run,
+)
 from crm.models import AccountFlag, AccountMetrics, Customer, PendingRefresh, SegmentFigures
 from crm.tasks import health_refresh_nightly, health_refresh_pending
+from imports.models import ImportJob, ImportStatus
+from imports.services import import_queue
 from tests.conftest import settings_base_dir, start_worker, stop_worker
 from tests.factories import PlannedVisitFactory
 from visits.models import VisitStatus
@@ -39,7 +49,8 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of this test's own, which it can stop and start again."""
+    """A redis-server of this test's own, which it can stop, start again on the same port, or
+    pause (SIGSTOP: it accepts connections and never answers, like a hung server)."""
 
     def __init__(self):
         self.port = free_port()
@@ -74,61 +85,144 @@ class PrivateRedis:
         self.process.terminate()
         self.process.wait(timeout=10)
 
+    def fail(self, outage: str) -> None:
+        if outage == "paused":
+            self.process.send_signal(signal.SIGSTOP)
+        else:
+            self.stop()
+
+    def recover(self, outage: str) -> None:
+        if outage == "paused":
+            self.process.send_signal(signal.SIGCONT)
+        else:
+            self.start()
+        for breaker in _breakers.values():
+            breaker.reset()
+
+    def remove(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.stop()
+
 
 @pytest.fixture
-def private_redis(monkeypatch):
+def private_redis(monkeypatch, settings):
+    """Everything Cadence keeps in Redis goes to a server of the test's own: the Celery
+    broker, the cache, rate limits and import progress."""
     server = PrivateRedis()
     server.start()
-    # The Celery app sends to this server from now on (fresh connection pools for its URL).
     monkeypatch.setitem(app.conf, "broker_url", server.url)
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    settings.REDIS_URL = server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
     try:
         yield server
     finally:
-        if server.process.poll() is None:
-            server.stop()
+        server.remove()
         app._pool = None
         app.amqp._producer_pool = None
 
 
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def visit_form(when: dt.datetime) -> dict:
+    return {
+        "kind": "on_site",
+        "visited_at": timezone.localtime(when).strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": 30,
+        "travel_minutes": 0,
+        "distance_km": "0",
+        "expenses": "0",
+        "notes": "Logged while Redis was failing",
+    }
+
+
 @pytest.mark.django_db
-def test_visit_logging_does_not_depend_on_redis_and_the_refresh_is_not_lost(
-    client, world, private_redis, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("outage", ["refused", "paused"])
+def test_writes_answer_fast_and_keep_their_refresh_while_redis_fails(
+    outage, client, world, private_redis, django_capture_on_commit_callbacks
 ):
     start = timezone.now() - dt.timedelta(hours=2)
     planned = PlannedVisitFactory(
         customer=world.north_customer, salesperson=world.rep_north, scheduled_start=start
     )
     client.force_login(world.rep_north)
-    private_redis.stop()
+    private_redis.fail(outage)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("visits:log", args=[planned.pk]),
-            {
-                "kind": "on_site",
-                "visited_at": timezone.localtime(start).strftime("%Y-%m-%dT%H:%M"),
-                "duration_minutes": 30,
-                "travel_minutes": 0,
-                "distance_km": "0",
-                "expenses": "0",
-                "notes": "Logged while Redis was down",
-            },
+    posts = [(reverse("visits:log", args=[planned.pk]), visit_form(start))] + [
+        (
+            reverse("visits:log_ad_hoc") + f"?customer={world.north_customer.pk}",
+            visit_form(timezone.now() - dt.timedelta(hours=hours)),
         )
+        for hours in (3, 4, 5)
+    ]
+    for url, data in posts:
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, data)
+        seconds = time.monotonic() - started
+        assert response.status_code == 302, response.content.decode()[:500]
+        assert seconds < 1, f"a write took {seconds:.2f} s"
+    for page in (reverse("visits:schedule"), reverse("healthz")):
+        response, seconds = timed(lambda p=page: client.get(p))
+        assert response.status_code in (200, 503) and seconds < 1, f"{page}: {seconds:.2f} s"
 
-    assert response.status_code == 302
     planned.refresh_from_db()
     assert planned.status == VisitStatus.DONE
+    assert world.north_customer.visits.filter(status=VisitStatus.DONE).count() == 4
     assert PendingRefresh.objects.filter(customer=world.north_customer).exists()
     assert not AccountMetrics.objects.filter(customer=world.north_customer).exists()
 
-    private_redis.start()
-    assert queue_health_refresh([world.north_customer.pk]), "sending works again"
-    assert health_refresh_pending.apply().get() == 1
+    private_redis.recover(outage)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        assert health_refresh_pending.apply().get() == 1
     assert not PendingRefresh.objects.exists()
-    metrics = AccountMetrics.objects.get(customer=world.north_customer)
-    assert metrics.last_visit_on == timezone.localdate(start)
+    assert AccountMetrics.objects.get(customer=world.north_customer).visits_done == 4
+
+
+@pytest.mark.django_db
+def test_the_worker_forgets_only_the_requests_it_answered(world):
+    account = world.north_customer
+    health_refresh_request([account.pk])
+    assert pending_refresh_run(customer_ids=[account.pk]) == 1
+    assert not PendingRefresh.objects.exists(), "the request it answered is gone"
+
+    health_refresh_request([account.pk])
+    answered = list(PendingRefresh.objects.values_list("customer_id", "requested_at"))
+    health_refresh_request([account.pk])  # a newer request lands while the refresh runs
+    with connection.cursor() as cursor:
+        customers, times = zip(*answered, strict=True)
+        cursor.execute(_FORGET_ANSWERED_SQL, [list(customers), list(times)])
+    assert PendingRefresh.objects.filter(customer=account).exists(), "the newer one stays"
+
+
+@pytest.mark.django_db
+def test_an_import_that_cannot_be_queued_fails_with_a_message(
+    world, private_redis, django_capture_on_commit_callbacks
+):
+    job = ImportJob.objects.create(
+        kind="customers",
+        original_name="c.csv",
+        stored_name="missing.csv",
+        size=10,
+        file_format="csv",
+        status=ImportStatus.UPLOADED,
+        uploaded_by=world.admin,
+    )
+    private_redis.fail("paused")
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_queue(job=job, dry_run=False)
+    seconds = time.monotonic() - started
+    job.refresh_from_db()
+    assert seconds < 1, f"took {seconds:.2f} s"
+    assert job.status == ImportStatus.FAILED
+    assert "not answering" in job.error
 
 
 def wait_until(condition, seconds: float, what: str) -> None:

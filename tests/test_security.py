@@ -167,7 +167,9 @@ def client_for(user):
 def test_csv_exports_neutralise_formulas(client, world, tmp_path):
     customer = CustomerFactory(name=FORMULA, territory=world.north, owner=world.rep_north)
     InvoiceFactory(customer=customer, amount=100, cost_of_goods=0)
-    VisitFactory(customer=customer, salesperson=world.rep_north, duration_minutes=6000)
+    VisitFactory.create_batch(
+        5, customer=customer, salesperson=world.rep_north, duration_minutes=1200
+    )
     health_refresh_everything(as_of=timezone.localdate())
     client.force_login(world.north_manager)
     exported = client.get(reverse("manage:account_list", args=["unprofitable"]), {"format": "csv"})

@@ -3,11 +3,13 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from crm.bounds import validate_plausible_date
 from crm.models import Contact, Customer
 from visits.models import Outcome, Visit, VisitKind
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MAX_MEETING = dt.timedelta(hours=24)
 MEETING_KINDS = [(k, label) for k, label in VisitKind.choices if k != VisitKind.EMAIL]
 
 
@@ -31,14 +33,16 @@ class CustomerContactsMixin:
 
 
 class MeetingTimesForm(forms.Form):
-    start = forms.DateTimeField(widget=DATETIME_WIDGET)
-    end = forms.DateTimeField(widget=DATETIME_WIDGET)
+    start = forms.DateTimeField(widget=DATETIME_WIDGET, validators=[validate_plausible_date])
+    end = forms.DateTimeField(widget=DATETIME_WIDGET, validators=[validate_plausible_date])
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and end <= start:
             self.add_error("end", "The meeting must end after it starts.")
+        elif start and end and end - start > MAX_MEETING:
+            self.add_error("end", "A meeting cannot last more than 24 hours.")
         return cleaned
 
 

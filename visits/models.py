@@ -1,10 +1,19 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+
+from crm.bounds import (
+    MAX_TRAVEL_MINUTES,
+    MAX_VISIT_KM,
+    MAX_VISIT_MINUTES,
+    MaxVisitExpensesValidator,
+    date_in_range,
+    validate_plausible_date,
+)
 
 
 class VisitKind(models.TextChoices):
@@ -43,24 +52,53 @@ class Visit(models.Model):
     status = models.CharField(
         max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED
     )
-    scheduled_start = models.DateTimeField(null=True, blank=True)
-    scheduled_end = models.DateTimeField(null=True, blank=True)
+    scheduled_start = models.DateTimeField(
+        null=True, blank=True, validators=[validate_plausible_date]
+    )
+    scheduled_end = models.DateTimeField(
+        null=True, blank=True, validators=[validate_plausible_date]
+    )
     purpose = models.CharField(max_length=300, blank=True)
     visited_at = models.DateTimeField(
-        "visited at", null=True, blank=True, help_text="When the visit actually started."
+        "visited at",
+        null=True,
+        blank=True,
+        help_text="When the visit actually started.",
+        validators=[validate_plausible_date],
     )
-    duration_minutes = models.PositiveIntegerField(default=0)
-    travel_minutes = models.PositiveIntegerField(default=0)
+    duration_minutes = models.PositiveIntegerField(
+        default=0,
+        validators=[
+            MaxValueValidator(MAX_VISIT_MINUTES, "A visit lasts at most 24 hours (1,440 minutes).")
+        ],
+    )
+    travel_minutes = models.PositiveIntegerField(
+        default=0,
+        validators=[
+            MaxValueValidator(MAX_TRAVEL_MINUTES, "Travel is at most 24 hours (1,440 minutes).")
+        ],
+    )
     distance_km = models.DecimalField(
-        max_digits=8, decimal_places=1, default=Decimal("0"), validators=[MinValueValidator(0)]
+        max_digits=8,
+        decimal_places=1,
+        default=Decimal("0"),
+        validators=[
+            MinValueValidator(0),
+            MaxValueValidator(MAX_VISIT_KM, f"A visit's distance is at most {MAX_VISIT_KM:,} km."),
+        ],
     )
     expenses = models.DecimalField(
-        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxVisitExpensesValidator()],
     )
     notes = models.TextField("what the customer said", blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     next_step = models.CharField(max_length=300, blank=True)
-    follow_up_on = models.DateField("follow-up date", null=True, blank=True)
+    follow_up_on = models.DateField(
+        "follow-up date", null=True, blank=True, validators=[validate_plausible_date]
+    )
     competitor = models.CharField("competitor mentioned", max_length=200, blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
@@ -101,6 +139,19 @@ class Visit(models.Model):
             models.CheckConstraint(
                 condition=Q(distance_km__gte=0) & Q(expenses__gte=0),
                 name="visit_costs_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__lte=MAX_VISIT_MINUTES)
+                & Q(travel_minutes__lte=MAX_TRAVEL_MINUTES)
+                & Q(distance_km__lte=MAX_VISIT_KM),
+                name="visit_effort_plausible",
+            ),
+            models.CheckConstraint(
+                condition=date_in_range("visited_at", moment=True)
+                & date_in_range("scheduled_start", moment=True)
+                & date_in_range("scheduled_end", moment=True)
+                & date_in_range("follow_up_on"),
+                name="visit_dates_plausible",
             ),
         ]
 

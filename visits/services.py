@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from crm.cache import schedules_changed
-from crm.health import queue_health_refresh_on_commit
+from crm.health import health_refresh_request
 from crm.models import Contact, Customer
 from crm.services import customer_cadence_refresh, validate_contacts_belong_to
 from visits.models import Outcome, Visit, VisitKind, VisitStatus
@@ -60,7 +60,7 @@ def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
 def _meeting_changed(*, customer: Customer, salesperson_id: int) -> None:
     """After the commit: refresh the account's health (follow-ups and this week's meetings
     depend on planned ones too) and mark the schedules that show the meeting as stale."""
-    queue_health_refresh_on_commit([customer.pk])
+    health_refresh_request([customer.pk])
     schedules_changed([salesperson_id, customer.owner_id])
 
 

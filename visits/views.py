@@ -16,7 +16,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,8 +24,10 @@ from django_htmx.http import trigger_client_event
 
 from accounts.services import calendar_token_regenerate
 from crm.cache import SCHEDULE_CACHE_SECONDS, schedule_generation
+from crm.forms import add_service_error
 from crm.http import HtmxHttpRequest
 from crm.models import Customer
+from crm.params import query_date, query_id, query_text
 from crm.ratelimit import client_ip, over_limit
 from crm.selectors import customer_search, customers_visible_to, who_to_visit
 from visits.calendar import calendar_feed
@@ -53,6 +54,8 @@ WHO_TO_VISIT_SHOWN = 15
 # A day never lists more meetings than this; the rest are behind a "more" link to the day view.
 AGENDA_PER_DAY = {"week": 12, "day": 60}
 PICKER_RESULTS = 8
+# The services name a meeting's times as the model does; the forms call them start and end.
+MEETING_FIELDS = {"scheduled_start": "start", "scheduled_end": "end"}
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -117,7 +120,7 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
     """The salesperson's home: the week (or a day) of meetings and who to visit next."""
     today = timezone.localdate()
     view = "day" if request.GET.get("view") == "day" else "week"
-    chosen = parse_date(request.GET.get("date") or "") or today
+    chosen = query_date(request.GET.get("date")) or today
     first = chosen if view == "day" else _week_start(chosen)
     span = 1 if view == "day" else 7
     start, end = _day_bounds(first, span)
@@ -175,7 +178,7 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
                     purpose=data["purpose"],
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                add_service_error(form, error, MEETING_FIELDS)
             else:
                 _announce(request, result, "planned for")
                 return _saved(request, reverse("visits:schedule"))
@@ -191,13 +194,12 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
 def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
     """Prefill from the query string: ?customer=<id>&date=YYYY-MM-DD (9:00 to 10:00 that day)."""
     initial = {}
-    customer_id = request.GET.get("customer", "")
-    if customer_id:
+    if request.GET.get("customer"):
         # Like every other page, a customer the user may not see is a 404, not a blank form.
         initial["customer"] = get_object_or_404(
-            customers, pk=int(customer_id) if customer_id.isdigit() else 0
+            customers, pk=query_id(request.GET["customer"]) or 0
         )
-    day = parse_date(request.GET.get("date") or "") or timezone.localdate() + dt.timedelta(days=1)
+    day = query_date(request.GET.get("date")) or timezone.localdate() + dt.timedelta(days=1)
     start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
     initial["start"], initial["end"] = start, start + dt.timedelta(hours=1)
     return initial
@@ -206,7 +208,7 @@ def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
 @require_GET
 def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
     """Search-as-you-type for the plan form: visible customers only."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = query_text(request.GET.get("q"))
     matches = (
         customer_search(request.user, today=timezone.localdate(), query=query)[:PICKER_RESULTS]
         if query
@@ -251,7 +253,7 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     visit=visit, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                add_service_error(form, error, MEETING_FIELDS)
             else:
                 _announce(request, result, "moved to")
                 return _saved(request, reverse("visits:schedule"))
@@ -272,7 +274,7 @@ def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             visit_cancel(visit=visit, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_error(form, error, {"cancel_reason": "reason"})
         else:
             messages.success(request, f"Meeting with {visit.customer.name} cancelled.")
             return _saved(request, reverse("visits:schedule"))
@@ -288,10 +290,10 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     if planned is not None:
         customer = planned.customer
     else:
-        customer_id = request.POST.get("customer") or request.GET.get("customer") or ""
-        if not customer_id.isdigit():
+        customer_id = query_id(request.POST.get("customer") or request.GET.get("customer"))
+        if customer_id is None:
             return _form_response(request, "visits/log.html", {"choose_customer": True})
-        customer = get_object_or_404(customers_visible_to(request.user), pk=int(customer_id))
+        customer = get_object_or_404(customers_visible_to(request.user), pk=customer_id)
     blank_visit = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
     if request.method == "POST":
         form = LogForm(request.POST, instance=blank_visit, customer=customer)
@@ -301,7 +303,7 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
                     user=request.user, customer=customer, visit=planned, **form.service_arguments()
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                add_service_error(form, error)
             else:
                 messages.success(request, f"Visit to {customer.name} logged.")
                 if result.follow_up:

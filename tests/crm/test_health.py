@@ -347,9 +347,12 @@ def test_logging_a_visit_clears_the_flag_through_a_real_worker(
     InvoiceFactory(customer=account, amount=Decimal("1000"), cost_of_goods=Decimal("500"))
     health_refresh_all(as_of=timezone.localdate())
     assert open_kinds(account) == {"neglected"}
-    assert health_refresh_for_customers.apply_async(
-        args=[[account.pk]], queue=celery_worker_queue
-    ).get(timeout=60) == {"opened": {}, "resolved": {}}
+    assert (
+        health_refresh_for_customers.apply_async(
+            args=[[account.pk]], queue=celery_worker_queue
+        ).get(timeout=60)
+        == 1
+    )
 
     visit_log(
         user=rep, customer=account, kind="on_site", visited_at=timezone.now(), duration_minutes=30

@@ -1,0 +1,262 @@
+"""What a stranger would type: numbers and dates no visit, invoice or account can have, on every
+form, service and import, and a database that refuses one account's figures. Each answers with a
+message by the field (never a 500, never stored), and no single account stops a refresh."""
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.health import health_refresh_all, health_refresh_customers, monthly_refresh_all
+from crm.models import AccountMetrics, AccountMonth, Customer
+from crm.rollup import rollup_rebuild
+from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
+from tests.imports.test_import import run
+from tests.test_authorization import ROUTES
+from visits.models import Visit
+from visits.services import visit_log
+
+pytestmark = pytest.mark.django_db
+
+HUGE = "2147483647"
+
+
+def log_form(**overrides) -> dict:
+    return {
+        "kind": "on_site",
+        "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": "30",
+        "travel_minutes": "0",
+        "distance_km": "0",
+        "expenses": "0",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("duration_minutes", HUGE, "at most 24 hours"),
+        ("duration_minutes", "1441", "at most 24 hours"),
+        ("travel_minutes", "1200000000", "at most 24 hours"),
+        ("distance_km", "5000.1", "at most 5,000 km"),
+        ("expenses", "10000.01", "at most 10,000"),
+        ("visited_at", "0001-01-01T00:00", "between 1900 and 2100"),
+        ("visited_at", "9999-12-31T23:59", "between 1900 and 2100"),
+        ("follow_up_on", "9999-12-31", "between 1900 and 2100"),
+    ],
+)
+def test_the_visit_log_form_refuses_implausible_values_by_the_field(
+    client, world, field, value, message
+):
+    client.force_login(world.rep_north)
+    url = reverse("visits:log_ad_hoc") + f"?customer={world.north_customer.pk}"
+    response = client.post(url, log_form(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Visit.objects.exists()
+
+
+def test_the_expenses_cap_follows_the_setting(client, world, settings):
+    settings.CADENCE_MAX_VISIT_EXPENSES = 50_000
+    client.force_login(world.rep_north)
+    url = reverse("visits:log_ad_hoc") + f"?customer={world.north_customer.pk}"
+    assert client.post(url, log_form(expenses="20000")).status_code == 302
+    assert Visit.objects.get().expenses == Decimal("20000")
+
+
+def test_the_service_refuses_what_the_form_would(world):
+    with pytest.raises(ValidationError) as error:
+        visit_log(
+            user=world.rep_north,
+            customer=world.north_customer,
+            kind="on_site",
+            visited_at=timezone.now(),
+            duration_minutes=1_200_000_000,
+            travel_minutes=1_200_000_000,
+        )
+    assert set(error.value.message_dict) == {"duration_minutes", "travel_minutes"}
+    assert not Visit.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T09:00", "0001-01-01T10:00"),
+        ("9999-12-31T09:00", "9999-12-31T10:00"),
+        ("2026-12-02T09:00", "2026-12-04T10:00"),
+    ],
+)
+def test_planning_refuses_implausible_times_with_a_message(client, world, start, end):
+    client.force_login(world.rep_north)
+    response = client.post(
+        reverse("visits:plan"),
+        {"customer": world.north_customer.pk, "kind": "on_site", "start": start, "end": end},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "between 1900 and 2100" in page or "more than 24 hours" in page
+    assert not Visit.objects.exists()
+
+
+def test_a_manager_cannot_store_a_placeholder_customer_since(client, world):
+    client.force_login(world.north_manager)
+    account = world.north_customer
+    response = client.post(
+        reverse("crm:customer_edit", args=[account.pk]),
+        {
+            "name": account.name,
+            "tier": account.tier,
+            "status": account.status,
+            "territory": account.territory_id,
+            "since": "9999-12-31",
+        },
+    )
+    assert response.status_code == 200
+    assert "between 1900 and 2100" in response.content.decode()
+    account.refresh_from_db()
+    assert account.since != dt.date(9999, 12, 31)
+
+
+VISITS_WITH_HOSTILE_NUMBERS = """\
+Customer Code,Salesperson,Date,Duration,Travel,Distance,Expenses
+{code},rep-north,2026-11-02 10:00,2147483647,0,0,0
+{code},rep-north,2026-11-03 10:00,30,1441,0,0
+{code},rep-north,2026-11-04 10:00,30,0,5001,0
+{code},rep-north,2026-11-05 10:00,30,0,0,10000.01
+{code},rep-north,0001-01-01 10:00,30,0,0,0
+{code},rep-north,0000-00-00,30,0,0,0
+{code},rep-north,2200-01-01 10:00,30,0,0,0
+{code},rep-north,2026-11-06 10:00,1440,1440,5000,10000
+"""
+
+
+def test_imports_reject_what_the_forms_refuse(world):
+    text = VISITS_WITH_HOSTILE_NUMBERS.format(code=world.north_customer.code)
+    job, _ = run(world, "visits", text)
+    reasons = {sample["row"]: sample["reason"] for sample in job.reject_samples}
+    assert (job.created, job.rejected) == (1, 7), reasons
+    assert "1,440" in reasons[2] and "1,440" in reasons[3]
+    assert "5,000" in reasons[4] and "10,000" in reasons[5]
+    assert "placeholder" in reasons[6] and "placeholder" in reasons[7]
+    assert "1900-2100" in reasons[8]
+    assert Visit.objects.get().duration_minutes == 1440
+
+
+def test_imports_read_placeholder_dates_as_empty(world):
+    text = (
+        "Account Name,Account Number,Territory,Customer Since\n"
+        "Acme Ltd,ACME-1,North,9999-12-31\n"
+        "Beta plc,BETA-1,North,1899-05-01\n"
+    )
+    job, _ = run(world, "customers", text)
+    assert (job.created, job.rejected) == (1, 1)
+    assert Customer.objects.get(code="ACME-1").since is None
+    assert "1900-2100" in job.reject_samples[0]["reason"]
+
+
+REFUSE_ONE_CUSTOMER = """
+CREATE FUNCTION pg_temp.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.customer_id = {customer} THEN
+        RAISE EXCEPTION 'integer out of range' USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON {table}
+FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_one();
+"""
+
+
+@pytest.mark.parametrize("table", ["crm_accountmetrics", "crm_accountmonth"])
+def test_one_account_the_database_refuses_does_not_stop_the_refresh(world, table, caplog):
+    accounts = [CustomerFactory(territory=world.north, owner=world.rep_north) for _ in range(9)]
+    for account in accounts:
+        InvoiceFactory(customer=account, amount=Decimal("100"), cost_of_goods=Decimal("40"))
+        VisitFactory(customer=account, salesperson=world.rep_north)
+    bad = accounts[4]
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_ONE_CUSTOMER.format(customer=bad.pk, table=table))
+
+    today = timezone.localdate()
+    with caplog.at_level(logging.ERROR, logger="crm.isolation"):
+        health_refresh_all(as_of=today)
+        monthly_refresh_all(as_of=today)
+        health_refresh_customers(customer_ids=[a.pk for a in accounts], as_of=today)
+        rollup_rebuild()
+
+    model = AccountMetrics if table == "crm_accountmetrics" else AccountMonth
+    refreshed = set(model.objects.values_list("customer_id", flat=True))
+    assert {a.pk for a in accounts} - refreshed == {bad.pk}
+    assert f"customer {bad.pk}" in caplog.text
+
+
+HOSTILE_VALUES = [
+    "2024-02-30",
+    "2024-13-01",
+    "0000-00-00",
+    "9999-12-31",
+    "0001-01",
+    "9999-12",
+    "²",
+    "٣",
+    "\x00",
+    "a\x00b",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "1e308",
+    "NaN",
+    "' OR 1=1 --",
+    "<script>alert(1)</script>",
+    "x" * 5000,
+]
+QUERY_NAMES = [
+    "date",
+    "customer",
+    "q",
+    "page",
+    "sort",
+    "tab",
+    "view",
+    "for",
+    "next",
+    "format",
+    "recommendation",
+    "territory",
+    "salesperson",
+    "tier",
+    "status",
+    "period",
+    "start",
+    "end",
+    "overdue",
+]
+
+
+def test_no_view_answers_5xx_to_hostile_query_parameters(world, sides, settings):
+    """Every URL pattern, as a salesperson and as an admin, with each hostile value in every
+    query parameter any view reads."""
+    settings.CADENCE_FEED_REQUESTS_PER_MINUTE = 1_000_000
+    failures = []
+    for user in (world.rep_north, world.admin):
+        client = Client()
+        client.force_login(user)
+        for name, route in sorted(ROUTES.items()):
+            if name in {"logout", "visits:calendar_regenerate"}:
+                continue
+            url = reverse(name, kwargs=route.kwargs(sides["north"]) if route.kwargs else {})
+            for value in HOSTILE_VALUES:
+                query = urlencode(dict.fromkeys(QUERY_NAMES, value))
+                for headers in ({}, {"HX-Request": "true"}):
+                    response = client.get(f"{url}?{query}", headers=headers)
+                    if response.status_code >= 500:
+                        failures.append(f"{user.username} {url} {value[:20]!r} {headers}")
+    assert not failures, "\n".join(failures)
