@@ -186,6 +186,8 @@ STORAGES = {
 
 # One currency for the whole installation; every amount is a Decimal in it.
 CADENCE_CURRENCY = os.environ.get("CADENCE_CURRENCY", "EUR").upper()
+# How often a worker running an import says it is alive; 8 missed beats and the job is given up.
+CADENCE_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("CADENCE_IMPORT_HEARTBEAT_SECONDS", "15"))
 # The most one visit's expenses may be (forms, services and imports refuse more).
 CADENCE_MAX_VISIT_EXPENSES = int(os.environ.get("CADENCE_MAX_VISIT_EXPENSES", "10000"))
 
@@ -223,8 +225,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_TASK_TIME_LIMIT = 30 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 25 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 20 * 60
+# Tasks are acknowledged when they finish, so one whose worker was killed is delivered again:
+# by Redis once it has gone unacknowledged this long, which is just above the longest task's
+# hard time limit (25 min), so a task still running is never handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(
+        os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 5 * 60))
+    )
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

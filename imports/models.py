@@ -17,7 +17,12 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", "Importing"
     DONE = "done", "Imported"
     FAILED = "failed", "Failed"
+    REVERTING = "reverting", "Reverting"
     REVERTED = "reverted", "Reverted"
+
+
+# A worker is on these: the page polls, nothing else may start on the job.
+BUSY_STATUSES = frozenset({ImportStatus.CHECKING, ImportStatus.RUNNING, ImportStatus.REVERTING})
 
 
 class DateOrder(models.TextChoices):
@@ -68,6 +73,12 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="imports"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    # The run a worker was asked for: a task carrying another token (a duplicate, or one
+    # redelivered after the admin started the job again) does nothing.
+    run_token = models.CharField(max_length=32, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Written every few seconds by the worker running the job; when it stops, the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     reverted_at = models.DateTimeField(null=True, blank=True)
@@ -83,7 +94,7 @@ class ImportJob(models.Model):
 
     @property
     def is_busy(self) -> bool:
-        return self.status in {ImportStatus.CHECKING, ImportStatus.RUNNING}
+        return self.status in BUSY_STATUSES
 
 
 class ImportChange(models.Model):

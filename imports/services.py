@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Territory, User
@@ -16,9 +17,17 @@ from crm.health import health_refresh_customers, health_refresh_request, monthly
 from crm.models import Customer
 from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh, customers_delete
-from imports.engine import ImportResult, import_execute, media_path
+from imports.engine import IMPORT_LOCK, ImportResult, import_execute, media_path
+from imports.heartbeat import heartbeat_stale_after
 from imports.kinds import KINDS, missing_required, propose_mapping
-from imports.models import DateOrder, ImportChange, ImportJob, ImportStatus, MappingPreset
+from imports.models import (
+    BUSY_STATUSES,
+    DateOrder,
+    ImportChange,
+    ImportJob,
+    ImportStatus,
+    MappingPreset,
+)
 from imports.progress import progress_report
 from imports.readers import ImportFileError, inspect_file, iter_rows
 from imports.values import date_order_hint
@@ -27,8 +36,9 @@ logger = logging.getLogger(__name__)
 DATE_SAMPLE_ROWS = 1_000
 SAMPLE_ROWS = 5
 SAMPLE_CHARS = 200
-# Longer than import_run_task's hard time limit.
+# A queued job no worker has picked up in this long is given up.
 STALLED_AFTER = dt.timedelta(hours=1)
+EDITABLE_STATUSES = frozenset({ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED})
 REFRESH_BATCH = 10_000
 ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
@@ -104,8 +114,8 @@ def import_configure(
     default_territory: Territory | None,
 ) -> ImportJob:
     """Save the admin's mapping and options; refuse a mapping without a required field."""
-    if job.status not in {ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED}:
-        raise ValidationError("This import can no longer be changed.")
+    if job.status not in EDITABLE_STATUSES:
+        raise ValidationError("This import is already running or done; it can no longer change.")
     kind = KINDS[job.kind]
     known = {f.name for f in kind.fields}
     mapping = {h: f for h, f in mapping.items() if h in job.headers and f in known}
@@ -123,50 +133,102 @@ def import_configure(
         raise ValidationError(f"Map a column to: {', '.join(missing)}.")
     if date_order not in DateOrder.values:
         raise ValidationError("Choose how the file writes dates.")
-    job.mapping = mapping
-    job.date_order = date_order
-    job.default_owner = default_owner
-    job.default_territory = default_territory
-    job.status = ImportStatus.UPLOADED
-    job.error = ""
-    job.save()
+    # A conditional update, not save(): a second click must not put a job a first click has
+    # just queued back to "uploaded" (and so run it twice).
+    changed = ImportJob.objects.filter(pk=job.pk, status__in=EDITABLE_STATUSES).update(
+        mapping=mapping,
+        date_order=date_order,
+        default_owner=default_owner,
+        default_territory=default_territory,
+        status=ImportStatus.UPLOADED,
+        error="",
+    )
+    job.refresh_from_db()
+    if not changed:
+        raise ValidationError("This import is already running or done; it can no longer change.")
     return job
 
 
 def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
-    """Hand the dry run or the import to a worker; the page polls its progress."""
+    """Hand the dry run or the import to a worker; the page polls its progress. One run per
+    job: of two clicks (or two admins) only the first queues anything."""
     from imports.tasks import import_run_task
 
-    if job.is_busy:
-        raise ValidationError("This import is already running.")
-    if job.status in {ImportStatus.DONE, ImportStatus.REVERTED}:
+    token = uuid.uuid4().hex
+    queued = ImportJob.objects.filter(pk=job.pk, status__in=EDITABLE_STATUSES).update(
+        status=ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING,
+        dry_run=dry_run,
+        rows_per_second=0,
+        run_token=token,
+        queued_at=timezone.now(),
+        started_at=None,
+        heartbeat_at=None,
+        error="",
+    )
+    job.refresh_from_db()
+    if not queued:
+        if job.is_busy:
+            raise ValidationError("This import is already running.")
         raise ValidationError("This file has already been imported.")
-    job.status = ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING
-    job.dry_run = dry_run
-    job.rows_per_second = 0
-    job.save()
     progress_report(job.pk, phase="queued", rows=0, percent=0, per_second=0)
-
-    def send() -> None:
-        if not enqueue(import_run_task.name, [job.pk, dry_run]):
-            ImportJob.objects.filter(pk=job.pk).update(
-                status=ImportStatus.FAILED,
-                error="The task queue (Redis) is not answering; nothing was imported. Try again.",
-            )
-
-    transaction.on_commit(send)
+    transaction.on_commit(
+        lambda: _send_or_give_up(
+            job,
+            import_run_task.name,
+            [job.pk, dry_run, token],
+            status=ImportStatus.FAILED,
+            error="The task queue (Redis) is not answering; nothing was imported. Try again.",
+        )
+    )
     return job
 
 
+def _send_or_give_up(job: ImportJob, task: str, args: list, *, status: str, error: str) -> None:
+    """Queue the job's task; if Redis does not take it, the job leaves its busy state with
+    `error` at once (never left "running" for nobody)."""
+    if not enqueue(task, args):
+        ImportJob.objects.filter(pk=job.pk, run_token=job.run_token).update(
+            status=status, error=error
+        )
+
+
+def import_claim(*, job_id: int, token: str) -> ImportJob | None:
+    """The worker takes the job it was sent, unless that run was superseded (another token),
+    finished or given up, or another worker is on it now (its heartbeat is fresh). A task
+    redelivered after its worker died finds a stale heartbeat and takes the job over."""
+    now = timezone.now()
+    claimed = (
+        ImportJob.objects.filter(pk=job_id, run_token=token, status__in=BUSY_STATUSES)
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - heartbeat_stale_after()))
+        .update(heartbeat_at=now, started_at=now)
+    )
+    return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
 def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
-    """A run still marked busy past the task's hard time limit died with its worker; its
-    transaction rolled back, so say so and let the admin start it again."""
-    since = job.started_at or job.uploaded_at
-    if job.is_busy and since < timezone.now() - STALLED_AFTER:
-        ImportJob.objects.filter(pk=job.pk, status=job.status).update(
-            status=ImportStatus.FAILED,
-            error="The run stopped without finishing (its worker was stopped); nothing was "
-            "written. Start it again.",
+    """A busy job whose worker stopped beating (killed, machine gone) is given up: its
+    transaction rolled back, so nothing was written; the admin starts it again. A job no
+    worker ever picked up is given up after STALLED_AFTER."""
+    if not job.is_busy:
+        return job
+    now = timezone.now()
+    if job.heartbeat_at is not None:
+        stalled = job.heartbeat_at < now - heartbeat_stale_after()
+        why = "its worker stopped"
+    else:
+        stalled = (job.queued_at or job.uploaded_at) < now - STALLED_AFTER
+        why = "no worker picked it up"
+    if stalled:
+        reverting = job.status == ImportStatus.REVERTING
+        ImportJob.objects.filter(pk=job.pk, run_token=job.run_token, status=job.status).update(
+            status=ImportStatus.DONE if reverting else ImportStatus.FAILED,
+            error=(
+                f"The revert stopped without finishing ({why}); nothing was changed. "
+                "Revert it again."
+                if reverting
+                else f"The run stopped without finishing ({why}); nothing was written. "
+                "Start it again."
+            ),
         )
         job.refresh_from_db()
     return job
@@ -269,9 +331,13 @@ def import_customer_ids(job: ImportJob) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall() if row[0] is not None)
 
 
+@transaction.atomic
 def customers_refresh_after_import(customer_ids: list[int]) -> None:
     """Cadence dates, health, monthly figures and rollups of the imported customers, a batch
-    of 10,000 at a time (set-based statements, not a loop over customers)."""
+    of 10,000 at a time (set-based statements, not a loop over customers). Under the import
+    lock: a revert deleting these customers waits for it (or it for the revert)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
     today = timezone.localdate()
     if len(customer_ids) >= ANALYZE_AFTER_CUSTOMERS:
         # After a big import the planner's statistics describe the tables before it; with them
@@ -293,11 +359,19 @@ def customers_refresh_after_import(customer_ids: list[int]) -> None:
 
 
 def import_revert_blockers(job: ImportJob) -> list[str]:
-    """Why the import cannot be reverted, if anything newer depends on what it wrote."""
-    if job.status != ImportStatus.DONE:
+    """Why the import cannot be reverted: it is not finished, another import or revert is
+    running (it could write the same rows), or something newer depends on what it wrote."""
+    if job.status not in {ImportStatus.DONE, ImportStatus.REVERTING}:
         return ["Only a finished import can be reverted."]
     table = KINDS[job.kind].table
     reasons = []
+    others_busy = (
+        ImportJob.objects.filter(status__in=BUSY_STATUSES - {ImportStatus.CHECKING})
+        .exclude(pk=job.pk)
+        .exists()
+    )
+    if others_busy:
+        reasons.append("Another import is running or being reverted; try when it has finished.")
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -340,10 +414,46 @@ def import_revert_blockers(job: ImportJob) -> list[str]:
     return reasons
 
 
+def import_revert_queue(*, job: ImportJob, user: User) -> ImportJob:
+    """Hand the revert to a worker (a large import's revert takes longer than a request may);
+    the page polls it like an import."""
+    from imports.tasks import import_revert_task
+
+    blockers = import_revert_blockers(job)
+    if blockers:
+        raise ValidationError(" ".join(blockers))
+    token = uuid.uuid4().hex
+    queued = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.DONE).update(
+        status=ImportStatus.REVERTING,
+        run_token=token,
+        queued_at=timezone.now(),
+        heartbeat_at=None,
+        reverted_by=user,
+        error="",
+    )
+    job.refresh_from_db()
+    if not queued:
+        raise ValidationError("This import is already being reverted.")
+    progress_report(job.pk, phase="queued", rows=0, percent=0, per_second=0)
+    transaction.on_commit(
+        lambda: _send_or_give_up(
+            job,
+            import_revert_task.name,
+            [job.pk, token],
+            status=ImportStatus.DONE,
+            error="The task queue (Redis) is not answering; nothing was reverted. Try again.",
+        )
+    )
+    return job
+
+
 def import_revert(*, job: ImportJob, user: User) -> list[int]:
     """Remove the rows the import created and restore the ones it updated. Returns the
-    customers whose figures change (refreshed by the caller's task)."""
+    customers whose figures change (refreshed by the caller). Holds the import lock, so no
+    import runs in between and no two reverts interleave."""
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         blockers = import_revert_blockers(job)
         if blockers:

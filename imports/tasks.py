@@ -1,14 +1,24 @@
-"""Celery tasks for imports: thin wrappers around imports.services."""
+"""Celery tasks for imports: thin wrappers around imports.services.
+
+Each run carries its job's token and is acknowledged late: if its worker dies, the task is
+redelivered (the import's transaction rolled back, so running it again is safe) and takes the
+job over once the dead worker's heartbeat is stale; a task whose run was superseded does
+nothing."""
 
 import logging
 import time
 
 from celery import shared_task
+from django.core.exceptions import ValidationError
 
-from imports.models import ImportJob
+from imports.heartbeat import heartbeat
+from imports.models import ImportJob, ImportStatus
+from imports.progress import progress_report
 from imports.services import (
     customers_refresh_after_import,
+    import_claim,
     import_customer_ids,
+    import_revert,
     import_run,
     queue_customers_refresh,
 )
@@ -16,20 +26,51 @@ from imports.services import (
 logger = logging.getLogger(__name__)
 
 
-@shared_task(soft_time_limit=50 * 60, time_limit=55 * 60, acks_late=False)
-def import_run_task(job_id: int, dry_run: bool) -> dict:
-    """Not acknowledged late: an import killed half-way has rolled back, and the admin starts
-    it again from its page rather than a redelivery running it twice."""
-    job = ImportJob.objects.get(pk=job_id)
-    result = import_run(job=job, dry_run=dry_run)
+@shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)
+def import_run_task(job_id: int, dry_run: bool, token: str) -> dict | None:
+    job = import_claim(job_id=job_id, token=token)
+    if job is None:
+        logger.info("import %s: run %s superseded or taken; nothing to do", job_id, token)
+        return None
+    with heartbeat(job.pk):
+        result = import_run(job=job, dry_run=dry_run)
     if not dry_run:
         queue_customers_refresh(import_customer_ids(job))
     return result.as_dict(job.kind)
 
 
-@shared_task(soft_time_limit=50 * 60, time_limit=55 * 60)
+@shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)
+def import_revert_task(job_id: int, token: str) -> int | None:
+    """Revert, then refresh the figures of the customers it touched, in this task."""
+    job = import_claim(job_id=job_id, token=token)
+    if job is None:
+        logger.info("revert of import %s: run %s superseded or taken", job_id, token)
+        return None
+    with heartbeat(job.pk):
+        progress_report(job.pk, phase="reverting", rows=0, percent=10, per_second=0)
+        try:
+            customer_ids = import_revert(job=job, user=job.reverted_by)
+        except ValidationError as exc:
+            _revert_refused(job, "Cannot revert: " + " ".join(exc.messages))
+            return None
+        except Exception as exc:
+            _revert_refused(job, f"The revert stopped: {exc}"[:2000])
+            raise
+        progress_report(job.pk, phase="refreshing figures", rows=0, percent=60, per_second=0)
+        customers_refresh_after_import(customer_ids)
+        progress_report(job.pk, phase="done", rows=0, percent=100, per_second=0)
+    return len(customer_ids)
+
+
+def _revert_refused(job: ImportJob, error: str) -> None:
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.REVERTING).update(
+        status=ImportStatus.DONE, error=error
+    )
+
+
+@shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)
 def customers_refresh_task(customer_ids: list[int]) -> int:
-    """After an import or its revert: the affected customers' figures, in set-based batches."""
+    """After an import: the affected customers' figures, in set-based batches."""
     started = time.monotonic()
     customers_refresh_after_import(customer_ids)
     logger.info(

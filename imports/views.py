@@ -20,12 +20,11 @@ from imports.services import (
     import_configure,
     import_give_up_if_stalled,
     import_queue,
-    import_revert,
     import_revert_blockers,
+    import_revert_queue,
     import_upload,
     preset_apply,
     preset_save,
-    queue_customers_refresh,
 )
 
 HISTORY_ROWS = 50
@@ -158,10 +157,11 @@ def import_rejects(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def import_revert_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     try:
-        customer_ids = import_revert(job=job, user=request.user)
+        import_revert_queue(job=job, user=request.user)
     except ValidationError as exc:
         messages.error(request, "Cannot revert: " + " ".join(exc.messages))
     else:
-        queue_customers_refresh(customer_ids)
-        messages.success(request, "Import reverted: its new rows removed, its updates undone.")
+        messages.success(
+            request, "Reverting: its new rows are removed and its updates undone in the background."
+        )
     return redirect("imports:detail", pk=job.pk)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 import time_machine
-from django.db import connection
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,10 +36,19 @@ from crm.health import (
 )
 from crm.models import AccountFlag, AccountMetrics, Customer, PendingRefresh, SegmentFigures
 from crm.tasks import health_refresh_nightly, health_refresh_pending
+from imports.engine import IMPORT_LOCK
 from imports.models import ImportJob, ImportStatus
-from imports.services import import_queue
+from imports.progress import progress_read
+from imports.services import (
+    import_claim,
+    import_configure,
+    import_queue,
+    import_revert,
+    import_run,
+    import_upload,
+)
 from tests.conftest import settings_base_dir, start_worker, stop_worker
-from tests.factories import PlannedVisitFactory
+from tests.factories import CustomerFactory, PlannedVisitFactory
 from visits.models import VisitStatus
 
 pytestmark = pytest.mark.faults
@@ -481,3 +493,158 @@ def _login(base: str) -> str:
     assert status == 302, "logged in"
     cookies.update(_cookies(set_cookie))
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def big_customer_file(rows: int) -> str:
+    lines = ["Company,Customer Code,Town,Territory,Tier"]
+    lines += [f"Firm {n},KW-{n},Leeds,North,B" for n in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def import_job(world, text: str) -> ImportJob:
+    data = text.encode()
+    job = import_upload(
+        user=world.admin,
+        kind="customers",
+        name="big.csv",
+        chunks=[data],
+        size=len(data),
+        max_bytes=settings.IMPORT_MAX_BYTES,
+    )
+    return import_configure(
+        job=job,
+        mapping=job.mapping,
+        date_order=job.date_order,
+        default_owner=None,
+        default_territory=None,
+    )
+
+
+FAST_BEATS = {"CADENCE_IMPORT_HEARTBEAT_SECONDS": "0.5"}
+
+
+def kill_mid_import(world, worker, queue) -> ImportJob:
+    job = import_job(world, big_customer_file(60_000))
+    import_queue(job=job, dry_run=False)
+    wait_until(
+        lambda: (
+            ImportJob.objects.filter(pk=job.pk, heartbeat_at__isnull=False).exists()
+            and (progress_read(job.pk) or {}).get("rows", 0) > 0
+        ),
+        60,
+        "the import to start",
+    )
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    return job
+
+
+def test_an_import_whose_worker_was_killed_is_given_up_within_seconds(
+    transactional_db, world, settings, client, monkeypatch
+):
+    settings.CADENCE_IMPORT_HEARTBEAT_SECONDS = 0.5
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    worker = start_worker(queue, **FAST_BEATS)
+    try:
+        job = kill_mid_import(world, worker, queue)
+    finally:
+        stop_worker(worker)
+    client.force_login(world.admin)
+    assert "Importing…" in client.get(reverse("imports:detail", args=[job.pk])).text
+
+    time.sleep(4.5)  # eight missed beats
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and "its worker stopped" in page
+    assert not Customer.objects.filter(code__startswith="KW-").exists(), "nothing was written"
+
+
+def test_a_restarted_worker_takes_over_an_import_whose_worker_was_killed(
+    transactional_db, world, monkeypatch
+):
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    redelivering = {**FAST_BEATS, "CELERY_VISIBILITY_TIMEOUT": "6"}
+    worker = start_worker(queue, **redelivering)
+    try:
+        job = kill_mid_import(world, worker, queue)
+    finally:
+        stop_worker(worker)
+    # A starting worker puts back the messages left unacknowledged longer than the visibility
+    # timeout (and sweeps again every few minutes).
+    time.sleep(7)
+    worker = start_worker(queue, **redelivering)
+    try:
+        wait_until(
+            lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE,
+            90,
+            "the redelivered import to finish",
+        )
+    finally:
+        stop_worker(worker)
+    job.refresh_from_db()
+    assert (job.rows, job.created, job.rejected) == (60_000, 60_000, 0)
+    assert Customer.objects.filter(code__startswith="KW-").count() == 60_000
+
+
+def test_a_revert_waits_for_a_running_import_and_then_refuses(transactional_db, world):
+    """Reverting A while B (which changes the same account again) runs: the revert waits for
+    B's transaction, sees it, and refuses rather than restore A's values over B's."""
+    original = CustomerFactory(code="SHARED-1", city="York", territory=world.north)
+    first = import_job(world, "Company,Customer Code,Town,Territory\nShared,SHARED-1,Leeds,North\n")
+    import_run(job=first, dry_run=False)
+    second = import_job(world, "Company,Customer Code,Town,Territory\nShared,SHARED-1,Hull,North\n")
+    ImportJob.objects.filter(pk=second.pk).update(status=ImportStatus.RUNNING)
+
+    outcome = {}
+
+    def revert_first() -> None:
+        try:
+            import_revert(job=ImportJob.objects.get(pk=first.pk), user=world.admin)
+            outcome["reverted"] = True
+        except ValidationError as exc:
+            outcome["refused"] = " ".join(exc.messages)
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # the second import's transaction, holding the import lock
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        Customer.objects.filter(pk=original.pk).update(city="Hull")
+        reverter = threading.Thread(target=revert_first)
+        reverter.start()
+        reverter.join(timeout=1)
+        assert reverter.is_alive(), "the revert waits for the running import"
+    reverter.join(timeout=30)
+
+    assert "Another import is running" in outcome.get("refused", ""), outcome
+    assert Customer.objects.get(pk=original.pk).city == "Hull"
+    assert ImportJob.objects.get(pk=first.pk).status == ImportStatus.DONE
+
+
+@pytest.mark.django_db
+def test_import_clicked_three_times_runs_once(world):
+    job = import_job(world, "Company,Customer Code,Town,Territory\nAcme,AC-1,Leeds,North\n")
+    import_queue(job=job, dry_run=False)
+    token = ImportJob.objects.get(pk=job.pk).run_token
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="already running"):
+            import_queue(job=job, dry_run=False)
+        with pytest.raises(ValidationError, match="can no longer change"):
+            import_job_configure_again(job)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.RUNNING and job.run_token == token
+    assert import_claim(job_id=job.pk, token="an-older-run") is None
+    assert import_claim(job_id=job.pk, token=token) is not None
+    assert import_claim(job_id=job.pk, token=token) is None, "a duplicate finds it taken"
+
+
+def import_job_configure_again(job: ImportJob) -> None:
+    import_configure(
+        job=ImportJob.objects.get(pk=job.pk),
+        mapping=job.mapping,
+        date_order=job.date_order,
+        default_owner=None,
+        default_territory=None,
+    )

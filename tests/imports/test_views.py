@@ -131,7 +131,11 @@ def test_dry_run_then_import_on_a_worker_then_revert(
 
     client.post(reverse("imports:revert", args=[job.pk]))
     job.refresh_from_db()
-    assert job.status == ImportStatus.REVERTED
+    assert job.status in {ImportStatus.REVERTING, ImportStatus.REVERTED}
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    assert "Reverting…" in page or "then reverted" in page
+    job = wait_for(job, ImportStatus.REVERTED)
+    assert job.reverted_by == world.admin
     assert not Customer.objects.filter(code="AC-1").exists()
 
 
@@ -168,11 +172,16 @@ def test_a_run_whose_worker_died_is_shown_as_failed_and_can_start_again(client, 
     client.force_login(world.admin)
     post_upload(client, FILE.encode())
     job = ImportJob.objects.get()
+    beat = timezone.now() - dt.timedelta(minutes=1)
     ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now() - dt.timedelta(hours=2)
+        status=ImportStatus.RUNNING, started_at=beat, heartbeat_at=beat
     )
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    assert ImportJob.objects.get().status == ImportStatus.RUNNING, "a minute is not yet stalled"
+
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=beat - dt.timedelta(minutes=2))
     page = client.get(reverse("imports:detail", args=[job.pk])).text
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
-    assert "nothing was written. Start it again." in page
+    assert "its worker stopped" in page and "nothing was written. Start it again." in page
     assert 'value="dry_run"' in page
