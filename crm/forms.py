@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from crm.models import Contact, Customer, CustomerStatus, Tier
 from crm.selectors import CUSTOMER_SORTS
+from crm.services import customer_version
 
 
 class CustomerFilterForm(forms.Form):
@@ -60,18 +61,41 @@ class CustomerForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 4}),
         }
 
+    # The account as the user saw it when the form opened: a save from an older view is told
+    # so rather than written over someone else's newer save.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, *args, editable: frozenset[str], owners, territories, **kwargs):
         super().__init__(*args, **kwargs)
         for name in list(self.fields):
-            if name not in editable:
+            if name not in editable and name != "version":
                 del self.fields[name]
         if "owner" in self.fields:
             self.fields["owner"].queryset = owners
         if "territory" in self.fields:
             self.fields["territory"].queryset = territories
+        if not self.is_bound:
+            self.initial["version"] = customer_version(self.instance)
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.fields}
+        """Only what the user changed: the fields they left alone are not written back."""
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "version"}
+
+    def seen_version(self) -> str | None:
+        return self.cleaned_data.get("version") or None
+
+    def reopened(self, current: Customer) -> "CustomerForm":
+        """The same input against the account as it is now (after a stale save was refused),
+        so saving again is a deliberate choice."""
+        data = self.data.copy()
+        data["version"] = customer_version(current)
+        return type(self)(
+            data,
+            instance=current,
+            editable=frozenset(self.fields),
+            owners=self.fields["owner"].queryset if "owner" in self.fields else None,
+            territories=(self.fields["territory"].queryset if "territory" in self.fields else None),
+        )
 
 
 class ContactForm(forms.ModelForm):

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from crm.cache import all_schedules_changed, schedules_changed
@@ -108,17 +109,44 @@ def editable_customer_fields(user: User) -> frozenset[str]:
     return SALESPERSON_EDITABLE_FIELDS
 
 
+def customer_version(customer: Customer) -> str:
+    """Changes whenever the account is saved (its updated_at, to the microsecond)."""
+    return customer.updated_at.isoformat() if customer.updated_at else ""
+
+
+class StaleEdit(ValidationError):
+    """The account was saved by someone else after the user's form was opened."""
+
+
 @transaction.atomic
-def customer_update(*, customer: Customer, user: User, changes: dict) -> Customer:
-    """Apply field changes the user's role allows; anything else is refused, not ignored."""
+def customer_update(
+    *, customer: Customer, user: User, changes: dict, seen_version: str | None = None
+) -> Customer:
+    """Apply field changes the user's role allows; anything else is refused, not ignored.
+
+    Only the changed fields are written, under a row lock, so two people changing different
+    fields at the same moment both keep their change. With `seen_version` (the version the
+    user's form showed) a save made from an older view of the account raises StaleEdit
+    instead of overwriting the newer save."""
     forbidden = set(changes) - editable_customer_fields(user)
     if forbidden:
         raise PermissionDenied(f"You may not change: {', '.join(sorted(forbidden))}.")
-    owners = {customer.owner_id}
-    for field, value in changes.items():
-        setattr(customer, field, value)
-    customer.full_clean()
-    customer.save()
+    stored = Customer.objects.select_for_update().get(pk=customer.pk)
+    if seen_version is not None and seen_version != customer_version(stored):
+        saved_at = timezone.localtime(stored.updated_at)
+        raise StaleEdit(
+            f"Someone else saved this account at {saved_at:%H:%M:%S} while you were editing "
+            "it. The form now shows your input against their version: check it and save again.",
+            code="stale",
+        )
+    owners = {stored.owner_id}
+    changed = [field for field, value in changes.items() if getattr(stored, field) != value]
+    for field in changed:
+        setattr(stored, field, changes[field])
+    stored.full_clean()
+    stored.save(update_fields=[*changed, "updated_at"])
+    for field in Customer._meta.concrete_fields:
+        setattr(customer, field.attname, getattr(stored, field.attname))
     schedules_changed(owners | {customer.owner_id})
     # Tier, own cadence, `since` or status may have moved the due date and the flags.
     customer_cadence_refresh(customer_ids=[customer.pk])

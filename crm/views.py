@@ -33,6 +33,7 @@ from crm.selectors import (
     customers_visible_to,
 )
 from crm.services import (
+    StaleEdit,
     contact_make_primary,
     contact_save,
     customer_update,
@@ -131,7 +132,16 @@ def customer_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form = CustomerForm(request.POST, instance=customer, **form_options)
         if form.is_valid():
             try:
-                customer_update(customer=customer, user=request.user, changes=form.changes())
+                customer_update(
+                    customer=customer,
+                    user=request.user,
+                    changes=form.changes(),
+                    seen_version=form.seen_version(),
+                )
+            except StaleEdit as error:
+                form = form.reopened(_visible_customer(request, pk))
+                form.is_valid()
+                form.add_error(None, error)
             except ValidationError as error:
                 add_service_error(form, error)
             except PermissionDenied as error:

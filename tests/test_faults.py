@@ -35,6 +35,7 @@ from crm.health import (
     pending_refresh_run,
 )
 from crm.models import AccountFlag, AccountMetrics, Customer, PendingRefresh, SegmentFigures
+from crm.services import customer_update
 from crm.tasks import health_refresh_nightly, health_refresh_pending
 from imports.engine import IMPORT_LOCK
 from imports.models import ImportJob, ImportStatus
@@ -648,3 +649,57 @@ def import_job_configure_again(job: ImportJob) -> None:
         default_owner=None,
         default_territory=None,
     )
+
+
+def version_on(page: str) -> str:
+    return page.split('name="version" value="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.django_db
+def test_a_save_from_a_stale_form_is_told_so_and_loses_nothing(client, world):
+    account = world.north_customer
+    client.force_login(world.rep_north)
+    opened = version_on(client.get(reverse("crm:customer_edit", args=[account.pk])).text)
+    customer_update(customer=account, user=world.north_manager, changes={"tier": "A"})
+
+    edit = {"notes": "Wants a demo in March", "city": account.city, "version": opened}
+    response = client.post(reverse("crm:customer_edit", args=[account.pk]), edit)
+    page = response.text
+    assert response.status_code == 200 and "Someone else saved this account" in page
+    assert "Wants a demo in March" in page, "what the user typed is still in the form"
+    account.refresh_from_db()
+    assert (account.tier, account.notes) == ("A", "")
+
+    edit["version"] = version_on(page)
+    assert client.post(reverse("crm:customer_edit", args=[account.pk]), edit).status_code == 302
+    account.refresh_from_db()
+    assert (account.tier, account.notes) == ("A", "Wants a demo in March")
+
+
+def test_concurrent_edits_of_different_fields_both_stay(transactional_db, world):
+    """A salesperson's note and a manager's reassignment at the same moment: both stay."""
+    account = world.north_customer
+
+    def edit(start, user, changes):
+        try:
+            start.wait(timeout=10)
+            stored = Customer.objects.get(pk=account.pk)
+            customer_update(customer=stored, user=user, changes=changes)
+        finally:
+            connection.close()
+
+    for trial in range(10):
+        owner = world.rep_coast if trial % 2 else world.rep_north
+        start = threading.Barrier(2)
+        threads = [
+            threading.Thread(
+                target=edit, args=(start, world.rep_north, {"notes": f"note {trial}"})
+            ),
+            threading.Thread(target=edit, args=(start, world.north_manager, {"owner": owner})),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        account.refresh_from_db()
+        assert (account.notes, account.owner) == (f"note {trial}", owner), f"trial {trial}"
