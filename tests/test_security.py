@@ -232,3 +232,23 @@ def test_calendar_tokens_are_long_random_revocable_and_rate_limited(client, worl
     guess = reverse("calendar_feed", args=[world.rep_south.pk, "x" * 43])
     statuses = [client.get(guess, REMOTE_ADDR="10.77.0.2").status_code for _ in range(7)]
     assert statuses == [404] * 5 + [429] * 2
+
+
+@pytest.mark.django_db
+def test_nobody_can_block_someone_elses_calendar_feed(client, world, settings):
+    settings.CADENCE_FEED_REQUESTS_PER_MINUTE = 5
+    token = calendar_token_regenerate(user=world.rep_north)
+    guess = reverse("calendar_feed", args=[world.rep_north.pk, "x" * 43])
+    for attacker in range(20):  # many addresses, each under its own limit
+        for _ in range(5):
+            assert client.get(guess, REMOTE_ADDR=f"10.66.0.{attacker}").status_code == 404
+    url = reverse("calendar_feed", args=[world.rep_north.pk, token])
+    assert client.get(url, REMOTE_ADDR="10.66.1.1").status_code == 200, "the owner's feed works"
+
+    other = calendar_token_regenerate(user=world.rep_south)
+    shared = {"REMOTE_ADDR": "10.66.2.2"}  # a calendar service fetching many feeds
+    statuses = [client.get(url, **shared).status_code for _ in range(4)]
+    other_url = reverse("calendar_feed", args=[world.rep_south.pk, other])
+    statuses += [client.get(other_url, **shared).status_code for _ in range(5)]
+    assert statuses == [200] * 9
+    assert client.get(url, **shared).status_code == 429, "one feed has its own limit"

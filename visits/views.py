@@ -7,6 +7,7 @@ page of its own and a save redirects back.
 """
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
 from django.contrib import messages
@@ -348,20 +349,28 @@ def calendar_regenerate(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def calendar(request: HtmxHttpRequest, user_id: int, token: str) -> HttpResponse:
     """The user's meetings as iCalendar, for Google Calendar / Outlook subscriptions.
-    Rate-limited per caller and per feed, so tokens cannot be guessed by volume (they are 43
-    random characters anyway) and a misbehaving client cannot load the server."""
+
+    A wrong token counts against the caller's address (so tokens cannot be guessed by volume;
+    they are 43 random characters anyway); a right one against that feed only. So nobody can
+    block a user's feed by hammering its (guessable) user id, and a calendar service fetching
+    many users' feeds from one address is not throttled as one client."""
     limit = settings.CADENCE_FEED_REQUESTS_PER_MINUTE
-    if over_limit(f"feed-ip:{client_ip(request)}", limit=limit, window_seconds=60) or over_limit(
-        f"feed-user:{user_id}", limit=limit, window_seconds=60
-    ):
-        response = HttpResponse("Too many requests; try again in a minute.", status=429)
-        response["Retry-After"] = "60"
-        return response
     user = feed_user(user_id, token)
     if user is None:
+        if over_limit(f"feed-ip:{client_ip(request)}", limit=limit, window_seconds=60):
+            return _too_many_requests()
         raise Http404("No such calendar.")
+    feed = hashlib.sha256(token.encode()).hexdigest()[:16]
+    if over_limit(f"feed:{user.pk}:{feed}", limit=limit, window_seconds=60):
+        return _too_many_requests()
     body = calendar_feed(user, feed_visits(user, now=timezone.now()))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadence.ics"'
     response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _too_many_requests() -> HttpResponse:
+    response = HttpResponse("Too many requests; try again in a minute.", status=429)
+    response["Retry-After"] = "60"
     return response
