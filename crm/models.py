@@ -584,3 +584,15 @@ class PendingRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"Refresh of {self.customer_id} pending since {self.requested_at}"
+
+
+class FormSubmission(models.Model):
+    """A form that has been acted on, by the one-time key it carried: a double click, a retry
+    after a timeout or the Back button resending it finds the key taken and does nothing."""
+
+    key = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} by {self.user_id}"

@@ -1,5 +1,7 @@
 """Writes for customers and contacts. Views, tasks, commands and the admin all call these."""
 
+import datetime as dt
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -10,7 +12,14 @@ from django.utils import timezone
 from accounts.models import User
 from crm.cache import all_schedules_changed, schedules_changed
 from crm.health import health_refresh_request
-from crm.models import DEFAULT_CADENCE_DAYS, Contact, Customer, Invoice, SupportCase
+from crm.models import (
+    DEFAULT_CADENCE_DAYS,
+    Contact,
+    Customer,
+    FormSubmission,
+    Invoice,
+    SupportCase,
+)
 from crm.rollup import rollup_refresh_segments, rollup_segments_of
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
@@ -223,3 +232,30 @@ def support_case_delete(*, case: SupportCase) -> None:
     customer_id = case.customer_id
     case.delete()
     health_refresh_request([customer_id])
+
+
+def form_submission_claim(*, key: str | None, user: User) -> bool:
+    """Inside the transaction of the write a form asks for: False if a form with this one-time
+    key was already acted on (the write must then not happen again). If the write fails, the
+    transaction rolls the claim back with it, so the corrected form can be sent again. A form
+    without a key (an old page, a script) is always acted on."""
+    try:
+        key = uuid.UUID(str(key))
+    except ValueError:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO crm_formsubmission (key, user_id, submitted_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            [key, user.pk],
+        )
+        return cursor.fetchone() is not None
+
+
+FORM_SUBMISSIONS_KEPT = dt.timedelta(days=7)
+
+
+def form_submissions_forget() -> int:
+    """Nightly: keys older than a week (no browser resends a form that late)."""
+    cutoff = timezone.now() - FORM_SUBMISSIONS_KEPT
+    return FormSubmission.objects.filter(submitted_at__lt=cutoff).delete()[0]

@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=30),
     },
+    # 03:40 every night: forget the one-time keys of forms sent more than a week ago.
+    "form-submissions-forget": {
+        "task": "crm.tasks.form_submissions_forget_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }
 
 # DJANGO_LOG_FORMAT=json: one JSON object per line (for a log collector); plain otherwise. Every

@@ -17,7 +17,7 @@ from crm.health import (
     pending_refresh_run,
 )
 from crm.rollup import rollup_rebuild
-from crm.services import customer_cadence_refresh
+from crm.services import customer_cadence_refresh, form_submissions_forget
 
 logger = logging.getLogger(__name__)
 RETRY = {
@@ -123,3 +123,8 @@ def health_refresh_pending() -> int:
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=6 * 3600, **RETRY)
 def health_send_digests() -> int:
     return digest_send()
+
+
+@shared_task(soft_time_limit=5 * 60, time_limit=6 * 60, expires=6 * 3600)
+def form_submissions_forget_task() -> int:
+    return form_submissions_forget()

@@ -18,7 +18,7 @@ from crm.forms import (
     add_service_error,
 )
 from crm.health import flag_acknowledge
-from crm.http import HtmxHttpRequest
+from crm.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 from crm.models import Contact, Customer
 from crm.selectors import (
     cadence_days_for,
@@ -178,8 +178,13 @@ def contact_new(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = ContactForm(request.POST or None, instance=Contact(customer=customer))
     if request.method == "POST":
         if form.is_valid():
-            contact_save(contact=form.instance)
-            messages.success(request, f"Contact {form.instance.name} added.")
+            try:
+                with acting_once(request):
+                    contact_save(contact=form.instance)
+            except AlreadySubmitted:
+                messages.info(request, f"Contact {form.instance.name} already added.")
+            else:
+                messages.success(request, f"Contact {form.instance.name} added.")
             return _contacts_tab(request, customer)
         if request.htmx:
             return _contacts_tab(request, customer, contact_form=form)

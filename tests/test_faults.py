@@ -22,6 +22,7 @@ import time_machine
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,7 +51,7 @@ from imports.services import (
 )
 from tests.conftest import settings_base_dir, start_worker, stop_worker
 from tests.factories import CustomerFactory, PlannedVisitFactory
-from visits.models import VisitStatus
+from visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.faults
 
@@ -703,3 +704,77 @@ def test_concurrent_edits_of_different_fields_both_stay(transactional_db, world)
             thread.join(timeout=30)
         account.refresh_from_db()
         assert (account.notes, account.owner) == (f"note {trial}", owner), f"trial {trial}"
+
+
+def submission_of(page: str) -> str:
+    return page.split('name="submission" value="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.django_db
+def test_a_visit_log_sent_twice_is_logged_once(client, world):
+    client.force_login(world.rep_north)
+    url = reverse("visits:log_ad_hoc") + f"?customer={world.north_customer.pk}"
+    form = visit_form(timezone.now() - dt.timedelta(hours=1))
+    form["submission"] = submission_of(client.get(url).text)
+    first = client.post(url, form)
+    second = client.post(url, form)
+    assert first.status_code == second.status_code == 302
+    assert Visit.objects.filter(customer=world.north_customer).count() == 1
+    again = client.post(url, form, follow=True)
+    assert "already logged" in again.text
+
+    form["submission"] = submission_of(client.get(url).text)
+    client.post(url, form)
+    assert Visit.objects.filter(customer=world.north_customer).count() == 2, "a new form acts"
+
+
+@pytest.mark.django_db
+def test_a_form_with_an_error_keeps_its_key_and_acts_once_fixed(client, world):
+    client.force_login(world.rep_north)
+    url = reverse("visits:log_ad_hoc") + f"?customer={world.north_customer.pk}"
+    form = visit_form(timezone.now() - dt.timedelta(hours=1))
+    form["submission"] = submission_of(client.get(url).text)
+    refused = client.post(url, {**form, "duration_minutes": "99999"})
+    assert refused.status_code == 200 and submission_of(refused.text) == form["submission"]
+    assert client.post(url, form).status_code == 302
+    assert Visit.objects.count() == 1
+
+
+def test_done_with_a_follow_up_sent_twice_at_once_acts_once(transactional_db, world):
+    start = timezone.now() - dt.timedelta(hours=2)
+    planned = PlannedVisitFactory(
+        customer=world.north_customer, salesperson=world.rep_north, scheduled_start=start
+    )
+    url = reverse("visits:log", args=[planned.pk])
+    follow_up_day = timezone.localdate() + dt.timedelta(days=14)
+    for key in (str(uuid.uuid4()), None):  # the same key twice; then two forms without one
+        if key is None:
+            Visit.objects.filter(pk=planned.pk).update(status=VisitStatus.PLANNED)
+            Visit.objects.exclude(pk=planned.pk).delete()
+        form = {
+            **visit_form(start),
+            "follow_up_on": follow_up_day.isoformat(),
+            "follow_up_time": "09:00",
+            "plan_follow_up": "on",
+            **({"submission": key} if key else {}),
+        }
+        barrier = threading.Barrier(2)
+        statuses = []
+
+        def send(form=form, barrier=barrier, statuses=statuses):
+            try:
+                browser = Client()
+                browser.force_login(world.rep_north)
+                barrier.wait(timeout=10)
+                statuses.append(browser.post(url, form).status_code)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(statuses)[0] in (200, 302) and len(statuses) == 2
+        assert Visit.objects.filter(status=VisitStatus.DONE).count() == 1
+        assert Visit.objects.filter(status=VisitStatus.PLANNED).count() == 1, "one follow-up"

@@ -102,6 +102,9 @@ def _require_planned(visit: Visit, action: str) -> None:
 
 @transaction.atomic
 def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> ScheduleResult:
+    visit.status = (
+        Visit.objects.select_for_update().values_list("status", flat=True).get(pk=visit.pk)
+    )
     _require_planned(visit, "rescheduled")
     _validate_times(start, end)
     visit.scheduled_start, visit.scheduled_end = start, end
@@ -113,6 +116,9 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
 
 @transaction.atomic
 def visit_cancel(*, visit: Visit, reason: str) -> Visit:
+    visit.status = (
+        Visit.objects.select_for_update().values_list("status", flat=True).get(pk=visit.pk)
+    )
     _require_planned(visit, "cancelled")
     reason = reason.strip()
     if not reason:
@@ -150,6 +156,10 @@ def visit_log(
     With `plan_follow_up_at`, the follow-up meeting is planned in the same step.
     """
     if visit is not None:
+        # Locked: a second "Done" sent at the same moment waits, then finds it done.
+        visit.status = (
+            Visit.objects.select_for_update().values_list("status", flat=True).get(pk=visit.pk)
+        )
         _require_planned(visit, "logged")
         customer = visit.customer
     else:

@@ -26,7 +26,7 @@ from django_htmx.http import trigger_client_event
 from accounts.services import calendar_token_regenerate
 from crm.cache import SCHEDULE_CACHE_SECONDS, schedule_generation
 from crm.forms import add_service_error
-from crm.http import HtmxHttpRequest
+from crm.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 from crm.models import Customer
 from crm.params import query_date, query_id, query_text
 from crm.ratelimit import client_ip, over_limit
@@ -169,15 +169,19 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                result = visit_schedule(
-                    user=request.user,
-                    customer=data["customer"],
-                    kind=data["kind"],
-                    start=data["start"],
-                    end=data["end"],
-                    contacts=list(data["contacts"]),
-                    purpose=data["purpose"],
-                )
+                with acting_once(request):
+                    result = visit_schedule(
+                        user=request.user,
+                        customer=data["customer"],
+                        kind=data["kind"],
+                        start=data["start"],
+                        end=data["end"],
+                        contacts=list(data["contacts"]),
+                        purpose=data["purpose"],
+                    )
+            except AlreadySubmitted:
+                messages.info(request, f"Meeting with {data['customer'].name} already planned.")
+                return _saved(request, reverse("visits:schedule"))
             except ValidationError as error:
                 add_service_error(form, error, MEETING_FIELDS)
             else:
@@ -300,9 +304,16 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
         form = LogForm(request.POST, instance=blank_visit, customer=customer)
         if form.is_valid():
             try:
-                result = visit_log(
-                    user=request.user, customer=customer, visit=planned, **form.service_arguments()
-                )
+                with acting_once(request):
+                    result = visit_log(
+                        user=request.user,
+                        customer=customer,
+                        visit=planned,
+                        **form.service_arguments(),
+                    )
+            except AlreadySubmitted:
+                messages.info(request, f"Visit to {customer.name} already logged.")
+                return _saved(request, customer.get_absolute_url())
             except ValidationError as error:
                 add_service_error(form, error)
             else:
