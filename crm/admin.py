@@ -8,6 +8,7 @@ from crm.models import (
     Contact,
     Customer,
     DigestRun,
+    FormSubmission,
     HealthSettings,
     Invoice,
     PendingRefresh,
@@ -237,3 +238,9 @@ class SegmentBandAdmin(ReadOnlyAdmin):
 class PendingRefreshAdmin(ReadOnlyAdmin):
     list_display = ("customer", "requested_at")
     list_select_related = ("customer",)
+
+
+@admin.register(FormSubmission)
+class FormSubmissionAdmin(ReadOnlyAdmin):
+    list_display = ("key", "user", "submitted_at")
+    list_select_related = ("user",)
