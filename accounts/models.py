@@ -4,9 +4,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+
+# One line, no control characters (crm.bounds.validate_single_line; accounts sits below crm).
+SINGLE_LINE = RegexValidator(
+    r"[\x00-\x1f\x7f]",
+    "Keep this to one line: no line breaks, tabs or control characters.",
+    inverse_match=True,
+)
 
 
 class Role(models.TextChoices):
@@ -71,7 +78,7 @@ class User(AbstractUser):
 
 
 class Territory(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[SINGLE_LINE])
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )

@@ -8,6 +8,7 @@ figure. So both are refused where they enter.
 """
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -53,6 +54,25 @@ def date_in_range(field: str, *, moment: bool = False) -> Q:
         low = dt.datetime.combine(low, dt.time.min, tzinfo=dt.UTC)
         high = dt.datetime.combine(high, dt.time.min, tzinfo=dt.UTC)
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lt": high})
+
+
+# Names, codes, addresses and the like are one line: a CR or LF in them forges lines in the
+# plain-text digest, in CSV consumers and in logs. Tabs and other control characters too.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_single_line(value: str) -> None:
+    if value and CONTROL_CHARACTERS.search(value):
+        raise ValidationError(
+            "Keep this to one line: no line breaks, tabs or control characters.",
+            code="single_line",
+        )
+
+
+def single_line(value: str) -> str:
+    """The text with line breaks, tabs and control characters made single spaces (for
+    imports, which take what other systems wrote)."""
+    return " ".join(CONTROL_CHARACTERS.sub(" ", value).split())
 
 
 @deconstructible

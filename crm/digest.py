@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from accounts.selectors import territory_children, territory_ids_with_descendants
+from crm.bounds import single_line
 from crm.health import flag_explanation
 from crm.models import AccountFlag, DigestRun, FlagKind
 
@@ -20,9 +21,12 @@ MANAGER_LIST_LIMIT = 25
 
 
 def _line(flag: AccountFlag) -> str:
+    """One flag, on one line: names stored before single-line fields were enforced cannot
+    break it into forged lines."""
     customer = flag.customer
     return (
-        f"- {customer.name} ({customer.code}) {flag.get_kind_display().lower()}: "
+        f"- {single_line(customer.name)} ({single_line(customer.code)}) "
+        f"{flag.get_kind_display().lower()}: "
         f"{flag_explanation(flag)}  {reverse('crm:customer_detail', args=[customer.pk])}"
     )
 

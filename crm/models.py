@@ -7,7 +7,12 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
 
-from crm.bounds import MAX_SUPPORT_MINUTES, date_in_range, validate_plausible_date
+from crm.bounds import (
+    MAX_SUPPORT_MINUTES,
+    date_in_range,
+    validate_plausible_date,
+    validate_single_line,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -52,9 +57,12 @@ class CustomerStatus(models.TextChoices):
 
 
 class Customer(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     code = models.CharField(
-        max_length=64, unique=True, help_text="External id: the key imports match on."
+        max_length=64,
+        unique=True,
+        help_text="External id: the key imports match on.",
+        validators=[validate_single_line],
     )
     territory = models.ForeignKey(
         "accounts.Territory", on_delete=models.PROTECT, related_name="customers"
@@ -70,15 +78,19 @@ class Customer(models.Model):
     status = models.CharField(
         max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
     )
-    address_line1 = models.CharField("address", max_length=200, blank=True)
-    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
-    postal_code = models.CharField(max_length=20, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    region = models.CharField(max_length=100, blank=True)
-    country = models.CharField(max_length=100, blank=True)
-    phone = models.CharField(max_length=50, blank=True)
-    website = models.CharField(max_length=200, blank=True)
-    industry = models.CharField(max_length=100, blank=True)
+    address_line1 = models.CharField(
+        "address", max_length=200, blank=True, validators=[validate_single_line]
+    )
+    address_line2 = models.CharField(
+        "address (line 2)", max_length=200, blank=True, validators=[validate_single_line]
+    )
+    postal_code = models.CharField(max_length=20, blank=True, validators=[validate_single_line])
+    city = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    region = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    country = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    phone = models.CharField(max_length=50, blank=True, validators=[validate_single_line])
+    website = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
+    industry = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
     since = models.DateField(
         null=True, blank=True, help_text="Customer since.", validators=[validate_plausible_date]
     )
@@ -142,10 +154,10 @@ class Customer(models.Model):
 
 class Contact(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
-    name = models.CharField(max_length=200)
-    title = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
+    title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=50, blank=True)
+    phone = models.CharField(max_length=50, blank=True, validators=[validate_single_line])
     is_primary = models.BooleanField("primary", default=False)
     notes = models.TextField(blank=True)
 
@@ -166,7 +178,7 @@ class Contact(models.Model):
 
 class Invoice(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invoices")
-    number = models.CharField(max_length=64, unique=True)
+    number = models.CharField(max_length=64, unique=True, validators=[validate_single_line])
     issued_on = models.DateField(validators=[validate_plausible_date])
     due_on = models.DateField(validators=[validate_plausible_date])
     paid_on = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
@@ -365,7 +377,9 @@ class AccountFlag(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_reason = models.CharField(max_length=300, blank=True)
+    acknowledged_reason = models.CharField(
+        max_length=300, blank=True, validators=[validate_single_line]
+    )
     acknowledged_until = models.DateField(null=True, blank=True)
 
     class Meta:

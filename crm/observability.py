@@ -57,6 +57,28 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Control characters as escapes (\\n, \\x1b): a request path or a name with a CR/LF
+    in it cannot start a forged line in the log, nor an escape sequence a terminal runs."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+class PlainFormatter(logging.Formatter):
+    """The plain log format, with the message's control characters escaped (a traceback,
+    added after the message, keeps its own line breaks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        original = record.msg, record.args
+        record.msg, record.args = printable(record.getMessage()), None
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args = original
+
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "request"}
 
 

@@ -28,7 +28,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.bounds import EARLIEST_YEAR, LATEST_YEAR, PLACEHOLDER_DATES, is_plausible_date
+from crm.bounds import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    PLACEHOLDER_DATES,
+    is_plausible_date,
+    single_line,
+)
 from crm.spreadsheet import FORMULA_STARTS, spreadsheet_safe
 from imports.kinds import (
     CONTACTS,
@@ -144,6 +150,8 @@ class _RowReader:
             limit = f.max_length
 
             def text(value: str) -> str:
+                # One-line fields: line breaks and tabs other systems let in become spaces.
+                value = single_line(value)
                 if len(value) > limit:
                     raise CellError(f"is longer than {limit} characters")
                 return value

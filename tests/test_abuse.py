@@ -14,8 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.digest import digest_send
 from crm.health import health_refresh_all, health_refresh_customers, monthly_refresh_all
 from crm.models import AccountMetrics, AccountMonth, Customer
+from crm.observability import PlainFormatter
 from crm.rollup import rollup_rebuild
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 from tests.imports.test_import import run
@@ -260,3 +262,57 @@ def test_no_view_answers_5xx_to_hostile_query_parameters(world, sides, settings)
                     if response.status_code >= 500:
                         failures.append(f"{user.username} {url} {value[:20]!r} {headers}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_forged_line_in_the_path_stays_on_its_own_line_of_the_log(client, world):
+    formatter = PlainFormatter("%(levelname)s %(name)s %(message)s")
+    record = logging.makeLogRecord(
+        {
+            "name": "cadence.access",
+            "levelname": "INFO",
+            "msg": "%s %s %s",
+            "args": ("GET", "/x\r\nINFO cadence.access GET /admin/ 200\x1b[2J", 404),
+        }
+    )
+    line = formatter.format(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert "/x\\r\\nINFO cadence.access" in line and "\\x1b[2J" in line
+    assert record.args[1].startswith("/x\r\n"), "other handlers still get the record as it was"
+
+
+@pytest.mark.parametrize("field", ["name", "city", "phone"])
+def test_line_breaks_are_refused_in_single_line_fields(client, world, field):
+    client.force_login(world.north_manager)
+    account = world.north_customer
+    data = {
+        "name": account.name,
+        "tier": account.tier,
+        "status": account.status,
+        "territory": account.territory_id,
+        field: "Acme\r\nBcc: everyone@example.com",
+    }
+    response = client.post(reverse("crm:customer_edit", args=[account.pk]), data)
+    assert response.status_code == 200 and "Keep this to one line" in response.text
+    account.refresh_from_db()
+    assert "\n" not in getattr(account, field)
+
+
+def test_imports_make_single_line_fields_one_line(world):
+    text = (
+        'Account Name,Account Number,Territory,Billing City\n"Acme\r\nLtd",AC-9,North,"Le\teds"\n'
+    )
+    job, _ = run(world, "customers", text)
+    assert job.created == 1, job.reject_samples
+    account = Customer.objects.get(code="AC-9")
+    assert (account.name, account.city) == ("Acme Ltd", "Le eds")
+
+
+def test_the_digest_keeps_one_flag_per_line(world, mailoutbox):
+    Customer.objects.filter(pk=world.north_customer.pk).update(
+        name="Evil\r\n- Forged line", owner=world.rep_north
+    )
+    health_refresh_all(as_of=timezone.localdate())
+    digest_send()
+    body = "\n".join(message.body for message in mailoutbox)
+    assert "Evil - Forged line" in body
+    assert not any(line.startswith("- Forged line") for line in body.splitlines())

@@ -13,6 +13,7 @@ from crm.bounds import (
     MaxVisitExpensesValidator,
     date_in_range,
     validate_plausible_date,
+    validate_single_line,
 )
 
 
@@ -58,7 +59,7 @@ class Visit(models.Model):
     scheduled_end = models.DateTimeField(
         null=True, blank=True, validators=[validate_plausible_date]
     )
-    purpose = models.CharField(max_length=300, blank=True)
+    purpose = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     visited_at = models.DateTimeField(
         "visited at",
         null=True,
@@ -95,12 +96,14 @@ class Visit(models.Model):
     )
     notes = models.TextField("what the customer said", blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
-    next_step = models.CharField(max_length=300, blank=True)
+    next_step = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     follow_up_on = models.DateField(
         "follow-up date", null=True, blank=True, validators=[validate_plausible_date]
     )
-    competitor = models.CharField("competitor mentioned", max_length=200, blank=True)
-    cancel_reason = models.CharField(max_length=300, blank=True)
+    competitor = models.CharField(
+        "competitor mentioned", max_length=200, blank=True, validators=[validate_single_line]
+    )
+    cancel_reason = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
