@@ -2,6 +2,12 @@
 
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from django.db import OperationalError
@@ -9,6 +15,7 @@ from django.test import RequestFactory
 
 from crm.observability import JsonFormatter, RequestIdFilter
 from crm.status import server_error
+from tests.conftest import database_url_for_subprocess, settings_base_dir
 
 
 @pytest.mark.django_db
@@ -76,3 +83,78 @@ def test_the_schedule_renders_with_the_cache_unreachable(client, world, settings
     client.force_login(world.rep_north)
     assert client.get("/visits/schedule/").status_code == 200
     assert client.get("/visits/schedule/").status_code == 200
+
+
+def _run_script(port: int, **env_extra: str) -> subprocess.Popen:
+    """scripts/run as a user starts it from a terminal (a session of its own)."""
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "DATABASE_URL": database_url_for_subprocess().rsplit("/", 1)[0] + "/cadence_run_check",
+        "CELERY_QUEUE": f"run-check-{port}",
+        **env_extra,
+    }
+    return subprocess.Popen(
+        ["bash", "scripts/run"],
+        cwd=settings_base_dir(),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _descendants(pid: int) -> set[int]:
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+            found.add(int(child))
+            frontier.append(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_scripts_run_refuses_a_taken_port_before_anything_starts():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        script = _run_script(taken.getsockname()[1])
+        _, errors = script.communicate(timeout=120)
+    assert script.returncode != 0
+    assert "already listens" in errors and "Cadence is running" not in errors
+
+
+def test_closing_the_terminal_stops_everything_scripts_run_started():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = _run_script(port)
+    banner = []
+    try:
+        for line in script.stderr:
+            banner.append(line)
+            if "Cadence is running at" in line:
+                break
+        assert any("Cadence is running at" in line for line in banner), "".join(banner)[-2000:]
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # the banner came once the server answered
+        children = _descendants(script.pid)
+        assert len(children) >= 3, "web, worker and beat"
+
+        script.send_signal(signal.SIGHUP)
+        script.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "every process it started stopped"
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
