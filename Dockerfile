@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_COMPILE_BYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 
-RUN pip install --no-cache-dir uv \
+# uv pinned: the same resolver and lock format in every build.
+RUN pip install --no-cache-dir uv==0.13.9 \
     && useradd --create-home --uid 1000 cadence
 
 WORKDIR /app

@@ -191,8 +191,9 @@ CADENCE_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("CADENCE_IMPORT_HEARTBEA
 # The most one visit's expenses may be (forms, services and imports refuse more).
 CADENCE_MAX_VISIT_EXPENSES = int(os.environ.get("CADENCE_MAX_VISIT_EXPENSES", "10000"))
 
-# Email through Django 6.1's MAILERS: SMTP (DJANGO_EMAIL_HOST, default the local MTA on
-# localhost) in production; printed to the console in development unless a host is set.
+# Email through Django 6.1's MAILERS: SMTP when DJANGO_EMAIL_HOST names a server (set it to
+# "localhost" for the machine's own MTA); without one, mail (the daily digest) is written to the
+# log instead of failing every day against a server that is not there.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
 MAILERS = {
     "default": {
@@ -206,7 +207,7 @@ MAILERS = {
             "timeout": 10,
         },
     }
-    if EMAIL_HOST or not DEBUG
+    if EMAIL_HOST
     else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
 }
 del EMAIL_HOST
