@@ -208,7 +208,7 @@ MAILERS = {
         },
     }
     if EMAIL_HOST
-    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    else {"BACKEND": "crm.mail.LogEmailBackend"}
 }
 del EMAIL_HOST
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "cadence@localhost")

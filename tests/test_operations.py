@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core import mail
 from django.db import OperationalError
 from django.test import RequestFactory
 
@@ -158,3 +159,11 @@ def test_closing_the_terminal_stops_everything_scripts_run_started():
     finally:
         if script.poll() is None:
             os.killpg(script.pid, signal.SIGKILL)
+
+
+def test_mail_without_a_mail_server_goes_to_the_log(caplog):
+    connection = mail.get_connection("crm.mail.LogEmailBackend")
+    message = mail.EmailMessage("Digest", "3 flags", to=["rep@example.com"], connection=connection)
+    with caplog.at_level(logging.WARNING, logger="cadence.mail"):
+        assert message.send() == 1
+    assert "to=rep@example.com subject=Digest" in caplog.text and "3 flags" in caplog.text
