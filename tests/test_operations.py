@@ -14,6 +14,7 @@ from django.core import mail
 from django.db import OperationalError
 from django.test import RequestFactory
 
+from crm.mail import LogEmailBackend
 from crm.observability import JsonFormatter, RequestIdFilter
 from crm.status import server_error
 from tests.conftest import database_url_for_subprocess, settings_base_dir
@@ -162,8 +163,7 @@ def test_closing_the_terminal_stops_everything_scripts_run_started():
 
 
 def test_mail_without_a_mail_server_goes_to_the_log(caplog):
-    connection = mail.get_connection("crm.mail.LogEmailBackend")
-    message = mail.EmailMessage("Digest", "3 flags", to=["rep@example.com"], connection=connection)
+    message = mail.EmailMessage("Digest", "3 flags", to=["rep@example.com"])
     with caplog.at_level(logging.WARNING, logger="cadence.mail"):
-        assert message.send() == 1
+        assert LogEmailBackend().send_messages([message]) == 1
     assert "to=rep@example.com subject=Digest" in caplog.text and "3 flags" in caplog.text
