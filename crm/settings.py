@@ -186,6 +186,10 @@ STORAGES = {
 
 # One currency for the whole installation; every amount is a Decimal in it.
 CADENCE_CURRENCY = os.environ.get("CADENCE_CURRENCY", "EUR").upper()
+# Reading an upload's shape (header, first rows) runs in a child process with these limits:
+# a workbook that needs more (a compressed bomb, a 300 MB cell) is refused with the reason.
+CADENCE_IMPORT_INSPECT_MB = int(os.environ.get("CADENCE_IMPORT_INSPECT_MB", "1024"))
+CADENCE_IMPORT_INSPECT_SECONDS = int(os.environ.get("CADENCE_IMPORT_INSPECT_SECONDS", "120"))
 # How often a worker running an import says it is alive; 8 missed beats and the job is given up.
 CADENCE_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("CADENCE_IMPORT_HEARTBEAT_SECONDS", "15"))
 # The most one visit's expenses may be (forms, services and imports refuse more).
@@ -274,6 +278,11 @@ CELERY_BEAT_SCHEDULE = {
     "form-submissions-forget": {
         "task": "crm.tasks.form_submissions_forget_task",
         "schedule": crontab(hour=3, minute=40),
+    },
+    # 03:50 every night: uploaded files no import refers to any more.
+    "import-files-clean": {
+        "task": "imports.tasks.import_files_clean_task",
+        "schedule": crontab(hour=3, minute=50),
     },
 }
 

@@ -11,6 +11,7 @@ class ImportKind(models.TextChoices):
 
 
 class ImportStatus(models.TextChoices):
+    INSPECTING = "inspecting", "Reading the file"
     UPLOADED = "uploaded", "Uploaded"
     CHECKING = "checking", "Dry run running"
     CHECKED = "checked", "Dry run done"
@@ -22,7 +23,14 @@ class ImportStatus(models.TextChoices):
 
 
 # A worker is on these: the page polls, nothing else may start on the job.
-BUSY_STATUSES = frozenset({ImportStatus.CHECKING, ImportStatus.RUNNING, ImportStatus.REVERTING})
+BUSY_STATUSES = frozenset(
+    {
+        ImportStatus.INSPECTING,
+        ImportStatus.CHECKING,
+        ImportStatus.RUNNING,
+        ImportStatus.REVERTING,
+    }
+)
 
 
 class DateOrder(models.TextChoices):

@@ -70,6 +70,29 @@ def detect_delimiter(text: str) -> str:
         return max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
 
 
+def sniff_file(path: Path) -> str:
+    """ "csv" or "xlsx" from the first bytes only, refusing what is plainly not importable
+    (empty, binary, a .xlsx that is not a ZIP) at once; everything else is read later, by a
+    worker, with limits (imports.inspection)."""
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise ImportFileError("The file is empty.")
+    if sample.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if path.suffix == ".xlsx":
+        raise ImportFileError("This file is not an Excel workbook (.xlsx) Cadence can read.")
+    if _looks_binary(sample) and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFileError(_BINARY)
+    return "csv"
+
+
+_BINARY = (
+    "This is not a CSV or XLSX file (it contains binary data). Export the list as CSV "
+    "or Excel .xlsx and upload that."
+)
+
+
 def inspect_file(path: Path, *, sheet: str = "") -> FileInfo:
     """What the file is and its header row; ImportFileError if it cannot be imported."""
     with path.open("rb") as handle:
@@ -81,10 +104,7 @@ def inspect_file(path: Path, *, sheet: str = "") -> FileInfo:
     elif _looks_binary(sample) and not sample.startswith(
         (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     ):
-        raise ImportFileError(
-            "This is not a CSV or XLSX file (it contains binary data). Export the list as CSV "
-            "or Excel .xlsx and upload that."
-        )
+        raise ImportFileError(_BINARY)
     else:
         encoding = detect_encoding(path, sample)
         text = sample.decode(encoding, errors="ignore")

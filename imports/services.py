@@ -5,6 +5,7 @@ import logging
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -19,6 +20,7 @@ from crm.rollup import rollup_rebuild, rollup_refresh_customers
 from crm.services import customer_cadence_refresh, customers_delete
 from imports.engine import IMPORT_LOCK, ImportResult, import_execute, media_path
 from imports.heartbeat import heartbeat_stale_after
+from imports.inspection import inspect_isolated
 from imports.kinds import KINDS, missing_required, propose_mapping
 from imports.models import (
     BUSY_STATUSES,
@@ -29,13 +31,10 @@ from imports.models import (
     MappingPreset,
 )
 from imports.progress import progress_report
-from imports.readers import ImportFileError, inspect_file, iter_rows
-from imports.values import date_order_hint
+from imports.readers import ImportFileError, sniff_file
 
 logger = logging.getLogger(__name__)
-DATE_SAMPLE_ROWS = 1_000
-SAMPLE_ROWS = 5
-SAMPLE_CHARS = 200
+ORPHAN_AFTER = dt.timedelta(days=1)
 # A queued job no worker has picked up in this long is given up.
 STALLED_AFTER = dt.timedelta(hours=1)
 EDITABLE_STATUSES = frozenset({ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED})
@@ -44,28 +43,29 @@ ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
 
-def _first_rows(path: Path, info) -> tuple[str, bool, list[list[str]]]:
-    """The file's date order from its first rows, whether they left it ambiguous, and the
-    first few data rows to show beside the mapping."""
-    votes, sample = set(), []
-    for count, (_, cells, _) in enumerate(iter_rows(path, info)):
-        if count > DATE_SAMPLE_ROWS:
-            break
-        if 1 <= count <= SAMPLE_ROWS:
-            # Shown beside the mapping: cut long cells; PostgreSQL's JSON refuses NUL.
-            sample.append([cell.replace("\x00", "")[:SAMPLE_CHARS] for cell in cells])
-        votes.update(hint for cell in cells if (hint := date_order_hint(cell)))
-    if len(votes) == 1:
-        return votes.pop(), False, sample
-    return DateOrder.DMY, not votes or len(votes) > 1, sample
-
-
 def import_upload(
     *, user: User, kind: str, name: str, chunks, size: int, sheet: str = "", max_bytes: int
 ) -> ImportJob:
-    """Store an uploaded file under a name Cadence makes and read its header row. The file's
-    own name is kept for display only. ValidationError with a clear message if it cannot be
-    imported."""
+    """Store and read the file in this process (the command and scripts): the job comes back
+    ready for its mapping, or ValidationError says why the file cannot be imported (and
+    nothing is kept)."""
+    job = import_store(
+        user=user, kind=kind, name=name, chunks=chunks, size=size, sheet=sheet, max_bytes=max_bytes
+    )
+    job = import_inspect(job)
+    if job.status == ImportStatus.FAILED:
+        error = job.error
+        job.delete()
+        raise ValidationError({"file": error})
+    return job
+
+
+def import_store(
+    *, user: User, kind: str, name: str, chunks, size: int, sheet: str = "", max_bytes: int
+) -> ImportJob:
+    """Store an uploaded file under a name Cadence makes, after only the checks that cost
+    nothing (kind, extension, size, empty, binary, not a ZIP): reading it is the worker's job
+    (`import_inspect`). The file's own name is kept for display only."""
     if kind not in KINDS:
         raise ValidationError({"kind": "Choose what the file contains."})
     suffix = Path(name).suffix.lower()
@@ -82,27 +82,90 @@ def import_upload(
         for chunk in chunks:
             handle.write(chunk)
     try:
-        info = inspect_file(path, sheet=sheet)
+        file_format = sniff_file(path)
     except ImportFileError as exc:
         path.unlink(missing_ok=True)
         raise ValidationError({"file": str(exc)}) from exc
-    order, ambiguous, sample = _first_rows(path, info)
     return ImportJob.objects.create(
         kind=kind,
         original_name=Path(name).name[:255],
         stored_name=stored,
         size=size,
+        file_format=file_format,
+        sheet=sheet,
+        status=ImportStatus.INSPECTING,
+        run_token=uuid.uuid4().hex,
+        queued_at=timezone.now(),
+        uploaded_by=user,
+    )
+
+
+def import_inspect_queue(job: ImportJob) -> None:
+    """After the upload's commit: a worker reads the file while the page polls."""
+    from imports.tasks import import_inspect_task
+
+    transaction.on_commit(
+        lambda: _send_or_give_up(
+            job,
+            import_inspect_task.name,
+            [job.pk, job.run_token],
+            status=ImportStatus.FAILED,
+            error="The task queue (Redis) is not answering, so the file could not be read. "
+            "Upload it again.",
+        )
+    )
+
+
+def import_inspect(job: ImportJob) -> ImportJob:
+    """Read the stored file's shape in a child process with memory and time limits; the job
+    becomes ready for its mapping, or fails with the reason (and its file is deleted)."""
+    path = media_path(job.stored_name)
+    try:
+        found = inspect_isolated(
+            path,
+            sheet=job.sheet,
+            memory_mb=settings.CADENCE_IMPORT_INSPECT_MB,
+            seconds=settings.CADENCE_IMPORT_INSPECT_SECONDS,
+        )
+    except ImportFileError as exc:
+        path.unlink(missing_ok=True)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=str(exc))
+        job.refresh_from_db()
+        return job
+    info = found.info
+    ImportJob.objects.filter(pk=job.pk).update(
         file_format=info.file_format,
         encoding=info.encoding,
         delimiter=info.delimiter,
         sheet=info.sheet,
         headers=info.headers,
-        sample=sample,
-        mapping=propose_mapping(KINDS[kind], info.headers),
-        date_order=order,
-        dates_ambiguous=ambiguous,
-        uploaded_by=user,
+        sample=found.sample,
+        mapping=propose_mapping(KINDS[job.kind], info.headers),
+        date_order=found.date_order or DateOrder.DMY,
+        dates_ambiguous=found.dates_ambiguous,
+        status=ImportStatus.UPLOADED,
+        error="",
     )
+    job.refresh_from_db()
+    return job
+
+
+def import_files_clean() -> int:
+    """Nightly: uploaded files and rejects files that no import refers to any more (an upload
+    refused half-way, a job deleted), once a day old. Returns how many were removed."""
+    folder = media_path("x").parent
+    if not folder.is_dir():
+        return 0
+    known = set(ImportJob.objects.values_list("stored_name", flat=True)) | set(
+        ImportJob.objects.values_list("rejects_name", flat=True)
+    )
+    cutoff = (timezone.now() - ORPHAN_AFTER).timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in known and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def import_configure(
@@ -218,7 +281,13 @@ def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
     else:
         stalled = (job.queued_at or job.uploaded_at) < now - STALLED_AFTER
         why = "no worker picked it up"
-    if stalled:
+    if stalled and job.status == ImportStatus.INSPECTING:
+        ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=ImportStatus.FAILED,
+            error=f"The file was not read ({why}). Upload it again.",
+        )
+        job.refresh_from_db()
+    elif stalled:
         reverting = job.status == ImportStatus.REVERTING
         ImportJob.objects.filter(pk=job.pk, run_token=job.run_token, status=job.status).update(
             status=ImportStatus.DONE if reverting else ImportStatus.FAILED,

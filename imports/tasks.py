@@ -18,12 +18,29 @@ from imports.services import (
     customers_refresh_after_import,
     import_claim,
     import_customer_ids,
+    import_files_clean,
+    import_inspect,
     import_revert,
     import_run,
     queue_customers_refresh,
 )
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(soft_time_limit=5 * 60, time_limit=6 * 60)
+def import_inspect_task(job_id: int, token: str) -> str | None:
+    """Read an uploaded file's header and first rows (in a limited child process)."""
+    job = import_claim(job_id=job_id, token=token)
+    if job is None:
+        return None
+    with heartbeat(job.pk):
+        return import_inspect(job).status
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=6 * 3600)
+def import_files_clean_task() -> int:
+    return import_files_clean()
 
 
 @shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)

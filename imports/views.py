@@ -19,10 +19,11 @@ from imports.progress import progress_read
 from imports.services import (
     import_configure,
     import_give_up_if_stalled,
+    import_inspect_queue,
     import_queue,
     import_revert_blockers,
     import_revert_queue,
-    import_upload,
+    import_store,
     preset_apply,
     preset_save,
 )
@@ -37,7 +38,7 @@ def import_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            job = import_upload(
+            job = import_store(
                 user=request.user,
                 kind=form.cleaned_data["kind"],
                 name=upload.name,
@@ -50,6 +51,7 @@ def import_list(request: HtmxHttpRequest) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            import_inspect_queue(job)
             return redirect("imports:detail", pk=job.pk)
     history = ImportJob.objects.select_related("uploaded_by")[:HISTORY_ROWS]
     status = 400 if request.method == "POST" else 200

@@ -4,9 +4,14 @@ message by the field (never a 500, never stored), and no single account stops a 
 
 import datetime as dt
 import logging
+import os
+import time
+import zipfile
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlencode
 
+import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -19,6 +24,9 @@ from crm.health import health_refresh_all, health_refresh_customers, monthly_ref
 from crm.models import AccountMetrics, AccountMonth, Customer
 from crm.observability import PlainFormatter
 from crm.rollup import rollup_rebuild
+from imports.engine import media_path
+from imports.models import ImportJob, ImportStatus
+from imports.services import import_files_clean, import_inspect
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 from tests.imports.test_import import run
 from tests.test_authorization import ROUTES
@@ -316,3 +324,155 @@ def test_the_digest_keeps_one_flag_per_line(world, mailoutbox):
     body = "\n".join(message.body for message in mailoutbox)
     assert "Evil - Forged line" in body
     assert not any(line.startswith("- Forged line") for line in body.splitlines())
+
+
+def workbook_with(tmp_path, name: str, replace: dict[str, object]) -> Path:
+    """A real two-row workbook whose parts in `replace` are swapped for the given bytes (or
+    for what a generator of byte chunks yields, streamed into the ZIP)."""
+    book = openpyxl.Workbook()
+    book.active.append(["Company", "Customer Code"])
+    book.active.append(["Acme", "A-1"])
+    base = tmp_path / f"base-{name}"
+    book.save(base)
+    path = tmp_path / name
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            if item.filename not in replace:
+                out.writestr(item, source.read(item.filename))
+                continue
+            content = replace[item.filename]
+            with out.open(item.filename, "w", force_zip64=True) as part:
+                for chunk in [content] if isinstance(content, bytes) else content:
+                    part.write(chunk)
+    return path
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+SHEET_START = (
+    b'<?xml version="1.0" encoding="UTF-8"?><worksheet '
+    b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+SHEET_END = b"</sheetData></worksheet>"
+
+
+def one_huge_cell(megabytes: int):
+    yield SHEET_START + b'<row r="1"><c r="A1" t="inlineStr"><is><t>Company</t></is></c></row>'
+    yield b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
+    for _ in range(megabytes):
+        yield b"a" * 1024 * 1024
+    yield b"</t></is></c></row>" + SHEET_END
+
+
+def entity_bomb() -> bytes:
+    entities = "".join(f'<!ENTITY e{n} "{f"&e{n - 1};" * 10 if n else "lol"}">' for n in range(10))
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE lolz [{entities}]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&e9;</t></is></c></row>'
+        "</sheetData></worksheet>"
+    ).encode()
+
+
+def many_rows_slowly():
+    yield SHEET_START
+    for start in range(0, 600_000, 10_000):
+        yield b"".join(
+            b'<row><c t="inlineStr"><is><t>x%d</t></is></c></row>' % n
+            for n in range(start, start + 10_000)
+        )
+    yield SHEET_END
+
+
+def upload_file(client, path: Path) -> tuple[object, float]:
+    with path.open("rb") as handle:
+        started = time.monotonic()
+        response = client.post(
+            reverse("imports:list"), {"kind": "customers", "file": handle, "sheet": ""}
+        )
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        (
+            "bomb.xlsx",
+            lambda tmp: workbook_with(tmp, "bomb.xlsx", {SHEET: entity_bomb()}),
+            "safely",
+        ),
+        (
+            "huge-cell.xlsx",
+            lambda tmp: workbook_with(tmp, "huge-cell.xlsx", {SHEET: one_huge_cell(300)}),
+            "more memory",
+        ),
+        (
+            "slow.xlsx",
+            lambda tmp: workbook_with(tmp, "slow.xlsx", {SHEET: many_rows_slowly()}),
+            None,
+        ),
+        (
+            "broken.xlsx",
+            lambda tmp: workbook_with(tmp, "broken.xlsx", {SHEET: b"<worksheet><sheetData><row"}),
+            "could not be read safely",
+        ),
+        (
+            "field.csv",
+            lambda tmp: (
+                tmp.joinpath("field.csv").write_bytes(
+                    b'Company,Notes\nAcme,"' + b"n" * (40 * 1024 * 1024) + b'"\n'
+                ),
+                tmp / "field.csv",
+            )[1],
+            "too large to import",
+        ),
+    ],
+)
+def test_hostile_uploads_are_refused_with_a_reason_and_never_parsed_in_the_request(
+    client, world, settings, tmp_path, name, make, message
+):
+    settings.CADENCE_IMPORT_INSPECT_MB = 400
+    settings.CADENCE_IMPORT_INSPECT_SECONDS = 8
+    path = make(tmp_path)
+    assert path.stat().st_size < settings.IMPORT_MAX_BYTES
+    client.force_login(world.admin)
+
+    response, seconds = upload_file(client, path)
+    assert response.status_code == 302 and seconds < 2, f"the request took {seconds:.1f} s"
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.INSPECTING
+
+    import_inspect(job)  # what the worker does
+    job.refresh_from_db()
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    if message is None:  # slow but legitimate: read within the limits, or refused for time
+        assert job.status in {ImportStatus.UPLOADED, ImportStatus.FAILED}
+        if job.status == ImportStatus.FAILED:
+            assert "took longer than 8 s" in job.error
+    else:
+        assert job.status == ImportStatus.FAILED and message in job.error, job.error
+        assert message in page
+        assert not media_path(job.stored_name).exists(), "no orphan file"
+
+
+def test_orphan_upload_files_are_removed_nightly(world):
+    folder = media_path("x").parent
+    folder.mkdir(parents=True, exist_ok=True)
+    orphan, fresh = folder / "orphan.csv", folder / "just-uploaded.csv"
+    for path in (orphan, fresh):
+        path.write_text("Company\nAcme\n")
+    day_ago = time.time() - 2 * 86400
+    os.utime(orphan, (day_ago, day_ago))
+    job = ImportJob.objects.create(
+        kind="customers",
+        original_name="kept.csv",
+        stored_name="kept.csv",
+        size=1,
+        file_format="csv",
+        uploaded_by=world.admin,
+    )
+    kept = folder / job.stored_name
+    kept.write_text("Company\nAcme\n")
+    os.utime(kept, (day_ago, day_ago))
+
+    assert import_files_clean() >= 1
+    assert not orphan.exists() and fresh.exists() and kept.exists()

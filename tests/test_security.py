@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.services import calendar_token_regenerate
 from crm.health import health_refresh_everything
 from imports.models import ImportJob
+from imports.services import import_inspect, import_run
 from tests.conftest import settings_base_dir
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 
@@ -186,9 +187,7 @@ def test_csv_exports_neutralise_formulas(client, world, tmp_path):
         reverse("imports:list"),
         {"kind": "customers", "file": SimpleUploadedFile("f.csv", upload), "sheet": ""},
     )
-    job = ImportJob.objects.get()
-    from imports.services import import_run
-
+    job = import_inspect(ImportJob.objects.get())
     import_run(job=job, dry_run=True)
     rejects = client.get(reverse("imports:rejects", args=[job.pk]))
     body = b"".join(rejects.streaming_content).decode("utf-8-sig")

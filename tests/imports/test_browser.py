@@ -28,7 +28,8 @@ def test_admin_uploads_maps_dry_runs_imports_and_downloads_the_rejects(
     page.locator("input[type=file]").set_input_files(str(path))
     page.get_by_role("button", name="Upload and map columns").click()
 
-    expect(page.get_by_label("Account Name")).to_have_value("name")
+    # A worker reads the file while the page says so, then the mapping appears.
+    expect(page.get_by_label("Account Name")).to_have_value("name", timeout=30_000)
     expect(page.get_by_label("Account Number")).to_have_value("code")
     expect(page.get_by_label("Territory", exact=True)).to_have_value("territory")
     page.get_by_role("button", name="Dry run").click()

@@ -10,16 +10,26 @@ from django.utils import timezone
 
 from crm.celery import app
 from crm.models import Customer
+from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus, MappingPreset
+from imports.services import import_inspect
 
 FILE = "Company,Customer Code,Town,Territory,Tier\nAcme,AC-1,Leeds,North,A\nBad,BD-1,York,North,Q\n"
 
 
 def post_upload(client, data: bytes, name: str = "list.csv", kind: str = "customers"):
-    return client.post(
+    """Upload, then read the file as the worker would (the page polls meanwhile)."""
+    response = client.post(
         reverse("imports:list"),
         {"kind": kind, "file": SimpleUploadedFile(name, data), "sheet": ""},
     )
+    if response.status_code == 302:
+        job = ImportJob.objects.latest("pk")
+        assert job.status == ImportStatus.INSPECTING
+        reading = client.get(response["Location"]).text
+        assert "Reading the file…" in reading
+        import_inspect(job)
+    return response
 
 
 @pytest.mark.django_db
@@ -39,7 +49,6 @@ def test_only_admins_see_imports(client, world):
         (b"%PDF-1.4 ...", "list.pdf", "Upload a CSV (.csv, .txt, .tsv) or Excel (.xlsx) file."),
         (b"", "list.csv", "The submitted file is empty."),
         (bytes(range(256)) * 10, "list.csv", "This is not a CSV or XLSX file"),
-        (b"Company,Town\n", "list.csv", "The file has a header row but no data rows."),
     ],
 )
 def test_upload_errors_are_explained(client, world, data, name, message):
@@ -48,6 +57,16 @@ def test_upload_errors_are_explained(client, world, data, name, message):
     assert response.status_code == 400
     assert message in response.text
     assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_file_the_worker_cannot_read_fails_with_the_reason_and_leaves_no_file(client, world):
+    client.force_login(world.admin)
+    response = post_upload(client, b"Company,Town\n", "list.csv")
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.FAILED
+    assert "The file has a header row but no data rows." in client.get(response["Location"]).text
+    assert not media_path(job.stored_name).exists()
 
 
 @pytest.mark.django_db
