@@ -1,7 +1,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from crm.bounds import validate_plausible_date, validate_single_line
 from crm.models import Contact, Customer, CustomerStatus, Tier
+from crm.params import MAX_ID
 from crm.selectors import CUSTOMER_SORTS
 from crm.services import customer_version
 
@@ -106,9 +108,14 @@ class ContactForm(forms.ModelForm):
 
 
 class AcknowledgeForm(forms.Form):
-    reason = forms.CharField(max_length=300, error_messages={"required": "Give a reason."})
+    reason = forms.CharField(
+        max_length=300,
+        error_messages={"required": "Give a reason."},
+        validators=[validate_single_line],
+    )
     until = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_plausible_date],
         error_messages={"required": "Choose the date the acknowledgement runs until."},
     )
 
@@ -123,9 +130,9 @@ class ReviewActionForm(forms.Form):
     tier = forms.ChoiceField(choices=Tier.choices, required=False)
     cadence_days = forms.IntegerField(required=False, min_value=1, max_value=3650)
     remote_visits = forms.BooleanField(required=False)
-    flag = forms.IntegerField(required=False)
-    reason = forms.CharField(required=False, max_length=300)
-    until = forms.DateField(required=False)
+    flag = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    reason = forms.CharField(required=False, max_length=300, validators=[validate_single_line])
+    until = forms.DateField(required=False, validators=[validate_plausible_date])
 
     REQUIRED = {
         "reassign": ["owner"],

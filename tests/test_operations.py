@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.core import mail
 from django.db import OperationalError
 from django.test import RequestFactory
 
 from crm.mail import LogEmailBackend
 from crm.observability import JsonFormatter, RequestIdFilter
+from crm.ratelimit import over_limit
 from crm.status import server_error
+from imports.progress import progress_report
 from tests.conftest import database_url_for_subprocess, settings_base_dir
 
 
@@ -167,3 +170,17 @@ def test_mail_without_a_mail_server_goes_to_the_log(caplog):
     with caplog.at_level(logging.WARNING, logger="cadence.mail"):
         assert LogEmailBackend().send_messages([message]) == 1
     assert "to=rep@example.com subject=Digest" in caplog.text and "3 flags" in caplog.text
+
+
+def test_every_redis_key_carries_the_installation_prefix(settings):
+    settings.CADENCE_CACHE_PREFIX = prefix = f"install-{os.getpid()}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        progress_report(7, phase="reading", rows=1, percent=1, per_second=1)
+        over_limit("feed-ip:10.0.0.1", limit=5, window_seconds=60)
+        keys = sorted(key.decode() for key in client.scan_iter(f"{prefix}:*"))
+        assert keys == [f"{prefix}:import:7:progress", f"{prefix}:rate:feed-ip:10.0.0.1"]
+        assert not list(client.scan_iter("cadence:import:7:*"))
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)

@@ -130,6 +130,16 @@ def test_acknowledge_from_the_worklist_and_bad_input_is_explained(client, workli
         url, {"action": "acknowledge", "flag": flag.pk}, headers={"HX-Request": "true"}
     )
     assert "required for this action" in missing.text
+    for hostile in (
+        {"until": "9999-12-31", "reason": "Later"},
+        {"until": (TODAY() + dt.timedelta(days=14)).isoformat(), "reason": "A\r\nB"},
+        {"until": "2026-02-30", "reason": "Later", "flag": "99999999999999"},
+    ):
+        data = {"action": "acknowledge", "flag": flag.pk, **hostile}
+        refused = client.post(url, data, headers={"HX-Request": "true"})
+        assert refused.status_code == 200
+        flag.refresh_from_db()
+        assert flag.acknowledged_by is None, hostile
     until = (TODAY() + dt.timedelta(days=14)).isoformat()
     client.post(
         url,
