@@ -42,8 +42,10 @@ from imports.engine import IMPORT_LOCK
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
 from imports.services import (
+    customers_refresh_after_import,
     import_claim,
     import_configure,
+    import_customer_ids,
     import_queue,
     import_revert,
     import_run,
@@ -778,3 +780,31 @@ def test_done_with_a_follow_up_sent_twice_at_once_acts_once(transactional_db, wo
         assert sorted(statuses)[0] in (200, 302) and len(statuses) == 2
         assert Visit.objects.filter(status=VisitStatus.DONE).count() == 1
         assert Visit.objects.filter(status=VisitStatus.PLANNED).count() == 1, "one follow-up"
+
+
+def test_a_revert_and_the_imports_own_refresh_take_turns(transactional_db, world):
+    """The refresh after an import and a revert of that import both hold the import lock, so
+    the revert never deletes customers whose metrics the refresh is inserting."""
+    job = import_job(world, "Company,Customer Code,Town,Territory\nAcme,TURN-1,Leeds,North\n")
+    import_run(job=job, dry_run=False)
+    ids = import_customer_ids(job)
+    errors = []
+
+    def refresh() -> None:
+        try:
+            customers_refresh_after_import(ids)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # the revert, holding the import lock
+        import_revert(job=ImportJob.objects.get(pk=job.pk), user=world.admin)
+        refresher = threading.Thread(target=refresh)
+        refresher.start()
+        refresher.join(timeout=1)
+        assert refresher.is_alive(), "the refresh waits for the revert"
+    refresher.join(timeout=30)
+    assert not errors, errors
+    assert not Customer.objects.filter(code="TURN-1").exists()
+    assert not AccountMetrics.objects.filter(customer_id__in=ids).exists()
