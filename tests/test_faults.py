@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import redis
 import time_machine
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test import Client
@@ -49,10 +48,10 @@ from imports.services import (
     import_queue,
     import_revert,
     import_run,
-    import_upload,
 )
 from tests.conftest import settings_base_dir, start_worker, stop_worker
 from tests.factories import CustomerFactory, PlannedVisitFactory
+from tests.imports.test_import import upload
 from visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.faults
@@ -506,22 +505,7 @@ def big_customer_file(rows: int) -> str:
 
 
 def import_job(world, text: str) -> ImportJob:
-    data = text.encode()
-    job = import_upload(
-        user=world.admin,
-        kind="customers",
-        name="big.csv",
-        chunks=[data],
-        size=len(data),
-        max_bytes=settings.IMPORT_MAX_BYTES,
-    )
-    return import_configure(
-        job=job,
-        mapping=job.mapping,
-        date_order=job.date_order,
-        default_owner=None,
-        default_territory=None,
-    )
+    return upload(world, "customers", text)
 
 
 FAST_BEATS = {"CADENCE_IMPORT_HEARTBEAT_SECONDS": "0.5"}
