@@ -20,6 +20,7 @@ import datetime as dt
 import re
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from crm.bounds import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -50,6 +52,7 @@ from imports.kinds import (
 from imports.models import ImportJob
 from imports.readers import FileInfo, iter_rows
 from imports.values import CellError, parse_datetime_parts
+from visits.models import VisitKind, VisitStatus
 
 CHUNK_ROWS = 5_000
 PREVIEW_ROWS = 10
@@ -70,12 +73,10 @@ _EXTRA_INSERT = {
     "crm_invoice": {},
     "crm_supportcase": {},
     "visits_visit": {
-        "status": "'done'",
         "sequence": "0",
-        "scheduled_start": "NULL",
-        "scheduled_end": "NULL",
         "purpose": "''",
         "cancel_reason": "''",
+        "external_id": "''",
         "created_at": "now()",
         "updated_at": "now()",
     },
@@ -118,6 +119,9 @@ def _staging_columns(kind: Kind, fields: list[Field]) -> list[tuple[str, str]]:
     columns = [("line", "integer")]
     for f in fields:
         columns.append((f"{f.name}_ref", "text") if f.is_reference else (f.name, f.sql_type))
+        if f.parse == "datetime":
+            # Whether the cell held a time, or only a date (then read as noon).
+            columns.append((f"{f.name}_time_recorded", "boolean"))
     return columns
 
 
@@ -140,7 +144,8 @@ class _RowReader:
         self.fields = [(f, index) for f, _, index in mapped]
         self.header_of = {f.name: header for f, header, _ in mapped}
         self.columns = [
-            (index, header, f.required, self._converter(f)) for f, header, index in mapped
+            (index, header, f.required, self._converter(f), _blank(f))
+            for f, header, index in mapped
         ]
 
     def _converter(self, f: Field):
@@ -161,12 +166,13 @@ class _RowReader:
             return lambda value: self._plausible(value)[0]
         if f.parse == "datetime":
 
-            def moment(value: str) -> dt.datetime | None:
+            def moment(value: str) -> _Moment | None:
                 day, clock = self._plausible(value)
                 if day is None:
                     return None
                 # A date without a time is taken as noon, so it stays the same day in any zone.
-                return dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
+                at = dt.datetime.combine(day, clock or dt.time(12), tzinfo=self.tz)
+                return _Moment(at, recorded=clock is not None)
 
             return moment
         return f.parse
@@ -183,23 +189,21 @@ class _RowReader:
         return day, clock
 
     def read(self, cells: list[str]) -> tuple[tuple | None, list[tuple[str, str, str]]]:
-        values, errors = [], None
+        values, errors = [], []
         width = len(cells)
-        for index, header, required, convert in self.columns:
+        for index, header, required, convert, blank in self.columns:
             text = cells[index].strip() if index < width else ""
             if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
                 # The rejects file quotes such cells so a spreadsheet shows, not runs, them.
                 text = text[1:]
             if "\x00" in text:
-                errors = errors or []
                 errors.append((header, text.replace("\x00", ""), "contains a NUL character"))
-                values.append(None)
+                values.extend(blank)
                 continue
             if not text:
                 if required:
-                    errors = errors or []
                     errors.append((header, text, "is empty but required"))
-                values.append(None)
+                values.extend(blank)
                 continue
             if convert is None:
                 values.append(text)
@@ -207,15 +211,30 @@ class _RowReader:
             try:
                 value = convert(text)
             except CellError as exc:
-                errors = errors or []
                 errors.append((header, text, str(exc)))
-                values.append(None)
+                values.extend(blank)
                 continue
-            if value is None and required:
-                errors = errors or []
-                errors.append((header, text, "is a 'no date' placeholder but required"))
-            values.append(value)
+            if value is None:
+                if required:
+                    errors.append((header, text, "is a 'no date' placeholder but required"))
+                values.extend(blank)
+            elif isinstance(value, _Moment):
+                values.extend((value.at, value.recorded))
+            else:
+                values.append(value)
         return (None, errors) if errors else (tuple(values), [])
+
+
+@dataclass(frozen=True)
+class _Moment:
+    at: dt.datetime
+    recorded: bool
+
+
+def _blank(f: Field) -> tuple:
+    """A missing value's staging columns: two for a date and time (the moment, whether the
+    cell had a time), one otherwise."""
+    return (None, None) if f.parse == "datetime" else (None,)
 
 
 def import_execute(
@@ -335,7 +354,10 @@ def _resolve(cursor, kind: Kind, job: ImportJob, reader: _RowReader, fields) -> 
             f"WHERE s.{f.column} IS NULL AND u.email <> '' "
             f"AND lower(u.email) = lower(s.{f.name}_ref)"
         )
-        _default_or_reject(cursor, f, reader, job.default_owner_id, "user (username or email)")
+        _people_by_full_name(cursor, f, reader)
+        _default_or_reject(
+            cursor, f, reader, job.default_owner_id, "user (username, email or full name)"
+        )
     for f in (f for f in fields if f.parse == TERRITORY):
         cursor.execute(
             f"UPDATE import_rows s SET {f.column} = t.id FROM accounts_territory t "
@@ -366,8 +388,136 @@ def _resolve(cursor, kind: Kind, job: ImportJob, reader: _RowReader, fields) -> 
     if kind is VISITS and "salesperson" not in mapped and job.default_owner_id:
         cursor.execute("ALTER TABLE import_rows ADD COLUMN salesperson_id bigint")
         cursor.execute("UPDATE import_rows SET salesperson_id = %s", [job.default_owner_id])
+    if kind is VISITS:
+        _visits_prepare(cursor, mapped)
     if kind is CUSTOMERS:
         _customer_codes(cursor, mapped)
+
+
+def person_key(text: str) -> str:
+    """A person's name as compared: accents, case, punctuation and spacing ignored, and
+    "Walker, Liam" read as "Liam Walker"."""
+    if "," in text:
+        last, first = text.split(",", 1)
+        text = f"{first} {last}"
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]", " ", plain.casefold()).split())
+
+
+def _people_by_full_name(cursor, f: Field, reader) -> None:
+    """References no username or email matched, tried as an active user's full name: taken when
+    exactly one user has it, rejected as ambiguous (naming the candidates) when several do."""
+    cursor.execute(
+        f"SELECT DISTINCT {f.name}_ref FROM import_rows "
+        f"WHERE {f.column} IS NULL AND {f.name}_ref IS NOT NULL"
+    )
+    texts = [text for (text,) in cursor.fetchall()]
+    if not texts:
+        return
+    people: dict[str, list[tuple[int, str]]] = {}
+    for pk, username, first, last in User.objects.filter(is_active=True).values_list(
+        "pk", "username", "first_name", "last_name"
+    ):
+        if key := person_key(f"{first} {last}"):
+            people.setdefault(key, []).append((pk, username))
+    found = []
+    for text in texts:
+        matches = people.get(person_key(text), [])
+        if len(matches) == 1:
+            found.append((text, matches[0][0], None))
+        elif matches:
+            found.append((text, None, ", ".join(sorted(username for _, username in matches))))
+    if not found:
+        return
+    cursor.execute("CREATE TEMP TABLE import_people (text text, user_id bigint, ambiguous text)")
+    with cursor.cursor.copy("COPY import_people (text, user_id, ambiguous) FROM STDIN") as copy:
+        for row in found:
+            copy.write_row(row)
+    cursor.execute(
+        f"UPDATE import_rows s SET {f.column} = p.user_id FROM import_people p "
+        f"WHERE s.{f.column} IS NULL AND p.text = s.{f.name}_ref AND p.user_id IS NOT NULL"
+    )
+    _reject(
+        cursor,
+        f"s.{f.column} IS NULL AND s.{f.name}_ref IN "
+        "(SELECT text FROM import_people WHERE ambiguous IS NOT NULL)",
+        f"s.{f.name}_ref",
+        f"%(header)s || ': \"' || s.{f.name}_ref || '\" is ambiguous: ' || "
+        f"(SELECT ambiguous FROM import_people p WHERE p.text = s.{f.name}_ref)",
+        header=reader.header_of[f.name],
+    )
+    cursor.execute("DROP TABLE import_people")
+
+
+def _owners_territory(cursor, job: ImportJob, mapped: set[str]) -> None:
+    """A new customer without a territory (no column, an empty cell, no default) takes its
+    owner's when the owner is a member of exactly one territory."""
+    if "territory" not in mapped:
+        cursor.execute("ALTER TABLE import_rows ADD COLUMN territory_id bigint")
+    if job.default_territory_id:
+        return
+    owner = "s.owner_id" if "owner" in mapped else "NULL::bigint"
+    cursor.execute(
+        f"""
+        UPDATE import_rows s SET territory_id = single.territory_id
+        FROM (SELECT user_id, min(territory_id) AS territory_id
+              FROM accounts_territory_members GROUP BY user_id HAVING count(*) = 1) single
+        WHERE s.territory_id IS NULL AND s.target_id IS NULL
+          AND single.user_id = COALESCE({owner}, %s)
+        """,
+        [job.default_owner_id],
+    )
+
+
+def _visits_prepare(cursor, mapped: set[str]) -> None:
+    """What each visit row means: its status (from the file, else done if past and planned if
+    ahead), its moment (the time in the file; date-only rows of one customer, salesperson and
+    kind on one day are told apart by their order in the file, a second apart, so a re-import
+    finds each again), and the columns that status fills (a done visit's `visited_at`, the
+    others' planned start and end)."""
+    for column, sql_type in (
+        ("status", "text"),
+        ("kind", "text"),
+        ("external_id", "text"),
+        ("moment", "timestamptz"),
+        ("time_recorded", "boolean"),
+        ("scheduled_start", "timestamptz"),
+        ("scheduled_end", "timestamptz"),
+    ):
+        if column not in mapped:
+            cursor.execute(f"ALTER TABLE import_rows ADD COLUMN {column} {sql_type}")
+    duration = "s.duration_minutes" if "duration_minutes" in mapped else "NULL::integer"
+    cursor.execute(
+        """
+        UPDATE import_rows s SET
+            moment = s.visited_at,
+            time_recorded = s.visited_at_time_recorded,
+            kind = COALESCE(s.kind, %(on_site)s),
+            status = COALESCE(
+                s.status, CASE WHEN s.visited_at > now() THEN %(planned)s ELSE %(done)s END)
+        """,
+        {"on_site": VisitKind.ON_SITE, "planned": VisitStatus.PLANNED, "done": VisitStatus.DONE},
+    )
+    cursor.execute(
+        """
+        UPDATE import_rows s SET moment = s.moment + (r.n - 1) * interval '1 second'
+        FROM (SELECT line, row_number() OVER (
+                  PARTITION BY customer_id, salesperson_id, kind, moment ORDER BY line) AS n
+              FROM import_rows WHERE NOT time_recorded) r
+        WHERE r.line = s.line AND r.n > 1
+        """
+    )
+    cursor.execute(
+        f"""
+        UPDATE import_rows s SET
+            visited_at = CASE WHEN s.status = %(done)s THEN s.moment END,
+            scheduled_start = CASE WHEN s.status <> %(done)s THEN s.moment END,
+            scheduled_end = CASE WHEN s.status <> %(done)s THEN s.moment
+                + make_interval(mins => COALESCE(NULLIF({duration}, 0), 60)) END
+        """,
+        {"done": VisitStatus.DONE},
+    )
 
 
 def _default_or_reject(cursor, f: Field, reader, default_id, what: str) -> None:
@@ -450,9 +600,11 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
             where="s.is_primary",
             reason="another primary contact for this customer in row ",
         )
-    cursor.execute(
-        f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t WHERE {kind.match}"
-    )
+    for match in (kind.match,) if isinstance(kind.match, str) else kind.match:
+        cursor.execute(
+            f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t "
+            f"WHERE s.target_id IS NULL AND {match}"
+        )
     for check, reason in kind.checks:
         _reject(
             cursor,
@@ -463,14 +615,17 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
             header=reason,
         )
     columns = _written_columns(kind, fields)
-    if kind is CUSTOMERS and "territory_id" in columns and not job.default_territory_id:
-        _reject(
-            cursor,
-            "s.target_id IS NULL AND s.territory_id IS NULL",
-            "''",
-            "%(header)s || ': a new customer needs a territory (or choose a default territory)'",
-            header=_header(job, "territory"),
-        )
+    if kind is CUSTOMERS:
+        _owners_territory(cursor, job, {f.name for f in fields})
+        if not job.default_territory_id:
+            _reject(
+                cursor,
+                "s.target_id IS NULL AND s.territory_id IS NULL",
+                "''",
+                "%(header)s || ': a new customer needs a territory: map a territory column, "
+                "choose a default territory, or give it an owner who belongs to exactly one'",
+                header=_header(job, "territory"),
+            )
     cursor.execute("UPDATE import_rows SET action = 'create' WHERE target_id IS NULL")
     same = " AND ".join(f"COALESCE(s.{c}, t.{c}) IS NOT DISTINCT FROM t.{c}" for c in columns)
     cursor.execute(
@@ -493,8 +648,21 @@ def _written_columns(kind: Kind, fields: list[Field]) -> list[str]:
     columns = [f.column for f in fields]
     if kind is CUSTOMERS and "code" not in columns:
         columns.insert(0, "code")
-    if kind is VISITS and "salesperson_id" not in columns:
-        columns.append("salesperson_id")
+    if kind is CUSTOMERS and "territory_id" not in columns:
+        columns.append("territory_id")  # from the owner's territory, for new customers
+    if kind is VISITS:
+        columns += [
+            column
+            for column in (
+                "salesperson_id",
+                "status",
+                "kind",
+                "time_recorded",
+                "scheduled_start",
+                "scheduled_end",
+            )
+            if column not in columns
+        ]
     return columns
 
 
@@ -532,7 +700,8 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
         insert["territory_id"] = "%(default_territory)s"
     if kind is CUSTOMERS and "owner_id" not in insert:
         insert["owner_id"] = "%(default_owner)s"
-    insert.update(_EXTRA_INSERT[kind.table])
+    for column, value in _EXTRA_INSERT[kind.table].items():
+        insert.setdefault(column, value)
     cursor.execute(
         f"""
         WITH created AS (
@@ -574,8 +743,19 @@ def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:
     shown = [f.name if not f.is_reference else f"{f.name}_ref" for f in fields]
     if kind is CUSTOMERS and "code" not in shown:
         shown.insert(0, "code")
+    if kind is VISITS and "status" not in shown:
+        shown.append("status")  # as decided from the date: the dry run shows it
+    # Who an owner or salesperson text was read as: "Liam Walker → lwalker".
+    people = {f"{f.name}_ref": f.column for f in fields if f.parse == USER}
+    selected = [
+        f"COALESCE(s.{name} || ' → ' || (SELECT username FROM accounts_user u "
+        f"WHERE u.id = s.{people[name]}), s.{name})"
+        if name in people
+        else f"s.{name}"
+        for name in shown
+    ]
     cursor.execute(
-        f"SELECT line, action, {', '.join(shown)} FROM import_rows ORDER BY line LIMIT %s",
+        f"SELECT line, action, {', '.join(selected)} FROM import_rows s ORDER BY line LIMIT %s",
         [PREVIEW_ROWS],
     )
     labels = ["row", "action"] + [kind.field(name.removesuffix("_ref")).label for name in shown]
@@ -591,7 +771,7 @@ def _reject_samples(cursor) -> list[dict]:
         [REJECT_SAMPLES],
     )
     return [
-        {"row": line, "columns": columns, "value": value, "reason": reason}
+        {"row": line, "columns": columns or "", "value": value or "", "reason": reason}
         for line, columns, value, reason in cursor.fetchall()
     ]
 

@@ -28,7 +28,7 @@ from imports.values import (
     parse_currency,
     parse_email,
 )
-from visits.models import Outcome, Visit, VisitKind
+from visits.models import Outcome, Visit, VisitKind, VisitStatus
 
 # Reference fields hold a text that SQL resolves to an id: a username or email, a territory
 # name, a customer code (or name).
@@ -63,8 +63,9 @@ class Kind:
     name: str
     model: type[models.Model]
     fields: tuple[Field, ...]
-    # SQL on staging s and target t telling that t is the record s updates.
-    match: str
+    # SQL on staging s and target t telling that t is the record s updates; several are
+    # tried in order, each for the rows the ones before left unmatched.
+    match: str | tuple[str, ...]
     # SQL on staging s: rows with the same key in one file are duplicates.
     key: str
     key_label: str
@@ -387,6 +388,31 @@ INVOICES = Kind(
     ),
 )
 
+# How the big CRMs' activity statuses map to a visit's: a meeting that took place is done; one
+# still ahead is planned; one that did not take place at that time is cancelled (a rescheduled
+# or deferred meeting comes back as its own row at the new time) unless the customer did not
+# turn up (no show).
+VISIT_STATUS_LABELS = {
+    "completed": VisitStatus.DONE,
+    "complete": VisitStatus.DONE,
+    "held": VisitStatus.DONE,
+    "attended": VisitStatus.DONE,
+    "closed": VisitStatus.DONE,
+    "not started": VisitStatus.PLANNED,
+    "scheduled": VisitStatus.PLANNED,
+    "open": VisitStatus.PLANNED,
+    "upcoming": VisitStatus.PLANNED,
+    "confirmed": VisitStatus.PLANNED,
+    "canceled": VisitStatus.CANCELLED,
+    "rescheduled": VisitStatus.CANCELLED,
+    "deferred": VisitStatus.CANCELLED,
+    "not held": VisitStatus.CANCELLED,
+    "no show": VisitStatus.NO_SHOW,
+    "noshow": VisitStatus.NO_SHOW,
+    "did not attend": VisitStatus.NO_SHOW,
+}
+
+
 VISITS = Kind(
     name=ImportKind.VISITS,
     model=Visit,
@@ -410,7 +436,7 @@ VISITS = Kind(
         ),
         Field(
             "visited_at",
-            "Visited at",
+            "When",
             sql_type="timestamptz",
             parse="datetime",
             required=True,
@@ -421,8 +447,52 @@ VISITS = Kind(
                 "visited at",
                 "activity date",
                 "meeting date",
+                "start",
+                "start date",
+                "start time",
+                "start date time",
+                "meeting start time",
+                "event date",
+                "date of activity",
             ),
             create_default="NULL",
+        ),
+        Field(
+            "status",
+            "Status",
+            parse=choice_parser(VisitStatus, VISIT_STATUS_LABELS),
+            synonyms=(
+                "status",
+                "visit status",
+                "event status",
+                "meeting status",
+                "activity status",
+                "meeting outcome",
+            ),
+            create_default=f"'{VisitStatus.DONE}'",
+        ),
+        _text(
+            "cancel_reason",
+            "Cancel reason",
+            300,
+            "cancel reason",
+            "cancellation reason",
+            "reason cancelled",
+            "reason for cancellation",
+        ),
+        Field(
+            "external_id",
+            "Activity id",
+            max_length=64,
+            synonyms=(
+                "activity id",
+                "event id",
+                "meeting id",
+                "visit id",
+                "task id",
+                "engagement id",
+                "external id",
+            ),
         ),
         Field(
             "kind",
@@ -505,13 +575,22 @@ VISITS = Kind(
         ),
         _text("competitor", "Competitor", 200, "competitor", "competitor mentioned"),
     ),
+    # The activity id when the file has one; else customer, salesperson, start and kind (the
+    # staging column `moment` is the row's time, made distinct for date-only rows of one day by
+    # engine._visits_prepare), against visits no earlier import gave an id.
     match=(
-        "t.customer_id = s.customer_id AND t.salesperson_id = s.salesperson_id "
-        "AND t.visited_at = s.visited_at"
+        "s.external_id IS NOT NULL AND t.external_id = s.external_id",
+        "t.external_id = '' AND t.customer_id = s.customer_id "
+        "AND t.salesperson_id = s.salesperson_id "
+        "AND COALESCE(t.scheduled_start, t.visited_at) = s.moment AND t.kind = s.kind",
     ),
-    key="s.customer_id::text || '|' || s.salesperson_id::text || '|' || s.visited_at::text",
-    key_label="customer, salesperson and time",
+    key=(
+        "COALESCE('id ' || s.external_id, s.customer_id::text || '|' || s.salesperson_id::text "
+        "|| '|' || s.moment::text || '|' || s.kind)"
+    ),
+    key_label="activity id, or customer, salesperson, time and kind",
 )
+
 
 SUPPORT_CASES = Kind(
     name=ImportKind.SUPPORT_CASES,
@@ -584,9 +663,40 @@ def missing_required(
     """Labels of required fields no column is mapped to (and no default stands in for)."""
     mapped = set(mapping.values())
     missing = [f.label for f in kind.fields if f.required and f.name not in mapped]
-    if kind is CUSTOMERS and "territory" not in mapped and not has_default_territory:
-        missing.append("Territory (or choose a default territory)")
+    owner = "owner" in mapped or has_default_owner
+    if kind is CUSTOMERS and "territory" not in mapped and not has_default_territory and not owner:
+        missing.append("Territory (or an owner column, or a default territory)")
     if kind is VISITS and has_default_owner:
         # Without a salesperson column every visit goes to the default owner.
         missing = [label for label in missing if label != "Salesperson"]
     return missing
+
+
+def mapping_notes(
+    kind: Kind, mapping: dict[str, str], *, has_default_territory: bool, has_default_owner: bool
+) -> list[str]:
+    """The rules that will apply to this file, said before the run."""
+    mapped = set(mapping.values())
+    notes = []
+    if kind is VISITS and "status" not in mapped:
+        notes.append(
+            "No status column: visits dated before now are imported as done, later ones as planned."
+        )
+    if kind is VISITS and "external_id" not in mapped:
+        notes.append(
+            "No activity id column: a visit is recognised by customer, salesperson, time and "
+            "kind; rows with only a date count in file order within their day."
+        )
+    if kind is CUSTOMERS and "territory" not in mapped and not has_default_territory:
+        notes.append(
+            "No territory column or default: a new customer takes its owner's territory when "
+            "the owner belongs to exactly one; other new customers are rejected."
+        )
+    if any(kind.field(name).parse == USER for name in mapped if name):
+        notes.append("Owners and salespeople are matched by username, e-mail or full name.")
+    return notes
+
+
+def has_dates(kind: Kind, mapping: dict[str, str]) -> bool:
+    """Whether a mapped column holds dates (only then does the date order matter)."""
+    return any(kind.field(name).parse in ("date", "datetime") for name in mapping.values() if name)

@@ -14,6 +14,7 @@ from accounts.permissions import role_required
 from crm.http import HtmxHttpRequest
 from imports.engine import media_path
 from imports.forms import MappingForm, PresetChoiceForm, PresetForm, UploadForm
+from imports.kinds import KINDS, has_dates, mapping_notes
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
 from imports.services import (
@@ -62,7 +63,14 @@ def import_list(request: HtmxHttpRequest) -> HttpResponse:
 
 def _detail_context(job: ImportJob, mapping_form: MappingForm | None = None) -> dict:
     editable = job.status in {ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED}
+    kind = KINDS[job.kind]
+    defaults = {
+        "has_default_territory": job.default_territory_id is not None,
+        "has_default_owner": job.default_owner_id is not None,
+    }
     return {
+        "mapping_notes": mapping_notes(kind, job.mapping, **defaults) if editable else [],
+        "asks_date_order": has_dates(kind, job.mapping),
         "job": job,
         "progress": progress_read(job.pk) if job.is_busy else None,
         "mapping_form": mapping_form or (MappingForm(job=job) if editable else None),
@@ -104,7 +112,8 @@ def import_mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc.messages)
         else:
             return redirect("imports:detail", pk=job.pk)
-    return render(request, "imports/import_detail.html", _detail_context(job, form), status=400)
+    # The page again with the message by the mapping: a form to correct, not a failed request.
+    return render(request, "imports/import_detail.html", _detail_context(job, form))
 
 
 @require_POST
@@ -154,10 +163,14 @@ def import_rejects(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(Role.ADMIN)
 def import_revert_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: what the revert will undo, to confirm; POST: revert."""
     job = get_object_or_404(ImportJob, pk=pk)
+    if request.method == "GET":
+        context = _detail_context(job) | {"confirming_revert": True}
+        return render(request, "imports/import_detail.html", context)
     try:
         import_revert_queue(job=job, user=request.user)
     except ValidationError as exc:

@@ -104,6 +104,14 @@ class Visit(models.Model):
         "competitor mentioned", max_length=200, blank=True, validators=[validate_single_line]
     )
     cancel_reason = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
+    # The id the visit had in the system it was imported from (an activity, event or meeting
+    # id): a re-import of that system's export finds it again by this.
+    external_id = models.CharField(
+        max_length=64, blank=True, db_default="", validators=[validate_single_line]
+    )
+    # False for visits imported with a date but no time (stored at noon): pages say "time not
+    # recorded" instead of showing 12:00.
+    time_recorded = models.BooleanField(default=True, db_default=True)
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,6 +150,11 @@ class Visit(models.Model):
             models.CheckConstraint(
                 condition=Q(distance_km__gte=0) & Q(expenses__gte=0),
                 name="visit_costs_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="visit_external_id_unique",
             ),
             models.CheckConstraint(
                 condition=Q(duration_minutes__lte=MAX_VISIT_MINUTES)

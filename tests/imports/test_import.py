@@ -120,7 +120,7 @@ def test_duplicates_unknown_references_and_bad_cells_are_rejected_with_reasons(w
     reasons = {r["row"]: r["reason"] for r in job.reject_samples}
     assert reasons[3] == "duplicate: same code as row 2"
     assert 'no territory "Atlantis"' in reasons[4]
-    assert 'no user (username or email) "nobody"' in reasons[5]
+    assert 'no user (username, email or full name) "nobody"' in reasons[5]
     assert "Customer Since" in reasons[6] and "not a real date" in reasons[6]
     with result.rejects_path.open(encoding="utf-8-sig") as handle:
         rejected = list(csv.DictReader(handle))
