@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from crm.models import (
@@ -8,6 +9,7 @@ from crm.models import (
     Contact,
     Customer,
     DigestRun,
+    ExchangeRate,
     FormSubmission,
     HealthSettings,
     Invoice,
@@ -23,6 +25,7 @@ from crm.models import (
 )
 from crm.services import (
     customers_delete,
+    exchange_rate_on,
     invoice_delete,
     invoice_save,
     support_case_delete,
@@ -62,9 +65,47 @@ class ContactAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class InvoiceAdminForm(forms.ModelForm):
+    """Says so by the field when the invoice's currency has no rate for its date (the service
+    would refuse it; the admin must not answer 500)."""
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "customer",
+            "number",
+            "issued_on",
+            "due_on",
+            "paid_on",
+            "amount",
+            "cost_of_goods",
+            "discount",
+            "currency",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        currency, issued_on = cleaned.get("currency"), cleaned.get("issued_on")
+        if currency and issued_on and exchange_rate_on(currency=currency, day=issued_on) is None:
+            self.add_error(
+                "currency", f"No exchange rate for {currency.upper()} on or before {issued_on}."
+            )
+        return cleaned
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ("number", "customer", "issued_on", "due_on", "paid_on", "amount", "currency")
+    form = InvoiceAdminForm
+    list_display = (
+        "number",
+        "customer",
+        "issued_on",
+        "due_on",
+        "paid_on",
+        "amount",
+        "currency",
+        "exchange_rate",
+    )
     list_select_related = ("customer",)
     list_filter = ("issued_on", "paid_on")
     search_fields = ("number", "customer__name", "customer__code")
@@ -244,3 +285,10 @@ class PendingRefreshAdmin(ReadOnlyAdmin):
 class FormSubmissionAdmin(ReadOnlyAdmin):
     list_display = ("key", "user", "submitted_at")
     list_select_related = ("user",)
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ("currency", "on_date", "rate")
+    list_filter = ("currency",)
+    date_hierarchy = "on_date"

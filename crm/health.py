@@ -46,6 +46,13 @@ logger = logging.getLogger(__name__)
 HEALTH_BATCH_SIZE = 10_000
 WINDOW_DAYS = 365
 
+# An invoice's amounts in the house currency (CADENCE_CURRENCY): its own amounts at the rate
+# recorded when it was saved or imported (1 for the house currency), to the cent.
+_HOUSE_AMOUNTS = """
+    SELECT ROUND(i.amount * i.exchange_rate, 2) AS amount,
+           ROUND(i.cost_of_goods * i.exchange_rate, 2) AS cost_of_goods,
+           ROUND(i.discount * i.exchange_rate, 2) AS discount
+"""
 _FALLBACK_CADENCE = ", ".join(f"('{tier}', {days})" for tier, days in DEFAULT_CADENCE_DAYS.items())
 _CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
 
@@ -100,13 +107,14 @@ last_follow_up AS (
 ),
 invoice_totals AS (
     SELECT i.customer_id,
-           SUM(i.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
-           SUM(i.amount - i.cost_of_goods) FILTER (WHERE i.issued_on >= %(window_start)s) AS margin,
-           SUM(i.discount) FILTER (WHERE i.issued_on >= %(window_start)s) AS discount,
-           SUM(i.amount * late.days) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_days,
-           SUM(i.amount) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_due,
+           SUM(h.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
+           SUM(h.amount - h.cost_of_goods) FILTER (WHERE i.issued_on >= %(window_start)s) AS margin,
+           SUM(h.discount) FILTER (WHERE i.issued_on >= %(window_start)s) AS discount,
+           SUM(h.amount * late.days) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_days,
+           SUM(h.amount) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_due,
            MAX(late.days) FILTER (WHERE late.unpaid) AS oldest_unpaid_days
     FROM crm_invoice i
+    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
     CROSS JOIN LATERAL (
         SELECT GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
                                     %(as_of)s::date) - i.due_on) AS days,
@@ -552,17 +560,19 @@ MONTHS_KEPT = 24
 _MONTHLY_SQL = f"""
 WITH parts AS (
     SELECT i.customer_id, date_trunc('month', i.issued_on)::date AS month,
-           i.amount AS revenue, i.amount - i.cost_of_goods AS margin, i.discount,
+           h.amount AS revenue, h.amount - h.cost_of_goods AS margin, h.discount,
            0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
     FROM crm_invoice i
+    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
     WHERE {{customers:i.customer_id}} AND i.issued_on BETWEEN %(months_start)s AND %(as_of)s
     UNION ALL
     SELECT i.customer_id, date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
-           i.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
+           h.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
                                            %(as_of)s::date) - i.due_on)
                / 365.0 * %(cost_of_capital)s,
            0
     FROM crm_invoice i
+    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
     WHERE {{customers:i.customer_id}} AND i.due_on BETWEEN %(months_start)s AND %(as_of)s
     UNION ALL
     SELECT r.customer_id, r.month, 0, 0, 0,

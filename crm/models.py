@@ -188,6 +188,11 @@ class Invoice(models.Model):
         **MONEY, default=Decimal("0"), help_text="Discount given, already netted out of amount."
     )
     currency = models.CharField(max_length=3, default=default_currency)
+    # House currency per unit of `currency` on the issue date (crm.services.exchange_rate_on),
+    # kept with the invoice: every figure uses amount times rate, in the house currency.
+    exchange_rate = models.DecimalField(
+        max_digits=18, decimal_places=8, default=Decimal("1"), db_default=Decimal("1")
+    )
 
     class Meta:
         ordering = ["-issued_on", "-id"]
@@ -219,6 +224,38 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def is_foreign(self) -> bool:
+        return self.currency != settings.CADENCE_CURRENCY
+
+    @property
+    def house_amount(self) -> Decimal:
+        """The amount in the house currency, as every figure counts it."""
+        return (self.amount * self.exchange_rate).quantize(Decimal("0.01"))
+
+    @property
+    def house_currency(self) -> str:
+        return settings.CADENCE_CURRENCY
+
+
+class ExchangeRate(models.Model):
+    """How many units of the house currency (CADENCE_CURRENCY) one unit of `currency` was worth
+    from `on_date` on (until the next rate). Admins keep these in the admin or import them."""
+
+    currency = models.CharField(max_length=3, validators=[validate_single_line])
+    on_date = models.DateField("from", validators=[validate_plausible_date])
+    rate = models.DecimalField(max_digits=18, decimal_places=8, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["currency", "-on_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "on_date"], name="exchange_rate_unique"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {settings.CADENCE_CURRENCY} from {self.on_date}"
 
 
 class SupportCaseKind(models.TextChoices):

@@ -3,6 +3,7 @@
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +17,7 @@ from crm.models import (
     DEFAULT_CADENCE_DAYS,
     Contact,
     Customer,
+    ExchangeRate,
     FormSubmission,
     Invoice,
     SupportCase,
@@ -203,9 +205,34 @@ def validate_contacts_belong_to(customer: Customer, contacts: Iterable[Contact])
         )
 
 
+def exchange_rate_on(*, currency: str, day: dt.date) -> Decimal | None:
+    """House currency per unit of `currency` on `day`: the latest rate from that day or
+    before, 1 for the house currency, None when there is none."""
+    if currency.upper() == settings.CADENCE_CURRENCY:
+        return Decimal("1")
+    return (
+        ExchangeRate.objects.filter(currency=currency.upper(), on_date__lte=day)
+        .order_by("-on_date")
+        .values_list("rate", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def invoice_save(*, invoice: Invoice) -> Invoice:
-    """Create or change an invoice; the customer's health is refreshed once it is committed."""
+    """Create or change an invoice, converted at its issue date's rate; the customer's health
+    is refreshed once it is committed."""
+    invoice.currency = (invoice.currency or settings.CADENCE_CURRENCY).upper()
+    if invoice.issued_on is not None:
+        rate = exchange_rate_on(currency=invoice.currency, day=invoice.issued_on)
+        if rate is None:
+            raise ValidationError(
+                {
+                    "currency": f"No exchange rate for {invoice.currency} on or before "
+                    f"{invoice.issued_on:%Y-%m-%d}: add one under Exchange rates."
+                }
+            )
+        invoice.exchange_rate = rate
     invoice.full_clean()
     invoice.save()
     health_refresh_request([invoice.customer_id])

@@ -42,6 +42,7 @@ from imports.kinds import (
     CONTACTS,
     CUSTOMER,
     CUSTOMERS,
+    INVOICES,
     KINDS,
     TERRITORY,
     USER,
@@ -70,6 +71,7 @@ _EXTRA_INSERT = {
         "next_visit_due": "NULL",
     },
     "crm_contact": {},
+    "crm_exchangerate": {},
     "crm_invoice": {},
     "crm_supportcase": {},
     "visits_visit": {
@@ -470,6 +472,44 @@ def _owners_territory(cursor, job: ImportJob, mapped: set[str]) -> None:
     )
 
 
+def _invoice_rates(cursor, mapped: set[str]) -> None:
+    """Each invoice's rate to the house currency on its issue date (1 in the house currency);
+    a row in a currency without a rate on or before that date is rejected with the reason."""
+    currency = "s2.currency" if "currency" in mapped else "NULL::text"
+    issued_on = "s2.issued_on" if "issued_on" in mapped else "NULL::date"
+    cursor.execute(
+        "ALTER TABLE import_rows ADD COLUMN exchange_rate numeric(18,8), "
+        "ADD COLUMN rate_currency text, ADD COLUMN rate_day date"
+    )
+    cursor.execute(
+        f"""
+        UPDATE import_rows s SET rate_currency = x.currency, rate_day = x.day
+        FROM (SELECT s2.line, COALESCE({currency}, t.currency, %(house)s) AS currency,
+                     COALESCE({issued_on}, t.issued_on) AS day
+              FROM import_rows s2 LEFT JOIN crm_invoice t ON t.id = s2.target_id) x
+        WHERE x.line = s.line
+        """,
+        {"house": settings.CADENCE_CURRENCY},
+    )
+    cursor.execute(
+        """
+        UPDATE import_rows s SET exchange_rate = CASE
+            WHEN s.rate_currency = %(house)s THEN 1
+            ELSE (SELECT r.rate FROM crm_exchangerate r
+                  WHERE r.currency = s.rate_currency AND r.on_date <= s.rate_day
+                  ORDER BY r.on_date DESC LIMIT 1) END
+        """,
+        {"house": settings.CADENCE_CURRENCY},
+    )
+    _reject(
+        cursor,
+        "s.exchange_rate IS NULL",
+        "s.rate_currency",
+        "'no exchange rate for ' || s.rate_currency || ' on or before ' || s.rate_day::text "
+        "|| ': add it under Exchange rates (or import them), then import this row again'",
+    )
+
+
 def _visits_prepare(cursor, mapped: set[str]) -> None:
     """What each visit row means: its status (from the file, else done if past and planned if
     ahead), its moment (the time in the file; date-only rows of one customer, salesperson and
@@ -614,6 +654,8 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
             "%(header)s",
             header=reason,
         )
+    if kind is INVOICES:
+        _invoice_rates(cursor, {f.name for f in fields})
     columns = _written_columns(kind, fields)
     if kind is CUSTOMERS:
         _owners_territory(cursor, job, {f.name for f in fields})
@@ -648,6 +690,8 @@ def _written_columns(kind: Kind, fields: list[Field]) -> list[str]:
     columns = [f.column for f in fields]
     if kind is CUSTOMERS and "code" not in columns:
         columns.insert(0, "code")
+    if kind is INVOICES:
+        columns.append("exchange_rate")
     if kind is CUSTOMERS and "territory_id" not in columns:
         columns.append("territory_id")  # from the owner's territory, for new customers
     if kind is VISITS:

@@ -13,6 +13,7 @@ from crm.models import (
     Contact,
     Customer,
     CustomerStatus,
+    ExchangeRate,
     Invoice,
     SupportCase,
     SupportCaseKind,
@@ -632,7 +633,46 @@ SUPPORT_CASES = Kind(
     key_label="customer, date and kind",
 )
 
-KINDS = {kind.name: kind for kind in (CUSTOMERS, CONTACTS, INVOICES, VISITS, SUPPORT_CASES)}
+EXCHANGE_RATES = Kind(
+    name=ImportKind.EXCHANGE_RATES,
+    model=ExchangeRate,
+    fields=(
+        Field(
+            "currency",
+            "Currency",
+            parse=parse_currency,
+            required=True,
+            synonyms=("currency", "currency code", "from currency", "iso code"),
+            create_default="NULL",
+        ),
+        Field(
+            "on_date",
+            "From",
+            sql_type="date",
+            parse="date",
+            required=True,
+            synonyms=("date", "from", "valid from", "effective date", "rate date"),
+            create_default="NULL",
+        ),
+        Field(
+            "rate",
+            "Rate",
+            sql_type="numeric(18,8)",
+            parse=decimal_reader(places=8, minimum=Decimal("0.00000001"), maximum=Decimal("1e10")),
+            required=True,
+            synonyms=("rate", "exchange rate", "conversion rate", "fx rate"),
+            create_default="NULL",
+        ),
+    ),
+    match="t.currency = s.currency AND t.on_date = s.on_date",
+    key="s.currency || '|' || s.on_date::text",
+    key_label="currency and date",
+)
+
+KINDS = {
+    kind.name: kind
+    for kind in (CUSTOMERS, CONTACTS, INVOICES, VISITS, SUPPORT_CASES, EXCHANGE_RATES)
+}
 
 
 def propose_mapping(kind: Kind, headers: list[str]) -> dict[str, str]:

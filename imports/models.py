@@ -8,6 +8,7 @@ class ImportKind(models.TextChoices):
     INVOICES = "invoices", "Invoices"
     VISITS = "visits", "Visit history"
     SUPPORT_CASES = "support_cases", "Support cases"
+    EXCHANGE_RATES = "exchange_rates", "Exchange rates"
 
 
 class ImportStatus(models.TextChoices):

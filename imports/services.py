@@ -27,6 +27,7 @@ from imports.models import (
     DateOrder,
     ImportChange,
     ImportJob,
+    ImportKind,
     ImportStatus,
     MappingPreset,
 )
@@ -382,7 +383,10 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
 
 
 def import_customer_ids(job: ImportJob) -> list[int]:
-    """The customers whose figures the import's created and updated rows change."""
+    """The customers whose figures the import's created and updated rows change (none for
+    exchange rates: an invoice keeps the rate it was saved with)."""
+    if job.kind == ImportKind.EXCHANGE_RATES:
+        return []
     table = KINDS[job.kind].table
     column = "t.id" if job.kind == "customers" else "t.customer_id"
     with connection.cursor() as cursor:
