@@ -16,7 +16,7 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only DJANGO_STATIC_ROOT=/app/staticfiles \
+RUN DJANGO_DEBUG=false CADENCE_SITE_URL=https://build.invalid DJANGO_SECRET_KEY=collectstatic-only DJANGO_STATIC_ROOT=/app/staticfiles \
     python manage.py collectstatic --no-input
 
 ENV DJANGO_STATIC_ROOT=/app/staticfiles

@@ -229,6 +229,7 @@ def main() -> None:
             "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cadence_load"
         ),
         "DJANGO_DEBUG": "false",
+        "CADENCE_SITE_URL": "https://cadence.example.com",
         "DJANGO_SECRET_KEY": "load-test-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_STATIC_ROOT": static,

@@ -4,9 +4,9 @@ import datetime as dt
 import logging
 from collections import Counter, defaultdict
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, Territory, User
@@ -27,7 +27,7 @@ def _line(flag: AccountFlag) -> str:
     return (
         f"- {single_line(customer.name)} ({single_line(customer.code)}) "
         f"{flag.get_kind_display().lower()}: "
-        f"{flag_explanation(flag)}  {reverse('crm:customer_detail', args=[customer.pk])}"
+        f"{flag_explanation(flag)}  {absolute_url(customer.get_absolute_url())}"
     )
 
 
@@ -48,7 +48,7 @@ def digest_send(*, now: dt.datetime | None = None) -> int:
         .select_related("customer__owner", "customer__territory")
         .order_by("customer__name", "kind")
     )
-    sent = 0
+    outgoing: list[tuple[str, str, str]] = []
     by_owner: dict[User, list[AccountFlag]] = defaultdict(list)
     for flag in flags:
         if flag.customer.owner is not None:
@@ -56,13 +56,13 @@ def digest_send(*, now: dt.datetime | None = None) -> int:
     for owner, owned in by_owner.items():
         if owner.email and owner.is_active:
             plural = "s" if len(owned) != 1 else ""
-            send_mail(
-                subject=f"Cadence: {len(owned)} account{plural} need attention",
-                message="New flags on your accounts:\n\n" + "\n".join(map(_line, owned)),
-                from_email=None,
-                recipient_list=[owner.email],
+            outgoing.append(
+                (
+                    f"Cadence: {len(owned)} account{plural} need attention",
+                    "New flags on your accounts:\n\n" + "\n".join(map(_line, owned)),
+                    owner.email,
+                )
             )
-            sent += 1
     if flags:
         children = territory_children()
         managed: dict[int, set[int]] = defaultdict(set)
@@ -83,14 +83,27 @@ def digest_send(*, now: dt.datetime | None = None) -> int:
             )
             listed = "\n".join(map(_line, theirs[:MANAGER_LIST_LIMIT]))
             more = len(theirs) - MANAGER_LIST_LIMIT
-            send_mail(
-                subject=f"Cadence: new flags in your territories: {summary}",
-                message=f"New flags in your territories: {summary}.\n\n{listed}"
-                + (f"\n… and {more} more." if more > 0 else ""),
-                from_email=None,
-                recipient_list=[manager.email],
+            outgoing.append(
+                (
+                    f"Cadence: new flags in your territories: {summary}",
+                    f"New flags in your territories: {summary}.\n\n{listed}"
+                    + (f"\n… and {more} more." if more > 0 else ""),
+                    manager.email,
+                )
             )
-            sent += 1
-    DigestRun.objects.create(up_to=now, emails_sent=sent)
-    logger.info("digest_send flags=%d emails=%d", len(flags), sent)
-    return sent
+    DigestRun.objects.create(up_to=now, emails_sent=len(outgoing))
+    # Only once the window has moved on for good: a rolled-back run sends nothing, so a retry
+    # cannot send the same digest twice.
+    transaction.on_commit(lambda: _send(outgoing))
+    logger.info("digest_send flags=%d emails=%d", len(flags), len(outgoing))
+    return len(outgoing)
+
+
+def _send(outgoing: list[tuple[str, str, str]]) -> None:
+    for subject, body, recipient in outgoing:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[recipient])
+
+
+def absolute_url(path: str) -> str:
+    """A link that works from an e-mail: CADENCE_SITE_URL and the path."""
+    return settings.CADENCE_SITE_URL.rstrip("/") + path

@@ -195,6 +195,12 @@ CADENCE_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("CADENCE_IMPORT_HEARTBEA
 # The most one visit's expenses may be (forms, services and imports refuse more).
 CADENCE_MAX_VISIT_EXPENSES = int(os.environ.get("CADENCE_MAX_VISIT_EXPENSES", "10000"))
 
+# The address people reach Cadence at, for links in e-mails (https://cadence.example.com);
+# required in production (a system check says so).
+CADENCE_SITE_URL = os.environ.get(
+    "CADENCE_SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""
+).rstrip("/")
+
 # Email through Django 6.1's MAILERS: SMTP when DJANGO_EMAIL_HOST names a server (set it to
 # "localhost" for the machine's own MTA); without one, mail (the daily digest) is written to the
 # log instead of failing every day against a server that is not there.

@@ -94,6 +94,7 @@ class ImportResult:
     unchanged: int = 0
     rejected: int = 0
     rejects_path: Path | None = None
+    rejects_encoding: str = ""
     preview: list[dict] = field(default_factory=list)
     reject_samples: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -274,7 +275,7 @@ def import_execute(
                 progress("writing", result.rows, 1.0)
             _apply(cursor, kind, fields, job)
         if result.rejected:
-            result.rejects_path = _write_rejects(cursor, path, info, job)
+            result.rejects_path, result.rejects_encoding = _write_rejects(cursor, path, info, job)
         cursor.execute("DROP TABLE import_rows, import_rejects")
         if not write:
             transaction.set_rollback(True)
@@ -820,19 +821,24 @@ def _reject_samples(cursor) -> list[dict]:
     ]
 
 
-def _write_rejects(cursor, path: Path, info: FileInfo, job: ImportJob) -> Path:
+def _write_rejects(cursor, path: Path, info: FileInfo, job: ImportJob) -> tuple[Path, str]:
     """The original columns of every rejected row plus `error`, in file order: rejected row
-    numbers (a server-side cursor) merged with a second pass over the file."""
+    numbers (a server-side cursor) merged with a second pass over the file. Written in the
+    upload's encoding and delimiter, so a spreadsheet opens it as it opened the upload; if that
+    encoding cannot hold a character of it (an error message in another script), in UTF-8 with
+    a BOM. Returns the file and its encoding."""
     target = media_path(f"rejects-{job.pk}-{job.stored_name.rsplit('.', 1)[0]}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
+    delimiter = info.delimiter if info.file_format == "csv" and info.delimiter else ","
+    encoding = info.encoding if info.file_format == "csv" and info.encoding else "utf-8-sig"
     raw = cursor.cursor.connection
-    with raw.cursor(name="import_rejects_in_order") as rejects:
-        rejects.itersize = 2_000
-        rejects.execute("SELECT line, reason FROM import_rejects ORDER BY line")
-        pending = iter(rejects)
-        current = next(pending, None)
-        with target.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as draft:
+        writer = csv.writer(draft, delimiter=delimiter)
+        with raw.cursor(name="import_rejects_in_order") as rejects:
+            rejects.itersize = 2_000
+            rejects.execute("SELECT line, reason FROM import_rejects ORDER BY line")
+            pending = iter(rejects)
+            current = next(pending, None)
             rows = iter_rows(path, info)
             _, headers, _ = next(rows)
             writer.writerow([*headers, "error"])
@@ -843,4 +849,13 @@ def _write_rejects(cursor, path: Path, info: FileInfo, job: ImportJob) -> Path:
                     padded = [*cells, *[""] * (len(headers) - len(cells)), current[1]]
                     writer.writerow([spreadsheet_safe(cell) for cell in padded])
                     current = next(pending, None)
-    return target
+        for attempt in (encoding, "utf-8-sig"):
+            draft.seek(0)
+            try:
+                with target.open("w", encoding=attempt, newline="") as handle:
+                    while chunk := draft.read(1 << 20):
+                        handle.write(chunk)
+            except UnicodeEncodeError:
+                continue
+            return target, attempt
+    raise AssertionError("UTF-8 holds every character")

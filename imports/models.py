@@ -77,6 +77,8 @@ class ImportJob(models.Model):
     preview = models.JSONField(default=list, help_text="The first rows as they will be stored.")
     reject_samples = models.JSONField(default=list, help_text="The first rejected rows.")
     rejects_name = models.CharField(max_length=255, blank=True)
+    # The rejects file's encoding: the upload's, or UTF-8 when that could not hold its text.
+    rejects_encoding = models.CharField(max_length=16, blank=True)
     error = models.TextField(blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="imports"
@@ -100,6 +102,13 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.original_name}"
+
+    @property
+    def rejects_fell_back_to_utf8(self) -> bool:
+        """The upload's encoding could not hold the rejects file's text."""
+        return bool(self.rejects_encoding) and self.rejects_encoding != (
+            self.encoding or "utf-8-sig"
+        )
 
     @property
     def is_busy(self) -> bool:

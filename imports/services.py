@@ -358,6 +358,7 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
         preview=result.preview,
         reject_samples=result.reject_samples,
         rejects_name=result.rejects_path.name if result.rejects_path else "",
+        rejects_encoding=result.rejects_encoding,
         finished_at=finished,
     )
     progress_report(

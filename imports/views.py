@@ -159,7 +159,7 @@ def import_rejects(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         path.open("rb"),
         as_attachment=True,
         filename=f"{stem}-rejects.csv",
-        content_type="text/csv; charset=utf-8",
+        content_type=f"text/csv; charset={_charset(job.rejects_encoding)}",
     )
 
 
@@ -180,3 +180,8 @@ def import_revert_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request, "Reverting: its new rows are removed and its updates undone in the background."
         )
     return redirect("imports:detail", pk=job.pk)
+
+
+def _charset(encoding: str) -> str:
+    """The rejects file's encoding as an HTTP charset."""
+    return {"utf-8-sig": "utf-8", "cp1252": "windows-1252", "": "utf-8"}.get(encoding, encoding)

@@ -146,6 +146,7 @@ def start_worker(queue: str, **env_extra: str) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "DJANGO_DEBUG": "false",
+        "CADENCE_SITE_URL": "https://cadence.example.com",
         "DJANGO_SECRET_KEY": "test-worker-secret",
         "CELERY_QUEUE": queue,
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),

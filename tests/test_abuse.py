@@ -315,12 +315,13 @@ def test_imports_make_single_line_fields_one_line(world):
     assert (account.name, account.city) == ("Acme Ltd", "Le eds")
 
 
-def test_the_digest_keeps_one_flag_per_line(world, mailoutbox):
+def test_the_digest_keeps_one_flag_per_line(world, mailoutbox, django_capture_on_commit_callbacks):
     Customer.objects.filter(pk=world.north_customer.pk).update(
         name="Evil\r\n- Forged line", owner=world.rep_north
     )
     health_refresh_all(as_of=timezone.localdate())
-    digest_send()
+    with django_capture_on_commit_callbacks(execute=True):
+        digest_send()
     body = "\n".join(message.body for message in mailoutbox)
     assert "Evil - Forged line" in body
     assert not any(line.startswith("- Forged line") for line in body.splitlines())

@@ -407,6 +407,7 @@ def test_postgres_restarted_under_the_web_server(tmp_path):
             **os.environ,
             "DATABASE_URL": postgres.url,
             "DJANGO_DEBUG": "false",
+            "CADENCE_SITE_URL": "https://cadence.example.com",
             "DJANGO_SECRET_KEY": "fault-test-secret",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_MEDIA_ROOT": str(tmp_path),

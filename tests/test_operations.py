@@ -183,3 +183,13 @@ def test_every_redis_key_carries_the_installation_prefix(settings):
     finally:
         for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
+
+
+def test_production_needs_the_site_address_for_e_mail_links(settings):
+    from crm.apps import site_url_check
+
+    settings.DEBUG = False
+    settings.CADENCE_SITE_URL = ""
+    assert [error.id for error in site_url_check(None)] == ["cadence.E001"]
+    settings.CADENCE_SITE_URL = "https://cadence.example.com"
+    assert site_url_check(None) == []

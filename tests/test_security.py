@@ -33,6 +33,7 @@ def test_deploy_checks_pass_with_production_settings():
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_DEBUG": "false",
+        "CADENCE_SITE_URL": "https://cadence.example.com",
         "DJANGO_SECRET_KEY": "a-long-production-secret-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "cadence.example.com",
     }

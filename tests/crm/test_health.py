@@ -385,20 +385,26 @@ def test_flag_accounts_json_and_list(world, rep):
     assert neg["kind"] == "neglected" and neg["inputs"]["days_since_visit"] == "200.00"
 
 
-def test_digest_emails_owners_and_managers_once(world, rep):
+def test_digest_emails_owners_and_managers_once(
+    world, rep, settings, django_capture_on_commit_callbacks
+):
+    settings.CADENCE_SITE_URL = "http://testserver.example"
     world.north_manager.email = "boss@example.com"
     world.north_manager.save()
     rep.email = "rep@example.com"
     rep.save()
-    customer(world, name="Forgotten Ltd", since=days_before(200))
+    account = customer(world, name="Forgotten Ltd", since=days_before(200))
     health_refresh_all(as_of=AS_OF)
 
-    sent = digest_send()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = digest_send()
+        assert mail.outbox == [], "nothing is sent before the commit"
     assert sent == len(mail.outbox) >= 2
     to_rep = next(m for m in mail.outbox if m.to == ["rep@example.com"])
     to_boss = next(m for m in mail.outbox if m.to == ["boss@example.com"])
     assert "Forgotten Ltd" in to_rep.body and "last visited" not in to_rep.body
     assert "never visited in 200 days" in to_rep.body
+    assert f"http://testserver.example/customers/{account.pk}/" in to_rep.body, "absolute link"
     assert "neglected" in to_boss.subject.lower() and "Forgotten Ltd" in to_boss.body
     assert "Southern" not in to_boss.body
 

@@ -11,9 +11,12 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
 
 from crm.models import AccountMetrics, Contact, Customer, Invoice, SupportCase
+from imports.engine import _write_rejects
 from imports.models import ImportJob, ImportStatus
+from imports.readers import FileInfo
 from imports.services import (
     customers_refresh_after_import,
     import_configure,
@@ -360,3 +363,47 @@ def test_new_invoices_take_the_installation_currency(world):
     )
     run(world, "invoices", text)
     assert Invoice.objects.get(number="I-9").currency == settings.CADENCE_CURRENCY
+
+
+def test_the_rejects_file_is_written_as_the_upload_was(world):
+    data = "Name;Code;Territory;Tier\nCafé Ü;C-1;North;Q\nBar;B-1;North;A\n".encode("cp1252")
+    job = import_upload(
+        user=world.admin,
+        kind="customers",
+        name="semicolons.csv",
+        chunks=[data],
+        size=len(data),
+        max_bytes=settings.IMPORT_MAX_BYTES,
+    )
+    job = import_configure(
+        job=job, mapping=job.mapping, date_order="dmy", default_owner=None, default_territory=None
+    )
+    result = import_run(job=job, dry_run=True)
+    job.refresh_from_db()
+    assert (job.encoding, job.rejects_encoding) == ("cp1252", "cp1252")
+    lines = result.rejects_path.read_bytes().decode("cp1252").splitlines()
+    assert lines[0] == "Name;Code;Territory;Tier;error"
+    assert lines[1].startswith("Café Ü;C-1;North;Q;")
+    assert not job.rejects_fell_back_to_utf8
+
+
+def test_a_rejects_file_the_uploads_encoding_cannot_hold_falls_back_to_utf8(world, tmp_path):
+    upload_file = tmp_path / "plain.csv"
+    upload_file.write_text("Name,Code\nAcme,A-1\n", encoding="ascii")
+    job = ImportJob.objects.create(
+        kind="customers",
+        original_name="plain.csv",
+        stored_name="plain.csv",
+        size=1,
+        file_format="csv",
+        encoding="ascii",
+        uploaded_by=world.admin,
+    )
+    info = FileInfo(file_format="csv", encoding="ascii", delimiter=",")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE import_rejects (line integer, reason text)")
+        cursor.execute("INSERT INTO import_rejects VALUES (2, 'Territory: no territory \"Ωmega\"')")
+        path, encoding = _write_rejects(cursor, upload_file, info, job)
+        cursor.execute("DROP TABLE import_rejects")
+    assert encoding == "utf-8-sig"
+    assert path.read_text(encoding="utf-8-sig").splitlines()[1].endswith('"Ωmega"""')
