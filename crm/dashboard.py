@@ -60,6 +60,7 @@ REP_SORTS = (
     "avg_days_overdue",
     "unprofitable_hours_share",
     "follow_ups_overdue",
+    "discount",
     "profit",
 )
 
@@ -169,6 +170,7 @@ def _money_totals(rows: QuerySet) -> dict:
     totals = rows.aggregate(
         revenue=Sum("revenue"),
         gross_margin=Sum("gross_margin"),
+        discount=Sum("discount"),
         cost_to_serve=Sum("cost_to_serve"),
     )
     zero = Decimal("0")
@@ -250,6 +252,7 @@ FIGURE_SUMS = (
     "unprofitable_minutes",
     "revenue",
     "gross_margin",
+    "discount",
     "cost_to_serve",
     "profit",
     "open_neglected",

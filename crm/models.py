@@ -550,6 +550,7 @@ class SegmentFigures(models.Model):
     unprofitable_minutes = models.PositiveBigIntegerField()
     revenue = models.DecimalField(max_digits=16, decimal_places=2)
     gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    discount = models.DecimalField(max_digits=16, decimal_places=2, db_default=0)
     cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
     profit = models.DecimalField(max_digits=16, decimal_places=2)
     open_neglected = models.PositiveIntegerField()
@@ -567,6 +568,7 @@ class SegmentMonth(models.Model):
     month = models.DateField()
     revenue = models.DecimalField(max_digits=16, decimal_places=2)
     gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    discount = models.DecimalField(max_digits=16, decimal_places=2, db_default=0)
     cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
 
     class Meta:

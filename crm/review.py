@@ -73,8 +73,9 @@ def recommendation_reason(customer: Customer) -> str:
     m = customer.metrics
     money = "{:,.0f}".format
     figures = (
-        f"margin {money(m.gross_margin)}, cost to serve {money(m.cost_to_serve)} "
-        f"(visits {money(m.visit_cost)}), profit {money(m.profit)}"
+        f"margin {money(m.gross_margin)} after discounts of {money(m.discount)}, "
+        f"cost to serve {money(m.cost_to_serve)} (visits {money(m.visit_cost)}), "
+        f"profit {money(m.profit)}"
     )
     if customer.recommendation == "visit_now":
         return f"{m.days_overdue} days overdue; {figures}"

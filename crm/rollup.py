@@ -58,7 +58,7 @@ _FIGURES_SQL = f"""
 INSERT INTO crm_segmentfigures (
     segment_id, accounts, active, covered, overdue, overdue_days, unprofitable, late_payers,
     follow_ups_overdue, visits_done, visit_minutes, unprofitable_minutes, revenue, gross_margin,
-    cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer
+    discount, cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer
 )
 SELECT s.id, COUNT(*),
        COUNT(m.customer_id) FILTER (WHERE s.status = '{CustomerStatus.ACTIVE}'),
@@ -73,6 +73,7 @@ SELECT s.id, COUNT(*),
        COALESCE(SUM(m.visit_minutes), 0),
        COALESCE(SUM(m.visit_minutes) FILTER (WHERE m.is_unprofitable), 0),
        COALESCE(SUM(m.revenue), 0), COALESCE(SUM(m.gross_margin), 0),
+       COALESCE(SUM(m.discount), 0),
        COALESCE(SUM(m.cost_to_serve), 0), COALESCE(SUM(m.profit), 0),
        COALESCE(SUM(f.neglected), 0), COALESCE(SUM(f.unprofitable), 0),
        COALESCE(SUM(f.late_payer), 0)
@@ -94,8 +95,8 @@ GROUP BY s.id
 """
 
 _MONTHS_SQL = """
-INSERT INTO crm_segmentmonth (segment_id, month, revenue, gross_margin, cost_to_serve)
-SELECT sm.segment_id, am.month, SUM(am.revenue), SUM(am.gross_margin),
+INSERT INTO crm_segmentmonth (segment_id, month, revenue, gross_margin, discount, cost_to_serve)
+SELECT sm.segment_id, am.month, SUM(am.revenue), SUM(am.gross_margin), SUM(am.discount),
        SUM(am.visit_cost + am.support_cost + am.late_payment_cost)
 FROM crm_segmentmember sm
 JOIN crm_accountmonth am ON am.customer_id = sm.customer_id

@@ -121,3 +121,22 @@ def test_dashboard_query_count_does_not_grow_with_customers(
     health_refresh_everything(as_of=timezone.localdate())
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(reverse("manage:dashboard"))
+
+
+def test_discounts_given_show_beside_margin(client, world):
+    account = CustomerFactory(name="Haggler Ltd", territory=world.north, owner=world.rep_north)
+    InvoiceFactory(
+        customer=account,
+        amount=Decimal("900"),
+        cost_of_goods=Decimal("300"),
+        discount=Decimal("137"),
+        issued_on=timezone.localdate() - dt.timedelta(days=10),
+        due_on=timezone.localdate() + dt.timedelta(days=20),
+    )
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(world.north_manager)
+    page = client.get(reverse("manage:dashboard")).text
+    assert "after 137 discounts given" in page
+    assert "Discounts (12 mo.)" in page and '<td class="num">137</td>' in page
+    review = client.get(reverse("manage:review")).text
+    assert "Haggler Ltd" in review and "after discounts of 137" in review
