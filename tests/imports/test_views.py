@@ -12,7 +12,7 @@ from crm.celery import app
 from crm.models import Customer
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus, MappingPreset
-from imports.services import import_inspect
+from imports.services import import_inspect, import_run
 
 FILE = "Company,Customer Code,Town,Territory,Tier\nAcme,AC-1,Leeds,North,A\nBad,BD-1,York,North,Q\n"
 
@@ -204,3 +204,17 @@ def test_a_run_whose_worker_died_is_shown_as_failed_and_can_start_again(client, 
     assert job.status == ImportStatus.FAILED
     assert "its worker stopped" in page and "nothing was written. Start it again." in page
     assert 'value="dry_run"' in page
+
+
+@pytest.mark.django_db
+def test_revert_asks_for_confirmation_with_what_it_will_undo(client, world):
+    client.force_login(world.admin)
+    post_upload(client, b"Company,Customer Code,Town,Territory\nAcme,RV-1,Leeds,North\n")
+    job = ImportJob.objects.get()
+    import_run(job=job, dry_run=False)
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    assert "Revert this import…" in page and 'id="revert-confirm"' not in page
+    confirm = client.get(reverse("imports:revert", args=[job.pk])).text
+    assert "Revert this import?" in confirm and "removes the 1 record it created" in confirm
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE, "asking changes nothing"
