@@ -234,16 +234,26 @@ def _browser_page(browser, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    blocked = []
+    blocked, errors, failed = [], [], []
     page.on(
         "console",
         lambda message: (
-            blocked.append(message.text) if "Content Security Policy" in message.text else None
+            blocked.append(message.text)
+            if "Content Security Policy" in message.text
+            else errors.append(message.text)
+            if message.type == "error"
+            else None
         ),
+    )
+    page.on(
+        "response",
+        lambda response: failed.append(response.url) if response.status >= 500 else None,
     )
     yield page
     context.close()
     assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
+    assert not errors, f"the browser console showed errors: {errors}"
+    assert not failed, f"the server answered 5xx: {failed}"
 
 
 @pytest.fixture

@@ -219,7 +219,8 @@ def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
         if query
         else Customer.objects.none()
     )
-    context = {"matches": matches, "query": query}
+    # The log form's choices open in the panel only where the form itself is in one.
+    context = {"matches": matches, "query": query, "in_panel": request.GET.get("panel") == "1"}
     if request.GET.get("for") == "log":
         return render(request, "visits/log.html#customer_choices", context)
     return render(request, "visits/plan.html#customer_options", context)

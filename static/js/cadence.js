@@ -9,7 +9,28 @@ if (window.htmx) {
   htmx.config.includeIndicatorStyles = false;
 }
 
+// After a save that failed, bring the first error into view: focus the first invalid field (or
+// the message at the top of the form) and let screen readers announce it. On a phone the form
+// can be far above where the user tapped Save.
+function showFirstError(root) {
+  var field = root.querySelector(
+    ".has-error input:not([type=hidden]), .has-error select, .has-error textarea"
+  );
+  var target = field || root.querySelector("form .error[role=alert]");
+  if (!target) return;
+  var message = target.closest(".field") && target.closest(".field").querySelector(".error");
+  if (message) message.setAttribute("role", "alert");
+  if (!field) target.setAttribute("tabindex", "-1");
+  target.scrollIntoView({ block: "center" });
+  target.focus({ preventScroll: true });
+}
+
+document.addEventListener("htmx:afterSettle", function (event) {
+  showFirstError(event.detail.elt);
+});
+
 document.addEventListener("DOMContentLoaded", function () {
+  showFirstError(document);
   if (!window.htmx) return;
 
   // Narrow screens get the day view of the schedule unless the URL asks for a view.
