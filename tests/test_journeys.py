@@ -1,0 +1,113 @@
+"""The paths around the main loop, walked in a real browser as each role would: forms opened as
+their own page, the Back button on htmx pages, and an error after a failed save brought into
+view. Every page fixture fails the test on a console error, a CSP violation or a 5xx."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.conftest import browser_login
+from tests.factories import PlannedVisitFactory
+from visits.models import Visit, VisitStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_planned_meeting_opened_as_its_own_page_can_be_marked_done(
+    live_server, desktop_page, world
+):
+    meeting = PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() - dt.timedelta(hours=3),
+    )
+    page = desktop_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/visits/{meeting.pk}/")
+    page.get_by_role("link", name="Mark done").click()
+    expect(page).to_have_url(f"{live_server.url}/visits/{meeting.pk}/log/")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text(f"Visit to {world.north_customer.name} logged.")).to_be_visible()
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.DONE
+
+
+def test_move_and_plan_work_as_their_own_pages(live_server, desktop_page, world):
+    meeting = PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(days=2),
+    )
+    page = desktop_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/visits/{meeting.pk}/")
+    page.get_by_role("link", name="Move").click()
+    later = timezone.localtime(meeting.scheduled_start + dt.timedelta(days=1))
+    page.get_by_label("Start").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("End").fill((later + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Move meeting").click()
+    expect(page.get_by_text("moved to")).to_be_visible()
+    meeting.refresh_from_db()
+    assert timezone.localtime(meeting.scheduled_start).date() == later.date()
+
+    page.goto(f"{live_server.url}/visits/plan/?customer={world.north_customer.pk}")
+    page.get_by_role("button", name="Plan meeting").click()
+    expect(page.get_by_text("planned for")).to_be_visible()
+    assert Visit.objects.filter(status=VisitStatus.PLANNED).count() == 2
+
+
+def test_back_after_htmx_searches_restores_the_whole_accounts_page(
+    live_server, desktop_page, world
+):
+    """Back between two htmx states of one page: htmx asks the server for the earlier state
+    (it keeps no snapshots), which must answer with the whole page, not the results list."""
+    page = desktop_page
+    browser_login(page, live_server, "the-admin")
+    page.goto(f"{live_server.url}/customers/")
+    page.get_by_label("Search").fill("coast")
+    expect(page.locator("#results")).to_contain_text("Coastal Fish")
+    expect(page).to_have_url(re.compile(r"q=coast"))
+    page.get_by_label("Search").fill("north")
+    expect(page.locator("#results")).to_contain_text("Northern Mills")
+    expect(page).to_have_url(re.compile(r"q=north"))
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"q=coast"))
+    expect(page.locator("#results")).to_contain_text("Coastal Fish")
+    expect(page.get_by_label("Search")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.go_forward()
+    expect(page.locator("#results")).to_contain_text("Northern Mills")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def test_back_on_the_managers_dashboard_restores_the_whole_page(live_server, desktop_page, world):
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/")
+    page.get_by_label("Tier").select_option("A")
+    expect(page).to_have_url(re.compile(r"tier=A"))
+    page.get_by_label("Tier").select_option("B")
+    expect(page).to_have_url(re.compile(r"tier=B"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"tier=A"))
+    expect(page.get_by_role("heading", name="Territory dashboard")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_label("Tier")).to_have_value("A")
+
+
+def test_a_failed_save_on_a_phone_brings_the_error_into_view(live_server, phone_page, world):
+    page = phone_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/customers/{world.north_customer.pk}/")
+    page.get_by_role("link", name="Log a visit").click()
+    duration = page.get_by_label("Duration (minutes)")
+    duration.fill("99999")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("A visit lasts at most 24 hours")).to_be_visible()
+    expect(page.get_by_label("Duration (minutes)")).to_be_focused()
+    expect(page.get_by_label("Duration (minutes)")).to_be_in_viewport()
+    assert not Visit.objects.exists()
