@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Territory, User
@@ -141,13 +142,19 @@ def customer_health(customer: Customer) -> dict:
     }
 
 
-def customer_timeline(user: User, customer: Customer) -> QuerySet[Visit]:
-    """Visits to the customer the user may see, newest first (planned ones by their date)."""
+def customer_timeline(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
+    """Visits to the customer the user may see: the meetings still ahead first, soonest first,
+    then the history, newest first (a visit by when it was held, else when it was planned)."""
+    ahead = Q(status=VisitStatus.PLANNED, scheduled_start__gte=now)
     return (
         visits_visible_to(user)
         .filter(customer=customer)
         .prefetch_related("contacts")
-        .order_by(F("visited_at").desc(nulls_last=True), "-scheduled_start", "-id")
+        .annotate(
+            ahead_at=Case(When(ahead, then=F("scheduled_start"))),
+            moment=Coalesce("visited_at", "scheduled_start"),
+        )
+        .order_by(F("ahead_at").asc(nulls_last=True), F("moment").desc(nulls_last=True), "-id")
     )
 
 

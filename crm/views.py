@@ -76,9 +76,8 @@ def _visible_customer(request: HtmxHttpRequest, pk: int) -> Customer:
 def _tab_context(request: HtmxHttpRequest, customer: Customer, tab: str) -> dict:
     """Only the open tab's rows are read: a closed tab costs no query."""
     if tab == "timeline":
-        page = Paginator(customer_timeline(request.user, customer), TIMELINE_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        visits = customer_timeline(request.user, customer, now=timezone.now())
+        page = Paginator(visits, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
         return {"timeline": page}
     if tab == "invoices":
         return {"invoices": customer_invoices(customer)[:TAB_ROWS]}

@@ -111,3 +111,31 @@ def test_a_failed_save_on_a_phone_brings_the_error_into_view(live_server, phone_
     expect(page.get_by_label("Duration (minutes)")).to_be_focused()
     expect(page.get_by_label("Duration (minutes)")).to_be_in_viewport()
     assert not Visit.objects.exists()
+
+
+def test_the_visits_tab_shows_meetings_ahead_first_and_the_header_links_to_them(
+    live_server, desktop_page, world
+):
+    from tests.factories import VisitFactory
+
+    account = world.north_customer
+    for days in range(1, 13):  # a long history: more than one page of the tab
+        VisitFactory(
+            customer=account,
+            salesperson=world.rep_north,
+            visited_at=timezone.now() - dt.timedelta(days=days * 7),
+        )
+    ahead = PlannedVisitFactory(
+        customer=account,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(days=3),
+        purpose="Quarterly review",
+    )
+    page = desktop_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/customers/{account.pk}/")
+    first = page.locator("#tab-content li").first
+    expect(first).to_contain_text(timezone.localtime(ahead.scheduled_start).strftime("%Y-%m-%d"))
+    page.locator("dt:has-text('Upcoming') + dd a").first.click()
+    expect(page).to_have_url(f"{live_server.url}/visits/{ahead.pk}/")
+    expect(page.get_by_text("Quarterly review")).to_be_visible()
