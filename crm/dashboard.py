@@ -111,6 +111,23 @@ class DashboardFilterForm(forms.Form):
         self.fields["territory"].queryset = choices["territories"]
         self.fields["salesperson"].queryset = salespeople_visible_to(user)
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("period") == "custom":
+            for name in ("start", "end"):
+                if cleaned.get(name) and _month(cleaned[name]) is None:
+                    self.add_error(name, "Choose a month (YYYY-MM).")
+            first, last = _month(cleaned.get("start")), _month(cleaned.get("end"))
+            if first and last and first > last:
+                self.add_error("end", "The range ends before it starts.")
+        return cleaned
+
+    def period_error(self) -> str:
+        """Why a custom range was not used (shown by the figures), or ""."""
+        self.is_valid()
+        errors = [*self.errors.get("start", []), *self.errors.get("end", [])]
+        return " ".join(errors)
+
     def period_bounds(self, today: dt.date) -> tuple[dt.date, dt.date, str]:
         """First days of the first and last month of the chosen period, and its name."""
         self.is_valid()
@@ -128,7 +145,8 @@ class DashboardFilterForm(forms.Form):
             if first and last and first <= last:
                 first = max(first, _months_before(this_month, MONTHS_KEPT - 1))
                 return first, min(last, this_month), f"{first:%b %Y} to {last:%b %Y}"
-        return _months_before(this_month, 11), this_month, "trailing 12 months"
+        first = _months_before(this_month, 11)
+        return first, this_month, f"trailing 12 months ({first:%b %Y} to {this_month:%b %Y})"
 
     def salespeople(self, user: User) -> QuerySet[User]:
         """The salespeople the filters select: the chosen one, or those working the chosen

@@ -73,6 +73,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "kpis": kpis,
         "period": period_figures(segments, first=first, last=last),
         "period_name": period_name,
+        "period_error": form.period_error(),
         "reps": rep_table(segments, sort=request.GET.get("sort", "name")),
         "sort": request.GET.get("sort", "name"),
         "lists": lists,
@@ -183,6 +184,7 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
         "quadrant": quadrant(segments, form.scope(request.user)),
         "trend": monthly_trend(segments, first=first, last=last),
         "period_name": period_name,
+        "period_error": form.period_error(),
     }
     template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
     return render(request, template, context)

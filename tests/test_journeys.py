@@ -139,3 +139,17 @@ def test_the_visits_tab_shows_meetings_ahead_first_and_the_header_links_to_them(
     page.locator("dt:has-text('Upcoming') + dd a").first.click()
     expect(page).to_have_url(f"{live_server.url}/visits/{ahead.pk}/")
     expect(page.get_by_text("Quarterly review")).to_be_visible()
+
+
+def test_a_custom_range_that_ends_before_it_starts_says_so(live_server, desktop_page, world):
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/")
+    page.get_by_label("Period").select_option("custom")
+    page.locator("#id_start").fill("2026-09")
+    page.locator("#id_end").fill("2026-03")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("alert")).to_contain_text("The range ends before it starts.")
+    expect(page.locator("#board")).to_contain_text("trailing 12 months (")
+    page.reload()
+    expect(page.get_by_role("alert")).to_contain_text("The range ends before it starts.")
