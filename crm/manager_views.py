@@ -300,6 +300,7 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(customers_visible_to(request.user), pk=pk)
     owners = salespeople_visible_to(request.user)
     form = ReviewActionForm(request.POST, owners=owners)
+    failed = None
     if form.is_valid():
         try:
             review_act(
@@ -308,13 +309,17 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 action=form.cleaned_data["action"],
                 data=form.cleaned_data,
             )
-        except (ValidationError, PermissionDenied, AccountFlag.DoesNotExist) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        except ValidationError as error:
+            failed = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+        except (PermissionDenied, AccountFlag.DoesNotExist) as error:
+            failed = {"": [str(error) or "This action is not possible here."]}
         else:
             messages.success(request, f"{customer.name}: done.")
     else:
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+        failed = {field: list(errors) for field, errors in form.errors.items()}
+    if failed and not request.htmx:
+        for field, errors in failed.items():
+            messages.error(request, f"{field}: {' '.join(errors)}" if field else " ".join(errors))
     if not request.htmx:
         return redirect(f"{reverse('manage:review')}?{request.POST.get('back', '')}")
     rows = with_recommendation(customers_visible_to(request.user)).select_related("metrics")
@@ -327,5 +332,8 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "owners": owners,
         "tiers": Tier.choices,
         "today": timezone.localdate(),
+        # The action that failed, its errors by field and what was typed, shown in the row.
+        "failed": failed,
+        "sent": request.POST,
     }
     return render(request, "crm/review.html#row", context)

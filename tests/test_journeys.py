@@ -153,3 +153,32 @@ def test_a_custom_range_that_ends_before_it_starts_says_so(live_server, desktop_
     expect(page.locator("#board")).to_contain_text("trailing 12 months (")
     page.reload()
     expect(page.get_by_role("alert")).to_contain_text("The range ends before it starts.")
+
+
+def test_a_refused_acknowledgement_keeps_the_reason_and_says_why_by_the_field(
+    live_server, desktop_page, world
+):
+    from crm.health import health_refresh_everything
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(
+        name="Forgotten Farm",
+        territory=world.north,
+        owner=world.rep_north,
+        since=timezone.localdate() - dt.timedelta(days=300),
+    )
+    health_refresh_everything(as_of=timezone.localdate())
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/review/")
+    row = page.locator("li", has_text="Forgotten Farm").first
+    row.get_by_text("Act").click()
+    reason = row.get_by_label("Acknowledge neglected: reason")
+    reason.fill("Owner on parental leave")
+    row.get_by_label("until").first.fill((timezone.localdate() - dt.timedelta(days=1)).isoformat())
+    row.get_by_role("button", name="Acknowledge").first.click()
+    row = page.locator("li", has_text="Forgotten Farm").first
+    expect(row.get_by_text("Until: Acknowledge until a future date.")).to_be_visible()
+    expect(row.get_by_label("Acknowledge neglected: reason")).to_have_value(
+        "Owner on parental leave"
+    )
