@@ -661,6 +661,12 @@ class _Generator:
         if kind == "email":
             status = "done"
         scheduled = kind != "email"
+        if start > self.now:
+            # Later today than the seed runs: a meeting still ahead (an e-mail already sent).
+            if scheduled:
+                status = "planned"
+            else:
+                start = self.now - dt.timedelta(minutes=5)
         on_site = kind == "on_site"
         done = status == "done"
         travel = rng.randint(20, 100) if on_site and done else 0
@@ -749,7 +755,11 @@ class _Generator:
             "jones": rng.randint(6, 12),
             "normal": rng.randint(5, 14),
         }[archetype]
-        margin = {"smith": (0.02, 0.07), "jones": (0.45, 0.60), "normal": (0.22, 0.40)}[archetype]
+        # Each account has a margin of its own, spread around its archetype's (so the book's
+        # margins form a continuum, not three bands), and each invoice varies around it.
+        centre = {"smith": 0.045, "jones": 0.52, "normal": 0.31}[archetype]
+        own = min(0.75, max(-0.05, rng.gauss(centre, 0.07)))
+        margin = (own - 0.03, own + 0.03)
         discount_share = {"smith": (0.08, 0.15), "jones": (0.0, 0.02), "normal": (0.0, 0.05)}[
             archetype
         ]

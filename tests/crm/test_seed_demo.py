@@ -2,12 +2,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from crm.demo import demo_data_seed
-from crm.models import Contact, Customer, Invoice, SupportCase
+from crm.models import AccountMetrics, Contact, Customer, Invoice, SupportCase
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +148,18 @@ def test_if_empty_leaves_existing_data_alone():
     call_command("seed_demo", "--customers", "3")
     call_command("seed_demo", "--customers", "9", "--if-empty")
     assert Customer.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_book_looks_real_margins_spread_and_nothing_done_ahead_of_now():
+    with time_machine.travel(dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC), tick=False):
+        demo_data_seed(customers=300, seed=3)
+        now = timezone.now()
+        assert not Visit.objects.filter(status="done", visited_at__gt=now).exists()
+        assert Visit.objects.filter(status="planned", scheduled_start__gt=now).exists()
+    margins = [
+        round(m.gross_margin / m.revenue * 100)
+        for m in AccountMetrics.objects.filter(revenue__gt=0)
+    ]
+    # A continuum, not three bands: many distinct whole-percent margins across the range.
+    assert len(set(margins)) >= 30 and min(margins) < 10 and max(margins) > 50
