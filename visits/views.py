@@ -219,8 +219,18 @@ def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
         if query
         else Customer.objects.none()
     )
+    chosen = query_id(request.GET.get("customer"))
+    if chosen and query and all(match.pk != chosen for match in matches):
+        # The customer already chosen stays on the list (and checked) whatever the search.
+        kept = customers_visible_to(request.user).filter(pk=chosen).first()
+        matches = [kept, *matches] if kept else matches
     # The log form's choices open in the panel only where the form itself is in one.
-    context = {"matches": matches, "query": query, "in_panel": request.GET.get("panel") == "1"}
+    context = {
+        "matches": matches,
+        "query": query,
+        "chosen": chosen,
+        "in_panel": request.GET.get("panel") == "1",
+    }
     if request.GET.get("for") == "log":
         return render(request, "visits/log.html#customer_choices", context)
     return render(request, "visits/plan.html#customer_options", context)

@@ -426,3 +426,20 @@ def test_a_crowded_day_is_capped_with_a_link_to_the_rest(client, world):
     assert "3 more on this day" in week.text
     day = client.get(reverse("visits:schedule"), {"view": "day"})
     assert len(day.context["days"][0][1]) == 15
+
+
+@pytest.mark.django_db
+def test_a_late_search_answer_keeps_the_customer_already_chosen(client, world):
+    """The plan form sends the chosen customer with every search: an answer that arrives after
+    the choice still shows it, checked, so saving never says "Choose a customer."."""
+    client.force_login(world.rep_north)
+    chosen = world.north_customer
+    answer = client.get(
+        reverse("visits:plan_customer_options"), {"q": "zzz-no-match", "customer": chosen.pk}
+    ).text
+    assert f'value="{chosen.pk}" checked' in answer and chosen.name in answer
+    foreign = client.get(
+        reverse("visits:plan_customer_options"),
+        {"q": "zzz-no-match", "customer": world.south_customer.pk},
+    ).text
+    assert world.south_customer.name not in foreign, "only a customer the user may see"
