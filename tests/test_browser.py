@@ -77,6 +77,7 @@ def test_sales1_plans_a_meeting_logs_it_and_the_page_updates_in_place(
 
     entry.get_by_role("link", name="Done").click()
     expect(panel.get_by_role("heading", name=f"Log visit: {customer_name}")).to_be_visible()
+    panel.get_by_text("When, time and costs").click()  # folded below what matters first
     panel.get_by_label("Duration (minutes)").fill("35")
     panel.get_by_label("What the customer said").fill("Wants samples of the new range")
     panel.get_by_label("Outcome").select_option("positive")

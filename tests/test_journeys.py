@@ -104,10 +104,13 @@ def test_a_failed_save_on_a_phone_brings_the_error_into_view(live_server, phone_
     browser_login(page, live_server, "rep-north")
     page.goto(f"{live_server.url}/customers/{world.north_customer.pk}/")
     page.get_by_role("link", name="Log a visit").click()
-    duration = page.get_by_label("Duration (minutes)")
-    duration.fill("99999")
+    expect(page.get_by_label("What the customer said")).to_be_visible()
+    expect(page.get_by_label("Duration (minutes)")).to_be_hidden()  # folded: costs come later
+    page.get_by_text("When, time and costs").click()
+    page.get_by_label("Duration (minutes)").fill("99999")
     page.get_by_role("button", name="Save visit").click()
     expect(page.get_by_text("A visit lasts at most 24 hours")).to_be_visible()
+    # Opened again, scrolled to and focused: the error is where the user looks.
     expect(page.get_by_label("Duration (minutes)")).to_be_focused()
     expect(page.get_by_label("Duration (minutes)")).to_be_in_viewport()
     assert not Visit.objects.exists()
@@ -182,3 +185,11 @@ def test_a_refused_acknowledgement_keeps_the_reason_and_says_why_by_the_field(
     expect(row.get_by_label("Acknowledge neglected: reason")).to_have_value(
         "Owner on parental leave"
     )
+
+
+def test_on_a_phone_who_to_visit_is_one_tap_away(live_server, phone_page, world):
+    page = phone_page
+    browser_login(page, live_server, "rep-north")
+    expect(page).to_have_url(f"{live_server.url}/visits/schedule/")
+    page.get_by_role("link", name="Who to visit").click()
+    expect(page.locator("#who-to-visit")).to_be_in_viewport()
