@@ -516,6 +516,12 @@ def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict
             "<title>{}</title></circle></a>",
             ((p["url"], p["tier"], p["x"], p["y"], p["label"]) for p in points),
         ),
+        # Axis values, so a point reads as a margin and a cost, not only as a quadrant.
+        "x_ticks": [
+            (round(x(value), 1), f"{value:,.0f}")
+            for value in sorted({0.0, float(median_cost), axis_cost})
+        ],
+        "y_ticks": [(round(y(share), 1), f"{share:.0%}") for share in (-0.5, 0, 0.5, 1.0)],
         "median_x": round(x(median_cost), 1),
         "median_y": round(y(median_margin), 1),
         "median_margin_percent": round(median_margin * 100),

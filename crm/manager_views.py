@@ -211,7 +211,8 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
         salespeople=people,
         start=start,
         end=start + dt.timedelta(days=7),
-        per_cell=TEAM_PER_CELL,
+        # One salesperson's week is short enough to show whole ("+N more" leads here).
+        per_cell=TEAM_PER_CELL if len(people) != 1 else TEAM_ONE_PERSON_PER_CELL,
     )
     rows = []
     for person in people:
@@ -246,6 +247,7 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
 
 
 REVIEW_PAGE_SIZE = 20
+TEAM_ONE_PERSON_PER_CELL = 60
 
 
 def _review_rows(customers):

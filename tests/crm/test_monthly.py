@@ -86,7 +86,10 @@ def test_monthly_figures_by_month_and_idempotent(months):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({}, (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months")),
+        (
+            {},
+            (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months (Jun 2025 to May 2026)"),
+        ),
         ({"period": "this_month"}, (dt.date(2026, 5, 1), dt.date(2026, 5, 1), "this month")),
         ({"period": "last_quarter"}, (dt.date(2026, 1, 1), dt.date(2026, 3, 1), "last quarter")),
         (
@@ -95,7 +98,7 @@ def test_monthly_figures_by_month_and_idempotent(months):
         ),
         (
             {"period": "custom", "start": "2026-04", "end": "2026-02"},
-            (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months"),
+            (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months (Jun 2025 to May 2026)"),
         ),
     ],
 )

@@ -60,6 +60,9 @@ def test_quadrant_puts_accounts_in_the_four_segments(whales):
     assert segments["Whale"] in {"passive", "carriage trade"}
     assert segments["Drain"] == "aggressive"
     assert {p["margin_percent"] for p in chart["points"]} == {60, 30, 10}
+    # The axes carry values: net margin from -50 % to 100 %, cost to serve from 0.
+    assert [label for _, label in chart["y_ticks"]] == ["-50%", "0%", "50%", "100%"]
+    assert chart["x_ticks"][0][1] == "0" and len(chart["x_ticks"]) >= 2
 
 
 def test_profitability_page_full_and_htmx_and_scoped(client, whales):

@@ -51,9 +51,15 @@ def test_a_busy_day_is_capped_and_weeks_navigate_with_htmx(client, world):
             scheduled_start=monday_at(8, minute, days=1),
         )
     client.force_login(world.north_manager)
-    response = client.get(reverse("manage:team_schedule"), {"salesperson": world.rep_north.pk})
-    cell = response.context["rows"][0]["cells"][1]
+    response = client.get(reverse("manage:team_schedule"))
+    row = next(r for r in response.context["rows"] if r["person"] == world.rep_north)
+    cell = row["cells"][1]
     assert len(cell["visits"]) == 6 and cell["more"] == 6
+    more = f"?salesperson={world.rep_north.pk}&amp;date={cell['day']:%Y-%m-%d}"
+    assert more in response.text, "+6 more leads to that salesperson's whole week"
+    alone = client.get(reverse("manage:team_schedule"), {"salesperson": world.rep_north.pk})
+    cell = alone.context["rows"][0]["cells"][1]
+    assert len(cell["visits"]) == 12 and cell["more"] == 0
     next_week = (monday_at(0) + dt.timedelta(days=7)).date().isoformat()
     partial = client.get(
         reverse("manage:team_schedule"), {"date": next_week}, headers={"HX-Request": "true"}
