@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html_join
 
 from accounts.models import Territory, User
@@ -65,9 +66,11 @@ REP_SORTS = (
 )
 
 
+# One definition of each period, named on the page with its months: "the last 12 months" are
+# the 12 whole months before this one; this month so far is "month to date", a choice of its own.
 PERIODS = [
-    ("ttm", "Trailing 12 months"),
-    ("this_month", "This month"),
+    ("ttm", "Last 12 whole months"),
+    ("this_month", "Month to date"),
     ("last_quarter", "Last quarter"),
     ("custom", "Custom (months)"),
 ]
@@ -135,7 +138,7 @@ class DashboardFilterForm(forms.Form):
         this_month = today.replace(day=1)
         period = data.get("period") or "ttm"
         if period == "this_month":
-            return this_month, this_month, "this month"
+            return this_month, this_month, f"{this_month:%b %Y}, month to date"
         if period == "last_quarter":
             quarter_start = this_month.replace(month=3 * ((today.month - 1) // 3) + 1)
             first = _months_before(quarter_start, 3)
@@ -144,9 +147,11 @@ class DashboardFilterForm(forms.Form):
             first, last = _month(data.get("start")), _month(data.get("end"))
             if first and last and first <= last:
                 first = max(first, _months_before(this_month, MONTHS_KEPT - 1))
-                return first, min(last, this_month), f"{first:%b %Y} to {last:%b %Y}"
-        first = _months_before(this_month, 11)
-        return first, this_month, f"trailing 12 months ({first:%b %Y} to {this_month:%b %Y})"
+                last = min(last, this_month)
+                to_date = " (its last month to date)" if last == this_month else ""
+                return first, last, f"{first:%b %Y} to {last:%b %Y}{to_date}"
+        first, last = _months_before(this_month, 12), _months_before(this_month, 1)
+        return first, last, f"{first:%b %Y} to {last:%b %Y}, 12 whole months"
 
     def salespeople(self, user: User) -> QuerySet[User]:
         """The salespeople the filters select: the chosen one, or those working the chosen
@@ -219,8 +224,11 @@ def monthly_trend(segments: QuerySet[Segment], *, first: dt.date, last: dt.date)
     )
     if not rows:
         return None
+    this_month = timezone.localdate().replace(day=1)
     for row in rows:
         row["profit"] = row["gross_margin"] - row["cost_to_serve"]
+        # This month is drawn and labelled as the part of a month it is.
+        row["partial"] = row["month"] == this_month
     top = max(max(r["revenue"], r["gross_margin"]) for r in rows) or 1
     bottom = min(Decimal("0"), min(r["profit"] for r in rows))
     plot_height = SVG_HEIGHT - 2 * SVG_PAD

@@ -153,7 +153,7 @@ def test_a_custom_range_that_ends_before_it_starts_says_so(live_server, desktop_
     page.locator("#id_end").fill("2026-03")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("alert")).to_contain_text("The range ends before it starts.")
-    expect(page.locator("#board")).to_contain_text("trailing 12 months (")
+    expect(page.locator("#board")).to_contain_text("12 whole months")
     page.reload()
     expect(page.get_by_role("alert")).to_contain_text("The range ends before it starts.")
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.dashboard import DashboardFilterForm
-from crm.health import health_refresh_all, monthly_refresh_all
+from crm.health import health_refresh_all, health_refresh_everything, monthly_refresh_all
 from crm.models import AccountMonth
 from tests.factories import CustomerFactory, InvoiceFactory, SupportCaseFactory, VisitFactory
 
@@ -88,9 +88,12 @@ def test_monthly_figures_by_month_and_idempotent(months):
     [
         (
             {},
-            (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months (Jun 2025 to May 2026)"),
+            (dt.date(2025, 5, 1), dt.date(2026, 4, 1), "May 2025 to Apr 2026, 12 whole months"),
         ),
-        ({"period": "this_month"}, (dt.date(2026, 5, 1), dt.date(2026, 5, 1), "this month")),
+        (
+            {"period": "this_month"},
+            (dt.date(2026, 5, 1), dt.date(2026, 5, 1), "May 2026, month to date"),
+        ),
         ({"period": "last_quarter"}, (dt.date(2026, 1, 1), dt.date(2026, 3, 1), "last quarter")),
         (
             {"period": "custom", "start": "2026-02", "end": "2026-04"},
@@ -98,7 +101,7 @@ def test_monthly_figures_by_month_and_idempotent(months):
         ),
         (
             {"period": "custom", "start": "2026-04", "end": "2026-02"},
-            (dt.date(2025, 6, 1), dt.date(2026, 5, 1), "trailing 12 months (Jun 2025 to May 2026)"),
+            (dt.date(2025, 5, 1), dt.date(2026, 4, 1), "May 2025 to Apr 2026, 12 whole months"),
         ),
     ],
 )
@@ -118,4 +121,10 @@ def test_dashboard_period_tiles_and_trend_come_from_monthly_figures(client, mont
     )
     assert this_month.context["period"]["revenue"] == sum(m.revenue for m in expected)
     trend = client.get(reverse("manage:profitability"), {"period": "ttm"})
-    assert "Trend by month" in trend.text and "trailing 12 months" in trend.text
+    assert "Trend by month" in trend.text and "12 whole months" in trend.text
+    assert "(to date)" not in trend.text, "the last 12 whole months hold no partial month"
+    InvoiceFactory(customer=months, issued_on=today, due_on=today + dt.timedelta(days=30))
+    health_refresh_everything(as_of=today)
+    to_date = client.get(reverse("manage:profitability"), {"period": "this_month"})
+    assert to_date.context["trend"] is not None
+    assert "(to date)" in to_date.text and "bar revenue partial" in to_date.text
