@@ -193,3 +193,10 @@ def test_on_a_phone_who_to_visit_is_one_tap_away(live_server, phone_page, world)
     expect(page).to_have_url(f"{live_server.url}/visits/schedule/")
     page.get_by_role("link", name="Who to visit").click()
     expect(page.locator("#who-to-visit")).to_be_in_viewport()
+
+
+def test_the_data_page_fits_a_phone(live_server, phone_page, world):
+    page = phone_page
+    browser_login(page, live_server, "the-admin")
+    expect(page.get_by_role("heading", name="Territories")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
