@@ -200,3 +200,24 @@ def test_the_data_page_fits_a_phone(live_server, phone_page, world):
     browser_login(page, live_server, "the-admin")
     expect(page.get_by_role("heading", name="Territories")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_a_phone_gets_a_compact_week_that_opens_a_day_on_tap(live_server, phone_page, world):
+    today = timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    other = monday if today != monday else monday + dt.timedelta(days=1)
+    for hour in (9, 11, 14):
+        PlannedVisitFactory(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            scheduled_start=timezone.make_aware(dt.datetime.combine(other, dt.time(hour))),
+        )
+    page = phone_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/visits/schedule/?view=week")
+    day = page.locator("details.day-meetings", has_text=other.strftime("%A"))
+    expect(day.locator("summary")).to_contain_text("3 meetings")
+    expect(day.get_by_role("link", name="Done").first).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollHeight") < 2500
+    day.locator("summary").click()
+    expect(day.get_by_role("link", name="Done").first).to_be_visible()

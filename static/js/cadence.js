@@ -25,12 +25,22 @@ function showFirstError(root) {
   target.focus({ preventScroll: true });
 }
 
+// On a phone the week is compact: each day other than today folds to its name and count.
+function compactWeek(root) {
+  if (window.innerWidth >= 640) return;
+  root.querySelectorAll("details[data-compact]").forEach(function (day) {
+    day.open = false;
+  });
+}
+
 document.addEventListener("htmx:afterSettle", function (event) {
   showFirstError(event.detail.elt);
+  compactWeek(event.detail.elt);
 });
 
 document.addEventListener("DOMContentLoaded", function () {
   showFirstError(document);
+  compactWeek(document);
   if (!window.htmx) return;
 
   // Narrow screens get the day view of the schedule unless the URL asks for a view.
