@@ -443,3 +443,15 @@ def test_a_late_search_answer_keeps_the_customer_already_chosen(client, world):
         {"q": "zzz-no-match", "customer": world.south_customer.pk},
     ).text
     assert world.south_customer.name not in foreign, "only a customer the user may see"
+
+
+@pytest.mark.django_db
+def test_every_label_points_at_its_input(client, world):
+    """A group of checkboxes has a legend, not a label tied to nothing (for="")."""
+    from tests.factories import ContactFactory
+
+    ContactFactory(customer=world.north_customer, name="Ada Buyer")
+    client.force_login(world.rep_north)
+    page = client.get(reverse("visits:log_ad_hoc"), {"customer": world.north_customer.pk}).text
+    assert 'for=""' not in page
+    assert "<legend>Contacts met</legend>" in page and "Ada Buyer" in page
