@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase, Tier
+from imports.models import ImportJob
 from visits.models import Visit, VisitKind, VisitStatus
 
 
@@ -89,3 +90,17 @@ class SupportCaseFactory(factory.django.DjangoModelFactory):
     opened_on = factory.LazyFunction(timezone.localdate)
     kind = "request"
     minutes = 30
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """An uploaded file's job, as the upload leaves it (no file is written)."""
+
+    class Meta:
+        model = ImportJob
+
+    kind = "customers"
+    original_name = factory.LazyAttribute(lambda job: job.stored_name)
+    stored_name = factory.Sequence(lambda n: f"upload-{n}.csv")
+    size = 1
+    file_format = "csv"
+    uploaded_by = factory.SubFactory(UserFactory, role=Role.ADMIN)

@@ -27,7 +27,7 @@ from crm.rollup import rollup_rebuild
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus
 from imports.services import import_files_clean, import_inspect
-from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
+from tests.factories import CustomerFactory, ImportJobFactory, InvoiceFactory, VisitFactory
 from tests.imports.test_import import run
 from tests.test_authorization import ROUTES
 from visits.models import Visit
@@ -463,14 +463,7 @@ def test_orphan_upload_files_are_removed_nightly(world):
         path.write_text("Company\nAcme\n")
     day_ago = time.time() - 2 * 86400
     os.utime(orphan, (day_ago, day_ago))
-    job = ImportJob.objects.create(
-        kind="customers",
-        original_name="kept.csv",
-        stored_name="kept.csv",
-        size=1,
-        file_format="csv",
-        uploaded_by=world.admin,
-    )
+    job = ImportJobFactory(stored_name="kept.csv", uploaded_by=world.admin)
     kept = folder / job.stored_name
     kept.write_text("Company\nAcme\n")
     os.utime(kept, (day_ago, day_ago))

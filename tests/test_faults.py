@@ -50,7 +50,7 @@ from imports.services import (
     import_run,
 )
 from tests.conftest import settings_base_dir, start_worker, stop_worker
-from tests.factories import CustomerFactory, PlannedVisitFactory
+from tests.factories import CustomerFactory, ImportJobFactory, PlannedVisitFactory
 from tests.imports.test_import import upload
 from visits.models import Visit, VisitStatus
 
@@ -220,15 +220,7 @@ def test_the_worker_forgets_only_the_requests_it_answered(world):
 def test_an_import_that_cannot_be_queued_fails_with_a_message(
     world, private_redis, django_capture_on_commit_callbacks
 ):
-    job = ImportJob.objects.create(
-        kind="customers",
-        original_name="c.csv",
-        stored_name="missing.csv",
-        size=10,
-        file_format="csv",
-        status=ImportStatus.UPLOADED,
-        uploaded_by=world.admin,
-    )
+    job = ImportJobFactory(status=ImportStatus.UPLOADED, uploaded_by=world.admin)
     private_redis.fail("paused")
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):

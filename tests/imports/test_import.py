@@ -25,7 +25,7 @@ from imports.services import (
     import_run,
     import_upload,
 )
-from tests.factories import CustomerFactory, InvoiceFactory
+from tests.factories import CustomerFactory, ImportJobFactory, InvoiceFactory
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -390,15 +390,7 @@ def test_the_rejects_file_is_written_as_the_upload_was(world):
 def test_a_rejects_file_the_uploads_encoding_cannot_hold_falls_back_to_utf8(world, tmp_path):
     upload_file = tmp_path / "plain.csv"
     upload_file.write_text("Name,Code\nAcme,A-1\n", encoding="ascii")
-    job = ImportJob.objects.create(
-        kind="customers",
-        original_name="plain.csv",
-        stored_name="plain.csv",
-        size=1,
-        file_format="csv",
-        encoding="ascii",
-        uploaded_by=world.admin,
-    )
+    job = ImportJobFactory(stored_name="plain.csv", encoding="ascii", uploaded_by=world.admin)
     info = FileInfo(file_format="csv", encoding="ascii", delimiter=",")
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE import_rejects (line integer, reason text)")
