@@ -245,7 +245,11 @@ class ExchangeRate(models.Model):
 
     currency = models.CharField(max_length=3, validators=[validate_single_line])
     on_date = models.DateField("from", validators=[validate_plausible_date])
-    rate = models.DecimalField(max_digits=18, decimal_places=8, validators=[MinValueValidator(0)])
+    rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        validators=[MinValueValidator(Decimal("0.00000001"), "A rate is more than zero.")],
+    )
 
     class Meta:
         ordering = ["currency", "-on_date"]

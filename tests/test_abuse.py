@@ -470,3 +470,24 @@ def test_orphan_upload_files_are_removed_nightly(world):
 
     assert import_files_clean() >= 1
     assert not orphan.exists() and fresh.exists() and kept.exists()
+
+
+def test_a_cancel_reason_is_one_line(client, world):
+    from tests.factories import PlannedVisitFactory
+
+    meeting = PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north)
+    client.force_login(world.rep_north)
+    response = client.post(
+        reverse("visits:cancel", args=[meeting.pk]), {"reason": "Ill\r\nBcc: x@example.com"}
+    )
+    assert response.status_code == 200 and "Keep this to one line" in response.text
+    meeting.refresh_from_db()
+    assert meeting.status == "planned"
+
+
+def test_a_zero_exchange_rate_is_refused_in_the_admin(client, world):
+    client.force_login(world.admin)
+    response = client.post(
+        "/admin/crm/exchangerate/add/", {"currency": "USD", "on_date": "2026-01-01", "rate": "0"}
+    )
+    assert response.status_code == 200 and "A rate is more than zero." in response.text

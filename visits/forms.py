@@ -3,7 +3,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from crm.bounds import validate_plausible_date
+from crm.bounds import validate_plausible_date, validate_single_line
 from crm.models import Contact, Customer
 from visits.models import Outcome, Visit, VisitKind
 
@@ -78,7 +78,9 @@ class RescheduleForm(MeetingTimesForm):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        max_length=300, error_messages={"required": "Say why the meeting is cancelled."}
+        max_length=300,
+        error_messages={"required": "Say why the meeting is cancelled."},
+        validators=[validate_single_line],
     )
 
 

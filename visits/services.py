@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from crm.bounds import validate_single_line
 from crm.cache import schedules_changed
 from crm.health import health_refresh_request
 from crm.models import Contact, Customer
@@ -123,6 +124,10 @@ def visit_cancel(*, visit: Visit, reason: str) -> Visit:
     reason = reason.strip()
     if not reason:
         raise ValidationError({"cancel_reason": "Say why the meeting is cancelled."})
+    try:
+        validate_single_line(reason)
+    except ValidationError as error:
+        raise ValidationError({"cancel_reason": error.messages}) from error
     visit.status = VisitStatus.CANCELLED
     visit.cancel_reason = reason
     visit.sequence += 1
