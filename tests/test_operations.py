@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from django.core import mail
@@ -90,12 +91,23 @@ def test_the_schedule_renders_with_the_cache_unreachable(client, world, settings
     assert client.get("/visits/schedule/").status_code == 200
 
 
-def _run_script(port: int, **env_extra: str) -> subprocess.Popen:
+@pytest.fixture(scope="module")
+def run_database():
+    """A database of this test run's own for scripts/run (which creates it and seeds the demo
+    data), dropped afterwards."""
+    server = database_url_for_subprocess().rsplit("/", 1)[0]
+    name = f"cadence_run_check_{os.getpid()}"
+    yield f"{server}/{name}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run_script(port: int, database_url: str, **env_extra: str) -> subprocess.Popen:
     """scripts/run as a user starts it from a terminal (a session of its own)."""
     env = {
         **os.environ,
         "PORT": str(port),
-        "DATABASE_URL": database_url_for_subprocess().rsplit("/", 1)[0] + "/cadence_run_check",
+        "DATABASE_URL": database_url,
         "CELERY_QUEUE": f"run-check-{port}",
         **env_extra,
     }
@@ -127,21 +139,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_scripts_run_refuses_a_taken_port_before_anything_starts():
+def test_scripts_run_refuses_a_taken_port_before_anything_starts(run_database):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        script = _run_script(taken.getsockname()[1])
+        script = _run_script(taken.getsockname()[1], run_database)
         _, errors = script.communicate(timeout=120)
     assert script.returncode != 0
     assert "already listens" in errors and "Cadence is running" not in errors
 
 
-def test_closing_the_terminal_stops_everything_scripts_run_started():
+def test_closing_the_terminal_stops_everything_scripts_run_started(run_database):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    script = _run_script(port)
+    script = _run_script(port, run_database)
     banner = []
     try:
         for line in script.stderr:
