@@ -29,6 +29,14 @@ from tests.factories import (
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that starts a Celery worker through the fixture carries the worker marker,
+    so `scripts/test --fast` leaves it out."""
+    for item in items:
+        if "celery_worker_queue" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.worker)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A test database of this run's own (test_cadence_<pid>), so two runs on one server (a

@@ -139,6 +139,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.stack
 def test_scripts_run_refuses_a_taken_port_before_anything_starts(run_database):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -149,6 +150,7 @@ def test_scripts_run_refuses_a_taken_port_before_anything_starts(run_database):
     assert "already listens" in errors and "Cadence is running" not in errors
 
 
+@pytest.mark.stack
 def test_closing_the_terminal_stops_everything_scripts_run_started(run_database):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
