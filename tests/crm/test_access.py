@@ -1,9 +1,11 @@
 """Who sees which customers and visits: the rules of crm.selectors / visits.selectors."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from crm.selectors import customers_visible_to
+from crm.services import customer_update
 from tests.factories import VisitFactory
 from visits.selectors import visits_visible_to
 
@@ -83,3 +85,16 @@ def test_account_page_lists_only_visits_the_user_may_see(client, world):
     page = client.get(outpost.get_absolute_url()).text
     assert "Bakery chat" in page
     assert "Secret chat" not in page
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_fields_a_salesperson_may_not_change(world):
+    account = world.north_customer
+    for changes in ({"tier": "A"}, {"owner": world.rep_coast}, {"status": "lost"}):
+        with pytest.raises(PermissionDenied, match="You may not change"):
+            customer_update(customer=account, user=world.rep_north, changes=changes)
+    account.refresh_from_db()
+    assert (account.tier, account.owner, account.status) == ("B", world.rep_north, "active")
+    customer_update(customer=account, user=world.rep_north, changes={"notes": "Likes mornings"})
+    account.refresh_from_db()
+    assert account.notes == "Likes mornings"

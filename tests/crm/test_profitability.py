@@ -65,6 +65,29 @@ def test_quadrant_puts_accounts_in_the_four_segments(whales):
     assert chart["x_ticks"][0][1] == "0" and len(chart["x_ticks"]) >= 2
 
 
+def test_the_quadrant_has_all_four_segments(world):
+    world.bay = TerritoryFactory(name="Quad Bay", parent=world.north)
+    account(world, "Rich and cheap", Decimal("700"))
+    account(world, "Rich and costly", Decimal("700"), visit_minutes=600)
+    account(world, "Mid", Decimal("400"), visit_minutes=100)
+    account(world, "Thin and cheap", Decimal("100"))
+    account(world, "Thin and costly", Decimal("100"), visit_minutes=600)
+    health_refresh_everything(as_of=timezone.localdate())
+    chart = quadrant(
+        Segment.objects.filter(territory=world.bay), Customer.objects.filter(territory=world.bay)
+    )
+    segments = {p["name"]: p["segment"] for p in chart["points"]}
+    # Split at the medians (40 % margin, 100 of cost to serve): each corner has its account.
+    assert (chart["median_margin_percent"], chart["median_cost"]) == (40, 100)
+    assert segments == {
+        "Rich and cheap": "passive",
+        "Rich and costly": "carriage trade",
+        "Mid": "carriage trade",
+        "Thin and cheap": "bargain basement",
+        "Thin and costly": "aggressive",
+    }
+
+
 def test_profitability_page_full_and_htmx_and_scoped(client, whales):
     client.force_login(whales.north_manager)
     page = client.get(reverse("manage:profitability"))
