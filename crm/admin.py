@@ -24,6 +24,8 @@ from crm.models import (
     SupportCase,
 )
 from crm.services import (
+    contact_save,
+    customer_admin_save,
     customers_delete,
     exchange_rate_on,
     invoice_delete,
@@ -48,6 +50,9 @@ class CustomerAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [ContactInline]
 
+    def save_model(self, request, obj, form, change):
+        customer_admin_save(customer=obj)
+
     def delete_model(self, request, obj):
         customers_delete(customer_ids=[obj.pk])
 
@@ -63,6 +68,10 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ("name", "email", "customer__name", "customer__code")
     autocomplete_fields = ("customer",)
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: making one contact primary demotes the customer's other one.
+        contact_save(contact=obj)
 
 
 class InvoiceAdminForm(forms.ModelForm):

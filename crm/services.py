@@ -167,6 +167,18 @@ def customer_update(
 
 
 @transaction.atomic
+def customer_admin_save(*, customer: Customer) -> Customer:
+    """A save from the Django admin (any field, by an admin): what follows any account edit
+    follows it too: cadence dates, health and rollups, and the schedules that show it."""
+    customer.full_clean()
+    customer.save()
+    customer_cadence_refresh(customer_ids=[customer.pk])
+    health_refresh_request([customer.pk])
+    all_schedules_changed()
+    return customer
+
+
+@transaction.atomic
 def customers_delete(*, customer_ids: list[int]) -> int:
     """Delete customers with everything that hangs off them, and rewrite the managers' rollups
     of the segments they were in. Returns how many were deleted."""

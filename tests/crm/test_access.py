@@ -98,3 +98,36 @@ def test_the_service_refuses_fields_a_salesperson_may_not_change(world):
     customer_update(customer=account, user=world.rep_north, changes={"notes": "Likes mornings"})
     account.refresh_from_db()
     assert account.notes == "Likes mornings"
+
+
+@pytest.mark.django_db
+def test_an_admin_edit_in_the_django_admin_refreshes_like_any_edit(client, world):
+    from crm.models import PendingRefresh
+
+    account = world.north_customer
+    client.force_login(world.admin)
+    form = client.get(f"/admin/crm/customer/{account.pk}/change/").context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and not isinstance(value, list)
+    }
+    data.update(
+        {
+            "name": account.name,
+            "code": account.code,
+            "territory": account.territory_id,
+            "owner": account.owner_id,
+            "tier": "A",
+            "status": "active",
+            "cadence_days": "",
+            "since": "2020-01-01",
+            "contacts-TOTAL_FORMS": "0",
+            "contacts-INITIAL_FORMS": "0",
+        }
+    )
+    response = client.post(f"/admin/crm/customer/{account.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    account.refresh_from_db()
+    assert account.tier == "A" and account.next_visit_due is not None, "cadence dates refreshed"
+    assert PendingRefresh.objects.filter(customer=account).exists(), "health refresh asked for"
