@@ -34,6 +34,7 @@ from crm.models import (
     DEFAULT_CADENCE_DAYS,
     AccountFlag,
     Customer,
+    CustomerStatus,
     FlagKind,
     HealthSettings,
     PendingRefresh,
@@ -53,6 +54,7 @@ _HOUSE_AMOUNTS = """
            ROUND(i.cost_of_goods * i.exchange_rate, 2) AS cost_of_goods,
            ROUND(i.discount * i.exchange_rate, 2) AS discount
 """
+_FLAG_KINDS = ", ".join(f"('{kind}')" for kind in FlagKind.values)
 _FALLBACK_CADENCE = ", ".join(f"('{tier}', {days})" for tier, days in DEFAULT_CADENCE_DAYS.items())
 _CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
 
@@ -181,10 +183,11 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        revenue, margin, discount, visit_cost, support_cost, late_cost, cost_to_serve,
        profit, visits_done, visit_minutes, support_minutes, average_days_late,
        oldest_unpaid_days,
-       status = 'active' AND days_since > cadence,
-       status = 'active' AND profit < 0,
-       status <> 'prospect' AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
-                                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
+       status = '{CustomerStatus.ACTIVE}' AND days_since > cadence,
+       status = '{CustomerStatus.ACTIVE}' AND profit < 0,
+       status <> '{CustomerStatus.PROSPECT}'
+           AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
+                OR COALESCE(average_days_late, 0) > %(late_average_days)s),
        follow_up_overdue_on,
        %(now)s
 FROM judged
@@ -216,16 +219,16 @@ WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, 
 """
 
 # The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).
-_HOLDS = """(CASE {kind} WHEN 'neglected' THEN m.is_neglected
-                       WHEN 'unprofitable' THEN m.is_unprofitable
+_HOLDS = f"""(CASE {{kind}} WHEN '{FlagKind.NEGLECTED}' THEN m.is_neglected
+                       WHEN '{FlagKind.UNPROFITABLE}' THEN m.is_unprofitable
                        ELSE m.is_late_payer END)"""
-_INPUTS = """(CASE {kind}
-    WHEN 'neglected' THEN jsonb_build_object(
+_INPUTS = f"""(CASE {{kind}}
+    WHEN '{FlagKind.NEGLECTED}' THEN jsonb_build_object(
         'last_visit_on', m.last_visit_on::text,
         'days_since_visit', ROUND(m.days_since_visit::numeric, 2)::text,
         'cadence_days', ROUND(m.cadence_days::numeric, 2)::text,
         'tier', c.tier, 'own_cadence', c.cadence_days IS NOT NULL)
-    WHEN 'unprofitable' THEN jsonb_build_object(
+    WHEN '{FlagKind.UNPROFITABLE}' THEN jsonb_build_object(
         'revenue', m.revenue::text, 'gross_margin', m.gross_margin::text,
         'visit_cost', m.visit_cost::text, 'support_cost', m.support_cost::text,
         'late_payment_cost', m.late_payment_cost::text,
@@ -270,7 +273,7 @@ SELECT m.customer_id, k.kind, {_INPUTS.format(kind="k.kind")}, %(as_of)s, %(now)
        COALESCE(earlier.acknowledged_reason, ''), earlier.acknowledged_until
 FROM crm_accountmetrics m
 JOIN crm_customer c ON c.id = m.customer_id
-CROSS JOIN (VALUES ('neglected'), ('unprofitable'), ('late_payer')) AS k (kind)
+CROSS JOIN (VALUES {_FLAG_KINDS}) AS k (kind)
 -- An acknowledgement still running carries over to a flag raised again before its end.
 LEFT JOIN LATERAL (
     SELECT p.acknowledged_by_id, p.acknowledged_at, p.acknowledged_reason, p.acknowledged_until

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.isolation import run_isolating
-from crm.models import CustomerStatus
+from crm.models import CustomerStatus, FlagKind
 from visits.models import VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ JOIN crm_segmentmember sm ON sm.segment_id = s.id
 LEFT JOIN crm_accountmetrics m ON m.customer_id = sm.customer_id
 LEFT JOIN (
     SELECT flag.customer_id,
-           COUNT(*) FILTER (WHERE flag.kind = 'neglected') AS neglected,
-           COUNT(*) FILTER (WHERE flag.kind = 'unprofitable') AS unprofitable,
-           COUNT(*) FILTER (WHERE flag.kind = 'late_payer') AS late_payer
+           COUNT(*) FILTER (WHERE flag.kind = '{FlagKind.NEGLECTED}') AS neglected,
+           COUNT(*) FILTER (WHERE flag.kind = '{FlagKind.UNPROFITABLE}') AS unprofitable,
+           COUNT(*) FILTER (WHERE flag.kind = '{FlagKind.LATE_PAYER}') AS late_payer
     FROM crm_accountflag flag
     JOIN crm_segmentmember member ON member.customer_id = flag.customer_id
     WHERE flag.resolved_at IS NULL AND member.segment_id = ANY(%(segments)s)

@@ -453,9 +453,9 @@ def import_revert_blockers(job: ImportJob) -> list[str]:
             JOIN imports_importchange later ON later.object_id = c.object_id
             JOIN imports_importjob j ON j.id = later.job_id
             WHERE c.job_id = %s AND later.job_id <> c.job_id AND j.kind = %s
-              AND j.status = 'done' AND j.started_at > %s
+              AND j.status = %s AND j.started_at > %s
             """,
-            [job.pk, job.kind, job.started_at],
+            [job.pk, job.kind, ImportStatus.DONE, job.started_at],
         )
         if n := cursor.fetchone()[0]:
             reasons.append(f"{n} of its rows were changed again by a later import.")
