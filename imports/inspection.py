@@ -7,7 +7,8 @@ field, a workbook an XML entity bomb. The child reads with openpyxl (which parse
 defusedxml when it is installed, as it is here: entity bombs are refused) and csv; if it runs
 out of its address space (RLIMIT_AS) or time, it is stopped and the admin is told why.
 
-Run as `python -m imports.inspection PATH [SHEET]`: prints one JSON object.
+Run as `python -m imports.inspection PATH SHEET MEGABYTES`: limits its own address space, then
+prints one JSON object.
 """
 
 import csv
@@ -87,17 +88,14 @@ def inspect_isolated(path: Path, *, sheet: str, memory_mb: int, seconds: float) 
     """`inspect_here` in a child process limited to `memory_mb` of address space and
     `seconds`; ImportFileError with the reason when the file cannot be read within them."""
 
-    def limit_memory() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    # The child limits itself first thing (main): a preexec_fn is not safe in a worker that
+    # runs threads (the heartbeat), as the child could deadlock before it starts.
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "imports.inspection", str(path), sheet],
+            [sys.executable, "-m", "imports.inspection", str(path), sheet, str(memory_mb)],
             capture_output=True,
             text=True,
             timeout=seconds,
-            preexec_fn=limit_memory,
             cwd=Path(__file__).resolve().parent.parent,
         )
     except subprocess.TimeoutExpired as exc:
@@ -122,6 +120,9 @@ def inspect_isolated(path: Path, *, sheet: str, memory_mb: int, seconds: float) 
 
 def main(argv: list[str]) -> None:
     path, sheet = Path(argv[1]), argv[2] if len(argv) > 2 else ""
+    if len(argv) > 3:
+        limit = int(argv[3]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         result = asdict(inspect_here(path, sheet))
     except ImportFileError as exc:
