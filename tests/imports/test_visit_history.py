@@ -108,3 +108,11 @@ def test_a_visit_without_a_recorded_time_says_so(client, accounts):
     assert "time not recorded" in page and "12:00" not in page
     timed = Visit.objects.get(external_id="00U1")
     assert "09:00" in client.get(reverse("visits:detail", args=[timed.pk])).text
+
+
+@time_machine.travel(dt.datetime(2026, 11, 9, 15, tzinfo=dt.UTC), tick=False)
+def test_the_agenda_does_not_show_a_made_up_time(client, accounts):
+    run(accounts, "visits", SALESFORCE_EVENTS)
+    client.force_login(accounts.rep_north)
+    day = client.get(reverse("visits:schedule"), {"view": "day", "date": "2026-11-09"}).text
+    assert "time not recorded" in day and "12:00" not in day
