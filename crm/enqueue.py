@@ -58,7 +58,7 @@ def _discard_pool(url: str) -> None:
             logger.debug("closing broker connections failed", exc_info=True)
 
 
-def enqueue(task_name: str, args: list, *, queue: str | None = None) -> bool:
+def enqueue(task_name: str, args: list) -> bool:
     """Send `task_name(*args)` to the workers. True if Redis took it; False (within about half a
     second, at once while the breaker is open) if it did not."""
     url = current_app.conf.broker_url
@@ -71,7 +71,6 @@ def enqueue(task_name: str, args: list, *, queue: str | None = None) -> bool:
             current_app.send_task(
                 task_name,
                 args=args,
-                queue=queue,
                 connection=connection,
                 ignore_result=True,
                 retry=False,
