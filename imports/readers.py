@@ -95,17 +95,11 @@ _BINARY = (
 
 def inspect_file(path: Path, *, sheet: str = "") -> FileInfo:
     """What the file is and its header row; ImportFileError if it cannot be imported."""
-    with path.open("rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    if not sample.strip():
-        raise ImportFileError("The file is empty.")
-    if sample.startswith(b"PK\x03\x04"):
+    if sniff_file(path) == "xlsx":
         info = _inspect_xlsx(path, sheet)
-    elif _looks_binary(sample) and not sample.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-    ):
-        raise ImportFileError(_BINARY)
     else:
+        with path.open("rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
         encoding = detect_encoding(path, sample)
         text = sample.decode(encoding, errors="ignore")
         info = FileInfo(file_format="csv", encoding=encoding, delimiter=detect_delimiter(text))
