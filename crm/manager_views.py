@@ -247,6 +247,8 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
 
 
 REVIEW_PAGE_SIZE = 20
+# The review row's inputs that show their own errors.
+ROW_INPUTS = frozenset({"reason", "until", "cadence_days"})
 TEAM_ONE_PERSON_PER_CELL = 60
 
 
@@ -334,8 +336,15 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "owners": owners,
         "tiers": Tier.choices,
         "today": timezone.localdate(),
-        # The action that failed, its errors by field and what was typed, shown in the row.
+        # The action that failed, its errors by field and what was typed, shown in the row;
+        # errors of fields the row has no input for are said above the actions.
         "failed": failed,
+        "failed_general": [
+            error
+            for field, errors in (failed or {}).items()
+            if field not in ROW_INPUTS
+            for error in errors
+        ],
         "sent": request.POST,
     }
     return render(request, "crm/review.html#row", context)
