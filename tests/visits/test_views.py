@@ -457,3 +457,10 @@ def test_every_label_points_at_its_input(client, world):
     page = client.get(reverse("visits:log_ad_hoc"), {"customer": world.north_customer.pk}).text
     assert 'for=""' not in page
     assert "<legend>Contacts met</legend>" in page and "Ada Buyer" in page
+
+
+@pytest.mark.django_db
+def test_a_plan_without_a_customer_says_so_once_by_the_field(client, world):
+    client.force_login(world.rep_north)
+    page = client.post(reverse("visits:plan"), {"kind": "on_site"}).text
+    assert page.count("Choose a customer.") == 1
