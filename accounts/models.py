@@ -8,7 +8,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
-# One line, no control characters (crm.bounds.validate_single_line; accounts sits below crm).
+# One line, no control characters (core.bounds.validate_single_line; accounts sits below crm).
 SINGLE_LINE = RegexValidator(
     r"[\x00-\x1f\x7f]",
     "Keep this to one line: no line breaks, tabs or control characters.",

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django
 
@@ -23,13 +23,13 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from crm.health import (  # noqa: E402
+from crm.models import Customer  # noqa: E402
+from health.metrics import (  # noqa: E402
     WINDOW_DAYS,
     health_batches,
     health_refresh_all,
     health_refresh_range,
 )
-from crm.models import Customer  # noqa: E402
 
 FLOOR_SQL = """
 SELECT c.id,

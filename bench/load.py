@@ -234,7 +234,7 @@ def main() -> None:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_STATIC_ROOT": static,
         "CADENCE_LOGIN_FAILURE_LIMIT": "1000",
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         # The refreshes that visit logging queues go to a queue of the bench's own, emptied
         # afterwards, so no worker of a real installation on this Redis picks them up.
         "CELERY_QUEUE": "cadence-load-bench",
@@ -247,7 +247,7 @@ def main() -> None:
             sys.executable,
             "-m",
             "gunicorn",
-            "crm.wsgi",
+            "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -308,7 +308,7 @@ def main() -> None:
                 "-m",
                 "celery",
                 "-A",
-                "crm",
+                "config",
                 "purge",
                 "-f",
                 "-Q",

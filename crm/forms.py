@@ -1,9 +1,6 @@
 from django import forms
-from django.core.exceptions import ValidationError
 
-from crm.bounds import validate_plausible_date, validate_single_line
 from crm.models import Contact, Customer, CustomerStatus, Tier
-from crm.params import MAX_ID
 from crm.selectors import CUSTOMER_SORTS
 from crm.services import customer_version
 
@@ -105,64 +102,3 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = ["name", "title", "email", "phone", "is_primary", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
-
-
-class AcknowledgeForm(forms.Form):
-    reason = forms.CharField(
-        max_length=300,
-        error_messages={"required": "Give a reason."},
-        validators=[validate_single_line],
-    )
-    until = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[validate_plausible_date],
-        error_messages={"required": "Choose the date the acknowledgement runs until."},
-    )
-
-
-class ReviewActionForm(forms.Form):
-    """One action from the review worklist; which fields are needed depends on `action`."""
-
-    action = forms.ChoiceField(
-        choices=[(a, a) for a in ("reassign", "tier", "cadence", "remote", "acknowledge")]
-    )
-    owner = forms.ModelChoiceField(queryset=None, required=False)
-    tier = forms.ChoiceField(choices=Tier.choices, required=False)
-    cadence_days = forms.IntegerField(required=False, min_value=1, max_value=3650)
-    remote_visits = forms.BooleanField(required=False)
-    flag = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    reason = forms.CharField(required=False, max_length=300, validators=[validate_single_line])
-    until = forms.DateField(required=False, validators=[validate_plausible_date])
-
-    REQUIRED = {
-        "reassign": ["owner"],
-        "tier": ["tier"],
-        "cadence": ["cadence_days"],
-        "remote": [],
-        "acknowledge": ["flag", "reason", "until"],
-    }
-
-    def __init__(self, *args, owners, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = owners
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in self.REQUIRED.get(cleaned.get("action"), []):
-            if cleaned.get(name) in (None, ""):
-                self.add_error(name, "This field is required for this action.")
-        return cleaned
-
-
-def add_service_error(
-    form: forms.BaseForm, error: ValidationError, aliases: dict[str, str] | None = None
-) -> None:
-    """Show a service's refusal on the form: next to the field it names (or that field's name
-    on this form, from `aliases`), else at the top. A service may name model fields the form
-    calls otherwise (scheduled_start is the form's start); that must never crash the page."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        name = (aliases or {}).get(field, field)
-        form.add_error(name if name in form.fields else None, errors)

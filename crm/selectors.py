@@ -2,29 +2,13 @@
 
 import datetime as dt
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, When
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_managed_by
-from crm.health import flag_explanation
-from crm.models import (
-    DEFAULT_CADENCE_DAYS,
-    AccountFlag,
-    AccountMetrics,
-    CadencePolicy,
-    Contact,
-    Customer,
-    CustomerStatus,
-    Invoice,
-    Segment,
-    SupportCase,
-)
-from visits.models import Visit, VisitStatus
-from visits.selectors import visits_visible_to
+from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase
 
-WHO_TO_VISIT_HORIZON_DAYS = 14
 CUSTOMER_SORTS = {
     "name": ("name", "id"),
     "last_visit": (F("last_visit_at").asc(nulls_first=True), "id"),
@@ -55,10 +39,25 @@ def customers_visible_to(user: User) -> QuerySet[Customer]:
     return customers if scope is None else customers.filter(scope)
 
 
-def segments_visible_to(user: User) -> QuerySet[Segment]:
-    """The rollup segments of the customers `user` may see (the same rule as customers)."""
-    scope = customer_scope(user)
-    return Segment.objects.all() if scope is None else Segment.objects.filter(scope)
+def overdue_q(today: dt.date, *, through: str = "") -> Q:
+    """The one rule for "overdue": an active account whose next visit was due before today.
+    `through` is the path to the customer from another model, e.g. "customer__"."""
+    return Q(**{f"{through}status": CustomerStatus.ACTIVE, f"{through}next_visit_due__lt": today})
+
+
+def with_overdue(rows: QuerySet, *, today: dt.date, through: str = "") -> QuerySet:
+    """Annotate `is_overdue` (customers) or `customer_is_overdue` (rows with a customer, with
+    `through="customer__"`), for templates and views to read instead of comparing dates."""
+    name = f"{through.replace('__', '_')}is_overdue"
+    return rows.annotate(
+        **{name: ExpressionWrapper(overdue_q(today, through=through), output_field=BooleanField())}
+    )
+
+
+def customer_visible_or_404(user: User, pk: int, *, today: dt.date) -> Customer:
+    """The account if `user` may see it (with `is_overdue`), else 404: never a 403 that would
+    confirm it exists."""
+    return get_object_or_404(with_overdue(customers_visible_to(user), today=today), pk=pk)
 
 
 def customer_search(
@@ -82,34 +81,10 @@ def customer_search(
         customers = customers.filter(tier=tier)
     if status:
         customers = customers.filter(status=status)
+    customers = with_overdue(customers, today=today)
     if overdue:
-        customers = customers.filter(status=CustomerStatus.ACTIVE, next_visit_due__lt=today)
+        customers = customers.filter(is_overdue=True)
     return customers.order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"]))
-
-
-def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
-    """The user's active accounts overdue or due within two weeks that have no meeting planned
-    from today on, most overdue first, then the most valuable tier."""
-    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
-    planned = Visit.objects.filter(
-        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=start_of_today
-    )
-    return (
-        customers_visible_to(user)
-        .filter(
-            owner=user,
-            status=CustomerStatus.ACTIVE,
-            next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
-        )
-        .exclude(Exists(planned))
-        .order_by(
-            "next_visit_due",
-            "tier",
-            F("metrics__revenue").desc(nulls_last=True),
-            "name",
-            "id",
-        )
-    )
 
 
 def customer_edit_choices(user: User) -> dict:
@@ -118,52 +93,6 @@ def customer_edit_choices(user: User) -> dict:
     if not user.is_cadence_admin:
         territories = territories.filter(pk__in=territory_ids_managed_by(user))
     return {"owners": salespeople_visible_to(user), "territories": territories}
-
-
-def cadence_days_for(customer: Customer) -> int:
-    if customer.cadence_days:
-        return customer.cadence_days
-    policy = CadencePolicy.objects.filter(tier=customer.tier).values_list("days", flat=True).first()
-    return policy or DEFAULT_CADENCE_DAYS[customer.tier]
-
-
-def customer_health(customer: Customer) -> dict:
-    """The stored health figures and the open flags (each with its plain-words reason)."""
-    flags = list(
-        AccountFlag.objects.filter(customer=customer, resolved_at__isnull=True)
-        .select_related("acknowledged_by")
-        .order_by("kind")
-    )
-    for flag in flags:
-        flag.explanation = flag_explanation(flag)
-    return {
-        "metrics": AccountMetrics.objects.filter(customer=customer).first(),
-        "open_flags": flags,
-    }
-
-
-def customer_timeline(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
-    """Visits to the customer the user may see: the meetings still ahead first, soonest first,
-    then the history, newest first (a visit by when it was held, else when it was planned)."""
-    ahead = Q(status=VisitStatus.PLANNED, scheduled_start__gte=now)
-    return (
-        visits_visible_to(user)
-        .filter(customer=customer)
-        .prefetch_related("contacts")
-        .annotate(
-            ahead_at=Case(When(ahead, then=F("scheduled_start"))),
-            moment=Coalesce("visited_at", "scheduled_start"),
-        )
-        .order_by(F("ahead_at").asc(nulls_last=True), F("moment").desc(nulls_last=True), "-id")
-    )
-
-
-def customer_upcoming(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
-    return (
-        visits_visible_to(user)
-        .filter(customer=customer, status=VisitStatus.PLANNED, scheduled_start__gte=now)
-        .order_by("scheduled_start")
-    )
 
 
 def customer_invoices(customer: Customer) -> QuerySet[Invoice]:
@@ -176,30 +105,3 @@ def customer_support_cases(customer: Customer) -> QuerySet[SupportCase]:
 
 def customer_contacts(customer: Customer) -> QuerySet[Contact]:
     return customer.contacts.order_by("-is_primary", "name", "id")
-
-
-def data_overview() -> dict:
-    """What an admin sees first: how much data there is, by kind and by territory."""
-    territories = (
-        Territory.objects.annotate(
-            customer_count=Count("customers", distinct=True),
-            salesperson_count=Count("members", distinct=True),
-        )
-        .select_related("parent")
-        .prefetch_related("managers")
-    )
-    return {
-        "counts": [
-            ("Customers", Customer.objects.count(), "admin:crm_customer_changelist"),
-            ("Contacts", Contact.objects.count(), "admin:crm_contact_changelist"),
-            ("Invoices", Invoice.objects.count(), "admin:crm_invoice_changelist"),
-            ("Support cases", SupportCase.objects.count(), "admin:crm_supportcase_changelist"),
-            ("Visits", Visit.objects.count(), "admin:visits_visit_changelist"),
-            ("Users", User.objects.count(), "admin:accounts_user_changelist"),
-        ],
-        "status_counts": [
-            (CustomerStatus(row["status"]).label, row["n"])
-            for row in Customer.objects.values("status").annotate(n=Count("id")).order_by("status")
-        ],
-        "territories": territories,
-    }

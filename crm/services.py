@@ -1,7 +1,6 @@
 """Writes for customers and contacts. Views, tasks, commands and the admin all call these."""
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -11,21 +10,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from crm.cache import all_schedules_changed, schedules_changed
-from crm.health import health_refresh_request
-from crm.models import (
-    DEFAULT_CADENCE_DAYS,
-    Contact,
-    Customer,
-    ExchangeRate,
-    FormSubmission,
-    Invoice,
-    SupportCase,
-)
-from crm.rollup import rollup_refresh_segments, rollup_segments_of
-from visits.models import CADENCE_VISIT_KINDS, VisitStatus
-
-CADENCE_REFRESH_BATCH = 10_000
+from core.cache import all_schedules_changed, schedules_changed
+from core.refresh import customers_deletion, customers_refresh_request
+from crm.cadence import cadence_sql_params, next_due_sql
+from crm.models import CadencePolicy, Contact, Customer, ExchangeRate, Invoice, SupportCase
 
 # Fields a salesperson may change on the accounts they can see; the rest (tier, status, owner,
 # territory, cadence) are for managers and admins.
@@ -53,65 +41,24 @@ MANAGER_EDITABLE_FIELDS = SALESPERSON_EDITABLE_FIELDS | {
     "since",
 }
 
-_DEFAULT_CADENCE_ROWS = ", ".join(
-    f"('{tier}', {days})" for tier, days in DEFAULT_CADENCE_DAYS.items()
-)
-_CADENCE_REFRESH_SQL = f"""
-WITH target AS (
-    SELECT c.id,
-           last_visit.at AS last_at,
-           COALESCE((last_visit.at AT TIME ZONE %(tz)s)::date, c.since,
-                    (c.created_at AT TIME ZONE %(tz)s)::date)
-             + COALESCE(c.cadence_days, policy.days, fallback.days) AS due
-    FROM crm_customer c
-    LEFT JOIN crm_cadencepolicy policy ON policy.tier = c.tier
-    LEFT JOIN (VALUES {_DEFAULT_CADENCE_ROWS}) AS fallback (tier, days) ON fallback.tier = c.tier
-    LEFT JOIN LATERAL (
-        SELECT MAX(v.visited_at) AS at
-        FROM visits_visit v
-        WHERE v.customer_id = c.id
-          AND v.status = '{VisitStatus.DONE}'
-          AND v.kind IN ({", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)})
-    ) last_visit ON true
-    WHERE {{where}}
-)
+_DUE_REFRESH_SQL = f"""
 UPDATE crm_customer c
-SET last_visit_at = target.last_at, next_visit_due = target.due
-FROM target
-WHERE c.id = target.id
-  AND (c.last_visit_at IS DISTINCT FROM target.last_at
-       OR c.next_visit_due IS DISTINCT FROM target.due)
+SET next_visit_due = {next_due_sql("c", "c.last_visit_at")}
+WHERE {{where}} AND c.next_visit_due IS DISTINCT FROM {next_due_sql("c", "c.last_visit_at")}
 """
 
 
-def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
-    """Recompute last visit and next visit due for some customers (or all, in id-range batches).
-
-    The last visit is the latest done on-site, phone or video visit (emails do not keep the
-    cadence); with none, the cadence counts from `since` or the creation date. The cadence is
-    the customer's own, else its tier's from CadencePolicy (the built-in default if an admin
-    deleted that row, so no account silently drops off the lists). Returns how many rows
-    changed; running it again changes nothing.
-    """
-    params = {"tz": settings.TIME_ZONE}
-    changed = 0
+def customers_due_refresh(*, customer_ids: Iterable[int] | None = None, tier: str = "") -> int:
+    """Recompute the next visit due date from the stored last visit (kept current by the
+    visits' last-visit refresh) after an account's or a tier's cadence changed. Returns how
+    many rows changed."""
     with connection.cursor() as cursor:
         if customer_ids is not None:
-            ids = sorted(set(customer_ids))
-            for start in range(0, len(ids), CADENCE_REFRESH_BATCH):
-                chunk = ids[start : start + CADENCE_REFRESH_BATCH]
-                sql = _CADENCE_REFRESH_SQL.format(where="c.id = ANY(%(ids)s)")
-                cursor.execute(sql, {**params, "ids": chunk})
-                changed += cursor.rowcount
-            return changed
-        cursor.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM crm_customer")
-        low, high = cursor.fetchone()
-        sql = _CADENCE_REFRESH_SQL.format(where="c.id BETWEEN %(low)s AND %(high)s")
-        for start in range(low, high + 1, CADENCE_REFRESH_BATCH):
-            cursor.execute(sql, {**params, "low": start, "high": start + CADENCE_REFRESH_BATCH - 1})
-            changed += cursor.rowcount
-    all_schedules_changed()
-    return changed
+            where, params = "c.id = ANY(%(ids)s)", {"ids": sorted(set(customer_ids))}
+        else:
+            where, params = "c.tier = %(tier)s", {"tier": tier}
+        cursor.execute(_DUE_REFRESH_SQL.format(where=where), params | cadence_sql_params())
+        return cursor.rowcount
 
 
 def editable_customer_fields(user: User) -> frozenset[str]:
@@ -160,9 +107,9 @@ def customer_update(
         setattr(customer, field.attname, getattr(stored, field.attname))
     schedules_changed(owners | {customer.owner_id})
     # Tier, own cadence, `since` or status may have moved the due date and the flags.
-    customer_cadence_refresh(customer_ids=[customer.pk])
+    customers_due_refresh(customer_ids=[customer.pk])
     customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
-    health_refresh_request([customer.pk])
+    customers_refresh_request([customer.pk])
     return customer
 
 
@@ -172,8 +119,8 @@ def customer_admin_save(*, customer: Customer) -> Customer:
     follows it too: cadence dates, health and rollups, and the schedules that show it."""
     customer.full_clean()
     customer.save()
-    customer_cadence_refresh(customer_ids=[customer.pk])
-    health_refresh_request([customer.pk])
+    customers_due_refresh(customer_ids=[customer.pk])
+    customers_refresh_request([customer.pk])
     all_schedules_changed()
     return customer
 
@@ -181,11 +128,11 @@ def customer_admin_save(*, customer: Customer) -> Customer:
 @transaction.atomic
 def customers_delete(*, customer_ids: list[int]) -> int:
     """Delete customers with everything that hangs off them, and rewrite the managers' rollups
-    of the segments they were in. Returns how many were deleted."""
-    segments = rollup_segments_of(customer_ids=customer_ids)
+    of the segments they were in (core.refresh.customers_deletion). Returns how many were
+    deleted."""
     owners = set(Customer.objects.filter(pk__in=customer_ids).values_list("owner_id", flat=True))
-    deleted = Customer.objects.filter(pk__in=customer_ids).delete()[1].get("crm.Customer", 0)
-    rollup_refresh_segments(segment_ids=segments)
+    with customers_deletion(customer_ids):
+        deleted = Customer.objects.filter(pk__in=customer_ids).delete()[1].get("crm.Customer", 0)
     schedules_changed(owners)
     return deleted
 
@@ -202,6 +149,13 @@ def contact_save(*, contact: Contact) -> Contact:
     contact.save()
     schedules_changed([contact.customer.owner_id])
     return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    owner = contact.customer.owner_id
+    contact.delete()
+    schedules_changed([owner])
 
 
 def contact_make_primary(*, contact: Contact) -> Contact:
@@ -247,7 +201,7 @@ def invoice_save(*, invoice: Invoice) -> Invoice:
         invoice.exchange_rate = rate
     invoice.full_clean()
     invoice.save()
-    health_refresh_request([invoice.customer_id])
+    customers_refresh_request([invoice.customer_id])
     return invoice
 
 
@@ -255,14 +209,14 @@ def invoice_save(*, invoice: Invoice) -> Invoice:
 def invoice_delete(*, invoice: Invoice) -> None:
     customer_id = invoice.customer_id
     invoice.delete()
-    health_refresh_request([customer_id])
+    customers_refresh_request([customer_id])
 
 
 @transaction.atomic
 def support_case_save(*, case: SupportCase) -> SupportCase:
     case.full_clean()
     case.save()
-    health_refresh_request([case.customer_id])
+    customers_refresh_request([case.customer_id])
     return case
 
 
@@ -270,31 +224,28 @@ def support_case_save(*, case: SupportCase) -> SupportCase:
 def support_case_delete(*, case: SupportCase) -> None:
     customer_id = case.customer_id
     case.delete()
-    health_refresh_request([customer_id])
+    customers_refresh_request([customer_id])
 
 
-def form_submission_claim(*, key: str | None, user: User) -> bool:
-    """Inside the transaction of the write a form asks for: False if a form with this one-time
-    key was already acted on (the write must then not happen again). If the write fails, the
-    transaction rolls the claim back with it, so the corrected form can be sent again. A form
-    without a key (an old page, a script) is always acted on."""
-    try:
-        key = uuid.UUID(str(key))
-    except ValueError:
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO crm_formsubmission (key, user_id, submitted_at) VALUES (%s, %s, now()) "
-            "ON CONFLICT (key) DO NOTHING RETURNING key",
-            [key, user.pk],
-        )
-        return cursor.fetchone() is not None
+@transaction.atomic
+def cadence_policy_save(*, policy: CadencePolicy) -> CadencePolicy:
+    """A tier's cadence changed: its customers' due dates move now, their neglect flags with
+    the refresh that follows."""
+    policy.full_clean()
+    policy.save()
+    customers_due_refresh(tier=policy.tier)
+    customers_refresh_request(
+        Customer.objects.filter(tier=policy.tier).values_list("pk", flat=True)
+    )
+    all_schedules_changed()
+    return policy
 
 
-FORM_SUBMISSIONS_KEPT = dt.timedelta(days=7)
-
-
-def form_submissions_forget() -> int:
-    """Nightly: keys older than a week (no browser resends a form that late)."""
-    cutoff = timezone.now() - FORM_SUBMISSIONS_KEPT
-    return FormSubmission.objects.filter(submitted_at__lt=cutoff).delete()[0]
+@transaction.atomic
+def cadence_policy_delete(*, policy: CadencePolicy) -> None:
+    """The tier falls back to its built-in default cadence."""
+    tier = policy.tier
+    policy.delete()
+    customers_due_refresh(tier=tier)
+    customers_refresh_request(Customer.objects.filter(tier=tier).values_list("pk", flat=True))
+    all_schedules_changed()

@@ -30,14 +30,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from crm.bounds import (
+from core.bounds import (
     EARLIEST_YEAR,
     LATEST_YEAR,
     PLACEHOLDER_DATES,
     is_plausible_date,
     single_line,
 )
-from crm.spreadsheet import FORMULA_STARTS, spreadsheet_safe
+from core.locks import IMPORT_LOCK
+from core.spreadsheet import FORMULA_STARTS, spreadsheet_safe
 from imports.kinds import (
     CONTACTS,
     CUSTOMER,
@@ -58,7 +59,7 @@ from visits.models import VisitKind, VisitStatus
 CHUNK_ROWS = 5_000
 PREVIEW_ROWS = 10
 REJECT_SAMPLES = 200
-IMPORT_LOCK = 7_240_002
+
 # "0000-00-00", "00/00/0000", "00.00.0000 00:00": how some exports write "no date".
 PLACEHOLDER_TEXT = re.compile(r"^0{1,4}[-/.]0{1,2}[-/.]0{2,4}\b")
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from crm.bounds import MAX_SUPPORT_MINUTES, MAX_TRAVEL_MINUTES, MAX_VISIT_KM, MAX_VISIT_MINUTES
+from core.bounds import MAX_SUPPORT_MINUTES, MAX_TRAVEL_MINUTES, MAX_VISIT_KM, MAX_VISIT_MINUTES
 from crm.models import (
     Contact,
     Customer,

@@ -1,7 +1,7 @@
 """Live progress of a running import, kept in Redis (the import's own writes stay in one
 transaction, which other connections cannot see until it commits)."""
 
-from crm.cache import redis_guarded, redis_key
+from core.cache import redis_guarded, redis_key
 
 KEEP_SECONDS = 24 * 3600
 

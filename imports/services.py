@@ -12,13 +12,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Territory, User
-from crm.cache import all_schedules_changed
-from crm.enqueue import enqueue
-from crm.health import health_refresh_customers, health_refresh_request, monthly_refresh_customers
+from core.cache import all_schedules_changed
+from core.enqueue import enqueue
+from core.locks import IMPORT_LOCK
+from core.refresh import customers_refresh_request
 from crm.models import Customer
-from crm.rollup import rollup_rebuild, rollup_refresh_customers
-from crm.services import customer_cadence_refresh, customers_delete
-from imports.engine import IMPORT_LOCK, ImportResult, import_execute, media_path
+from crm.services import customers_delete
+from health.services import accounts_refresh
+from imports.engine import ImportResult, import_execute, media_path
 from imports.heartbeat import heartbeat_stale_after
 from imports.inspection import inspect_isolated
 from imports.kinds import KINDS, missing_required, propose_mapping
@@ -39,7 +40,6 @@ ORPHAN_AFTER = dt.timedelta(days=1)
 # A queued job no worker has picked up in this long is given up.
 STALLED_AFTER = dt.timedelta(hours=1)
 EDITABLE_STATUSES = frozenset({ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED})
-REFRESH_BATCH = 10_000
 ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
@@ -311,7 +311,7 @@ def queue_customers_refresh(customer_ids: list[int]) -> None:
     from imports.tasks import customers_refresh_task
 
     if not enqueue(customers_refresh_task.name, [customer_ids]):
-        health_refresh_request(customer_ids)
+        customers_refresh_request(customer_ids)
 
 
 def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
@@ -407,8 +407,8 @@ def import_customer_ids(job: ImportJob) -> list[int]:
 
 @transaction.atomic
 def customers_refresh_after_import(customer_ids: list[int]) -> None:
-    """Cadence dates, health, monthly figures and rollups of the imported customers, a batch
-    of 10,000 at a time (set-based statements, not a loop over customers). Under the import
+    """Everything derived from the imported customers, through health's one refresh entry
+    point (set-based, a batch at a time). Under the import
     lock: a revert deleting these customers waits for it (or it for the revert)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
@@ -420,16 +420,7 @@ def customers_refresh_after_import(customer_ids: list[int]) -> None:
             cursor.execute(
                 "ANALYZE crm_customer, crm_contact, crm_invoice, visits_visit, crm_supportcase"
             )
-    for start in range(0, len(customer_ids), REFRESH_BATCH):
-        batch = customer_ids[start : start + REFRESH_BATCH]
-        customer_cadence_refresh(customer_ids=batch)
-        health_refresh_customers(customer_ids=batch, as_of=today)
-        monthly_refresh_customers(customer_ids=batch, as_of=today)
-    # Many customers touch most segments anyway: rebuild them all once instead of per batch.
-    if len(customer_ids) > REFRESH_BATCH:
-        rollup_rebuild()
-    elif customer_ids:
-        rollup_refresh_customers(customer_ids=customer_ids)
+    accounts_refresh(customer_ids=customer_ids, as_of=today)
 
 
 def import_revert_blockers(job: ImportJob) -> list[str]:

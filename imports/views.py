@@ -11,12 +11,13 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.models import Role
 from accounts.permissions import role_required
-from crm.http import HtmxHttpRequest
+from core.http import HtmxHttpRequest
 from imports.engine import media_path
 from imports.forms import MappingForm, PresetChoiceForm, PresetForm, UploadForm
 from imports.kinds import KINDS, has_dates, mapping_notes
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
+from imports.selectors import data_overview
 from imports.services import (
     import_configure,
     import_give_up_if_stalled,
@@ -185,3 +186,10 @@ def import_revert_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _charset(encoding: str) -> str:
     """The rejects file's encoding as an HTTP charset."""
     return {"utf-8-sig": "utf-8", "cp1252": "windows-1252", "": "utf-8"}.get(encoding, encoding)
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def admin_home(request: HtmxHttpRequest) -> HttpResponse:
+    """The admin's landing page: how much data there is, by kind and territory."""
+    return render(request, "accounts/admin_home.html", {"overview": data_overview()})

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from accounts.services import calendar_token_regenerate
-from crm.models import AccountFlag, Customer, FlagKind
+from crm.models import Customer
+from health.models import AccountFlag, FlagKind
 from imports.engine import media_path
 from imports.models import ImportJob
 from tests.factories import (
@@ -75,7 +76,7 @@ def fresh_rate_limits():
 def redis_breakers_closed():
     """A test that made Redis fail does not leave the next test skipping Redis."""
     yield
-    from crm.cache import _breakers
+    from core.cache import _breakers
 
     for breaker in _breakers.values():
         breaker.reset()
@@ -175,7 +176,7 @@ def start_worker(queue: str, **env_extra: str) -> subprocess.Popen:
             "-m",
             "celery",
             "-A",
-            "crm",
+            "config",
             "worker",
             "--pool",
             "solo",

@@ -19,11 +19,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.digest import digest_send
-from crm.health import health_refresh_all, health_refresh_customers, monthly_refresh_all
-from crm.models import AccountMetrics, AccountMonth, Customer
-from crm.observability import PlainFormatter
-from crm.rollup import rollup_rebuild
+from core.observability import PlainFormatter
+from crm.models import Customer
+from health.digest import digest_send
+from health.metrics import health_refresh_all, health_refresh_customers, monthly_refresh_all
+from health.models import AccountMetrics, AccountMonth
+from health.rollup import rollup_rebuild
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus
 from imports.services import import_files_clean, import_inspect
@@ -196,7 +197,7 @@ def test_one_account_the_database_refuses_does_not_stop_the_refresh(world, table
         cursor.execute(REFUSE_ONE_CUSTOMER.format(customer=bad.pk, table=table))
 
     today = timezone.localdate()
-    with caplog.at_level(logging.ERROR, logger="crm.isolation"):
+    with caplog.at_level(logging.ERROR, logger="core.isolation"):
         health_refresh_all(as_of=today)
         monthly_refresh_all(as_of=today)
         health_refresh_customers(customer_ids=[a.pk for a in accounts], as_of=today)

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from crm.demo import demo_data_seed
-from crm.health import health_refresh_everything
+from demo.generator import demo_data_seed
+from health.services import health_refresh_everything
 from tests.conftest import browser_login
 from tests.factories import InvoiceFactory
 from visits.models import Visit, VisitStatus

@@ -23,7 +23,7 @@ SET_BY_COMPOSE = {
 
 def settings_variables() -> set[str]:
     """Every environment variable crm/settings.py reads (os.environ.get, env_bool, env_list)."""
-    tree = ast.parse((ROOT / "crm" / "settings.py").read_text())
+    tree = ast.parse((ROOT / "config" / "settings.py").read_text())
     names = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:

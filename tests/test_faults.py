@@ -25,18 +25,17 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.cache import _breakers
-from crm.celery import app
-from crm.demo import demo_data_seed
-from crm.health import (
-    _FORGET_ANSWERED_SQL,
-    health_refresh_all,
-    health_refresh_request,
-    pending_refresh_run,
-)
-from crm.models import AccountFlag, AccountMetrics, Customer, PendingRefresh, SegmentFigures
+from config.celery import app
+from core.cache import _breakers
+from core.models import PendingRefresh
+from core.refresh import customers_refresh_request as health_refresh_request
+from crm.models import Customer
 from crm.services import customer_update
-from crm.tasks import health_refresh_nightly, health_refresh_pending
+from demo.generator import demo_data_seed
+from health.metrics import health_refresh_all
+from health.models import AccountFlag, AccountMetrics, SegmentFigures
+from health.services import _FORGET_ANSWERED_SQL, pending_refresh_run
+from health.tasks import health_refresh_nightly, health_refresh_pending
 from imports.engine import IMPORT_LOCK
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
@@ -251,7 +250,7 @@ def test_a_worker_killed_mid_refresh_converges_when_the_refresh_runs_again(
     SegmentFigures.objects.all().delete()
     queue = f"test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setitem(app.conf, "task_default_queue", queue)
-    small_batches = {"CADENCE_HEALTH_BATCH_SIZE": "5"}
+    small_batches = {"CADENCE_BATCH_SIZE": "5"}
 
     worker = start_worker(queue, **small_batches)
     try:
@@ -429,7 +428,7 @@ def test_postgres_restarted_under_the_web_server(tmp_path):
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "crm.wsgi",
+                "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

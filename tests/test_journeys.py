@@ -161,7 +161,7 @@ def test_a_custom_range_that_ends_before_it_starts_says_so(live_server, desktop_
 def test_a_refused_acknowledgement_keeps_the_reason_and_says_why_by_the_field(
     live_server, desktop_page, world
 ):
-    from crm.health import health_refresh_everything
+    from health.services import health_refresh_everything
     from tests.factories import CustomerFactory
 
     CustomerFactory(

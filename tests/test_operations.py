@@ -16,10 +16,10 @@ from django.core import mail
 from django.db import OperationalError
 from django.test import RequestFactory
 
-from crm.mail import LogEmailBackend
-from crm.observability import JsonFormatter, RequestIdFilter
-from crm.ratelimit import over_limit
-from crm.status import server_error
+from core.mail import LogEmailBackend
+from core.observability import JsonFormatter, RequestIdFilter
+from core.ratelimit import over_limit
+from core.status import server_error
 from imports.progress import progress_report
 from tests.conftest import database_url_for_subprocess, settings_base_dir
 
@@ -54,7 +54,7 @@ def test_every_response_carries_a_request_id_that_the_log_lines_share(client, wo
 def test_json_log_lines_carry_the_request_id_and_extras():
     record = logging.makeLogRecord(
         {
-            "name": "crm.tasks",
+            "name": "health.tasks",
             "levelname": "INFO",
             "msg": "refreshed %d",
             "args": (3,),
@@ -64,7 +64,7 @@ def test_json_log_lines_carry_the_request_id_and_extras():
     RequestIdFilter().filter(record)
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "refreshed 3" and entry["customers"] == 3
-    assert entry["request_id"] == "-" and entry["logger"] == "crm.tasks"
+    assert entry["request_id"] == "-" and entry["logger"] == "health.tasks"
 
 
 def test_a_database_outage_is_a_503_page_asking_to_retry():
@@ -200,7 +200,7 @@ def test_every_redis_key_carries_the_installation_prefix(settings):
 
 
 def test_production_needs_the_site_address_for_e_mail_links(settings):
-    from crm.apps import site_url_check
+    from core.apps import site_url_check
 
     settings.DEBUG = False
     settings.CADENCE_SITE_URL = ""

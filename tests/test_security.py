@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import calendar_token_regenerate
-from crm.health import health_refresh_everything
+from health.services import health_refresh_everything
 from imports.models import ImportJob
 from imports.services import import_inspect, import_run
 from tests.conftest import settings_base_dir

@@ -3,7 +3,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from crm.bounds import validate_plausible_date, validate_single_line
+from core.bounds import validate_plausible_date, validate_single_line
 from crm.models import Contact, Customer
 from visits.models import Outcome, Visit, VisitKind
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from crm.bounds import (
+from core.bounds import (
     MAX_TRAVEL_MINUTES,
     MAX_VISIT_KM,
     MAX_VISIT_MINUTES,

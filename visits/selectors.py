@@ -3,16 +3,19 @@
 import datetime as dt
 import hmac
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, When, Window
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
-from crm.models import Contact
-from visits.models import Visit
+from crm.models import Contact, Customer, CustomerStatus
+from crm.selectors import customers_visible_to, with_overdue
+from visits.models import Visit, VisitStatus
 
 FEED_DAYS_BACK = 30
 FEED_DAYS_AHEAD = 180
+WHO_TO_VISIT_HORIZON_DAYS = 14
 
 
 def visits_visible_to(user: User) -> QuerySet[Visit]:
@@ -48,8 +51,9 @@ def _agenda_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> Query
 def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) -> QuerySet[Visit]:
     """The user's own meetings in [start, end) (planned, held and cancelled), at most
     `per_day` a day in the current time zone, so the page stays small for the busiest user."""
+    visits = _agenda_visits(user, start=start, end=end)
     return (
-        _agenda_visits(user, start=start, end=end)
+        with_overdue(visits, today=timezone.localdate(), through="customer__")
         .annotate(
             rank=Window(
                 RowNumber(), partition_by=[TruncDate("moment")], order_by=[F("moment").asc(), "id"]
@@ -126,3 +130,52 @@ def team_week(
         .order_by()
     }
     return shown, counts
+
+
+def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
+    """The user's active accounts overdue or due within two weeks that have no meeting planned
+    from today on, most overdue first, then the most valuable tier."""
+    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    planned = Visit.objects.filter(
+        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=start_of_today
+    )
+    customers = with_overdue(customers_visible_to(user), today=today)
+    return (
+        customers.filter(
+            owner=user,
+            status=CustomerStatus.ACTIVE,
+            next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
+        )
+        .exclude(Exists(planned))
+        .order_by(
+            "next_visit_due",
+            "tier",
+            F("metrics__revenue").desc(nulls_last=True),
+            "name",
+            "id",
+        )
+    )
+
+
+def customer_timeline(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
+    """Visits to the customer the user may see: the meetings still ahead first, soonest first,
+    then the history, newest first (a visit by when it was held, else when it was planned)."""
+    ahead = Q(status=VisitStatus.PLANNED, scheduled_start__gte=now)
+    return (
+        visits_visible_to(user)
+        .filter(customer=customer)
+        .prefetch_related("contacts")
+        .annotate(
+            ahead_at=Case(When(ahead, then=F("scheduled_start"))),
+            moment=Coalesce("visited_at", "scheduled_start"),
+        )
+        .order_by(F("ahead_at").asc(nulls_last=True), F("moment").desc(nulls_last=True), "-id")
+    )
+
+
+def customer_upcoming(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
+    return (
+        visits_visible_to(user)
+        .filter(customer=customer, status=VisitStatus.PLANNED, scheduled_start__gte=now)
+        .order_by("scheduled_start")
+    )

@@ -5,20 +5,23 @@ same transaction, so the schedule, the "who to visit" list and the account page 
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from crm.bounds import validate_single_line
-from crm.cache import schedules_changed
-from crm.health import health_refresh_request
+from core.bounds import validate_single_line
+from core.cache import all_schedules_changed, schedules_changed
+from core.refresh import customers_refresh_request
+from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer
-from crm.services import customer_cadence_refresh, validate_contacts_belong_to
-from visits.models import Outcome, Visit, VisitKind, VisitStatus
+from crm.services import validate_contacts_belong_to
+from visits.models import CADENCE_VISIT_KINDS, Outcome, Visit, VisitKind, VisitStatus
 
 FOLLOW_UP_MEETING_MINUTES = 60
 
@@ -61,7 +64,7 @@ def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
 def _meeting_changed(*, customer: Customer, salesperson_id: int) -> None:
     """After the commit: refresh the account's health (follow-ups and this week's meetings
     depend on planned ones too) and mark the schedules that show the meeting as stale."""
-    health_refresh_request([customer.pk])
+    customers_refresh_request([customer.pk])
     schedules_changed([salesperson_id, customer.owner_id])
 
 
@@ -205,3 +208,54 @@ def visit_log(
     customer_cadence_refresh(customer_ids=[customer.pk])
     _meeting_changed(customer=customer, salesperson_id=visit.salesperson_id)
     return LogResult(visit=visit, follow_up=follow_up)
+
+
+_CADENCE_REFRESH_SQL = f"""
+WITH target AS (
+    SELECT c.id, last_visit.at AS last_at, {next_due_sql("c", "last_visit.at")} AS due
+    FROM crm_customer c
+    LEFT JOIN LATERAL (
+        SELECT MAX(v.visited_at) AS at
+        FROM visits_visit v
+        WHERE v.customer_id = c.id
+          AND v.status = '{VisitStatus.DONE}'
+          AND v.kind IN ({", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)})
+    ) last_visit ON true
+    WHERE {{where}}
+)
+UPDATE crm_customer c
+SET last_visit_at = target.last_at, next_visit_due = target.due
+FROM target
+WHERE c.id = target.id
+  AND (c.last_visit_at IS DISTINCT FROM target.last_at
+       OR c.next_visit_due IS DISTINCT FROM target.due)
+"""
+
+
+def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
+    """Recompute last visit and next visit due for some customers (or all, in id-range batches
+    of CADENCE_BATCH_SIZE).
+
+    The last visit is the latest done on-site, phone or video visit (emails do not keep the
+    cadence); the due date follows crm.cadence. Returns how many rows changed; running it
+    again changes nothing.
+    """
+    params = cadence_sql_params()
+    size = settings.CADENCE_BATCH_SIZE
+    changed = 0
+    with connection.cursor() as cursor:
+        if customer_ids is not None:
+            ids = sorted(set(customer_ids))
+            sql = _CADENCE_REFRESH_SQL.format(where="c.id = ANY(%(ids)s)")
+            for start in range(0, len(ids), size):
+                cursor.execute(sql, {**params, "ids": ids[start : start + size]})
+                changed += cursor.rowcount
+            return changed
+        cursor.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM crm_customer")
+        low, high = cursor.fetchone()
+        sql = _CADENCE_REFRESH_SQL.format(where="c.id BETWEEN %(low)s AND %(high)s")
+        for start in range(low, high + 1, size):
+            cursor.execute(sql, {**params, "low": start, "high": start + size - 1})
+            changed += cursor.rowcount
+    all_schedules_changed()
+    return changed

@@ -24,13 +24,13 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from accounts.services import calendar_token_regenerate
-from crm.cache import SCHEDULE_CACHE_SECONDS, schedule_generation
-from crm.forms import add_service_error
-from crm.http import AlreadySubmitted, HtmxHttpRequest, acting_once
+from core.cache import SCHEDULE_CACHE_SECONDS, schedule_generation
+from core.forms import add_service_error
+from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
+from core.params import query_date, query_id, query_text
+from core.ratelimit import client_ip, over_limit
 from crm.models import Customer
-from crm.params import query_date, query_id, query_text
-from crm.ratelimit import client_ip, over_limit
-from crm.selectors import customer_search, customers_visible_to, who_to_visit
+from crm.selectors import customer_search, customers_visible_to
 from visits.calendar import calendar_feed
 from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
 from visits.models import Visit, VisitStatus
@@ -41,6 +41,7 @@ from visits.selectors import (
     feed_visits,
     visits_editable_by,
     visits_visible_to,
+    who_to_visit,
 )
 from visits.services import (
     ScheduleResult,

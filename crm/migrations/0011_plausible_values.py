@@ -6,7 +6,7 @@ import django.core.validators
 from django.conf import settings
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 # Rows stored before the bounds existed are brought inside them first, or the constraints could
 # not be added: a "customer since" or "paid on" outside 1900-2100 was an export's "no date"
@@ -54,24 +54,24 @@ class Migration(migrations.Migration):
                 blank=True,
                 help_text="Customer since.",
                 null=True,
-                validators=[crm.bounds.validate_plausible_date],
+                validators=[core.bounds.validate_plausible_date],
             ),
         ),
         migrations.AlterField(
             model_name="invoice",
             name="due_on",
-            field=models.DateField(validators=[crm.bounds.validate_plausible_date]),
+            field=models.DateField(validators=[core.bounds.validate_plausible_date]),
         ),
         migrations.AlterField(
             model_name="invoice",
             name="issued_on",
-            field=models.DateField(validators=[crm.bounds.validate_plausible_date]),
+            field=models.DateField(validators=[core.bounds.validate_plausible_date]),
         ),
         migrations.AlterField(
             model_name="invoice",
             name="paid_on",
             field=models.DateField(
-                blank=True, null=True, validators=[crm.bounds.validate_plausible_date]
+                blank=True, null=True, validators=[core.bounds.validate_plausible_date]
             ),
         ),
         migrations.AlterField(
@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="supportcase",
             name="opened_on",
-            field=models.DateField(validators=[crm.bounds.validate_plausible_date]),
+            field=models.DateField(validators=[core.bounds.validate_plausible_date]),
         ),
         migrations.AddConstraint(
             model_name="customer",

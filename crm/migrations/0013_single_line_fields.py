@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 
 class Migration(migrations.Migration):
@@ -15,26 +15,26 @@ class Migration(migrations.Migration):
             model_name="accountflag",
             name="acknowledged_reason",
             field=models.CharField(
-                blank=True, max_length=300, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=300, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="contact",
             name="name",
-            field=models.CharField(max_length=200, validators=[crm.bounds.validate_single_line]),
+            field=models.CharField(max_length=200, validators=[core.bounds.validate_single_line]),
         ),
         migrations.AlterField(
             model_name="contact",
             name="phone",
             field=models.CharField(
-                blank=True, max_length=50, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=50, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="contact",
             name="title",
             field=models.CharField(
-                blank=True, max_length=200, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=200, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=200,
-                validators=[crm.bounds.validate_single_line],
+                validators=[core.bounds.validate_single_line],
                 verbose_name="address",
             ),
         ),
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=200,
-                validators=[crm.bounds.validate_single_line],
+                validators=[core.bounds.validate_single_line],
                 verbose_name="address (line 2)",
             ),
         ),
@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
             model_name="customer",
             name="city",
             field=models.CharField(
-                blank=True, max_length=100, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=100, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
@@ -71,61 +71,61 @@ class Migration(migrations.Migration):
                 help_text="External id: the key imports match on.",
                 max_length=64,
                 unique=True,
-                validators=[crm.bounds.validate_single_line],
+                validators=[core.bounds.validate_single_line],
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="country",
             field=models.CharField(
-                blank=True, max_length=100, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=100, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="industry",
             field=models.CharField(
-                blank=True, max_length=100, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=100, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="name",
-            field=models.CharField(max_length=200, validators=[crm.bounds.validate_single_line]),
+            field=models.CharField(max_length=200, validators=[core.bounds.validate_single_line]),
         ),
         migrations.AlterField(
             model_name="customer",
             name="phone",
             field=models.CharField(
-                blank=True, max_length=50, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=50, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="postal_code",
             field=models.CharField(
-                blank=True, max_length=20, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=20, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="region",
             field=models.CharField(
-                blank=True, max_length=100, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=100, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="customer",
             name="website",
             field=models.CharField(
-                blank=True, max_length=200, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=200, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="invoice",
             name="number",
             field=models.CharField(
-                max_length=64, unique=True, validators=[crm.bounds.validate_single_line]
+                max_length=64, unique=True, validators=[core.bounds.validate_single_line]
             ),
         ),
     ]

@@ -5,7 +5,7 @@ from decimal import Decimal
 import django.core.validators
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 
 class Migration(migrations.Migration):
@@ -32,12 +32,12 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "currency",
-                    models.CharField(max_length=3, validators=[crm.bounds.validate_single_line]),
+                    models.CharField(max_length=3, validators=[core.bounds.validate_single_line]),
                 ),
                 (
                     "on_date",
                     models.DateField(
-                        validators=[crm.bounds.validate_plausible_date], verbose_name="from"
+                        validators=[core.bounds.validate_plausible_date], verbose_name="from"
                     ),
                 ),
                 (

@@ -60,7 +60,7 @@ def test_logout_ends_the_session(client, world):
 
 @pytest.mark.django_db
 def test_every_model_has_a_django_admin_page_for_admins(client, world):
-    apps_of_ours = {"accounts", "crm", "visits", "imports"}
+    apps_of_ours = {"core", "accounts", "crm", "visits", "health", "reports", "imports"}
     ours = [m for m in apps.get_models() if m._meta.app_label in apps_of_ours]
     assert [m.__name__ for m in ours if m not in admin.site._registry] == []
     client.force_login(world.admin)

@@ -6,7 +6,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from accounts.tasks import sessions_clear_expired
-from crm.celery import app
+from config.celery import app
 
 
 def make_session(expires_in: dt.timedelta) -> str:

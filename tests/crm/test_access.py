@@ -102,7 +102,7 @@ def test_the_service_refuses_fields_a_salesperson_may_not_change(world):
 
 @pytest.mark.django_db
 def test_an_admin_edit_in_the_django_admin_refreshes_like_any_edit(client, world):
-    from crm.models import PendingRefresh
+    from core.models import PendingRefresh
 
     account = world.north_customer
     client.force_login(world.admin)

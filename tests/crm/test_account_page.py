@@ -5,9 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.health import health_refresh_all
 from crm.models import Contact
-from crm.services import customer_cadence_refresh
+from health.metrics import health_refresh_all
 from tests.factories import (
     ContactFactory,
     InvoiceFactory,
@@ -15,6 +14,7 @@ from tests.factories import (
     SupportCaseFactory,
     VisitFactory,
 )
+from visits.services import customer_cadence_refresh
 
 pytestmark = pytest.mark.django_db
 

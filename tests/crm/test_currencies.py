@@ -8,9 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from crm.health import health_refresh_customers, monthly_refresh_customers
-from crm.models import AccountMetrics, AccountMonth, ExchangeRate, Invoice
+from crm.models import ExchangeRate, Invoice
 from crm.services import invoice_save
+from health.metrics import health_refresh_customers, monthly_refresh_customers
+from health.models import AccountMetrics, AccountMonth
 from tests.imports.test_import import counts, run
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.health import health_refresh_everything
+from health.services import health_refresh_everything
 from tests.factories import CustomerFactory, InvoiceFactory, PlannedVisitFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

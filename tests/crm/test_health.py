@@ -12,11 +12,12 @@ from django.core.management import call_command
 from django.db import IntegrityError
 from django.utils import timezone
 
-from crm.celery import app
-from crm.digest import digest_send
-from crm.health import flag_acknowledge, health_refresh_all
-from crm.models import AccountFlag, AccountMetrics, HealthSettings
-from crm.tasks import health_refresh_for_customers
+from config.celery import app
+from health.digest import digest_send
+from health.metrics import health_refresh_all
+from health.models import AccountFlag, AccountMetrics, HealthSettings
+from health.services import flag_acknowledge
+from health.tasks import health_refresh_for_customers
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,

@@ -5,9 +5,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.dashboard import DashboardFilterForm
-from crm.health import health_refresh_everything, monthly_refresh_all
-from crm.models import AccountMonth
+from health.metrics import monthly_refresh_all
+from health.models import AccountMonth
+from health.services import health_refresh_everything
+from reports.dashboard import DashboardFilterForm
 from tests.factories import CustomerFactory, InvoiceFactory, SupportCaseFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.dashboard import quadrant, whale_curve
-from crm.health import health_refresh_everything
-from crm.models import Customer, Segment
+from crm.models import Customer
+from health.models import Segment
+from health.services import health_refresh_everything
+from reports.dashboard import quadrant, whale_curve
 from tests.factories import CustomerFactory, InvoiceFactory, TerritoryFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.health import health_refresh_everything
-from crm.models import AccountMetrics, Customer, ReviewAction
-from crm.review import with_recommendation
+from crm.models import Customer
+from health.models import AccountMetrics
+from health.services import health_refresh_everything
+from reports.models import ReviewAction
+from reports.review import with_recommendation
 from tests.factories import CustomerFactory, InvoiceFactory, SupportCaseFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

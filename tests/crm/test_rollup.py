@@ -12,23 +12,23 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from hypothesis import strategies as st
 
-from crm.dashboard import dashboard_kpis, rep_table, whale_curve
-from crm.health import health_refresh_everything, health_refresh_request
-from crm.models import (
+from core.models import PendingRefresh
+from core.refresh import customers_refresh_request as health_refresh_request
+from crm.models import Customer, CustomerStatus
+from crm.services import customer_update, customers_delete
+from health.models import (
     AccountMetrics,
-    Customer,
-    CustomerStatus,
-    PendingRefresh,
     Segment,
     SegmentBand,
     SegmentFigures,
     SegmentMonth,
     SegmentWeek,
 )
-from crm.rollup import rollup_rebuild
-from crm.selectors import segments_visible_to
-from crm.services import customer_update, customers_delete
-from crm.tasks import health_refresh_for_customers, health_refresh_nightly
+from health.rollup import rollup_rebuild
+from health.selectors import segments_visible_to
+from health.services import health_refresh_everything
+from health.tasks import health_refresh_for_customers, health_refresh_nightly
+from reports.dashboard import dashboard_kpis, rep_table, whale_curve
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,

@@ -8,8 +8,9 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Role, Territory, User
-from crm.demo import demo_data_seed
-from crm.models import AccountMetrics, Contact, Customer, Invoice, SupportCase
+from crm.models import Contact, Customer, Invoice, SupportCase
+from demo.generator import demo_data_seed
+from health.models import AccountMetrics
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from crm.celery import app
+from config.celery import app
 from crm.models import Customer
 from tests.conftest import browser_login
 

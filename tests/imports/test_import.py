@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
-from crm.models import AccountMetrics, Contact, Customer, Invoice, SupportCase
+from crm.models import Contact, Customer, Invoice, SupportCase
+from health.models import AccountMetrics
 from imports.engine import _write_rejects
 from imports.models import ImportJob, ImportStatus
 from imports.readers import FileInfo

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.celery import app
+from config.celery import app
 from crm.models import Customer
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus, MappingPreset

@@ -9,8 +9,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.health import health_refresh_customers
-from crm.models import AccountMetrics
+from health.metrics import health_refresh_customers
+from health.models import AccountMetrics
 from tests.factories import CustomerFactory
 from tests.imports.test_import import counts, run
 from visits.models import Visit, VisitStatus

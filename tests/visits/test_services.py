@@ -6,11 +6,16 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import CadencePolicy
-from crm.services import customer_cadence_refresh
-from crm.tasks import customers_refresh_cadence
 from tests.factories import ContactFactory, PlannedVisitFactory, VisitFactory
 from visits.models import VisitKind, VisitStatus
-from visits.services import visit_cancel, visit_log, visit_reschedule, visit_schedule
+from visits.services import (
+    customer_cadence_refresh,
+    visit_cancel,
+    visit_log,
+    visit_reschedule,
+    visit_schedule,
+)
+from visits.tasks import customers_refresh_cadence
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,9 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from accounts.services import calendar_token_regenerate
-from crm.services import customer_cadence_refresh
 from tests.factories import ContactFactory, CustomerFactory, PlannedVisitFactory, VisitFactory
 from visits.models import Visit, VisitStatus
-from visits.services import visit_log
+from visits.services import customer_cadence_refresh, visit_log
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

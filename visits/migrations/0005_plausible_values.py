@@ -7,7 +7,7 @@ import django.core.validators
 from django.conf import settings
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 # Rows stored before the bounds existed are brought inside them first, or the constraints could
 # not be added: efforts are clamped to their bounds, times outside 1900-2100 (UTC) to the
@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 max_digits=10,
                 validators=[
                     django.core.validators.MinValueValidator(0),
-                    crm.bounds.MaxVisitExpensesValidator(),
+                    core.bounds.MaxVisitExpensesValidator(),
                 ],
             ),
         ),
@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
             field=models.DateField(
                 blank=True,
                 null=True,
-                validators=[crm.bounds.validate_plausible_date],
+                validators=[core.bounds.validate_plausible_date],
                 verbose_name="follow-up date",
             ),
         ),
@@ -93,14 +93,14 @@ class Migration(migrations.Migration):
             model_name="visit",
             name="scheduled_end",
             field=models.DateTimeField(
-                blank=True, null=True, validators=[crm.bounds.validate_plausible_date]
+                blank=True, null=True, validators=[core.bounds.validate_plausible_date]
             ),
         ),
         migrations.AlterField(
             model_name="visit",
             name="scheduled_start",
             field=models.DateTimeField(
-                blank=True, null=True, validators=[crm.bounds.validate_plausible_date]
+                blank=True, null=True, validators=[core.bounds.validate_plausible_date]
             ),
         ),
         migrations.AlterField(
@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 help_text="When the visit actually started.",
                 null=True,
-                validators=[crm.bounds.validate_plausible_date],
+                validators=[core.bounds.validate_plausible_date],
                 verbose_name="visited at",
             ),
         ),

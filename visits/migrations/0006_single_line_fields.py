@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 
 class Migration(migrations.Migration):
@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             model_name="visit",
             name="cancel_reason",
             field=models.CharField(
-                blank=True, max_length=300, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=300, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=200,
-                validators=[crm.bounds.validate_single_line],
+                validators=[core.bounds.validate_single_line],
                 verbose_name="competitor mentioned",
             ),
         ),
@@ -32,14 +32,14 @@ class Migration(migrations.Migration):
             model_name="visit",
             name="next_step",
             field=models.CharField(
-                blank=True, max_length=300, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=300, validators=[core.bounds.validate_single_line]
             ),
         ),
         migrations.AlterField(
             model_name="visit",
             name="purpose",
             field=models.CharField(
-                blank=True, max_length=300, validators=[crm.bounds.validate_single_line]
+                blank=True, max_length=300, validators=[core.bounds.validate_single_line]
             ),
         ),
     ]

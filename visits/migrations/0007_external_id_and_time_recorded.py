@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import migrations, models
 
-import crm.bounds
+import core.bounds
 
 
 class Migration(migrations.Migration):
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 db_default="",
                 max_length=64,
-                validators=[crm.bounds.validate_single_line],
+                validators=[core.bounds.validate_single_line],
             ),
         ),
         migrations.AddField(

@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts.views import home
+from core import status
+from crm import views as crm_views
+from imports import views as import_views
+from reports import account_views
+from visits import views as visits_views
+
+crm_patterns = (
+    [
+        path("", crm_views.customer_list, name="customer_list"),
+        path("<int:pk>/", account_views.customer_detail, name="customer_detail"),
+        path("<int:pk>/edit/", account_views.customer_edit, name="customer_edit"),
+        path("<int:pk>/contacts/new/", crm_views.contact_new, name="contact_new"),
+        path(
+            "<int:pk>/contacts/<int:contact_pk>/edit/", crm_views.contact_edit, name="contact_edit"
+        ),
+        path(
+            "<int:pk>/flags/<int:flag_pk>/acknowledge/",
+            account_views.flag_acknowledge_view,
+            name="flag_acknowledge",
+        ),
+        path(
+            "<int:pk>/contacts/<int:contact_pk>/primary/",
+            crm_views.contact_primary,
+            name="contact_primary",
+        ),
+    ],
+    "crm",
+)
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("customers/", include(crm_patterns)),
+    path("visits/", include("visits.urls")),
+    path("manage/", include("reports.urls")),
+    path("data/imports/", include("imports.urls")),
+    path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),
+    path("", include(([path("data/", import_views.admin_home, name="admin_home")], "accounts"))),
+    path("admin/", admin.site.urls),
+    path("healthz", status.healthz, name="healthz"),
+]
+
+handler500 = "core.status.server_error"

@@ -1,0 +1,123 @@
+from django.contrib import admin
+
+from core.admin import ReadOnlyAdmin
+from health.models import (
+    AccountFlag,
+    AccountMetrics,
+    AccountMonth,
+    DigestRun,
+    HealthSettings,
+    Segment,
+    SegmentBand,
+    SegmentFigures,
+    SegmentMember,
+    SegmentMonth,
+    SegmentWeek,
+)
+
+
+@admin.register(HealthSettings)
+class HealthSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "cost_per_km",
+        "support_hourly_cost",
+        "annual_cost_of_capital",
+        "late_unpaid_days",
+        "late_average_days",
+    )
+
+    def has_add_permission(self, request):
+        return not HealthSettings.objects.exists()
+
+
+@admin.register(AccountFlag)
+class AccountFlagAdmin(admin.ModelAdmin):
+    list_display = ("customer", "kind", "as_of", "raised_at", "resolved_at", "acknowledged_until")
+    list_select_related = ("customer",)
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("customer__name", "customer__code")
+    readonly_fields = [f.name for f in AccountFlag._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AccountMetrics)
+class AccountMetricsAdmin(admin.ModelAdmin):
+    list_display = (
+        "customer",
+        "as_of",
+        "revenue",
+        "gross_margin",
+        "cost_to_serve",
+        "profit",
+        "days_overdue",
+    )
+    list_select_related = ("customer",)
+    list_filter = ("is_neglected", "is_unprofitable", "is_late_payer")
+    search_fields = ("customer__name", "customer__code")
+    readonly_fields = [f.name for f in AccountMetrics._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AccountMonth)
+class AccountMonthAdmin(ReadOnlyAdmin):
+    list_display = (
+        "customer",
+        "month",
+        "revenue",
+        "gross_margin",
+        "visit_cost",
+        "support_cost",
+        "late_payment_cost",
+        "visits_done",
+    )
+    list_select_related = ("customer",)
+    search_fields = ("customer__name", "customer__code")
+    date_hierarchy = "month"
+    show_full_result_count = False
+
+
+@admin.register(DigestRun)
+class DigestRunAdmin(ReadOnlyAdmin):
+    list_display = ("up_to", "emails_sent")
+
+
+@admin.register(Segment)
+class SegmentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "territory", "owner", "tier", "status")
+    list_filter = ("tier", "status")
+
+
+@admin.register(SegmentMember)
+class SegmentMemberAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "segment")
+    list_select_related = ("customer", "segment")
+    show_full_result_count = False
+
+
+@admin.register(SegmentFigures)
+class SegmentFiguresAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "accounts", "overdue", "unprofitable", "revenue", "profit")
+
+
+@admin.register(SegmentMonth)
+class SegmentMonthAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "month", "revenue", "gross_margin", "cost_to_serve")
+    date_hierarchy = "month"
+
+
+@admin.register(SegmentWeek)
+class SegmentWeekAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "week", "planned", "done")
+
+
+@admin.register(SegmentBand)
+class SegmentBandAdmin(ReadOnlyAdmin):
+    list_display = ("segment", "measure", "band", "accounts", "total")
+    list_filter = ("measure",)

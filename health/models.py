@@ -1,0 +1,340 @@
+"""Account health: derived figures only, written by the refresh (health.metrics, health.monthly,
+health.rollup) and never edited by hand. The tables keep their crm_ names: the models moved here
+from crm without touching the database (see docs/architecture.md)."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from core.bounds import validate_single_line
+from crm.models import MONEY, Customer, CustomerStatus, Tier
+
+
+class HealthSettings(models.Model):
+    """The rates behind cost to serve and the late-payer thresholds: one row, edited by admins."""
+
+    cost_per_km = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.50"))
+    support_hourly_cost = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("45.00")
+    )
+    annual_cost_of_capital = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.1000"),
+        help_text="Yearly rate charged on money customers owe late (0.10 = 10%).",
+    )
+    late_unpaid_days = models.PositiveSmallIntegerField(
+        default=60, help_text="An unpaid invoice this many days past due makes a late payer."
+    )
+    late_average_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Amount-weighted average days late above this makes a late payer."
+    )
+
+    class Meta:
+        db_table = "crm_healthsettings"
+        verbose_name = verbose_name_plural = "health settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="health_settings_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return "Account health settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
+class AccountFigures(models.Model):
+    """Money figures an account carries over a span of time (12 months, or one month)."""
+
+    revenue = models.DecimalField(**MONEY)
+    gross_margin = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY)
+    visit_cost = models.DecimalField(**MONEY)
+    support_cost = models.DecimalField(**MONEY)
+    late_payment_cost = models.DecimalField(**MONEY)
+
+    class Meta:
+        abstract = True
+
+
+class AccountMetrics(AccountFigures):
+    """Per-account health figures as of a date, written only by the health refresh job."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+    )
+    as_of = models.DateField()
+    last_visit_on = models.DateField(null=True)
+    days_since_visit = models.IntegerField()
+    cadence_days = models.PositiveSmallIntegerField()
+    next_due_on = models.DateField()
+    days_overdue = models.IntegerField(help_text="Negative: days left until due.")
+    cost_to_serve = models.DecimalField(**MONEY)
+    profit = models.DecimalField(**MONEY)
+    visits_done = models.PositiveIntegerField()
+    # Sums over a year of visits and cases: bigint, so no sum can overflow.
+    visit_minutes = models.PositiveBigIntegerField()
+    support_minutes = models.PositiveBigIntegerField()
+    average_days_late = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    oldest_unpaid_days_late = models.IntegerField(null=True)
+    is_neglected = models.BooleanField()
+    is_unprofitable = models.BooleanField()
+    is_late_payer = models.BooleanField()
+    follow_up_overdue_on = models.DateField(
+        null=True,
+        help_text="The follow-up date asked for at the last visit, passed with nothing since.",
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "crm_accountmetrics"
+        verbose_name_plural = "account metrics"
+        indexes = [
+            models.Index(fields=["profit"]),
+            models.Index(fields=["days_overdue"]),
+            models.Index(fields=["cost_to_serve"]),
+            models.Index(fields=["revenue"]),
+            # The dashboard's "worst first" lists read these few flagged rows in order.
+            models.Index(
+                fields=["-days_overdue"],
+                condition=models.Q(is_neglected=True),
+                name="metrics_neglected_worst",
+            ),
+            models.Index(
+                models.F("oldest_unpaid_days_late").desc(nulls_last=True),
+                condition=models.Q(is_late_payer=True),
+                name="metrics_late_payer_worst",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Metrics of {self.customer_id} as of {self.as_of}"
+
+
+class FlagKind(models.TextChoices):
+    NEGLECTED = "neglected", "Neglected"
+    UNPROFITABLE = "unprofitable", "Unprofitable"
+    LATE_PAYER = "late_payer", "Late payer"
+
+
+class AccountFlag(models.Model):
+    """A condition raised on an account by the health job; resolved (kept) when it clears."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=16, choices=FlagKind.choices)
+    inputs = models.JSONField(help_text="The figures behind the flag, as of `as_of`.")
+    as_of = models.DateField()
+    opened_at = models.DateTimeField()
+    raised_at = models.DateTimeField(help_text="Opened, or raised again after an acknowledgement.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_reason = models.CharField(
+        max_length=300, blank=True, validators=[validate_single_line]
+    )
+    acknowledged_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        db_table = "crm_accountflag"
+        ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(fields=["kind", "resolved_at"]),
+            models.Index(fields=["raised_at"]),
+            models.Index(fields=["customer", "kind", "resolved_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="flag_one_open_per_customer_and_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.customer_id}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_until is not None
+
+
+class DigestRun(models.Model):
+    """One sending of the daily flag digest: flags raised in (previous up_to, up_to] went out."""
+
+    up_to = models.DateTimeField()
+    emails_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "crm_digestrun"
+        ordering = ["-up_to"]
+
+    def __str__(self) -> str:
+        return f"Digest up to {self.up_to:%Y-%m-%d %H:%M}"
+
+
+class AccountMonth(AccountFigures):
+    """One customer's figures for one calendar month, for the managers' period views and
+    trends; written only by health.metrics.monthly_refresh_* (the 24 months up to as-of)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField(help_text="First day of the month.")
+    visits_done = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "crm_accountmonth"
+        indexes = [models.Index(fields=["month", "customer"])]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "month"], name="account_month_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}"
+
+
+class Segment(models.Model):
+    """One combination of the dashboard's filters (territory, owner, tier, status). The managers'
+    pages read per-segment rollups instead of per-customer rows, so their cost depends on the
+    number of segments, not of customers. Derived data: written only by health.rollup."""
+
+    territory = models.ForeignKey("accounts.Territory", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tier = models.CharField(max_length=1, choices=Tier.choices)
+    status = models.CharField(max_length=16, choices=CustomerStatus.choices)
+
+    class Meta:
+        db_table = "crm_segment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory", "owner", "tier", "status"],
+                name="segment_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory_id}/{self.owner_id}/{self.tier}/{self.status}"
+
+
+class SegmentMember(models.Model):
+    """The segment a customer was last rolled up into, so a refresh after the customer moves
+    also recomputes the segment it left."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+
+    class Meta:
+        db_table = "crm_segmentmember"
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentFigures(models.Model):
+    """Per-segment totals of AccountMetrics and open flags (the dashboard's tiles, rep table
+    and list counts)."""
+
+    segment = models.OneToOneField(
+        Segment, on_delete=models.CASCADE, primary_key=True, related_name="figures"
+    )
+    accounts = models.PositiveIntegerField()
+    active = models.PositiveIntegerField(help_text="Active accounts with metrics.")
+    covered = models.PositiveIntegerField()
+    overdue = models.PositiveIntegerField()
+    overdue_days = models.PositiveBigIntegerField()
+    unprofitable = models.PositiveIntegerField()
+    late_payers = models.PositiveIntegerField()
+    follow_ups_overdue = models.PositiveIntegerField()
+    visits_done = models.PositiveIntegerField()
+    visit_minutes = models.PositiveBigIntegerField()
+    unprofitable_minutes = models.PositiveBigIntegerField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    discount = models.DecimalField(max_digits=16, decimal_places=2, db_default=0)
+    cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
+    profit = models.DecimalField(max_digits=16, decimal_places=2)
+    open_neglected = models.PositiveIntegerField()
+    open_unprofitable = models.PositiveIntegerField()
+    open_late_payer = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "crm_segmentfigures"
+
+    def __str__(self) -> str:
+        return f"Figures of segment {self.segment_id}"
+
+
+class SegmentMonth(models.Model):
+    """Per-segment sums of AccountMonth (period figures and the monthly trend)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
+    discount = models.DecimalField(max_digits=16, decimal_places=2, db_default=0)
+    cost_to_serve = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        db_table = "crm_segmentmonth"
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "month"], name="segment_month_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.month:%Y-%m}"
+
+
+class SegmentWeek(models.Model):
+    """Per-segment meetings of this week and next (company time zone), for the dashboard's
+    "visits done vs planned this week"."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="weeks")
+    week = models.DateField(help_text="The Monday.")
+    planned = models.PositiveIntegerField(help_text="Done or still planned.")
+    done = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "crm_segmentweek"
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "week"], name="segment_week_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} week of {self.week}"
+
+
+class BandMeasure(models.TextChoices):
+    PROFIT = "profit", "Profit"
+    COST_TO_SERVE = "cost", "Cost to serve (accounts with revenue)"
+    NET_MARGIN = "margin", "Net margin ratio (accounts with revenue)"
+
+
+class SegmentBand(models.Model):
+    """A histogram of one per-account measure within a segment: how many accounts fall in each
+    narrow band and their total, from which the whale curve and the quadrant's medians are
+    read. Money bands are 5 % wide (log scale, split at zero); margin bands 0.5 points."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="bands")
+    measure = models.CharField(max_length=8, choices=BandMeasure.choices)
+    band = models.IntegerField()
+    accounts = models.PositiveIntegerField()
+    total = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        db_table = "crm_segmentband"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "measure", "band"], name="segment_band_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.measure} band {self.band}"

@@ -1,0 +1,82 @@
+"""Reads of account health: an account's figures and open flags, and each flag's reason."""
+
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet
+
+from accounts.models import User
+from crm.models import Customer
+from crm.selectors import customer_scope
+from health.models import AccountFlag, AccountMetrics, FlagKind, Segment
+
+
+def open_flag_counts() -> dict[str, int]:
+    counts = dict.fromkeys(FlagKind.values, 0)
+    rows = (
+        AccountFlag.objects.filter(resolved_at__isnull=True)
+        .values("kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts.update({row["kind"]: row["n"] for row in rows})
+    return counts
+
+
+def _money(value) -> str:
+    return f"{Decimal(value):,.0f}"
+
+
+def _days(value) -> str:
+    return f"{Decimal(value):.0f}"
+
+
+def flag_explanation(flag: AccountFlag) -> str:
+    """The flag's reason in plain words, from the figures kept with it."""
+    inputs = flag.inputs
+    if flag.kind == FlagKind.NEGLECTED:
+        expects = (
+            f"its own cadence is every {_days(inputs['cadence_days'])} days"
+            if inputs.get("own_cadence")
+            else f"tier {inputs['tier']} expects every {_days(inputs['cadence_days'])} days"
+        )
+        if inputs.get("last_visit_on"):
+            return f"last visited {_days(inputs['days_since_visit'])} days ago; {expects}"
+        return f"never visited in {_days(inputs['days_since_visit'])} days as a customer; {expects}"
+    if flag.kind == FlagKind.UNPROFITABLE:
+        return (
+            f"margin {_money(inputs['gross_margin'])} minus cost to serve "
+            f"{_money(inputs['cost_to_serve'])}: visits {_money(inputs['visit_cost'])}, "
+            f"support {_money(inputs['support_cost'])}, "
+            f"late payment {_money(inputs['late_payment_cost'])}"
+        )
+    parts = []
+    if inputs.get("oldest_unpaid_days_late") not in (None, "None"):
+        parts.append(f"an invoice unpaid {_days(inputs['oldest_unpaid_days_late'])} days past due")
+    if inputs.get("average_days_late") not in (None, "None"):
+        parts.append(f"pays {_days(inputs['average_days_late'])} days late on average")
+    threshold = (
+        f"(limits: {_days(inputs['unpaid_threshold_days'])} days unpaid, "
+        f"{_days(inputs['average_threshold_days'])} days on average)"
+    )
+    return "; ".join(parts) + " " + threshold
+
+
+def customer_health(customer: Customer) -> dict:
+    """The stored health figures and the open flags (each with its plain-words reason)."""
+    flags = list(
+        AccountFlag.objects.filter(customer=customer, resolved_at__isnull=True)
+        .select_related("acknowledged_by")
+        .order_by("kind")
+    )
+    for flag in flags:
+        flag.explanation = flag_explanation(flag)
+    return {
+        "metrics": AccountMetrics.objects.filter(customer=customer).first(),
+        "open_flags": flags,
+    }
+
+
+def segments_visible_to(user: User) -> QuerySet[Segment]:
+    """The rollup segments of the customers `user` may see (the same rule as customers)."""
+    scope = customer_scope(user)
+    return Segment.objects.all() if scope is None else Segment.objects.filter(scope)

@@ -1,0 +1,34 @@
+"""What managers did about accounts from the review worklist."""
+
+from django.conf import settings
+from django.db import models
+
+from crm.models import Customer
+
+
+class ReviewActionKind(models.TextChoices):
+    REASSIGN = "reassign", "Reassign"
+    TIER = "tier", "Change tier"
+    CADENCE = "cadence", "Change cadence"
+    REMOTE = "remote", "Remote cadence"
+    ACKNOWLEDGE = "acknowledge", "Acknowledge flag"
+
+
+class ReviewAction(models.Model):
+    """What a manager did about an account from the review worklist: who, when, what."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="review_actions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=32, choices=ReviewActionKind.choices)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "crm_reviewaction"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.customer_id} by {self.user_id}"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from reports import views
+
+app_name = "manage"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("lists/<str:kind>/", views.account_list_view, name="account_list"),
+    path("profitability/", views.profitability, name="profitability"),
+    path("team/", views.team_schedule, name="team_schedule"),
+    path("review/", views.review, name="review"),
+    path("review/<int:pk>/act/", views.review_action, name="review_action"),
+]

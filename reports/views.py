@@ -1,0 +1,351 @@
+"""Managers' pages: the territory dashboard and its account lists (with CSV export),
+profitability charts and the team's week."""
+
+import csv
+import datetime as dt
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.models import Role
+from accounts.permissions import role_required
+from accounts.selectors import salespeople_visible_to
+from core.http import HtmxHttpRequest
+from core.params import query_date
+from core.spreadsheet import spreadsheet_safe
+from crm.models import Tier
+from crm.selectors import customers_visible_to
+from health.models import AccountFlag
+from reports.dashboard import (
+    LIST_COUNTS,
+    LIST_TITLES,
+    DashboardFilterForm,
+    account_list,
+    dashboard_kpis,
+    explained,
+    monthly_trend,
+    period_figures,
+    quadrant,
+    rep_table,
+    whale_curve,
+)
+from reports.forms import ReviewActionForm
+from reports.review import RECOMMENDATIONS, recommendation_reason, review_act, with_recommendation
+from visits.selectors import team_week
+
+LIST_PAGE_SIZE = 20
+
+
+def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
+    query = request.GET.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    customers, segments = form.scope(request.user), form.segments(request.user)
+    today = timezone.localdate()
+    kpis = dashboard_kpis(segments, today=today)
+    lists = [
+        {
+            "kind": kind,
+            "title": title,
+            "count": kpis[LIST_COUNTS[kind]],
+            "rows": explained(list(account_list(customers, kind)[:5]), kind),
+        }
+        for kind, title in LIST_TITLES.items()
+    ]
+    first, last, period_name = form.period_bounds(today)
+    context = {
+        "form": form,
+        "kpis": kpis,
+        "period": period_figures(segments, first=first, last=last),
+        "period_name": period_name,
+        "period_error": form.period_error(),
+        "reps": rep_table(segments, sort=request.GET.get("sort", "name")),
+        "sort": request.GET.get("sort", "name"),
+        "lists": lists,
+        "filters": _query_without(request, "sort"),
+        "filters_only": _query_without(request, "sort", "page"),
+    }
+    template = "crm/dashboard.html#board" if request.htmx else "crm/dashboard.html"
+    return render(request, template, context)
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def account_list_view(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    if kind not in LIST_TITLES:
+        raise Http404("No such list.")
+    form = DashboardFilterForm(request.GET, user=request.user)
+    sort = request.GET.get("sort", "")
+    rows = account_list(form.scope(request.user), kind, sort=sort)
+    if request.GET.get("format") == "csv":
+        return _csv(kind, rows)
+    page = Paginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = explained(list(page.object_list), kind)
+    context = {
+        "form": form,
+        "kind": kind,
+        "title": LIST_TITLES[kind],
+        "page": page,
+        "sort": sort,
+        "filters": _query_without(request, "sort", "page", "format"),
+        "paging": _query_without(request, "page", "format"),
+    }
+    template = "crm/account_list.html#rows" if request.htmx else "crm/account_list.html"
+    return render(request, template, context)
+
+
+def _cell(value) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with '."""
+    if value is None:
+        return ""
+    return spreadsheet_safe(value) if isinstance(value, str) else str(value)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv(kind: str, rows) -> StreamingHttpResponse:
+    header = [
+        "code",
+        "name",
+        "tier",
+        "status",
+        "owner",
+        "territory",
+        "days_overdue",
+        "revenue",
+        "gross_margin",
+        "cost_to_serve",
+        "profit",
+        "reason",
+    ]
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(header)
+        for chunk_start in range(0, rows.count(), 2000):
+            chunk = explained(list(rows[chunk_start : chunk_start + 2000]), kind)
+            for customer in chunk:
+                metrics = customer.metrics
+                yield writer.writerow(
+                    [
+                        _cell(v)
+                        for v in (
+                            customer.code,
+                            customer.name,
+                            customer.tier,
+                            customer.status,
+                            customer.owner.username if customer.owner else "",
+                            customer.territory.name,
+                            metrics.days_overdue,
+                            metrics.revenue,
+                            metrics.gross_margin,
+                            metrics.cost_to_serve,
+                            metrics.profit,
+                            customer.explanation,
+                        )
+                    ]
+                )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="cadence-{kind}-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def profitability(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    segments = form.segments(request.user)
+    first, last, period_name = form.period_bounds(timezone.localdate())
+    context = {
+        "form": form,
+        "whale": whale_curve(segments),
+        "quadrant": quadrant(segments, form.scope(request.user)),
+        "trend": monthly_trend(segments, first=first, last=last),
+        "period_name": period_name,
+        "period_error": form.period_error(),
+    }
+    template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
+    return render(request, template, context)
+
+
+TEAM_PER_CELL = 6
+# A salesperson with fewer meetings than this in a week is shown as a gap.
+TEAM_GAP_BELOW = 5
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    form.is_valid()
+    chosen = query_date(request.GET.get("date")) or timezone.localdate()
+    monday = chosen - dt.timedelta(days=chosen.weekday())
+    days = [monday + dt.timedelta(days=offset) for offset in range(7)]
+    start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
+    people = list(form.salespeople(request.user))
+    visits, counts = team_week(
+        request.user,
+        salespeople=people,
+        start=start,
+        end=start + dt.timedelta(days=7),
+        # One salesperson's week is short enough to show whole ("+N more" leads here).
+        per_cell=TEAM_PER_CELL if len(people) != 1 else TEAM_ONE_PERSON_PER_CELL,
+    )
+    rows = []
+    for person in people:
+        cells = []
+        for day in days:
+            shown = [
+                v
+                for v in visits
+                if v.salesperson_id == person.pk and timezone.localdate(v.moment) == day
+            ]
+            total = counts.get((person.pk, day), 0)
+            cells.append({"day": day, "visits": shown, "more": total - len(shown)})
+        week_total = sum(counts.get((person.pk, day), 0) for day in days)
+        rows.append(
+            {
+                "person": person,
+                "cells": cells,
+                "total": week_total,
+                "gap": week_total < TEAM_GAP_BELOW,
+            }
+        )
+    context = {
+        "form": form,
+        "days": days,
+        "rows": rows,
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "filters": _query_without(request, "date"),
+    }
+    template = "crm/team_schedule.html#week" if request.htmx else "crm/team_schedule.html"
+    return render(request, template, context)
+
+
+REVIEW_PAGE_SIZE = 20
+# The review row's inputs that show their own errors.
+ROW_INPUTS = frozenset({"reason", "until", "cadence_days"})
+TEAM_ONE_PERSON_PER_CELL = 60
+
+
+def _review_rows(customers):
+    rows = list(customers)
+    flags = AccountFlag.objects.filter(
+        customer__in=[c.pk for c in rows], resolved_at__isnull=True, acknowledged_until__isnull=True
+    ).order_by("kind")
+    by_customer = {}
+    for flag in flags:
+        by_customer.setdefault(flag.customer_id, []).append(flag)
+    for customer in rows:
+        customer.reason = recommendation_reason(customer)
+        customer.label = RECOMMENDATIONS[customer.recommendation]
+        customer.open_flags = by_customer.get(customer.pk, [])
+    return rows
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def review(request: HtmxHttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET, user=request.user)
+    customers = with_recommendation(form.scope(request.user)).select_related("metrics")
+    chosen = request.GET.get("recommendation", "")
+    counts = dict(customers.order_by().values_list("recommendation").annotate(n=Count("id")))
+    if chosen in RECOMMENDATIONS:
+        customers = customers.filter(recommendation=chosen)
+    page = Paginator(customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = _review_rows(page.object_list)
+    context = {
+        "form": form,
+        "page": page,
+        "chosen": chosen,
+        "recommendations": [
+            (key, label, counts.get(key, 0)) for key, label in RECOMMENDATIONS.items()
+        ],
+        "owners": salespeople_visible_to(request.user),
+        "tiers": Tier.choices,
+        "filters": _query_without(request, "recommendation", "page"),
+        "paging": _query_without(request, "page"),
+        "today": timezone.localdate(),
+    }
+    template = "crm/review.html#worklist" if request.htmx else "crm/review.html"
+    return render(request, template, context)
+
+
+@require_POST
+@role_required(Role.MANAGER, Role.ADMIN)
+def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(customers_visible_to(request.user), pk=pk)
+    owners = salespeople_visible_to(request.user)
+    form = ReviewActionForm(request.POST, owners=owners)
+    failed = None
+    if form.is_valid():
+        try:
+            review_act(
+                customer=customer,
+                user=request.user,
+                action=form.cleaned_data["action"],
+                data=form.cleaned_data,
+            )
+        except ValidationError as error:
+            failed = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+        except (PermissionDenied, AccountFlag.DoesNotExist) as error:
+            failed = {"": [str(error) or "This action is not possible here."]}
+        else:
+            messages.success(request, f"{customer.name}: done.")
+    else:
+        failed = {field: list(errors) for field, errors in form.errors.items()}
+    if failed and not request.htmx:
+        for field, errors in failed.items():
+            messages.error(request, f"{field}: {' '.join(errors)}" if field else " ".join(errors))
+    if not request.htmx:
+        return redirect(f"{reverse('manage:review')}?{request.POST.get('back', '')}")
+    rows = with_recommendation(customers_visible_to(request.user)).select_related("metrics")
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        # No metrics yet (never refreshed): the worklist does not list it; nothing to swap.
+        return HttpResponse(status=204)
+    context = {
+        "customer": _review_rows([row])[0],
+        "owners": owners,
+        "tiers": Tier.choices,
+        "today": timezone.localdate(),
+        # The action that failed, its errors by field and what was typed, shown in the row;
+        # errors of fields the row has no input for are said above the actions.
+        "failed": failed,
+        "failed_general": [
+            error
+            for field, errors in (failed or {}).items()
+            if field not in ROW_INPUTS
+            for error in errors
+        ],
+        "sent": request.POST,
+    }
+    return render(request, "crm/review.html#row", context)

@@ -1,0 +1,55 @@
+"""The layer rule of docs/architecture.md: apps import only downward, with no cycles."""
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
+
+
+def _contract() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [LINT_IMPORTS, "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_every_app_of_ours_is_placed_in_a_layer():
+    ours = {app for app in settings.INSTALLED_APPS if (ROOT / app / "__init__.py").exists()}
+    contract = _contract()
+    layered = {
+        name.strip() for layer in contract["contracts"][0]["layers"] for name in layer.split("|")
+    }
+    assert ours | {"config"} == set(contract["root_packages"]) == layered
+
+
+def test_no_app_imports_from_an_app_above_it():
+    result = _lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    for package in _contract()["root_packages"]:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    services = tmp_path / "crm" / "services.py"
+    services.write_text(services.read_text() + "\nfrom health.models import AccountFlag  # noqa\n")
+
+    result = _lint(tmp_path)
+
+    assert result.returncode != 0
+    assert "crm.services -> health.models" in result.stdout

@@ -1,0 +1,22 @@
+"""Celery tasks of visits: thin wrappers that own time limits; the work is in the services."""
+
+import logging
+import time
+
+from celery import shared_task
+
+from visits.services import customer_cadence_refresh
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(soft_time_limit=20 * 60, time_limit=25 * 60, expires=6 * 3600)
+def customers_refresh_cadence() -> int:
+    """Nightly: recompute every customer's last visit and next due date (picks up cadence
+    policy changes and anything written outside the services). Idempotent."""
+    started = time.monotonic()
+    changed = customer_cadence_refresh()
+    logger.info(
+        "customers_refresh_cadence changed=%d seconds=%.1f", changed, time.monotonic() - started
+    )
+    return changed
