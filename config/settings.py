@@ -1,8 +1,8 @@
 """Cadence settings: one module, driven by environment variables.
 
 Every variable has a local default that works on a developer machine with Postgres and Redis on
-their usual ports; production hardening switches on when DJANGO_DEBUG is off. The README lists
-every variable.
+their usual ports; production hardening switches on when DJANGO_DEBUG is off.
+docs/configuration.md lists every variable.
 """
 
 import os

@@ -1,8 +1,12 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from crm.models import CadencePolicy, Contact, Customer, ExchangeRate, Invoice, SupportCase
 from crm.services import (
+    cadence_policy_delete,
+    cadence_policy_save,
+    contact_delete,
     contact_save,
     customer_admin_save,
     customers_delete,
@@ -14,8 +18,22 @@ from crm.services import (
 )
 
 
+class ContactInlineForm(forms.ModelForm):
+    """Skips the one-primary check: `contact_save` demotes the previous primary, so an admin can
+    tick a new primary in one step, as on the contact pages."""
+
+    def validate_constraints(self):
+        try:
+            self.instance.validate_constraints(
+                exclude=self._get_validation_exclusions() | {"is_primary"}
+            )
+        except ValidationError as error:
+            self._update_errors(error)
+
+
 class ContactInline(admin.TabularInline):
     model = Contact
+    form = ContactInlineForm
     extra = 0
 
 
@@ -38,6 +56,14 @@ class CustomerAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         customers_delete(customer_ids=list(queryset.values_list("pk", flat=True)))
 
+    def save_formset(self, request, form, formset, change):
+        # The contacts inline: each contact through the service, like the contact pages.
+        for contact in formset.save(commit=False):
+            contact_save(contact=contact)
+        for contact in formset.deleted_objects:
+            contact_delete(contact=contact)
+        formset.save_m2m()
+
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
@@ -51,6 +77,13 @@ class ContactAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service: making one contact primary demotes the customer's other one.
         contact_save(contact=obj)
+
+    def delete_model(self, request, obj):
+        contact_delete(contact=obj)
+
+    def delete_queryset(self, request, queryset):
+        for contact in queryset.select_related("customer"):
+            contact_delete(contact=contact)
 
 
 class InvoiceAdminForm(forms.ModelForm):
@@ -134,8 +167,20 @@ class SupportCaseAdmin(admin.ModelAdmin):
 
 @admin.register(CadencePolicy)
 class CadencePolicyAdmin(admin.ModelAdmin):
+    """A tier's new cadence moves its customers' due dates and neglect flags (the service)."""
+
     list_display = ("tier", "days")
     list_editable = ("days",)
+
+    def save_model(self, request, obj, form, change):
+        cadence_policy_save(policy=obj)
+
+    def delete_model(self, request, obj):
+        cadence_policy_delete(policy=obj)
+
+    def delete_queryset(self, request, queryset):
+        for policy in queryset:
+            cadence_policy_delete(policy=policy)
 
 
 @admin.register(ExchangeRate)

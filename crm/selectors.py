@@ -95,8 +95,12 @@ def customer_edit_choices(user: User) -> dict:
     return {"owners": salespeople_visible_to(user), "territories": territories}
 
 
-def customer_invoices(customer: Customer) -> QuerySet[Invoice]:
-    return customer.invoices.order_by("-issued_on", "-id")
+def customer_invoices(customer: Customer, *, today: dt.date) -> QuerySet[Invoice]:
+    """Newest first, each with `is_overdue` (unpaid and past its due date)."""
+    unpaid_late = Q(paid_on__isnull=True, due_on__lt=today)
+    return customer.invoices.annotate(
+        is_overdue=ExpressionWrapper(unpaid_late, output_field=BooleanField())
+    ).order_by("-issued_on", "-id")
 
 
 def customer_support_cases(customer: Customer) -> QuerySet[SupportCase]:

@@ -14,6 +14,7 @@ from health.models import (
     SegmentMonth,
     SegmentWeek,
 )
+from health.services import health_settings_save
 
 
 @admin.register(HealthSettings)
@@ -29,6 +30,13 @@ class HealthSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return not HealthSettings.objects.exists()
+
+    def save_model(self, request, obj, form, change):
+        health_settings_save(health_settings=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # The one row is the settings; without it every figure would silently use defaults.
+        return False
 
 
 @admin.register(AccountFlag)

@@ -12,7 +12,7 @@ whatever its size:
    the one-open-flag-per-kind index, so overlapping runs cannot duplicate a flag).
 
 Re-running with the same as-of date changes nothing. The model (window, rates, thresholds) is
-documented in the README under "Account health".
+documented in docs/account-health.md.
 """
 
 import datetime as dt

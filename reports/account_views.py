@@ -47,7 +47,7 @@ def _tab_context(request: HtmxHttpRequest, customer: Customer, tab: str) -> dict
         page = Paginator(visits, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
         return {"timeline": page}
     if tab == "invoices":
-        return {"invoices": customer_invoices(customer)[:TAB_ROWS]}
+        return {"invoices": customer_invoices(customer, today=timezone.localdate())[:TAB_ROWS]}
     if tab == "support":
         return {"support_cases": customer_support_cases(customer)[:TAB_ROWS]}
     return {"contacts": customer_contacts(customer), "contact_form": ContactForm()}

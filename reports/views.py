@@ -81,7 +81,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "filters": _query_without(request, "sort"),
         "filters_only": _query_without(request, "sort", "page"),
     }
-    template = "crm/dashboard.html#board" if request.htmx else "crm/dashboard.html"
+    template = "reports/dashboard.html#board" if request.htmx else "reports/dashboard.html"
     return render(request, template, context)
 
 
@@ -107,7 +107,7 @@ def account_list_view(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         "filters": _query_without(request, "sort", "page", "format"),
         "paging": _query_without(request, "page", "format"),
     }
-    template = "crm/account_list.html#rows" if request.htmx else "crm/account_list.html"
+    template = "reports/account_list.html#rows" if request.htmx else "reports/account_list.html"
     return render(request, template, context)
 
 
@@ -187,7 +187,7 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
         "period_name": period_name,
         "period_error": form.period_error(),
     }
-    template = "crm/profitability.html#charts" if request.htmx else "crm/profitability.html"
+    template = "reports/profitability.html#charts" if request.htmx else "reports/profitability.html"
     return render(request, template, context)
 
 
@@ -243,7 +243,7 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
         "next": monday + dt.timedelta(days=7),
         "filters": _query_without(request, "date"),
     }
-    template = "crm/team_schedule.html#week" if request.htmx else "crm/team_schedule.html"
+    template = "reports/team_schedule.html#week" if request.htmx else "reports/team_schedule.html"
     return render(request, template, context)
 
 
@@ -295,7 +295,7 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
         "paging": _query_without(request, "page"),
         "today": timezone.localdate(),
     }
-    template = "crm/review.html#worklist" if request.htmx else "crm/review.html"
+    template = "reports/review.html#worklist" if request.htmx else "reports/review.html"
     return render(request, template, context)
 
 
@@ -348,4 +348,4 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ],
         "sent": request.POST,
     }
-    return render(request, "crm/review.html#row", context)
+    return render(request, "reports/review.html#row", context)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from visits.models import Visit
+from visits.services import visit_admin_save, visits_delete
 
 
 @admin.register(Visit)
@@ -21,3 +22,12 @@ class VisitAdmin(admin.ModelAdmin):
     date_hierarchy = "visited_at"
     autocomplete_fields = ("customer", "salesperson", "contacts")
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        visit_admin_save(visit=obj)
+
+    def delete_model(self, request, obj):
+        visits_delete(visit_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        visits_delete(visit_ids=list(queryset.values_list("pk", flat=True)))

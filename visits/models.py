@@ -174,3 +174,7 @@ class Visit(models.Model):
     def __str__(self) -> str:
         when = self.visited_at or self.scheduled_start
         return f"{self.get_kind_display()} with {self.customer.name} on {when:%Y-%m-%d}"
+
+    @property
+    def is_planned(self) -> bool:
+        return self.status == VisitStatus.PLANNED

@@ -3,7 +3,20 @@
 import datetime as dt
 import hmac
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
@@ -31,6 +44,17 @@ def visits_visible_to(user: User) -> QuerySet[Visit]:
     return visits.filter(Q(salesperson=user) | Q(customer__owner=user))
 
 
+def overlapping_q(salesperson, start, end) -> Q:
+    """The one overlap rule: planned meetings of `salesperson` whose time span intersects
+    [start, end). Arguments may be values or OuterRef expressions."""
+    return Q(
+        salesperson_id=salesperson,
+        status=VisitStatus.PLANNED,
+        scheduled_start__lt=end,
+        scheduled_end__gt=start,
+    )
+
+
 def visits_editable_by(user: User) -> QuerySet[Visit]:
     """Salespeople change only their own meetings; managers and admins any they can see."""
     visits = visits_visible_to(user)
@@ -52,6 +76,17 @@ def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) ->
     """The user's own meetings in [start, end) (planned, held and cancelled), at most
     `per_day` a day in the current time zone, so the page stays small for the busiest user."""
     visits = _agenda_visits(user, start=start, end=end)
+    others = Visit.objects.filter(
+        overlapping_q(
+            OuterRef("salesperson_id"), OuterRef("scheduled_start"), OuterRef("scheduled_end")
+        )
+    ).exclude(pk=OuterRef("pk"))
+    visits = visits.annotate(
+        overlaps=ExpressionWrapper(
+            Q(status=VisitStatus.PLANNED, scheduled_end__isnull=False) & Exists(others),
+            output_field=BooleanField(),
+        )
+    )
     return (
         with_overdue(visits, today=timezone.localdate(), through="customer__")
         .annotate(

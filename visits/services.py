@@ -22,6 +22,7 @@ from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer
 from crm.services import validate_contacts_belong_to
 from visits.models import CADENCE_VISIT_KINDS, Outcome, Visit, VisitKind, VisitStatus
+from visits.selectors import overlapping_q
 
 FOLLOW_UP_MEETING_MINUTES = 60
 
@@ -39,14 +40,15 @@ class LogResult:
 
 
 def overlapping_meetings(visit: Visit) -> list[Visit]:
-    """The salesperson's other planned meetings that overlap this one in time."""
-    end = visit.scheduled_end or visit.scheduled_start
+    """The salesperson's other planned meetings that overlap this one in time (the rule is
+    `overlapping_q`, which the schedule's overlap badges read too)."""
     return list(
         Visit.objects.filter(
-            salesperson_id=visit.salesperson_id,
-            status=VisitStatus.PLANNED,
-            scheduled_start__lt=end,
-            scheduled_end__gt=visit.scheduled_start,
+            overlapping_q(
+                visit.salesperson_id,
+                visit.scheduled_start,
+                visit.scheduled_end or visit.scheduled_start,
+            )
         )
         .exclude(pk=visit.pk)
         .select_related("customer")
@@ -137,6 +139,32 @@ def visit_cancel(*, visit: Visit, reason: str) -> Visit:
     visit.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
     _meeting_changed(customer=visit.customer, salesperson_id=visit.salesperson_id)
     return visit
+
+
+@transaction.atomic
+def visit_admin_save(*, visit: Visit) -> Visit:
+    """A save from the Django admin (any field, by an admin): the customers' last visit and due
+    dates, their health and the schedules that show the visit follow, like any other change."""
+    before = Visit.objects.filter(pk=visit.pk).values("customer_id", "salesperson_id").first()
+    visit.full_clean()
+    visit.save()
+    customer_ids = {visit.customer_id} | ({before["customer_id"]} if before else set())
+    customer_cadence_refresh(customer_ids=customer_ids)
+    customers_refresh_request(customer_ids)
+    all_schedules_changed()
+    return visit
+
+
+@transaction.atomic
+def visits_delete(*, visit_ids: list[int]) -> int:
+    """Delete visits (admin) and bring their customers' dates and health up to date."""
+    visits = Visit.objects.filter(pk__in=visit_ids)
+    customer_ids = set(visits.values_list("customer_id", flat=True))
+    deleted = visits.delete()[1].get("visits.Visit", 0)
+    customer_cadence_refresh(customer_ids=customer_ids)
+    customers_refresh_request(customer_ids)
+    all_schedules_changed()
+    return deleted
 
 
 @transaction.atomic

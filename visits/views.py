@@ -70,17 +70,6 @@ def _day_bounds(first: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _mark_overlaps(visits: list[Visit]) -> None:
-    planned = [v for v in visits if v.status == VisitStatus.PLANNED and v.scheduled_end]
-    for visit in visits:
-        visit.overlaps = visit in planned and any(
-            other is not visit
-            and other.scheduled_start < visit.scheduled_end
-            and visit.scheduled_start < other.scheduled_end
-            for other in planned
-        )
-
-
 def _back_to(request: HtmxHttpRequest, default: str) -> str:
     """Where a plain (non-htmx) form goes after saving: ?next= if it is ours, else default."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -131,7 +120,6 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
     def days() -> list[tuple]:
         visits = list(agenda(request.user, start=start, end=end, per_day=per_day))
         counts = agenda_day_counts(request.user, start=start, end=end)
-        _mark_overlaps(visits)
         listed = []
         for day in (first + dt.timedelta(days=offset) for offset in range(span)):
             shown = [v for v in visits if timezone.localdate(v.moment) == day]

@@ -1,0 +1,156 @@
+"""Pages and jobs whose query count must not grow with the data: each is measured, the data grown
+tenfold, and measured again. An N+1 (a query per row) fails here."""
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.services import calendar_token_regenerate
+from health.metrics import monthly_refresh_all
+from health.models import AccountMetrics
+from health.rollup import rollup_rebuild
+from health.services import health_refresh_everything
+from imports.models import ImportStatus
+from tests.factories import (
+    ContactFactory,
+    CustomerFactory,
+    ImportJobFactory,
+    InvoiceFactory,
+    PlannedVisitFactory,
+    SupportCaseFactory,
+    VisitFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def queries(action: Callable[[], object]) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return len(captured.captured_queries)
+
+
+def accounts(world, n: int, *, with_history: bool = True) -> None:
+    """n customers of the North rep, overdue, unprofitable and late-paying, with contacts,
+    visits, invoices, support cases and meetings ahead."""
+    long_ago = timezone.localdate() - dt.timedelta(days=400)
+    for _ in range(n):
+        account = CustomerFactory(territory=world.north, owner=world.rep_north, since=long_ago)
+        if not with_history:
+            continue
+        contact = ContactFactory(customer=account)
+        visit = VisitFactory(customer=account, salesperson=world.rep_north, expenses=900)
+        visit.contacts.add(contact)
+        meeting = PlannedVisitFactory(customer=account, salesperson=world.rep_north)
+        meeting.contacts.add(contact)
+        InvoiceFactory(customer=account, cost_of_goods=990, issued_on=long_ago)
+        SupportCaseFactory(customer=account, minutes=600)
+
+
+def flat(action: Callable[[], object], grow: Callable[[], object], limit: int) -> None:
+    small = queries(action)
+    grow()
+    large = queries(action)
+    assert small == large <= limit, (small, large)
+
+
+@pytest.mark.parametrize("kind", ["overdue", "unprofitable", "late_payer"])
+@pytest.mark.parametrize("as_csv", [False, True])
+def test_manager_lists_and_their_csv(client, world, kind, as_csv):
+    accounts(world, 2)
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(world.north_manager)
+    url = reverse("manage:account_list", args=[kind]) + ("?format=csv" if as_csv else "")
+
+    def page():
+        response = client.get(url)
+        assert response.status_code == 200
+        if as_csv:
+            flag = "is_neglected" if kind == "overdue" else f"is_{kind}"
+            listed = AccountMetrics.objects.filter(
+                customer__territory__in=[world.north, world.north_coast], **{flag: True}
+            )
+            rows = b"".join(response.streaming_content).splitlines()
+            assert len(rows) == listed.count() + 1
+
+    def grow():
+        accounts(world, 20)
+        health_refresh_everything(as_of=timezone.localdate())
+
+    flat(page, grow, limit=14)
+
+
+def test_import_pages(client, world):
+    client.force_login(world.admin)
+    job = ImportJobFactory(uploaded_by=world.admin, status=ImportStatus.DONE, created=3)
+
+    def pages():
+        assert client.get(reverse("imports:list")).status_code == 200
+        assert client.get(reverse("imports:detail", args=[job.pk])).status_code == 200
+
+    def grow():
+        ImportJobFactory.create_batch(30, uploaded_by=world.admin, status=ImportStatus.DONE)
+
+    flat(pages, grow, limit=24)
+
+
+def test_visit_detail(client, world):
+    accounts(world, 1)
+    visit = world.rep_north.visits.filter(status="done").first()
+    client.force_login(world.rep_north)
+
+    def page():
+        assert client.get(reverse("visits:detail", args=[visit.pk])).status_code == 200
+
+    def grow():
+        for _ in range(10):
+            visit.contacts.add(ContactFactory(customer=visit.customer))
+        VisitFactory.create_batch(10, customer=visit.customer, salesperson=world.rep_north)
+
+    flat(page, grow, limit=12)
+
+
+def test_data_overview(client, world):
+    client.force_login(world.admin)
+
+    def page():
+        assert client.get(reverse("accounts:admin_home")).status_code == 200
+
+    def grow():
+        accounts(world, 10)
+        for name in ("East", "West", "Central"):
+            world.north.__class__.objects.create(name=name, parent=world.north)
+
+    flat(page, grow, limit=16)
+
+
+def test_calendar_feed(client, world):
+    accounts(world, 1)
+    token = calendar_token_regenerate(user=world.rep_north)
+    url = reverse("calendar_feed", args=[world.rep_north.pk, token])
+
+    def feed():
+        assert client.get(url).status_code == 200
+
+    flat(feed, lambda: accounts(world, 10), limit=6)
+
+
+def test_rollup_and_monthly_jobs(world):
+    accounts(world, 2)
+    today = timezone.localdate()
+    health_refresh_everything(as_of=today)
+
+    def jobs():
+        monthly_refresh_all(as_of=today)
+        rollup_rebuild()
+
+    def grow():
+        accounts(world, 20)
+        CustomerFactory.create_batch(5, territory=world.south, owner=world.rep_south)
+
+    flat(jobs, grow, limit=40)
