@@ -12,7 +12,7 @@ task took 19-30 s and could answer 500 after its data was saved. Here every send
   (a refresh stays recorded as pending, an import is marked failed).
 
 Callers that must not lose the work record it in PostgreSQL in the same transaction as the
-write, then send on commit (`health.metrics.health_refresh_request`).
+write, then send on commit (`core.refresh.customers_refresh_request`).
 """
 
 import logging

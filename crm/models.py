@@ -106,7 +106,8 @@ class Customer(models.Model):
         db_default=False,
         help_text="Served by phone and video instead of on-site visits.",
     )
-    # Kept current by crm.services.customer_cadence_refresh whenever visits change.
+    # Kept current by visits.services.customer_cadence_refresh whenever visits change;
+    # crm.services.customers_due_refresh when only the cadence changes.
     last_visit_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Last done on-site, phone or video visit."
     )

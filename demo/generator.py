@@ -23,6 +23,21 @@ from django.utils import timezone
 from accounts.models import Role, Territory, User
 from crm.cadence import cadence_days
 from crm.models import Contact, Customer, Invoice, SupportCase
+from demo.words import (
+    CITIES,
+    COMPETITORS,
+    FIRST_NAMES,
+    FORMS,
+    INDUSTRIES,
+    LAST_NAMES,
+    NEXT_STEPS,
+    PURPOSES,
+    SAID,
+    STREETS,
+    SURNAMES,
+    TITLES,
+    TRADES,
+)
 from health.services import health_refresh_everything
 from visits.models import Visit
 from visits.services import customer_cadence_refresh
@@ -31,209 +46,6 @@ DEMO_PASSWORD = "cadence-demo"
 TERRITORIES = ("North", "South", "East", "West")
 CHUNK_SIZE = 2_000
 
-CITIES = {
-    "North": [
-        ("Leeds", "LS"),
-        ("York", "YO"),
-        ("Newcastle", "NE"),
-        ("Durham", "DH"),
-        ("Hull", "HU"),
-    ],
-    "South": [
-        ("Brighton", "BN"),
-        ("Exeter", "EX"),
-        ("Plymouth", "PL"),
-        ("Poole", "BH"),
-        ("Southampton", "SO"),
-    ],
-    "East": [
-        ("Norwich", "NR"),
-        ("Cambridge", "CB"),
-        ("Ipswich", "IP"),
-        ("Colchester", "CO"),
-        ("Peterborough", "PE"),
-    ],
-    "West": [
-        ("Bristol", "BS"),
-        ("Cardiff", "CF"),
-        ("Bath", "BA"),
-        ("Gloucester", "GL"),
-        ("Swansea", "SA"),
-    ],
-}
-SURNAMES = [
-    "Ashford",
-    "Barlow",
-    "Carver",
-    "Dalton",
-    "Ellery",
-    "Fairley",
-    "Garside",
-    "Hadley",
-    "Ingram",
-    "Jarvis",
-    "Kendal",
-    "Lowther",
-    "Marsden",
-    "Norcross",
-    "Oakley",
-    "Pennington",
-    "Quayle",
-    "Radcliffe",
-    "Sheldon",
-    "Thornton",
-    "Upton",
-    "Varley",
-    "Wakefield",
-    "Yates",
-    "Ainsley",
-    "Brampton",
-    "Cheadle",
-    "Denholm",
-    "Eastwood",
-    "Fenwick",
-    "Gresley",
-    "Holroyd",
-    "Kirkby",
-    "Langley",
-]
-TRADES = [
-    "Plumbing",
-    "Joinery",
-    "Electrical",
-    "Bakery",
-    "Dairy",
-    "Motors",
-    "Logistics",
-    "Hardware",
-    "Print",
-    "Builders",
-    "Foods",
-    "Engineering",
-    "Textiles",
-    "Pharmacy",
-    "Florists",
-    "Garden",
-    "Centre",
-    "Catering",
-    "Opticians",
-    "Interiors",
-    "Metals",
-]
-FORMS = ("Ltd", "& Sons", "Group", "Trading", "Supplies", "Co.", "Partners", "Wholesale")
-INDUSTRIES = (
-    "Retail",
-    "Construction",
-    "Hospitality",
-    "Manufacturing",
-    "Healthcare",
-    "Wholesale",
-    "Automotive",
-    "Agriculture",
-)
-STREETS = (
-    "High Street",
-    "Station Road",
-    "Mill Lane",
-    "Church Street",
-    "Victoria Road",
-    "Park Avenue",
-    "Market Place",
-    "Bridge Street",
-    "Queen Street",
-    "Kings Road",
-)
-FIRST_NAMES = [
-    "Alice",
-    "Ben",
-    "Chloe",
-    "Daniel",
-    "Emma",
-    "Farid",
-    "Grace",
-    "Harry",
-    "Isla",
-    "Jack",
-    "Kate",
-    "Liam",
-    "Maya",
-    "Noah",
-    "Olivia",
-    "Priya",
-    "Ravi",
-    "Sara",
-    "Tom",
-    "Uma",
-    "Victor",
-    "Wendy",
-    "Yusuf",
-    "Zoe",
-]
-LAST_NAMES = [
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Wilson",
-    "Evans",
-    "Thomas",
-    "Roberts",
-    "Walker",
-    "Wright",
-    "Hughes",
-    "Green",
-    "Hall",
-    "Wood",
-    "Clarke",
-    "Patel",
-    "Khan",
-    "Lewis",
-    "Young",
-    "King",
-]
-TITLES = (
-    "Owner",
-    "Purchasing manager",
-    "Operations manager",
-    "Finance director",
-    "Store manager",
-    "Buyer",
-    "Head of facilities",
-)
-SAID = (
-    "Happy with the last delivery; wants earlier slots on Mondays.",
-    "Asked about volume pricing for next quarter.",
-    "Complained that two orders arrived incomplete.",
-    "Considering a second site in the spring.",
-    "Budget frozen until the new financial year.",
-    "Interested in the new product range, asked for samples.",
-    "Payment run moved to the end of the month.",
-    "New buyer started; introduced ourselves.",
-    "Comparing our prices with a competitor's quote.",
-    "Very satisfied; offered to be a reference customer.",
-)
-NEXT_STEPS = (
-    "Send quote",
-    "Deliver samples",
-    "Call back about pricing",
-    "Introduce service team",
-    "Follow up on open invoices",
-    "Plan quarterly review",
-    "",
-)
-COMPETITORS = ("Northwind", "Contoso", "Globex", "Initech")
-PURPOSES = (
-    "Quarterly review",
-    "Introduce new range",
-    "Discuss pricing",
-    "Resolve open issues",
-    "Relationship visit",
-    "Contract renewal",
-)
-
-# Share of customers of each archetype: "smith" costs more than it earns (thin margin, many
-# visits and support calls, pays late); "jones" is the opposite (high margin, few touches,
-# pays on time).
 MEETINGS_PER_DAY = 6
 SMITH_SHARE = 0.12
 JONES_SHARE = 0.15

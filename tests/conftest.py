@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 
@@ -45,6 +46,23 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from pytest_django.fixtures import _set_suffix_to_test_databases
 
     _set_suffix_to_test_databases(suffix=str(os.getpid()))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def test_day():
+    """CADENCE_TEST_DAY=2026-12-06 runs the suite as if it were 10:30 on that day (or
+    2026-12-06T23:50 for that time; the clock ticks on from there), to prove no test depends on
+    the weekday, the date or the hour it runs:
+    `for d in 06 07 31; do CADENCE_TEST_DAY=2026-12-$d scripts/test --fast; done`. Processes
+    the tests start (the worker, the browser's server) and PostgreSQL's now() keep the real
+    clock, so the fast lane is the one to run this way."""
+    day = os.environ.get("CADENCE_TEST_DAY")
+    if not day:
+        yield None
+        return
+    moment = dt.datetime.fromisoformat(day if "T" in day else f"{day}T10:30")
+    with time_machine.travel(timezone.make_aware(moment), tick=True):
+        yield moment
 
 
 @pytest.fixture(autouse=True)

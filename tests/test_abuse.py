@@ -462,7 +462,9 @@ def test_orphan_upload_files_are_removed_nightly(world):
     orphan, fresh = folder / "orphan.csv", folder / "just-uploaded.csv"
     for path in (orphan, fresh):
         path.write_text("Company\nAcme\n")
-    day_ago = time.time() - 2 * 86400
+    now = time.time()
+    day_ago = now - 2 * 86400
+    os.utime(fresh, (now, now))
     os.utime(orphan, (day_ago, day_ago))
     job = ImportJobFactory(stored_name="kept.csv", uploaded_by=world.admin)
     kept = folder / job.stored_name

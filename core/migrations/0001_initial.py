@@ -4,21 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-MOVED = ["pendingrefresh", "formsubmission"]
-
-
-def _content_types_here(apps, schema_editor):
-    """Keep these models' content types (and the permissions and admin history that point
-    at them) by moving them to this app instead of leaving stale ones under crm."""
-    content_type = apps.get_model("contenttypes", "ContentType")
-    content_type.objects.filter(app_label="crm", model__in=MOVED).exclude(
-        model__in=content_type.objects.filter(app_label="core").values("model")
-    ).update(app_label="core")
-
-
-def _content_types_back(apps, schema_editor):
-    content_type = apps.get_model("contenttypes", "ContentType")
-    content_type.objects.filter(app_label="core", model__in=MOVED).update(app_label="crm")
+from core.content_types import content_types_moved_from_crm
 
 
 class Migration(migrations.Migration):
@@ -72,5 +58,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(_content_types_here, _content_types_back, elidable=True),
+        content_types_moved_from_crm("core", ["pendingrefresh", "formsubmission"]),
     ]

@@ -7,34 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 import core.bounds
-
-MOVED = [
-    "healthsettings",
-    "accountmetrics",
-    "accountflag",
-    "digestrun",
-    "accountmonth",
-    "segment",
-    "segmentmember",
-    "segmentfigures",
-    "segmentmonth",
-    "segmentweek",
-    "segmentband",
-]
-
-
-def _content_types_here(apps, schema_editor):
-    """Keep these models' content types (and the permissions and admin history that point
-    at them) by moving them to this app instead of leaving stale ones under crm."""
-    content_type = apps.get_model("contenttypes", "ContentType")
-    content_type.objects.filter(app_label="crm", model__in=MOVED).exclude(
-        model__in=content_type.objects.filter(app_label="health").values("model")
-    ).update(app_label="health")
-
-
-def _content_types_back(apps, schema_editor):
-    content_type = apps.get_model("contenttypes", "ContentType")
-    content_type.objects.filter(app_label="health", model__in=MOVED).update(app_label="crm")
+from core.content_types import content_types_moved_from_crm
 
 
 class Migration(migrations.Migration):
@@ -595,5 +568,20 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(_content_types_here, _content_types_back, elidable=True),
+        content_types_moved_from_crm(
+            "health",
+            [
+                "healthsettings",
+                "accountmetrics",
+                "accountflag",
+                "digestrun",
+                "accountmonth",
+                "segment",
+                "segmentmember",
+                "segmentfigures",
+                "segmentmonth",
+                "segmentweek",
+                "segmentband",
+            ],
+        ),
     ]
