@@ -16,6 +16,7 @@ layers never import health. Instead:
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,7 +43,16 @@ def customers_refresh_request(customer_ids: Iterable[int]) -> None:
         unique_fields=["customer"],
         update_fields=["requested_at"],
     )
-    transaction.on_commit(lambda: enqueue(REFRESH_TASK, [ids, True]))
+    transaction.on_commit(lambda: _enqueue_in_batches(ids))
+
+
+def _enqueue_in_batches(ids: list[int]) -> None:
+    """One task per CADENCE_BATCH_SIZE customers, so a change that touches a whole tier or
+    every account (a cadence policy, the health settings) is shared by the workers and each
+    task stays well inside its time limit."""
+    size = settings.CADENCE_BATCH_SIZE
+    for start in range(0, len(ids), size):
+        enqueue(REFRESH_TASK, [ids[start : start + size], True])
 
 
 def register_deletion_follow_up(follow_up: DeletionFollowUp) -> None:

@@ -113,7 +113,9 @@ def customer_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Account saved.")
                 if request.htmx:
-                    context = {"tab": "timeline"} | _header_context(request, customer)
+                    # Read again: the edit may have moved the due date, and with it `is_overdue`.
+                    saved = _visible_customer(request, pk)
+                    context = {"tab": "timeline"} | _header_context(request, saved)
                     return render(request, "crm/customer_detail.html#header", context)
                 return redirect(customer)
         customer.refresh_from_db()

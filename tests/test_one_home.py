@@ -215,3 +215,45 @@ def test_new_health_settings_in_the_admin_ask_for_every_account_to_refresh(clien
     assert HealthSettings.objects.get().cost_per_km == Decimal("0.75")
     assert PendingRefresh.objects.count() == Customer.objects.count() > 0
     assert client.get(reverse("admin:health_healthsettings_delete", args=[1])).status_code == 403
+
+
+def test_an_edit_that_makes_the_account_overdue_says_so_in_the_header_it_returns(client, world):
+    account = world.north_customer
+    Customer.objects.filter(pk=account.pk).update(
+        since=timezone.localdate() - dt.timedelta(days=20), tier="B", cadence_days=None
+    )
+    client.force_login(world.north_manager)
+    url = reverse("crm:customer_edit", args=[account.pk])
+    assert "(overdue)" not in client.get(reverse("crm:customer_detail", args=[account.pk])).text
+    data = {
+        "name": account.name,
+        "tier": "B",
+        "status": "active",
+        "territory": account.territory_id,
+        "owner": account.owner_id,
+        "since": (timezone.localdate() - dt.timedelta(days=20)).isoformat(),
+        "cadence_days": "5",
+    }
+
+    header = client.post(url, data, headers={"HX-Request": "true", "HX-Target": "account-header"})
+
+    assert header.status_code == 200
+    assert "(overdue)" in header.text
+
+
+def test_a_refresh_of_many_accounts_is_queued_one_batch_per_task(
+    world, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from core import refresh
+
+    settings.CADENCE_BATCH_SIZE = 2
+    sent = []
+    monkeypatch.setattr(refresh, "enqueue", lambda name, args: sent.append((name, args)))
+    ids = list(Customer.objects.values_list("pk", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh.customers_refresh_request(ids)
+
+    assert [args for _, args in sent] == [[sorted(ids)[:2], True], [sorted(ids)[2:4], True]]
+    assert {name for name, _ in sent} == {refresh.REFRESH_TASK}
+    assert PendingRefresh.objects.count() == len(ids) == 4
