@@ -42,10 +42,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A test database of this run's own (test_cadence_<pid>), so two runs on one server (a
-    developer's and CI's) never drop each other's database."""
+    developer's and CI's) never drop each other's database. CADENCE_TEST_DB_SUFFIX names it
+    instead, e.g. to run the suite with --reuse-db on a database an older version migrated
+    (docs/architecture.md)."""
     from pytest_django.fixtures import _set_suffix_to_test_databases
 
-    _set_suffix_to_test_databases(suffix=str(os.getpid()))
+    _set_suffix_to_test_databases(suffix=os.environ.get("CADENCE_TEST_DB_SUFFIX", str(os.getpid())))
 
 
 @pytest.fixture(autouse=True, scope="session")
