@@ -44,6 +44,12 @@ from visits.services import customer_cadence_refresh
 
 DEMO_PASSWORD = "cadence-demo"
 TERRITORIES = ("North", "South", "East", "West")
+# A realistic book: a field rep holds 100-300 accounts, so the team grows with the customers.
+ACCOUNTS_PER_REP = 200
+FIXED_REPS = 8
+# Past this many reps a region's extra reps work sub-territories of this many each.
+SUB_TERRITORIES_FROM_REPS = 40
+REPS_PER_SUB_TERRITORY = 10
 CHUNK_SIZE = 2_000
 
 MEETINGS_PER_DAY = 6
@@ -190,6 +196,7 @@ def demo_data_seed(
     *,
     customers: int,
     seed: int,
+    accounts_per_rep: int = ACCOUNTS_PER_REP,
     reset: bool = False,
     today: dt.date | None = None,
     progress: Callable[[str], None] = lambda message: None,
@@ -210,10 +217,11 @@ def demo_data_seed(
                 )
             demo_data_reset()
         rng = _FastRandom(seed)
-        users, territories = _seed_people(rng)
+        salespeople = max(FIXED_REPS, math.ceil(customers / accounts_per_rep))
+        users, territories, rep_territories = _seed_people(rng, salespeople=salespeople)
         report = SeedReport(counts={"users": len(users), "territories": len(territories)})
         report.counts.update(dict.fromkeys(COPY_COLUMNS, 0))
-        generator = _Generator(rng=rng, today=today, territories=territories, users=users)
+        generator = _Generator(rng=rng, today=today, users=users, rep_territories=rep_territories)
         # PostgreSQL ingests one chunk while Python generates the next: two cores, both busy.
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending = None
@@ -242,7 +250,14 @@ def demo_data_seed(
     return report
 
 
-def _seed_people(rng: random.Random) -> tuple[dict[str, User], dict[str, Territory]]:
+def _seed_people(
+    rng: random.Random, *, salespeople: int
+) -> tuple[dict[str, User], dict[str, Territory], dict[int, Territory]]:
+    """The fixed demo logins (admin, manager1-4 over North, South, East and West, sales1-8, two
+    per region) and, for a bigger book, sales9 onwards shared round the regions: members of
+    the region itself, or past SUB_TERRITORIES_FROM_REPS reps, of sub-territories ("North 1",
+    ...) of REPS_PER_SUB_TERRITORY each. Returns the users, the territories by name and each
+    salesperson's territory."""
     password = make_password(DEMO_PASSWORD)
     people = [
         User(
@@ -266,7 +281,7 @@ def _seed_people(rng: random.Random) -> tuple[dict[str, User], dict[str, Territo
                 hourly_cost=80,
             )
         )
-    for i in range(1, 9):
+    for i in range(1, salespeople + 1):
         people.append(
             User(
                 username=f"sales{i}",
@@ -281,12 +296,30 @@ def _seed_people(rng: random.Random) -> tuple[dict[str, User], dict[str, Territo
         person.password = password
     users = {user.username: user for user in User.objects.bulk_create(people)}
     territories = {}
+    rep_territories: dict[int, Territory] = {}
     for i, name in enumerate(TERRITORIES, start=1):
         territory = Territory.objects.create(name=name)
         territory.managers.add(users[f"manager{i}"])
-        territory.members.add(users[f"sales{2 * i - 1}"], users[f"sales{2 * i}"])
         territories[name] = territory
-    return users, territories
+        for rep in (users[f"sales{2 * i - 1}"], users[f"sales{2 * i}"]):
+            rep_territories[rep.id] = territory
+    extra = [users[f"sales{i}"] for i in range(FIXED_REPS + 1, salespeople + 1)]
+    for position, rep in enumerate(extra):
+        region = TERRITORIES[position % len(TERRITORIES)]
+        if salespeople <= SUB_TERRITORIES_FROM_REPS:
+            rep_territories[rep.id] = territories[region]
+            continue
+        number = position // len(TERRITORIES) // REPS_PER_SUB_TERRITORY + 1
+        name = f"{region} {number}"
+        if name not in territories:
+            territories[name] = Territory.objects.create(name=name, parent=territories[region])
+        rep_territories[rep.id] = territories[name]
+    memberships = Territory.members.through
+    memberships.objects.bulk_create(
+        memberships(territory_id=territory.id, user_id=rep_id)
+        for rep_id, territory in rep_territories.items()
+    )
+    return users, territories, rep_territories
 
 
 def _copy_chunk(raw_connection, rows: _Rows) -> None:
@@ -311,17 +344,23 @@ def _reset_sequences() -> None:
 
 
 class _Generator:
-    def __init__(self, *, rng, today, territories, users) -> None:
+    def __init__(self, *, rng, today, users, rep_territories) -> None:
         self.rng = rng
         self.today = today
         self.tz = ZoneInfo(settings.TIME_ZONE)
         self.now = timezone.now()
         self.currency = settings.CADENCE_CURRENCY
-        self.territory_names = list(territories)
-        self.territory_ids = {name: t.id for name, t in territories.items()}
+        self.territory_names = list(TERRITORIES)
+        self.rep_territory_ids = {pk: territory.id for pk, territory in rep_territories.items()}
+        reps = {user.id: user for user in users.values() if user.id in rep_territories}
+        # Each region's reps, those of its sub-territories included, in login order.
         self.reps = {
-            name: [users[f"sales{2 * i - 1}"], users[f"sales{2 * i}"]]
-            for i, name in enumerate(TERRITORIES, start=1)
+            name: [
+                reps[pk]
+                for pk, territory in rep_territories.items()
+                if name in (territory.name, territory.parent.name if territory.parent else None)
+            ]
+            for name in TERRITORIES
         }
         self.ids = {"contacts": 0, "visits": 0, "invoices": 0, "support_cases": 0}
         self.meetings_booked: dict[tuple[int, dt.date], int] = {}
@@ -368,7 +407,7 @@ class _Generator:
                 customer_id,
                 name,
                 f"C{customer_id:06d}",
-                self.territory_ids[territory],
+                self.rep_territory_ids[rep.id],
                 rep.id,
                 tier,
                 status,

@@ -164,3 +164,19 @@ def test_the_demo_book_looks_real_margins_spread_and_nothing_done_ahead_of_now()
     ]
     # A continuum, not three bands: many distinct whole-percent margins across the range.
     assert len(set(margins)) >= 30 and min(margins) < 10 and max(margins) > 50
+
+
+def test_the_team_grows_with_the_book_keeping_the_fixed_logins():
+    demo_data_seed(customers=300, seed=2, today=TODAY, accounts_per_rep=6)
+
+    reps = User.objects.filter(role=Role.SALESPERSON)
+    assert reps.count() == 50
+    north = Territory.objects.get(name="North")
+    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2"}
+    assert list(north.managers.values_list("username", flat=True)) == ["manager1"]
+    assert set(north.children.values_list("name", flat=True)) == {"North 1", "North 2"}
+    assert User.objects.filter(role=Role.MANAGER).count() == 4
+    # Every customer's owner works its territory; books are about the size asked for.
+    assert not Customer.objects.exclude(territory__members=F("owner")).exists()
+    books = [rep.n for rep in reps.annotate(n=Count("owned_customers"))]
+    assert max(books) <= 3 * 6 and sum(books) == 300

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.generator import (
+    ACCOUNTS_PER_REP,
     DEMO_PASSWORD,
     DemoDataExists,
     demo_data_exists,
@@ -16,6 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=2_000, help="How many (default 2000).")
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument(
+            "--accounts-per-rep",
+            type=int,
+            default=ACCOUNTS_PER_REP,
+            help=f"About how many accounts each salesperson holds (default {ACCOUNTS_PER_REP}); "
+            "the team grows with the book, never below sales1-8.",
+        )
+        parser.add_argument(
             "--reset", action="store_true", help="Delete ALL existing Cadence data first."
         )
         parser.add_argument(
@@ -25,10 +33,19 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, customers: int, seed: int, reset: bool, if_empty: bool, **options
+        self,
+        *args,
+        customers: int,
+        seed: int,
+        accounts_per_rep: int,
+        reset: bool,
+        if_empty: bool,
+        **options,
     ) -> None:
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
+        if not 1 <= accounts_per_rep <= 100_000:
+            raise CommandError("--accounts-per-rep must be between 1 and 100,000.")
         if if_empty and demo_data_exists():
             self.stdout.write("The database already holds data; not seeding.")
             return
@@ -36,6 +53,7 @@ class Command(BaseCommand):
             report = demo_data_seed(
                 customers=customers,
                 seed=seed,
+                accounts_per_rep=accounts_per_rep,
                 reset=reset,
                 progress=lambda message: self.stdout.write(f"  {message}"),
             )
