@@ -142,6 +142,18 @@ DATABASES = {
     )
 }
 
+# A read replica for the managers' pages and exports (core/replica.py); unset, there is none.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    # Tests read the replica through the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+CADENCE_REPLICA_READS = env_bool("CADENCE_REPLICA_READS", True)
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Rendered schedule fragments and their generations (core/cache.py); fails open without Redis.
 # Every key this installation keeps in Redis (cache, import progress, rate limits) starts with it.

@@ -20,6 +20,7 @@ from accounts.permissions import role_required
 from accounts.selectors import salespeople_visible_to
 from core.http import HtmxHttpRequest
 from core.params import query_date
+from core.replica import reads_from_replica
 from core.spreadsheet import spreadsheet_safe
 from crm.models import Tier
 from crm.selectors import customers_visible_to
@@ -54,6 +55,7 @@ def _query_without(request: HtmxHttpRequest, *keys: str) -> str:
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     customers, segments = form.scope(request.user), form.segments(request.user)
@@ -88,6 +90,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def account_list_view(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     if kind not in LIST_TITLES:
         raise Http404("No such list.")
@@ -175,6 +178,7 @@ def _csv(kind: str, rows) -> StreamingHttpResponse:
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def profitability(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     segments = form.segments(request.user)
@@ -199,6 +203,7 @@ TEAM_GAP_BELOW = 5
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     form.is_valid()
@@ -271,6 +276,7 @@ def _review_rows(customers):
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def review(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     customers = with_recommendation(form.scope(request.user)).select_related("metrics")

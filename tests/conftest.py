@@ -68,6 +68,13 @@ def test_day():
 
 
 @pytest.fixture(autouse=True)
+def primary_reads_only(settings):
+    """Tests run inside a transaction the replica's connection cannot see: only the tests of
+    tests/test_replica.py (committed data) read from it."""
+    settings.CADENCE_REPLICA_READS = False
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
