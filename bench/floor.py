@@ -1,0 +1,174 @@
+"""The honest floor of the nightly job: read-only queries over the same rows, under the same
+rules, that produce the same per-customer figures as the refresh (metrics and flags' conditions,
+and the monthly figures), written independently of health/metrics.py.
+tests/test_bench_floor.py proves they agree with the refresh on demo data.
+
+Rules (docs/account-health.md): done visits; last visit from on-site/phone/video visits of all
+time; costs over the 365 days up to as-of: visit minutes (duration + travel) at the salesperson's
+hourly cost, km at the km rate, expenses; support minutes at the support rate; late payment as
+amount (house currency, at the invoice's rate) x days late / 365 x the cost of capital for
+invoices due in the window; the oldest unpaid invoice; a follow-up passed with nothing since and
+nothing planned; monthly figures for the 24 months up to as-of.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from health.models import HealthSettings
+
+METRICS_FLOOR_SQL = """
+WITH house AS (
+    SELECT i.customer_id, i.issued_on, i.due_on, i.paid_on,
+           ROUND(i.amount * i.exchange_rate, 2) AS amount,
+           ROUND(i.cost_of_goods * i.exchange_rate, 2) AS cogs,
+           ROUND(i.discount * i.exchange_rate, 2) AS discount,
+           GREATEST(0, LEAST(COALESCE(i.paid_on, %(as_of)s), %(as_of)s) - i.due_on) AS days_late
+    FROM crm_invoice i
+    WHERE i.issued_on <= %(as_of)s
+),
+invoices AS (
+    SELECT customer_id,
+           SUM(amount) FILTER (WHERE issued_on >= %(start)s) AS revenue,
+           SUM(amount - cogs) FILTER (WHERE issued_on >= %(start)s) AS margin,
+           SUM(discount) FILTER (WHERE issued_on >= %(start)s) AS discount,
+           SUM(amount * days_late) FILTER (WHERE due_on >= %(start)s) AS amount_days,
+           SUM(amount) FILTER (WHERE due_on >= %(start)s) AS amount_due,
+           MAX(days_late) FILTER (WHERE (paid_on IS NULL OR paid_on > %(as_of)s)
+                                        AND due_on < %(as_of)s) AS oldest_unpaid
+    FROM house GROUP BY customer_id
+),
+visit_rows AS (
+    SELECT v.customer_id, v.visited_at, v.kind, v.follow_up_on,
+           v.visited_at >= %(start_at)s AS in_window,
+           (v.duration_minutes::bigint + v.travel_minutes) AS minutes,
+           (v.duration_minutes::bigint + v.travel_minutes) / 60.0 * u.hourly_cost
+               + v.distance_km * %(cost_per_km)s + v.expenses AS cost
+    FROM visits_visit v JOIN accounts_user u ON u.id = v.salesperson_id
+    WHERE v.status = 'done' AND v.visited_at < %(end_at)s
+),
+visits AS (
+    SELECT customer_id,
+           MAX(visited_at) FILTER (WHERE kind IN ('on_site', 'phone', 'video')) AS last_at,
+           MAX(visited_at) AS last_any_at,
+           COUNT(*) FILTER (WHERE in_window) AS done,
+           SUM(minutes) FILTER (WHERE in_window) AS minutes,
+           SUM(cost) FILTER (WHERE in_window) AS cost,
+           (ARRAY_AGG(follow_up_on ORDER BY visited_at DESC)
+                FILTER (WHERE follow_up_on IS NOT NULL))[1] AS follow_up_on,
+           MAX(visited_at) FILTER (WHERE follow_up_on IS NOT NULL) AS follow_up_asked_at
+    FROM visit_rows GROUP BY customer_id
+),
+support AS (
+    SELECT customer_id, SUM(minutes) AS minutes
+    FROM crm_supportcase WHERE opened_on BETWEEN %(start)s AND %(as_of)s
+    GROUP BY customer_id
+)
+SELECT c.id,
+       COALESCE(i.revenue, 0) AS revenue,
+       COALESCE(i.margin, 0) AS gross_margin,
+       COALESCE(i.discount, 0) AS discount,
+       ROUND(COALESCE(v.cost, 0), 2) AS visit_cost,
+       ROUND(COALESCE(s.minutes, 0) / 60.0 * %(support_rate)s, 2) AS support_cost,
+       ROUND(COALESCE(i.amount_days, 0) / 365.0 * %(capital)s, 2) AS late_payment_cost,
+       COALESCE(v.done, 0) AS visits_done,
+       COALESCE(v.minutes, 0) AS visit_minutes,
+       COALESCE(s.minutes, 0) AS support_minutes,
+       i.oldest_unpaid AS oldest_unpaid_days_late,
+       ROUND(i.amount_days / NULLIF(i.amount_due, 0), 2) AS average_days_late,
+       (v.last_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
+       %(as_of)s::date - COALESCE((v.last_at AT TIME ZONE %(tz)s)::date, c.since,
+                                  (c.created_at AT TIME ZONE %(tz)s)::date) AS days_since_visit,
+       COALESCE(c.cadence_days, p.days,
+                CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60 ELSE 90 END)
+           AS cadence_days,
+       c.status,
+       CASE WHEN v.follow_up_asked_at = v.last_any_at AND v.follow_up_on < %(as_of)s
+                 AND NOT EXISTS (SELECT 1 FROM visits_visit planned
+                                 WHERE planned.customer_id = c.id AND planned.status = 'planned'
+                                   AND planned.scheduled_start
+                                       >= (v.follow_up_on::timestamp AT TIME ZONE %(tz)s))
+            THEN v.follow_up_on END AS follow_up_overdue_on
+FROM crm_customer c
+LEFT JOIN crm_cadencepolicy p ON p.tier = c.tier
+LEFT JOIN invoices i ON i.customer_id = c.id
+LEFT JOIN visits v ON v.customer_id = c.id
+LEFT JOIN support s ON s.customer_id = c.id
+"""
+
+MONTHLY_FLOOR_SQL = """
+SELECT customer_id, month, SUM(revenue) AS revenue, SUM(margin) AS gross_margin,
+       SUM(discount) AS discount, ROUND(SUM(visit_cost), 2) AS visit_cost,
+       ROUND(SUM(support_cost), 2) AS support_cost, ROUND(SUM(late_cost), 2) AS late_payment_cost,
+       SUM(visits) AS visits_done
+FROM (
+    SELECT i.customer_id, date_trunc('month', i.issued_on)::date AS month,
+           ROUND(i.amount * i.exchange_rate, 2) AS revenue,
+           ROUND(i.amount * i.exchange_rate, 2) - ROUND(i.cost_of_goods * i.exchange_rate, 2)
+               AS margin,
+           ROUND(i.discount * i.exchange_rate, 2) AS discount,
+           0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
+    FROM crm_invoice i WHERE i.issued_on BETWEEN %(months_start)s AND %(as_of)s
+    UNION ALL
+    SELECT i.customer_id, date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
+           ROUND(i.amount * i.exchange_rate, 2)
+               * GREATEST(0, LEAST(COALESCE(i.paid_on, %(as_of)s), %(as_of)s) - i.due_on)
+               / 365.0 * %(capital)s,
+           0
+    FROM crm_invoice i WHERE i.due_on BETWEEN %(months_start)s AND %(as_of)s
+      AND i.issued_on <= %(as_of)s
+    UNION ALL
+    SELECT v.customer_id, date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date, 0, 0, 0,
+           (v.duration_minutes::bigint + v.travel_minutes) / 60.0 * u.hourly_cost
+               + v.distance_km * %(cost_per_km)s + v.expenses, 0, 0, 1
+    FROM visits_visit v JOIN accounts_user u ON u.id = v.salesperson_id
+    WHERE v.status = 'done' AND v.visited_at >= %(months_start_at)s AND v.visited_at < %(end_at)s
+    UNION ALL
+    SELECT s.customer_id, date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
+           s.minutes / 60.0 * %(support_rate)s, 0, 0
+    FROM crm_supportcase s WHERE s.opened_on BETWEEN %(months_start)s AND %(as_of)s
+) parts
+GROUP BY customer_id, month
+"""
+
+
+def floor_parameters(as_of: dt.date) -> dict:
+    rates = HealthSettings.objects.filter(pk=1).first() or HealthSettings()
+    tz = timezone.get_default_timezone()
+    start = as_of - dt.timedelta(days=364)
+    months_start = as_of.replace(day=1)
+    for _ in range(23):
+        months_start = (months_start - dt.timedelta(days=1)).replace(day=1)
+
+    def at(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+    return {
+        "as_of": as_of,
+        "tz": settings.TIME_ZONE,
+        "start": start,
+        "start_at": at(start),
+        "end_at": at(as_of + dt.timedelta(days=1)),
+        "months_start": months_start,
+        "months_start_at": at(months_start),
+        "cost_per_km": rates.cost_per_km,
+        "support_rate": rates.support_hourly_cost,
+        "capital": rates.annual_cost_of_capital,
+    }
+
+
+def _rows(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def floor_metrics(as_of: dt.date) -> list[dict]:
+    return _rows(METRICS_FLOOR_SQL, floor_parameters(as_of))
+
+
+def floor_months(as_of: dt.date) -> list[dict]:
+    return _rows(MONTHLY_FLOOR_SQL, floor_parameters(as_of))

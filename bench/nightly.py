@@ -1,0 +1,122 @@
+"""The whole nightly job against its honest floor, on the database in DATABASE_URL.
+
+Run by hand after `manage.py seed_demo --customers N`: `.venv/bin/python bench/nightly.py`.
+It rewrites the derived tables (a bench database only!). Prints, each over `--runs` runs:
+
+- the floor: bench/floor.py's read-only queries (metrics and monthly figures, the same rows and
+  rules as the refresh; tests/test_bench_floor.py proves they agree);
+- the nightly job in one process, as the beat schedule runs it for a new day: the last-visit and
+  due-date refresh, then metrics and flags, monthly figures and the rollups, batch after batch;
+- the same with the batches shared by two worker processes (real processes, as two Celery
+  workers), the rollups and due dates after them;
+- an idempotent re-run for the same day (nothing to write);
+and each as a ratio to the floor.
+"""
+
+import argparse
+import datetime as dt
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.floor import floor_metrics, floor_months  # noqa: E402
+from crm.models import Customer  # noqa: E402
+from health.metrics import health_batches  # noqa: E402
+from health.rollup import rollup_rebuild  # noqa: E402
+from health.services import accounts_refresh_range, health_refresh_everything  # noqa: E402
+from visits.services import customer_cadence_refresh  # noqa: E402
+
+
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _floor(as_of: dt.date) -> None:
+    floor_metrics(as_of)
+    floor_months(as_of)
+
+
+def _serial(as_of: dt.date) -> None:
+    customer_cadence_refresh()
+    health_refresh_everything(as_of=as_of)
+
+
+def _worker(batches: list[tuple[int, int]], as_of: dt.date) -> None:
+    django.setup()
+    for low, high in batches:
+        accounts_refresh_range(low=low, high=high, as_of=as_of)
+    connection.close()
+
+
+def _two_workers(as_of: dt.date) -> None:
+    batches = health_batches()
+    halves = [batches[0::2], batches[1::2]]
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_worker, args=(half, as_of)) for half in halves]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a worker failed ({process.exitcode})")
+    rollup_rebuild()
+    customer_cadence_refresh()
+
+
+def _report(label: str, seconds: list[float], floor: float | None) -> float:
+    median = statistics.median(seconds)
+    spread = f"{min(seconds):.2f}-{max(seconds):.2f} s"
+    ratio = f"  {median / floor:5.2f}x floor" if floor else ""
+    print(f"{label:<34} median {median:7.2f} s ({spread}){ratio}", flush=True)
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    today = timezone.localdate()
+    print(
+        f"{Customer.objects.count():,} customers, {len(health_batches())} batches, "
+        f"{os.cpu_count()} cores",
+        flush=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    floor = _report(
+        "floor (read-only, same rules)",
+        [_timed(lambda: _floor(today)) for _ in range(args.runs)],
+        None,
+    )
+    serial, parallel, rerun = [], [], []
+    for run in range(args.runs):
+        # A new day each run, as each night is: every figure is recomputed for it.
+        day = today + dt.timedelta(days=run + 1)
+        serial.append(_timed(lambda day=day: _serial(day)))
+        rerun.append(_timed(lambda day=day: _serial(day)))
+        parallel.append(_timed(lambda day=day: _two_workers(day + dt.timedelta(days=100))))
+    _report("nightly job, one process", serial, floor)
+    _report("nightly job, two worker processes", parallel, floor)
+    _report("idempotent re-run, one process", rerun, floor)
+    # Leave the figures as of today.
+    health_refresh_everything(as_of=today)
+
+
+if __name__ == "__main__":
+    main()
