@@ -40,26 +40,32 @@ invoices AS (
                                         AND due_on < %(as_of)s) AS oldest_unpaid
     FROM house GROUP BY customer_id
 ),
-visit_rows AS (
-    SELECT v.customer_id, v.visited_at, v.kind, v.follow_up_on,
-           v.visited_at >= %(start_at)s AS in_window,
-           (v.duration_minutes::bigint + v.travel_minutes) AS minutes,
-           (v.duration_minutes::bigint + v.travel_minutes) / 60.0 * u.hourly_cost
-               + v.distance_km * %(cost_per_km)s + v.expenses AS cost
-    FROM visits_visit v JOIN accounts_user u ON u.id = v.salesperson_id
+by_rep AS (
+    -- Per customer and salesperson first: the hourly cost applies to summed minutes.
+    SELECT v.customer_id, v.salesperson_id,
+           MAX(v.visited_at) FILTER (WHERE v.kind IN ('on_site', 'phone', 'video')) AS last_at,
+           MAX(v.visited_at) AS last_any_at,
+           COUNT(*) FILTER (WHERE v.visited_at >= %(start_at)s) AS done,
+           SUM(v.duration_minutes::bigint + v.travel_minutes)
+               FILTER (WHERE v.visited_at >= %(start_at)s) AS minutes,
+           SUM(v.distance_km * %(cost_per_km)s + v.expenses)
+               FILTER (WHERE v.visited_at >= %(start_at)s) AS other_cost
+    FROM visits_visit v
     WHERE v.status = 'done' AND v.visited_at < %(end_at)s
+    GROUP BY v.customer_id, v.salesperson_id
 ),
 visits AS (
-    SELECT customer_id,
-           MAX(visited_at) FILTER (WHERE kind IN ('on_site', 'phone', 'video')) AS last_at,
-           MAX(visited_at) AS last_any_at,
-           COUNT(*) FILTER (WHERE in_window) AS done,
-           SUM(minutes) FILTER (WHERE in_window) AS minutes,
-           SUM(cost) FILTER (WHERE in_window) AS cost,
-           (ARRAY_AGG(follow_up_on ORDER BY visited_at DESC)
-                FILTER (WHERE follow_up_on IS NOT NULL))[1] AS follow_up_on,
-           MAX(visited_at) FILTER (WHERE follow_up_on IS NOT NULL) AS follow_up_asked_at
-    FROM visit_rows GROUP BY customer_id
+    SELECT r.customer_id, MAX(r.last_at) AS last_at, MAX(r.last_any_at) AS last_any_at,
+           SUM(r.done) AS done, SUM(r.minutes) AS minutes,
+           SUM(COALESCE(r.minutes, 0) / 60.0 * u.hourly_cost + COALESCE(r.other_cost, 0)) AS cost
+    FROM by_rep r JOIN accounts_user u ON u.id = r.salesperson_id
+    GROUP BY r.customer_id
+),
+follow_ups AS (
+    SELECT DISTINCT ON (v.customer_id) v.customer_id, v.visited_at AS asked_at, v.follow_up_on
+    FROM visits_visit v
+    WHERE v.status = 'done' AND v.follow_up_on IS NOT NULL AND v.visited_at < %(end_at)s
+    ORDER BY v.customer_id, v.visited_at DESC
 ),
 support AS (
     SELECT customer_id, SUM(minutes) AS minutes
@@ -85,17 +91,18 @@ SELECT c.id,
                 CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60 ELSE 90 END)
            AS cadence_days,
        c.status,
-       CASE WHEN v.follow_up_asked_at = v.last_any_at AND v.follow_up_on < %(as_of)s
+       CASE WHEN f.asked_at = v.last_any_at AND f.follow_up_on < %(as_of)s
                  AND NOT EXISTS (SELECT 1 FROM visits_visit planned
                                  WHERE planned.customer_id = c.id AND planned.status = 'planned'
                                    AND planned.scheduled_start
-                                       >= (v.follow_up_on::timestamp AT TIME ZONE %(tz)s))
-            THEN v.follow_up_on END AS follow_up_overdue_on
+                                       >= (f.follow_up_on::timestamp AT TIME ZONE %(tz)s))
+            THEN f.follow_up_on END AS follow_up_overdue_on
 FROM crm_customer c
 LEFT JOIN crm_cadencepolicy p ON p.tier = c.tier
 LEFT JOIN invoices i ON i.customer_id = c.id
 LEFT JOIN visits v ON v.customer_id = c.id
 LEFT JOIN support s ON s.customer_id = c.id
+LEFT JOIN follow_ups f ON f.customer_id = c.id
 """
 
 MONTHLY_FLOOR_SQL = """
@@ -120,11 +127,19 @@ FROM (
     FROM crm_invoice i WHERE i.due_on BETWEEN %(months_start)s AND %(as_of)s
       AND i.issued_on <= %(as_of)s
     UNION ALL
-    SELECT v.customer_id, date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date, 0, 0, 0,
-           (v.duration_minutes::bigint + v.travel_minutes) / 60.0 * u.hourly_cost
-               + v.distance_km * %(cost_per_km)s + v.expenses, 0, 0, 1
-    FROM visits_visit v JOIN accounts_user u ON u.id = v.salesperson_id
-    WHERE v.status = 'done' AND v.visited_at >= %(months_start_at)s AND v.visited_at < %(end_at)s
+    SELECT r.customer_id, r.month, 0, 0, 0,
+           r.minutes / 60.0 * u.hourly_cost + r.other_cost, 0, 0, r.visits
+    FROM (
+        SELECT v.customer_id, v.salesperson_id,
+               date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
+               SUM(v.duration_minutes::bigint + v.travel_minutes) AS minutes,
+               SUM(v.distance_km * %(cost_per_km)s + v.expenses) AS other_cost,
+               COUNT(*) AS visits
+        FROM visits_visit v
+        WHERE v.status = 'done' AND v.visited_at >= %(months_start_at)s
+          AND v.visited_at < %(end_at)s
+        GROUP BY 1, 2, 3
+    ) r JOIN accounts_user u ON u.id = r.salesperson_id
     UNION ALL
     SELECT s.customer_id, date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
            s.minutes / 60.0 * %(support_rate)s, 0, 0
@@ -172,3 +187,17 @@ def floor_metrics(as_of: dt.date) -> list[dict]:
 
 def floor_months(as_of: dt.date) -> list[dict]:
     return _rows(MONTHLY_FLOOR_SQL, floor_parameters(as_of))
+
+
+def floor_run(as_of: dt.date) -> int:
+    """Both floor queries computed in full inside PostgreSQL (every column of every row, as the
+    refresh computes them), without shipping the rows to Python: what the bench times."""
+    params = floor_parameters(as_of)
+    rows = 0
+    with connection.cursor() as cursor:
+        for sql in (METRICS_FLOOR_SQL, MONTHLY_FLOOR_SQL):
+            cursor.execute(
+                f"SELECT COUNT(*) FILTER (WHERE q IS NOT NULL), COUNT(*) FROM ({sql}) q", params
+            )
+            rows += cursor.fetchone()[1]
+    return rows

@@ -33,7 +33,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.floor import floor_metrics, floor_months  # noqa: E402
+from bench.floor import floor_run  # noqa: E402
 from crm.models import Customer  # noqa: E402
 from health.metrics import health_batches  # noqa: E402
 from health.rollup import rollup_rebuild  # noqa: E402
@@ -48,8 +48,7 @@ def _timed(action) -> float:
 
 
 def _floor(as_of: dt.date) -> None:
-    floor_metrics(as_of)
-    floor_months(as_of)
+    floor_run(as_of)
 
 
 def _serial(as_of: dt.date) -> None:

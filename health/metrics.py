@@ -467,10 +467,12 @@ fresh AS (
     GROUP BY customer_id, month
 ),
 removed AS (
+    -- NOT IN over the two columns (never NULL in fresh) is answered with one hashed lookup per
+    -- stored month; NOT EXISTS was planned as a merge on the customer alone, re-reading every
+    -- fresh month of the customer for each stored one.
     DELETE FROM crm_accountmonth am
     WHERE {{customers:am.customer_id}} AND am.month >= %(months_start)s
-      AND NOT EXISTS (SELECT 1 FROM fresh f
-                      WHERE f.customer_id = am.customer_id AND f.month = am.month)
+      AND (am.customer_id, am.month) NOT IN (SELECT f.customer_id, f.month FROM fresh f)
 )
 INSERT INTO crm_accountmonth AS am (
     customer_id, month, revenue, gross_margin, discount, visit_cost, support_cost,
