@@ -3,6 +3,7 @@ profitability charts and the team's week."""
 
 import csv
 import datetime as dt
+from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -220,15 +221,15 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
         # One salesperson's week is short enough to show whole ("+N more" leads here).
         per_cell=TEAM_PER_CELL if len(people) != 1 else TEAM_ONE_PERSON_PER_CELL,
     )
+    # Grouped once: matching every meeting against every cell grew with people x meetings.
+    by_cell = defaultdict(list)
+    for visit in visits:
+        by_cell[(visit.salesperson_id, timezone.localdate(visit.moment))].append(visit)
     rows = []
     for person in people:
         cells = []
         for day in days:
-            shown = [
-                v
-                for v in visits
-                if v.salesperson_id == person.pk and timezone.localdate(v.moment) == day
-            ]
+            shown = by_cell[(person.pk, day)]
             total = counts.get((person.pk, day), 0)
             cells.append({"day": day, "visits": shown, "more": total - len(shown)})
         week_total = sum(counts.get((person.pk, day), 0) for day in days)
