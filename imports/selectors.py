@@ -1,6 +1,7 @@
 """Reads for the admin's data pages."""
 
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import Territory, User
 from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase
@@ -9,10 +10,17 @@ from visits.models import Visit
 
 def data_overview() -> dict:
     """What an admin sees first: how much data there is, by kind and by territory."""
+
+    # One count per territory each, not a COUNT DISTINCT over customers x members joined.
+    def count_of(rows) -> Coalesce:
+        counted = rows.values("territory_id").annotate(n=Count("*")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+    memberships = Territory.members.through.objects
     territories = (
         Territory.objects.annotate(
-            customer_count=Count("customers", distinct=True),
-            salesperson_count=Count("members", distinct=True),
+            customer_count=count_of(Customer.objects.filter(territory_id=OuterRef("pk"))),
+            salesperson_count=count_of(memberships.filter(territory_id=OuterRef("pk"))),
         )
         .select_related("parent")
         .prefetch_related("managers")
