@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -29,8 +30,10 @@ def customer_scope(user: User) -> Q | None:
         return None
     if user.is_manager:
         return Q(territory_id__in=territory_ids_managed_by(user))
-    # A subquery, not a list: building the scope costs no query of its own.
-    return Q(owner=user) | Q(territory_id__in=user.territories.values("id"))
+    # A subquery, not a list: building the scope costs no query of its own. As an array it is
+    # evaluated once and both conditions use their index (core/lookups.py).
+    territories = ArraySubquery(user.territories.values("id"))
+    return Q(owner=user) | Q(territory_id__any_of=territories)
 
 
 def customers_visible_to(user: User) -> QuerySet[Customer]:
