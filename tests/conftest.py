@@ -51,7 +51,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 
 @pytest.fixture(autouse=True, scope="session")
-def test_day():
+def as_of_test_day():
     """CADENCE_TEST_DAY=2026-12-06 runs the suite as if it were 10:30 on that day (or
     2026-12-06T23:50 for that time; the clock ticks on from there), to prove no test depends on
     the weekday, the date or the hour it runs:
