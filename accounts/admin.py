@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import Territory, User
+from accounts.signals import hourly_cost_changed
 
 
 @admin.register(User)
@@ -17,6 +18,11 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Cadence", {"fields": ("role", "hourly_cost", "time_zone")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "hourly_cost" in form.changed_data:
+            hourly_cost_changed.send(sender=User, user=obj)
 
 
 @admin.register(Territory)

@@ -134,21 +134,35 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cadence"),
+# PostgreSQL's JIT compiles a plan whose estimated cost passes jit_above_cost: 20-800 ms spent
+# compiling statements that then run in milliseconds (the refresh's per-customer lookups, the
+# pages' counts). Cadence's statements are all short or batched, so it is off for its
+# connections (CADENCE_DB_JIT=on to keep it). Behind PgBouncer, which refuses startup
+# options, set it on the role instead: ALTER ROLE cadence SET jit = off.
+DATABASE_JIT = env_bool("CADENCE_DB_JIT", False)
+
+
+def _database(url: str) -> dict:
+    database = dj_database_url.parse(
+        url,
         conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
+    )
+    if not DATABASE_JIT:
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    return database
+
+
+DATABASES = {
+    "default": _database(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cadence")
     )
 }
 
 # A read replica for the managers' pages and exports (core/replica.py); unset, there is none.
 if os.environ.get("DATABASE_REPLICA_URL"):
-    DATABASES["replica"] = dj_database_url.parse(
-        os.environ["DATABASE_REPLICA_URL"],
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
+    DATABASES["replica"] = _database(os.environ["DATABASE_REPLICA_URL"])
     # Tests read the replica through the test database itself.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]

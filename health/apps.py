@@ -6,7 +6,9 @@ class HealthConfig(AppConfig):
     verbose_name = "Account health"
 
     def ready(self) -> None:
+        from accounts.signals import hourly_cost_changed
         from core.refresh import register_deletion_follow_up
-        from health.services import rollups_after_deletion
+        from health.services import hourly_cost_refresh_request, rollups_after_deletion
 
         register_deletion_follow_up(rollups_after_deletion)
+        hourly_cost_changed.connect(hourly_cost_refresh_request, dispatch_uid="health.hourly_cost")

@@ -51,6 +51,12 @@ WITH scope AS (
            {cadence_days_sql("c")} AS cadence
     FROM crm_customer c
     WHERE {{customers:c.id}}
+      -- The nightly run passes over a customer already refreshed for this day with nothing
+      -- changed since: every change requests a refresh (core.refresh) in its transaction.
+      AND (%(full)s
+           OR NOT EXISTS (SELECT 1 FROM crm_accountmetrics done
+                          WHERE done.customer_id = c.id AND done.as_of = %(as_of)s)
+           OR EXISTS (SELECT 1 FROM crm_pendingrefresh p WHERE p.customer_id = c.id))
 ),
 visits_by_rep AS (
     -- Sums per customer and salesperson first: the hourly cost is applied once per pair
@@ -280,9 +286,16 @@ class RefreshResult:
     opened: Counter = field(default_factory=Counter)
     resolved: Counter = field(default_factory=Counter)
     reraised: Counter = field(default_factory=Counter)
+    months: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written (a re-run for the same day writes nothing)."""
+        return bool(self.customers or self.months or self.opened or self.resolved or self.reraised)
 
     def merge(self, other: "RefreshResult") -> None:
         self.customers += other.customers
+        self.months += other.months
         self.opened.update(other.opened)
         self.resolved.update(other.resolved)
         self.reraised.update(other.reraised)
@@ -376,10 +389,17 @@ def _merged(results: list[RefreshResult], as_of: dt.date) -> RefreshResult:
     return total
 
 
-def health_refresh_range(*, low: int, high: int, as_of: dt.date) -> RefreshResult:
-    """Refresh customers with low <= id <= high (one batch: callers keep ranges bounded)."""
+def health_refresh_range(
+    *, low: int, high: int, as_of: dt.date, full: bool = False
+) -> RefreshResult:
+    """Refresh customers with low <= id <= high (one batch: callers keep ranges bounded),
+    except, unless `full`, those already refreshed for `as_of` with no change requested since."""
     results = _by_range_isolating(
-        _run_batch, low=low, high=high, params=_parameters(as_of), what="health refresh"
+        _run_batch,
+        low=low,
+        high=high,
+        params=_parameters(as_of) | {"full": full},
+        what="health refresh",
     )
     return _merged(results, as_of)
 
@@ -389,7 +409,7 @@ def health_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> Refr
     results = _by_ids_isolating(
         _run_batch,
         ids=sorted(set(customer_ids)),
-        params=_parameters(as_of),
+        params=_parameters(as_of) | {"full": True},
         what="health refresh",
     )
     return _merged(results, as_of)
@@ -409,54 +429,114 @@ def health_batches(batch_size: int | None = None) -> list[tuple[int, int]]:
     ]
 
 
-def health_refresh_all(*, as_of: dt.date) -> RefreshResult:
+def health_refresh_all(*, as_of: dt.date, full: bool = False) -> RefreshResult:
     """The full refresh, batch after batch in this process (the nightly job fans the same
     batches out to workers instead)."""
     total = RefreshResult(as_of=as_of)
     for low, high in health_batches():
-        total.merge(health_refresh_range(low=low, high=high, as_of=as_of))
+        total.merge(health_refresh_range(low=low, high=high, as_of=as_of, full=full))
     return total
 
 
 MONTHS_KEPT = 24
 
-_MONTHLY_SQL = f"""
-WITH parts AS (
-    SELECT i.customer_id, date_trunc('month', i.issued_on)::date AS month,
-           h.amount AS revenue, h.amount - h.cost_of_goods AS margin, h.discount,
-           0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
-    FROM crm_invoice i
-    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
-    WHERE {{customers:i.customer_id}} AND i.issued_on BETWEEN %(months_start)s AND %(as_of)s
-    UNION ALL
-    SELECT i.customer_id, date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
-           h.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
-                                           %(as_of)s::date) - i.due_on)
-               / 365.0 * %(cost_of_capital)s,
-           0
-    FROM crm_invoice i
-    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
-    WHERE {{customers:i.customer_id}} AND i.due_on BETWEEN %(months_start)s AND %(as_of)s
-    UNION ALL
-    SELECT r.customer_id, r.month, 0, 0, 0,
-           r.minutes / 60.0 * u.hourly_cost + r.km * %(cost_per_km)s + r.expenses, 0, 0, r.visits
+# Monthly figures are computed for "targets": per customer, a span of days [first_day, last_day]
+# made of whole months (the last one cut at as_of). A full refresh targets the 24 months kept;
+# the nightly run targets only the months that can have changed since the customer's
+# `months_as_of` (below), so a closed month whose rows did not change is not read again.
+_TARGETS_FULL = """
+    SELECT c.id AS customer_id, %(months_start)s::date AS first_day, %(as_of)s::date AS last_day
+    FROM crm_customer c
+    LEFT JOIN crm_accountmetrics m ON m.customer_id = c.id
+    WHERE {customers:c.id}
+      AND (%(full)s OR m.months_as_of IS NULL OR m.months_as_of > %(as_of)s)
+"""
+
+# What changes with time alone, between `since` and as_of, and the month it lands in: an
+# invoice, visit or case dated after `since` (now counted), an invoice falling due after
+# `since` (its month row may appear), and the late cost of every invoice not paid by `since`
+# and past due (it grows daily). Any other change to a month goes through a service that
+# requests a full refresh of the customer (core.refresh), which resets `months_as_of`.
+_TARGETS_FORWARD = f"""
+    SELECT DISTINCT s.customer_id, d.month AS first_day,
+           LEAST((d.month + interval '1 month')::date - 1, %(as_of)s::date) AS last_day
     FROM (
-        SELECT v.customer_id, v.salesperson_id,
-               date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
-               SUM(v.duration_minutes::bigint + v.travel_minutes) AS minutes,
-               SUM(v.distance_km) AS km,
-               SUM(v.expenses) AS expenses, COUNT(*) AS visits
+        SELECT m.customer_id, m.months_as_of AS since
+        FROM crm_accountmetrics m
+        WHERE {{customers:m.customer_id}} AND NOT %(full)s AND m.months_as_of < %(as_of)s
+    ) s
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('month', i.due_on)::date AS month
+        FROM crm_invoice i
+        WHERE i.customer_id = s.customer_id AND i.due_on BETWEEN %(months_start)s AND %(as_of)s
+          AND (i.due_on > s.since
+               OR ((i.paid_on IS NULL OR i.paid_on > s.since) AND i.due_on < %(as_of)s))
+        UNION ALL
+        SELECT date_trunc('month', i.issued_on)::date
+        FROM crm_invoice i
+        WHERE i.customer_id = s.customer_id AND i.issued_on > s.since
+          AND i.issued_on BETWEEN %(months_start)s AND %(as_of)s
+        UNION ALL
+        SELECT date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date
         FROM visits_visit v
-        WHERE {{customers:v.customer_id}} AND v.status = '{VisitStatus.DONE}'
+        WHERE v.customer_id = s.customer_id AND v.status = '{VisitStatus.DONE}'
+          AND v.visited_at >= ((s.since + 1)::timestamp AT TIME ZONE %(tz)s)
           AND v.visited_at >= %(months_start_at)s AND v.visited_at < %(window_end_at)s
-        GROUP BY 1, 2, 3
-    ) r
-    JOIN accounts_user u ON u.id = r.salesperson_id
-    UNION ALL
-    SELECT s.customer_id, date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
-           s.minutes / 60.0 * %(support_hourly_cost)s, 0, 0
-    FROM crm_supportcase s
-    WHERE {{customers:s.customer_id}} AND s.opened_on BETWEEN %(months_start)s AND %(as_of)s
+        UNION ALL
+        SELECT date_trunc('month', sc.opened_on)::date
+        FROM crm_supportcase sc
+        WHERE sc.customer_id = s.customer_id AND sc.opened_on > s.since
+          AND sc.opened_on BETWEEN %(months_start)s AND %(as_of)s
+    ) d
+"""
+
+# Every part is read per target (LATERAL: an index range scan per customer and span, whatever
+# the planner guesses of the targets' number), summed per customer and month.
+_MONTHLY_SQL = f"""
+WITH targets AS MATERIALIZED ({{targets}}),
+parts AS (
+    SELECT t.customer_id, p.*
+    FROM targets t
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('month', i.issued_on)::date AS month,
+               h.amount AS revenue, h.amount - h.cost_of_goods AS margin, h.discount,
+               0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
+        FROM crm_invoice i
+        CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
+        WHERE i.customer_id = t.customer_id AND i.issued_on BETWEEN t.first_day AND t.last_day
+        UNION ALL
+        SELECT date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
+               h.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
+                                               %(as_of)s::date) - i.due_on)
+                   / 365.0 * %(cost_of_capital)s,
+               0
+        FROM crm_invoice i
+        CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
+        WHERE i.customer_id = t.customer_id AND i.due_on BETWEEN t.first_day AND t.last_day
+        UNION ALL
+        SELECT r.month, 0, 0, 0,
+               r.minutes / 60.0 * u.hourly_cost + r.km * %(cost_per_km)s + r.expenses, 0, 0,
+               r.visits
+        FROM (
+            SELECT v.salesperson_id,
+                   date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
+                   SUM(v.duration_minutes::bigint + v.travel_minutes) AS minutes,
+                   SUM(v.distance_km) AS km,
+                   SUM(v.expenses) AS expenses, COUNT(*) AS visits
+            FROM visits_visit v
+            WHERE v.customer_id = t.customer_id AND v.status = '{VisitStatus.DONE}'
+              AND v.visited_at >= (t.first_day::timestamp AT TIME ZONE %(tz)s)
+              AND v.visited_at < ((t.last_day + 1)::timestamp AT TIME ZONE %(tz)s)
+              AND v.visited_at < %(window_end_at)s
+            GROUP BY 1, 2
+        ) r
+        JOIN accounts_user u ON u.id = r.salesperson_id
+        UNION ALL
+        SELECT date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
+               s.minutes / 60.0 * %(support_hourly_cost)s, 0, 0
+        FROM crm_supportcase s
+        WHERE s.customer_id = t.customer_id AND s.opened_on BETWEEN t.first_day AND t.last_day
+    ) p
 ),
 fresh AS (
     SELECT customer_id, month, SUM(revenue) AS revenue, SUM(margin) AS margin,
@@ -465,15 +545,7 @@ fresh AS (
            SUM(visits) AS visits
     FROM parts
     GROUP BY customer_id, month
-),
-removed AS (
-    -- NOT IN over the two columns (never NULL in fresh) is answered with one hashed lookup per
-    -- stored month; NOT EXISTS was planned as a merge on the customer alone, re-reading every
-    -- fresh month of the customer for each stored one.
-    DELETE FROM crm_accountmonth am
-    WHERE {{customers:am.customer_id}} AND am.month >= %(months_start)s
-      AND (am.customer_id, am.month) NOT IN (SELECT f.customer_id, f.month FROM fresh f)
-)
+){{removed}}
 INSERT INTO crm_accountmonth AS am (
     customer_id, month, revenue, gross_margin, discount, visit_cost, support_cost,
     late_payment_cost, visits_done
@@ -492,12 +564,45 @@ WHERE (am.revenue, am.gross_margin, am.discount, am.visit_cost, am.support_cost,
        EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done)
 """
 
+# A month left with no rows (they were deleted or moved) goes. Only a full recomputation needs
+# this: time alone only adds rows to a month, so bringing months forward never empties one.
+_REMOVED = """,
+removed AS (
+    -- NOT IN over the two columns (never NULL in fresh) is answered with one hashed lookup per
+    -- stored month; NOT EXISTS was planned as a merge on the customer alone, re-reading every
+    -- fresh month of the customer for each stored one.
+    -- Full targets span the months kept: the batch's own range bounds the scan.
+    DELETE FROM crm_accountmonth am
+    WHERE {customers:am.customer_id} AND am.month >= %(months_start)s
+      AND am.customer_id IN (SELECT t.customer_id FROM targets t)
+      AND (am.customer_id, am.month) NOT IN (SELECT f.customer_id, f.month FROM fresh f)
+)"""
 
-def _monthly_parameters(as_of: dt.date) -> dict:
-    params = _parameters(as_of)
+_MONTHLY_FULL_SQL = _MONTHLY_SQL.replace("{targets}", _TARGETS_FULL).replace("{removed}", _REMOVED)
+_MONTHLY_FORWARD_SQL = _MONTHLY_SQL.replace("{targets}", _TARGETS_FORWARD).replace("{removed}", "")
+
+# Months older than the 24 kept leave as the window moves on.
+_MONTHS_EXPIRED_SQL = """
+DELETE FROM crm_accountmonth am WHERE {customers:am.customer_id} AND am.month < %(months_start)s
+"""
+
+_MONTHS_AS_OF_SQL = """
+UPDATE crm_accountmetrics m SET months_as_of = %(as_of)s
+WHERE {customers:m.customer_id} AND m.months_as_of IS DISTINCT FROM %(as_of)s
+"""
+
+
+def monthly_window_start(as_of: dt.date) -> dt.date:
+    """The first day of the oldest of the MONTHS_KEPT months up to `as_of`."""
     first = as_of.replace(day=1)
     for _ in range(MONTHS_KEPT - 1):
         first = (first - dt.timedelta(days=1)).replace(day=1)
+    return first
+
+
+def _monthly_parameters(as_of: dt.date) -> dict:
+    params = _parameters(as_of)
+    first = monthly_window_start(as_of)
     params["months_start"] = first
     params["months_start_at"] = _start_of(first, timezone.get_default_timezone())
     return params
@@ -505,30 +610,41 @@ def _monthly_parameters(as_of: dt.date) -> dict:
 
 def _run_monthly(where: str, params: dict) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_scoped(_MONTHLY_SQL, where), params)
-        return cursor.rowcount
+        written = 0
+        for sql in (_MONTHLY_FULL_SQL, _MONTHLY_FORWARD_SQL):
+            cursor.execute(_scoped(sql, where), params)
+            written += cursor.rowcount
+        cursor.execute(_scoped(_MONTHS_EXPIRED_SQL, where), params)
+        cursor.execute(_scoped(_MONTHS_AS_OF_SQL, where), params)
+        return written
 
 
-def monthly_refresh_range(*, low: int, high: int, as_of: dt.date) -> int:
-    """Per-month figures of customers low..high for the 24 months up to `as_of`; one
-    statement per batch, idempotent. Returns the rows written."""
+def monthly_refresh_range(*, low: int, high: int, as_of: dt.date, full: bool = False) -> int:
+    """Per-month figures of customers low..high for the 24 months up to `as_of`, brought
+    forward from each customer's `months_as_of` (recomputed whole when it has none);
+    idempotent: a second run for the same day reads and writes nothing. Returns the rows
+    written. `full` recomputes every month of every customer (data changed outside Cadence's
+    services)."""
+    params = _monthly_parameters(as_of) | {"full": full}
     results = _by_range_isolating(
-        _run_monthly, low=low, high=high, params=_monthly_parameters(as_of), what="monthly refresh"
+        _run_monthly, low=low, high=high, params=params, what="monthly refresh"
     )
     return sum(results)
 
 
 def monthly_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> int:
+    """Recompute these customers' 24 months whole: something in them changed."""
     results = _by_ids_isolating(
         _run_monthly,
         ids=sorted(set(customer_ids)),
-        params=_monthly_parameters(as_of),
+        params=_monthly_parameters(as_of) | {"full": True},
         what="monthly refresh",
     )
     return sum(results)
 
 
-def monthly_refresh_all(*, as_of: dt.date) -> int:
+def monthly_refresh_all(*, as_of: dt.date, full: bool = False) -> int:
     return sum(
-        monthly_refresh_range(low=low, high=high, as_of=as_of) for low, high in health_batches()
+        monthly_refresh_range(low=low, high=high, as_of=as_of, full=full)
+        for low, high in health_batches()
     )

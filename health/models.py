@@ -88,6 +88,10 @@ class AccountMetrics(AccountFigures):
         help_text="The follow-up date asked for at the last visit, passed with nothing since.",
     )
     computed_at = models.DateTimeField()
+    # The nightly run brings monthly figures forward from this day instead of recomputing them.
+    months_as_of = models.DateField(
+        null=True, help_text="The day the customer's monthly figures were last brought up to date."
+    )
 
     class Meta:
         db_table = "crm_accountmetrics"

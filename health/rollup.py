@@ -44,7 +44,8 @@ SELECT DISTINCT c.territory_id, c.owner_id, c.tier, c.status FROM crm_customer c
 ON CONFLICT DO NOTHING
 """
 
-# COALESCE(owner, 0) on both sides keeps the join hashable (IS NOT DISTINCT FROM is not).
+# COALESCE(owner, 0) on both sides keeps the join hashable (IS NOT DISTINCT FROM is not). Only
+# customers whose segment changed are written: one anti-join instead of a conflict check each.
 _MEMBERS_SQL = """
 INSERT INTO crm_segmentmember (customer_id, segment_id)
 SELECT c.id, s.id
@@ -52,6 +53,9 @@ FROM crm_customer c
 JOIN crm_segment s ON s.territory_id = c.territory_id AND s.tier = c.tier
      AND s.status = c.status AND COALESCE(s.owner_id, 0) = COALESCE(c.owner_id, 0)
 WHERE {where}
+  AND NOT EXISTS (
+      SELECT 1 FROM crm_segmentmember kept WHERE kept.customer_id = c.id AND kept.segment_id = s.id
+  )
 ON CONFLICT (customer_id) DO UPDATE SET segment_id = EXCLUDED.segment_id
 WHERE crm_segmentmember.segment_id <> EXCLUDED.segment_id
 """
@@ -216,7 +220,12 @@ def rollup_rebuild() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
         cursor.execute(_ENSURE_SEGMENTS_SQL.format(where="true"))
+        # The four-column match of customers to segments is estimated at 5 % of its rows (the
+        # columns are correlated), which picks a nested loop scanning the customers once per
+        # segment: 4 s at 100k instead of 0.3 s for one hash or merge join over all of them.
+        cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(_MEMBERS_SQL.format(where="true"))
+        cursor.execute("SET LOCAL enable_nestloop = on")
         cursor.execute(
             "SELECT id FROM crm_segment s WHERE NOT EXISTS "
             "(SELECT 1 FROM crm_segmentmember sm WHERE sm.segment_id = s.id)"

@@ -19,6 +19,7 @@ from health.metrics import (
     health_refresh_range,
     monthly_refresh_customers,
     monthly_refresh_range,
+    monthly_window_start,
 )
 from health.models import AccountFlag, HealthSettings
 from health.rollup import (
@@ -27,6 +28,7 @@ from health.rollup import (
     rollup_refresh_segments,
     rollup_segments_of,
 )
+from visits.models import Visit
 from visits.services import customer_cadence_refresh
 
 
@@ -49,22 +51,28 @@ def accounts_refresh(*, customer_ids: list[int], as_of: dt.date) -> RefreshResul
     return result
 
 
-def accounts_refresh_range(*, low: int, high: int, as_of: dt.date) -> RefreshResult:
+def accounts_refresh_range(
+    *, low: int, high: int, as_of: dt.date, full: bool = False
+) -> RefreshResult:
     """One batch of the nightly run: the same refresh for customers low..high, except the
     rollups, rebuilt once when every batch is done, and the due dates, which the visits'
-    own nightly job recomputes for everyone (the figures read the visits themselves)."""
-    result = health_refresh_range(low=low, high=high, as_of=as_of)
-    monthly_refresh_range(low=low, high=high, as_of=as_of)
+    own nightly job recomputes for everyone (the figures read the visits themselves).
+    Customers already refreshed for `as_of` are passed over and closed months are brought
+    forward rather than recomputed, unless `full`."""
+    result = health_refresh_range(low=low, high=high, as_of=as_of, full=full)
+    result.months = monthly_refresh_range(low=low, high=high, as_of=as_of, full=full)
     return result
 
 
-def health_refresh_everything(*, as_of: dt.date) -> RefreshResult:
+def health_refresh_everything(*, as_of: dt.date, full: bool = False) -> RefreshResult:
     """The nightly run in this process, batch after batch (commands, the demo seed); the beat
-    schedule fans the same batches out to the workers instead."""
+    schedule fans the same batches out to the workers instead. The rollups are rebuilt when
+    any batch wrote something."""
     total = RefreshResult(as_of=as_of)
     for low, high in health_batches():
-        total.merge(accounts_refresh_range(low=low, high=high, as_of=as_of))
-    rollup_rebuild()
+        total.merge(accounts_refresh_range(low=low, high=high, as_of=as_of, full=full))
+    if total.changed or full:
+        rollup_rebuild()
     return total
 
 
@@ -141,6 +149,18 @@ def health_settings_save(*, health_settings: HealthSettings) -> HealthSettings:
     health_settings.save()
     customers_refresh_request(Customer.objects.values_list("pk", flat=True))
     return health_settings
+
+
+def hourly_cost_refresh_request(*, user, **_signal) -> None:
+    """A salesperson's hourly cost prices their visits: the accounts they visited within the
+    months kept are refreshed whole (their closed months too, which the nightly run does not
+    recompute)."""
+    first_month = monthly_window_start(timezone.localdate())
+    customers_refresh_request(
+        Visit.objects.filter(salesperson=user, visited_at__date__gte=first_month)
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
 
 
 def rollups_after_deletion(customer_ids: list[int]) -> AfterDeletion:

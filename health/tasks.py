@@ -32,7 +32,7 @@ def health_refresh_nightly(as_of: str | None = None) -> int:
     batches = health_batches()
     chord(
         group([accounts_refresh_batch.s(low, high, day) for low, high in batches]),
-        rollup_rebuild_all.si(),
+        rollup_rebuild_all.s(),
     ).apply_async()
     logger.info("health_refresh_nightly as_of=%s batches=%d", day, len(batches))
     return len(batches)
@@ -51,12 +51,22 @@ def accounts_refresh_batch(low: int, high: int, as_of: str) -> dict:
         dict(result.resolved),
         time.monotonic() - started,
     )
-    return {"opened": dict(result.opened), "resolved": dict(result.resolved)}
+    return {
+        "opened": dict(result.opened),
+        "resolved": dict(result.resolved),
+        "changed": result.changed,
+    }
 
 
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=12 * 3600, **RETRY)
-def rollup_rebuild_all() -> int:
-    """After the nightly refresh: every segment's rollup for the managers' pages."""
+def rollup_rebuild_all(batch_results: list[dict] | None = None) -> int:
+    """After the nightly refresh: every segment's rollup for the managers' pages, unless the
+    batches (the chord's results) all report that they wrote nothing, as a re-run does."""
+    if batch_results is not None and not any(
+        result.get("changed", True) for result in batch_results
+    ):
+        logger.info("rollup_rebuild skipped: no batch changed anything")
+        return 0
     started = time.monotonic()
     segments = rollup_rebuild()
     # Who-to-visit lists order accounts by their refreshed revenue.

@@ -254,7 +254,8 @@ def test_a_flag_resolves_when_the_condition_clears_and_is_kept(world, rep):
         duration_minutes=0,
         visited_at=noon(days_before(2)),
     )
-    result = health_refresh_all(as_of=AS_OF)
+    # The factory writes no refresh request, as a service would: recompute whole.
+    result = health_refresh_all(as_of=AS_OF, full=True)
     flag.refresh_from_db()
     assert flag.resolved_at is not None and result.resolved["neglected"] >= 1
     assert open_kinds(account) == set()

@@ -17,6 +17,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Recompute every figure and month from the rows, as after data was changed "
+            "outside Cadence (the nightly job brings closed months forward instead).",
+        )
         parser.add_argument("--json", action="store_true", help="Print a JSON summary.")
         parser.add_argument(
             "--list", action="store_true", help="Print one JSON line per open flag."
@@ -27,7 +33,7 @@ class Command(BaseCommand):
             day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
         except ValueError as exc:
             raise CommandError(f"--as-of must be a date like 2026-11-30, not {as_of!r}.") from exc
-        result = health_refresh_everything(as_of=day)
+        result = health_refresh_everything(as_of=day, full=options["full"])
         if options["json"]:
             self.stdout.write(
                 _json(
