@@ -20,6 +20,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -28,7 +29,7 @@ from django.utils import timezone
 from core.isolation import DATA_FAULTS, run_isolating
 from crm.cadence import cadence_days_sql
 from crm.models import Customer, CustomerStatus
-from health.models import FlagKind, HealthSettings
+from health.models import FlagKind, HealthSettings, Recommendation
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,29 @@ _HOUSE_AMOUNTS = """
            ROUND(i.cost_of_goods * i.exchange_rate, 2) AS cost_of_goods,
            ROUND(i.discount * i.exchange_rate, 2) AS discount
 """
+# The review worklist's recommendation, first match wins, from the year's figures (columns of
+# `judged` below):
+# 1. move_remote - unprofitable, and would be profitable without its visit cost (the visits make
+#    the loss): serve it by phone/video (inside sales);
+# 2. hand_off    - unprofitable even without visit costs: hand it off or let it go;
+# 3. visit_now   - profitable, active and overdue for a visit;
+# 4. reprice     - cost to serve takes at least half of a positive gross margin;
+# 5. grow        - net margin at least 40 % and cost to serve at most 10 % of gross margin;
+# 6. keep        - everything else.
+GROW_MIN_MARGIN_SHARE = Decimal("0.40")
+GROW_MAX_COST_SHARE = Decimal("0.10")
+REPRICE_MIN_COST_SHARE = Decimal("0.50")
+RECOMMENDATION_SQL = f"""CASE
+    WHEN profit < 0 AND profit >= -visit_cost THEN '{Recommendation.MOVE_REMOTE}'
+    WHEN profit < 0 THEN '{Recommendation.HAND_OFF}'
+    WHEN status = '{CustomerStatus.ACTIVE}' AND days_since > cadence
+        THEN '{Recommendation.VISIT_NOW}'
+    WHEN margin > 0 AND cost_to_serve >= margin * {REPRICE_MIN_COST_SHARE}
+        THEN '{Recommendation.REPRICE}'
+    WHEN revenue > 0 AND margin >= revenue * {GROW_MIN_MARGIN_SHARE}
+         AND cost_to_serve <= margin * {GROW_MAX_COST_SHARE} THEN '{Recommendation.GROW}'
+    ELSE '{Recommendation.KEEP}' END"""
+
 _FLAG_KINDS = ", ".join(f"('{kind}')" for kind in FlagKind.values)
 _CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
 
@@ -167,7 +191,7 @@ INSERT INTO crm_accountmetrics AS m (
     revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, cost_to_serve,
     profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
-    computed_at
+    recommendation, computed_at
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -180,6 +204,7 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
            AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
        follow_up_overdue_on,
+       {RECOMMENDATION_SQL},
        %(now)s
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
@@ -195,18 +220,20 @@ ON CONFLICT (customer_id) DO UPDATE SET
     oldest_unpaid_days_late = EXCLUDED.oldest_unpaid_days_late,
     is_neglected = EXCLUDED.is_neglected, is_unprofitable = EXCLUDED.is_unprofitable,
     is_late_payer = EXCLUDED.is_late_payer,
-    follow_up_overdue_on = EXCLUDED.follow_up_overdue_on, computed_at = EXCLUDED.computed_at
+    follow_up_overdue_on = EXCLUDED.follow_up_overdue_on,
+    recommendation = EXCLUDED.recommendation, computed_at = EXCLUDED.computed_at
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
-       m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on)
+       m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
+       m.recommendation)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
        EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
        EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
-       EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on)
+       EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation)
 """
 
 # The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).

@@ -60,6 +60,18 @@ class AccountFigures(models.Model):
         abstract = True
 
 
+class Recommendation(models.TextChoices):
+    """What the review worklist suggests for an account; the rule is health.metrics'
+    RECOMMENDATION_SQL, applied at every refresh."""
+
+    MOVE_REMOTE = "move_remote", "Move to inside sales / remote cadence"
+    HAND_OFF = "hand_off", "Hand off or let go"
+    VISIT_NOW = "visit_now", "Visit now"
+    REPRICE = "reprice", "Re-price or cut service"
+    GROW = "grow", "Grow"
+    KEEP = "keep", "Keep"
+
+
 class AccountMetrics(AccountFigures):
     """Per-account health figures as of a date, written only by the health refresh job."""
 
@@ -88,6 +100,9 @@ class AccountMetrics(AccountFigures):
         help_text="The follow-up date asked for at the last visit, passed with nothing since.",
     )
     computed_at = models.DateTimeField()
+    recommendation = models.CharField(
+        max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
+    )
     # The nightly run brings monthly figures forward from this day instead of recomputing them.
     months_as_of = models.DateField(
         null=True, help_text="The day the customer's monthly figures were last brought up to date."
@@ -101,6 +116,8 @@ class AccountMetrics(AccountFigures):
             models.Index(fields=["days_overdue"]),
             models.Index(fields=["cost_to_serve"]),
             models.Index(fields=["revenue"]),
+            # The review worklist: one recommendation's accounts, worst profit first.
+            models.Index(fields=["recommendation", "profit"]),
             # The dashboard's "worst first" lists read these few flagged rows in order.
             models.Index(
                 fields=["-days_overdue"],
@@ -268,6 +285,13 @@ class SegmentFigures(models.Model):
     open_neglected = models.PositiveIntegerField()
     open_unprofitable = models.PositiveIntegerField()
     open_late_payer = models.PositiveIntegerField()
+    # Accounts per review recommendation (the worklist's counts).
+    recommend_move_remote = models.PositiveIntegerField(db_default=0)
+    recommend_hand_off = models.PositiveIntegerField(db_default=0)
+    recommend_visit_now = models.PositiveIntegerField(db_default=0)
+    recommend_reprice = models.PositiveIntegerField(db_default=0)
+    recommend_grow = models.PositiveIntegerField(db_default=0)
+    recommend_keep = models.PositiveIntegerField(db_default=0)
 
     class Meta:
         db_table = "crm_segmentfigures"

@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.isolation import run_isolating
 from core.locks import ROLLUP_LOCK
 from crm.models import CustomerStatus
-from health.models import FlagKind
+from health.models import FlagKind, Recommendation
 from visits.models import VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -60,11 +60,15 @@ ON CONFLICT (customer_id) DO UPDATE SET segment_id = EXCLUDED.segment_id
 WHERE crm_segmentmember.segment_id <> EXCLUDED.segment_id
 """
 
+_RECOMMENDATION_COUNTS = ", ".join(
+    f"COUNT(*) FILTER (WHERE m.recommendation = '{key}')" for key in Recommendation.values
+)
 _FIGURES_SQL = f"""
 INSERT INTO crm_segmentfigures (
     segment_id, accounts, active, covered, overdue, overdue_days, unprofitable, late_payers,
     follow_ups_overdue, visits_done, visit_minutes, unprofitable_minutes, revenue, gross_margin,
-    discount, cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer
+    discount, cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer,
+    {", ".join(f"recommend_{key}" for key in Recommendation.values)}
 )
 SELECT s.id, COUNT(*),
        COUNT(m.customer_id) FILTER (WHERE s.status = '{CustomerStatus.ACTIVE}'),
@@ -82,7 +86,8 @@ SELECT s.id, COUNT(*),
        COALESCE(SUM(m.discount), 0),
        COALESCE(SUM(m.cost_to_serve), 0), COALESCE(SUM(m.profit), 0),
        COALESCE(SUM(f.neglected), 0), COALESCE(SUM(f.unprofitable), 0),
-       COALESCE(SUM(f.late_payer), 0)
+       COALESCE(SUM(f.late_payer), 0),
+       {_RECOMMENDATION_COUNTS}
 FROM crm_segment s
 JOIN crm_segmentmember sm ON sm.segment_id = s.id
 LEFT JOIN crm_accountmetrics m ON m.customer_id = sm.customer_id

@@ -1,73 +1,40 @@
 """The account review worklist: one recommendation per account, and what managers do about it.
 
-Rules, first match wins, from the stored 12-month metrics (see the README, "Account review"):
-
-1. move_remote  - unprofitable, and would be profitable without its visit cost (visits make
-                  the loss): serve it by phone/video (inside sales).
-2. hand_off     - unprofitable even without visit costs: hand it off or let it go.
-3. visit_now    - profitable (profit >= 0), active and overdue for a visit.
-4. reprice      - profitable but cost to serve takes at least half of the gross margin:
-                  re-price or cut service.
-5. grow         - net margin at least 40 % and cost to serve at most 10 % of gross margin.
-6. keep         - everything else.
+The recommendation is computed with the account's figures at every refresh (the rule, first
+match wins, is health.metrics.RECOMMENDATION_SQL; the README's "Account review" says it in
+words) and stored in AccountMetrics, so the worklist filters, counts and pages over any number
+of accounts without evaluating it again.
 """
-
-from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import F, QuerySet, Sum
 
 from accounts.models import User
 from core.refresh import customers_refresh_request
-from crm.models import Customer, CustomerStatus
+from crm.models import Customer
 from crm.services import customer_update
-from health.models import AccountFlag
+from health.models import AccountFlag, Recommendation, Segment
 from health.services import flag_acknowledge, pending_refresh_run
 from reports.models import ReviewAction, ReviewActionKind
 
-GROW_MIN_MARGIN_SHARE = Decimal("0.40")
-GROW_MAX_COST_SHARE = Decimal("0.10")
-REPRICE_MIN_COST_SHARE = Decimal("0.50")
-
-RECOMMENDATIONS = {
-    "move_remote": "Move to inside sales / remote cadence",
-    "hand_off": "Hand off or let go",
-    "visit_now": "Visit now",
-    "reprice": "Re-price or cut service",
-    "grow": "Grow",
-    "keep": "Keep",
-}
+RECOMMENDATIONS = dict(Recommendation.choices)
 
 
 def with_recommendation(customers: QuerySet[Customer]) -> QuerySet[Customer]:
-    """Annotate `recommendation` (a key of RECOMMENDATIONS) in SQL, so the worklist can be
-    filtered, counted and paginated over any number of accounts."""
-    loss = Q(metrics__profit__lt=0)
+    """The customers with figures, annotated with their stored `recommendation` (a key of
+    RECOMMENDATIONS)."""
     return customers.filter(metrics__isnull=False).annotate(
-        recommendation=Case(
-            When(
-                loss & Q(metrics__profit__gte=-F("metrics__visit_cost")), then=Value("move_remote")
-            ),
-            When(loss, then=Value("hand_off")),
-            When(
-                status=CustomerStatus.ACTIVE, metrics__days_overdue__gt=0, then=Value("visit_now")
-            ),
-            When(
-                metrics__gross_margin__gt=0,
-                metrics__cost_to_serve__gte=F("metrics__gross_margin") * REPRICE_MIN_COST_SHARE,
-                then=Value("reprice"),
-            ),
-            When(
-                metrics__revenue__gt=0,
-                metrics__gross_margin__gte=F("metrics__revenue") * GROW_MIN_MARGIN_SHARE,
-                metrics__cost_to_serve__lte=F("metrics__gross_margin") * GROW_MAX_COST_SHARE,
-                then=Value("grow"),
-            ),
-            default=Value("keep"),
-            output_field=CharField(),
-        )
+        recommendation=F("metrics__recommendation")
     )
+
+
+def recommendation_counts(segments: QuerySet[Segment]) -> dict[str, int]:
+    """Accounts per recommendation in these segments, summed from their rollups."""
+    totals = segments.aggregate(
+        **{key: Sum(f"figures__recommend_{key}") for key in RECOMMENDATIONS}
+    )
+    return {key: totals[key] or 0 for key in RECOMMENDATIONS}
 
 
 def recommendation_reason(customer: Customer) -> str:

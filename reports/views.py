@@ -8,7 +8,6 @@ from collections import defaultdict
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.selectors import salespeople_visible_to
 from core.http import HtmxHttpRequest
+from core.pagination import CountedPaginator
 from core.params import query_date
 from core.replica import reads_from_replica
 from core.spreadsheet import spreadsheet_safe
@@ -40,7 +40,13 @@ from reports.dashboard import (
     whale_curve,
 )
 from reports.forms import ReviewActionForm
-from reports.review import RECOMMENDATIONS, recommendation_reason, review_act, with_recommendation
+from reports.review import (
+    RECOMMENDATIONS,
+    recommendation_counts,
+    recommendation_reason,
+    review_act,
+    with_recommendation,
+)
 from visits.selectors import team_week
 
 LIST_PAGE_SIZE = 20
@@ -282,12 +288,15 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
     customers = with_recommendation(form.scope(request.user)).select_related("metrics")
     chosen = request.GET.get("recommendation", "")
-    counts = dict(customers.order_by().values_list("recommendation").annotate(n=Count("id")))
+    # Counted from the segments' rollups, which every refresh rewrites with the metrics.
+    counts = recommendation_counts(form.segments(request.user))
+    total = sum(counts.values())
     if chosen in RECOMMENDATIONS:
-        customers = customers.filter(recommendation=chosen)
-    page = Paginator(customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+        customers = customers.filter(metrics__recommendation=chosen)
+        total = counts[chosen]
+    page = CountedPaginator(
+        customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE, count=total
+    ).get_page(request.GET.get("page"))
     page.object_list = _review_rows(page.object_list)
     context = {
         "form": form,

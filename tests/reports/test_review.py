@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Customer
+from crm.selectors import customers_visible_to
 from health.models import AccountMetrics
 from health.services import health_refresh_everything
 from reports.models import ReviewAction
@@ -164,10 +165,33 @@ def test_acknowledge_from_the_worklist_and_bad_input_is_explained(client, workli
 
 def test_worklist_query_count_does_not_grow(client, worklist, django_assert_num_queries):
     client.force_login(worklist.north_manager)
-    with django_assert_num_queries(11) as few:
+    # No COUNT over the accounts: the segments' rollups hold the counts and the pages' total.
+    with django_assert_num_queries(10) as few:
         client.get(reverse("manage:review"))
     for i in range(15):
         account(worklist, f"Extra {i}", margin=Decimal(str(50 + i)), visit_minutes=i)
     health_refresh_everything(as_of=TODAY())
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(reverse("manage:review"))
+
+
+@pytest.mark.parametrize("chosen", ["", "visit_now", "grow", "keep"])
+def test_the_counts_and_pages_from_the_rollups_match_the_accounts(client, worklist, chosen):
+    for i in range(25):
+        account(worklist, f"More {i}", margin=Decimal(str(40 + i)), visit_minutes=i)
+    health_refresh_everything(as_of=TODAY())
+    client.force_login(worklist.north_manager)
+    response = client.get(reverse("manage:review"), {"recommendation": chosen})
+    visible = AccountMetrics.objects.filter(
+        customer__in=customers_visible_to(worklist.north_manager)
+    )
+    expected = {
+        key: visible.filter(recommendation=key).count()
+        for key, _label, _count in response.context["recommendations"]
+    }
+    shown = {key: count for key, _label, count in response.context["recommendations"]}
+    assert shown == expected and sum(shown.values()) > 25
+    page = response.context["page"]
+    listed = visible.filter(recommendation=chosen) if chosen else visible
+    assert page.paginator.count == listed.count()
+    assert {c.recommendation for c in page.object_list} <= ({chosen} if chosen else set(shown))
