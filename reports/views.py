@@ -203,6 +203,7 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
 
 
 TEAM_PER_CELL = 6
+TEAM_PAGE_SIZE = 25
 # A salesperson with fewer meetings than this in a week is shown as a gap.
 TEAM_GAP_BELOW = 5
 
@@ -218,7 +219,12 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
     monday = chosen - dt.timedelta(days=chosen.weekday())
     days = [monday + dt.timedelta(days=offset) for offset in range(7)]
     start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
-    people = list(form.salespeople(request.user))
+    # A page of people at a time: a manager of a large team pages (or filters) through it,
+    # and the page costs the same for a team of 10 or 500.
+    people_page = Paginator(form.salespeople(request.user), TEAM_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    people = list(people_page.object_list)
     visits, counts = team_week(
         request.user,
         salespeople=people,
@@ -253,7 +259,9 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
         "rows": rows,
         "previous": monday - dt.timedelta(days=7),
         "next": monday + dt.timedelta(days=7),
-        "filters": _query_without(request, "date"),
+        "filters": _query_without(request, "date", "page"),
+        "page": people_page,
+        "paging": _query_without(request, "page"),
     }
     template = "reports/team_schedule.html#week" if request.htmx else "reports/team_schedule.html"
     return render(request, template, context)

@@ -4,7 +4,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import CustomerFactory, PlannedVisitFactory, VisitFactory
+from accounts.selectors import salespeople_visible_to
+from reports.views import TEAM_PAGE_SIZE
+from tests.factories import CustomerFactory, PlannedVisitFactory, UserFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +76,8 @@ def test_team_schedule_is_for_managers_and_its_query_count_is_flat(
     client.force_login(world.rep_north)
     assert client.get(reverse("manage:team_schedule")).status_code == 404
     client.force_login(world.north_manager)
-    with django_assert_num_queries(9) as few:
+    # 10: the page of people is counted (Paginator) besides the 9 the week needs.
+    with django_assert_num_queries(10) as few:
         client.get(reverse("manage:team_schedule"))
     for day in range(5):
         customer = CustomerFactory(territory=world.north, owner=world.rep_north)
@@ -86,3 +89,19 @@ def test_team_schedule_is_for_managers_and_its_query_count_is_flat(
             )
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(reverse("manage:team_schedule"))
+
+
+def test_a_large_team_is_shown_a_page_of_people_at_a_time(client, world):
+    for number in range(30):
+        world.north.members.add(UserFactory(username=f"z-rep-{number:02d}"))
+    client.force_login(world.north_manager)
+    first = client.get(reverse("manage:team_schedule"))
+    people = list(salespeople_visible_to(world.north_manager).order_by("username"))
+    assert len(people) > TEAM_PAGE_SIZE
+    assert [row["person"] for row in first.context["rows"]] == people[:TEAM_PAGE_SIZE]
+    assert "Page 1 of 2" in first.text
+    second = client.get(
+        reverse("manage:team_schedule"), {"page": 2}, headers={"HX-Request": "true"}
+    )
+    assert [row["person"] for row in second.context["rows"]] == people[TEAM_PAGE_SIZE:]
+    assert 'href="?&page=1"' in second.text
