@@ -1,42 +1,63 @@
 """Reads for the admin's data pages."""
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from collections import defaultdict
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Territory, User
+from core.counting import table_count
 from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase
+from health.models import Segment
 from visits.models import Visit
 
 
 def data_overview() -> dict:
-    """What an admin sees first: how much data there is, by kind and by territory."""
-
-    # One count per territory each, not a COUNT DISTINCT over customers x members joined.
-    def count_of(rows) -> Coalesce:
-        counted = rows.values("territory_id").annotate(n=Count("*")).values("n")
-        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
+    """What an admin sees first: how much data there is, by kind and by territory. The
+    customers are counted exactly; the long histories (contacts, invoices, cases, visits) from
+    the statistics once they pass core.counting.EXACT_COUNT_BELOW rows (shown as estimates);
+    customers by status and territory from the segments' rollups, which every refresh
+    rewrites (a customer joins them with its first refresh, seconds after it is saved)."""
+    by_territory = defaultdict(int)
+    by_status = defaultdict(int)
+    rolled_up = (
+        Segment.objects.order_by()
+        .values_list("territory_id", "status")
+        .annotate(accounts=Sum("figures__accounts"))
+    )
+    for territory_id, status, accounts in rolled_up:
+        by_territory[territory_id] += accounts or 0
+        by_status[status] += accounts or 0
     memberships = Territory.members.through.objects
-    territories = (
-        Territory.objects.annotate(
-            customer_count=count_of(Customer.objects.filter(territory_id=OuterRef("pk"))),
-            salesperson_count=count_of(memberships.filter(territory_id=OuterRef("pk"))),
-        )
+    salespeople = Subquery(
+        memberships.filter(territory_id=OuterRef("pk"))
+        .values("territory_id")
+        .annotate(n=Count("*"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+    territories = list(
+        Territory.objects.annotate(salesperson_count=Coalesce(salespeople, Value(0)))
         .select_related("parent")
         .prefetch_related("managers")
     )
+    for territory in territories:
+        territory.customer_count = by_territory[territory.pk]
+    counts = [("Customers", Customer.objects.count(), True, "admin:crm_customer_changelist")]
+    for label, model, admin_url in (
+        ("Contacts", Contact, "admin:crm_contact_changelist"),
+        ("Invoices", Invoice, "admin:crm_invoice_changelist"),
+        ("Support cases", SupportCase, "admin:crm_supportcase_changelist"),
+        ("Visits", Visit, "admin:visits_visit_changelist"),
+        ("Users", User, "admin:accounts_user_changelist"),
+    ):
+        counts.append((label, *table_count(model), admin_url))
     return {
-        "counts": [
-            ("Customers", Customer.objects.count(), "admin:crm_customer_changelist"),
-            ("Contacts", Contact.objects.count(), "admin:crm_contact_changelist"),
-            ("Invoices", Invoice.objects.count(), "admin:crm_invoice_changelist"),
-            ("Support cases", SupportCase.objects.count(), "admin:crm_supportcase_changelist"),
-            ("Visits", Visit.objects.count(), "admin:visits_visit_changelist"),
-            ("Users", User.objects.count(), "admin:accounts_user_changelist"),
-        ],
+        "counts": counts,
         "status_counts": [
-            (CustomerStatus(row["status"]).label, row["n"])
-            for row in Customer.objects.values("status").annotate(n=Count("id")).order_by("status")
+            (CustomerStatus(status).label, by_status[status])
+            for status in sorted(by_status)
+            if by_status[status]
         ],
         "territories": territories,
     }
