@@ -191,7 +191,7 @@ INSERT INTO crm_accountmetrics AS m (
     revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, cost_to_serve,
     profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
-    recommendation, computed_at
+    recommendation, months_as_of, computed_at
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -205,6 +205,7 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
        follow_up_overdue_on,
        {RECOMMENDATION_SQL},
+       %(months_as_of)s::date,
        %(now)s
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
@@ -221,19 +222,22 @@ ON CONFLICT (customer_id) DO UPDATE SET
     is_neglected = EXCLUDED.is_neglected, is_unprofitable = EXCLUDED.is_unprofitable,
     is_late_payer = EXCLUDED.is_late_payer,
     follow_up_overdue_on = EXCLUDED.follow_up_overdue_on,
-    recommendation = EXCLUDED.recommendation, computed_at = EXCLUDED.computed_at
+    recommendation = EXCLUDED.recommendation,
+    months_as_of = COALESCE(EXCLUDED.months_as_of, m.months_as_of),
+    computed_at = EXCLUDED.computed_at
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
        m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
-       m.recommendation)
+       m.recommendation, m.months_as_of)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
        EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
        EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
-       EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation)
+       EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation,
+       COALESCE(EXCLUDED.months_as_of, m.months_as_of))
 """
 
 # The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).
@@ -364,7 +368,10 @@ def _scoped(sql: str, where: str) -> str:
 
 
 def _run_batch(where: str, params: dict) -> RefreshResult:
+    """Metrics and flags of a batch; `months_as_of` in params (None: unchanged) records the
+    day its monthly figures were just brought to."""
     result = RefreshResult(as_of=params["as_of"])
+    params = {"months_as_of": None} | params
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_scoped(_METRICS_SQL, where), params)
         result.customers = cursor.rowcount
@@ -635,15 +642,58 @@ def _monthly_parameters(as_of: dt.date) -> dict:
     return params
 
 
+def _months_write(cursor, where: str, params: dict) -> int:
+    written = 0
+    for sql in (_MONTHLY_FULL_SQL, _MONTHLY_FORWARD_SQL):
+        cursor.execute(_scoped(sql, where), params)
+        written += cursor.rowcount
+    cursor.execute(_scoped(_MONTHS_EXPIRED_SQL, where), params)
+    return written
+
+
 def _run_monthly(where: str, params: dict) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
-        written = 0
-        for sql in (_MONTHLY_FULL_SQL, _MONTHLY_FORWARD_SQL):
-            cursor.execute(_scoped(sql, where), params)
-            written += cursor.rowcount
-        cursor.execute(_scoped(_MONTHS_EXPIRED_SQL, where), params)
+        written = _months_write(cursor, where, params)
         cursor.execute(_scoped(_MONTHS_AS_OF_SQL, where), params)
         return written
+
+
+def _run_figures(where: str, params: dict) -> RefreshResult:
+    """Monthly figures, then metrics and flags, of a batch in one transaction: the metrics'
+    upsert records `months_as_of` with the rows it writes anyway, and a batch the database
+    refuses is split (run_isolating) with both parts together."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        months = _months_write(cursor, where, params)
+        result = _run_batch(where, params | {"months_as_of": params["as_of"]})
+    result.months = months
+    return result
+
+
+def figures_refresh_range(
+    *, low: int, high: int, as_of: dt.date, full: bool = False
+) -> RefreshResult:
+    """Monthly figures, metrics and flags of customers low..high (the nightly batch): closed
+    months brought forward and customers already refreshed for `as_of` passed over, unless
+    `full`."""
+    results = _by_range_isolating(
+        _run_figures,
+        low=low,
+        high=high,
+        params=_monthly_parameters(as_of) | {"full": full},
+        what="figures refresh",
+    )
+    return _merged(results, as_of)
+
+
+def figures_refresh_customers(*, customer_ids: list[int], as_of: dt.date) -> RefreshResult:
+    """Everything these customers' figures are made of, recomputed whole: something changed."""
+    results = _by_ids_isolating(
+        _run_figures,
+        ids=sorted(set(customer_ids)),
+        params=_monthly_parameters(as_of) | {"full": True},
+        what="figures refresh",
+    )
+    return _merged(results, as_of)
 
 
 def monthly_refresh_range(*, low: int, high: int, as_of: dt.date, full: bool = False) -> int:

@@ -114,7 +114,6 @@ class AccountMetrics(AccountFigures):
         indexes = [
             models.Index(fields=["profit"]),
             models.Index(fields=["days_overdue"]),
-            models.Index(fields=["cost_to_serve"]),
             models.Index(fields=["revenue"]),
             # The review worklist: one recommendation's accounts, worst profit first.
             models.Index(fields=["recommendation", "profit"]),
@@ -202,7 +201,10 @@ class AccountMonth(AccountFigures):
     """One customer's figures for one calendar month, for the managers' period views and
     trends; written only by health.metrics.monthly_refresh_* (the 24 months up to as-of)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="months")
+    # Indexed by the (customer, month) constraint below, whose first column it is.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="months", db_index=False
+    )
     month = models.DateField(help_text="First day of the month.")
     visits_done = models.PositiveIntegerField()
 
@@ -303,7 +305,10 @@ class SegmentFigures(models.Model):
 class SegmentMonth(models.Model):
     """Per-segment sums of AccountMonth (period figures and the monthly trend)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="months")
+    # Indexed by the unique constraint below, which starts with it.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="months", db_index=False
+    )
     month = models.DateField()
     revenue = models.DecimalField(max_digits=16, decimal_places=2)
     gross_margin = models.DecimalField(max_digits=16, decimal_places=2)
@@ -324,7 +329,10 @@ class SegmentWeek(models.Model):
     """Per-segment meetings of this week and next (company time zone), for the dashboard's
     "visits done vs planned this week"."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="weeks")
+    # Indexed by the unique constraint below, which starts with it.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="weeks", db_index=False
+    )
     week = models.DateField(help_text="The Monday.")
     planned = models.PositiveIntegerField(help_text="Done or still planned.")
     done = models.PositiveIntegerField()
@@ -350,7 +358,10 @@ class SegmentBand(models.Model):
     narrow band and their total, from which the whale curve and the quadrant's medians are
     read. Money bands are 5 % wide (log scale, split at zero); margin bands 0.5 points."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="bands")
+    # Indexed by the unique constraint below, which starts with it.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="bands", db_index=False
+    )
     measure = models.CharField(max_length=8, choices=BandMeasure.choices)
     band = models.IntegerField()
     accounts = models.PositiveIntegerField()

@@ -161,6 +161,10 @@ def _week_bounds(today: dt.date) -> dict:
 
 def _recompute(cursor, segments: list[int]) -> None:
     bounds = _week_bounds(timezone.localdate())
+    # Rebuilding every segment groups a million monthly rows and 300k band values: with the
+    # default 4 MB the hash aggregates spill to disk in 30-40 batches (3.5 s instead of 2 at
+    # 100k customers). For this transaction only.
+    cursor.execute("SET LOCAL work_mem = '64MB'")
 
     def rewrite(part: list[int]) -> None:
         params = {"segments": part} | bounds

@@ -14,11 +14,9 @@ from core.refresh import AfterDeletion, customers_refresh_request
 from crm.models import Customer
 from health.metrics import (
     RefreshResult,
+    figures_refresh_customers,
+    figures_refresh_range,
     health_batches,
-    health_refresh_customers,
-    health_refresh_range,
-    monthly_refresh_customers,
-    monthly_refresh_range,
     monthly_window_start,
 )
 from health.models import AccountFlag, HealthSettings
@@ -42,8 +40,7 @@ def accounts_refresh(*, customer_ids: list[int], as_of: dt.date) -> RefreshResul
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
         customer_cadence_refresh(customer_ids=batch)
-        result.merge(health_refresh_customers(customer_ids=batch, as_of=as_of))
-        monthly_refresh_customers(customer_ids=batch, as_of=as_of)
+        result.merge(figures_refresh_customers(customer_ids=batch, as_of=as_of))
     if len(ids) > size:
         rollup_rebuild()
     elif ids:
@@ -59,9 +56,7 @@ def accounts_refresh_range(
     own nightly job recomputes for everyone (the figures read the visits themselves).
     Customers already refreshed for `as_of` are passed over and closed months are brought
     forward rather than recomputed, unless `full`."""
-    result = health_refresh_range(low=low, high=high, as_of=as_of, full=full)
-    result.months = monthly_refresh_range(low=low, high=high, as_of=as_of, full=full)
-    return result
+    return figures_refresh_range(low=low, high=high, as_of=as_of, full=full)
 
 
 def health_refresh_everything(*, as_of: dt.date, full: bool = False) -> RefreshResult:
