@@ -14,3 +14,38 @@ class CountedPaginator(Paginator):
     @property
     def count(self) -> int:
         return self._known_count
+
+
+class CappedPaginator(Paginator):
+    """A Paginator that counts no further than it needs: up to `cap` rows, or up to the page
+    asked for and one row past it. "Page 2 of 41" becomes "Page 2 of more than 40" on a list of
+    25,000 accounts, whose exact COUNT(*) would read them all on every page; every page stays
+    reachable (Next, or ?page=N), only the total is left unsaid."""
+
+    def __init__(self, object_list, per_page, *, cap: int = 1000, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.cap = cap
+        self._wanted_page = 1
+        self.capped = False
+
+    def get_page(self, number):
+        try:
+            self._wanted_page = max(1, int(number))
+        except (TypeError, ValueError):
+            self._wanted_page = 1
+        return super().get_page(number)
+
+    @property
+    def count(self) -> int:
+        """Exact up to the limit; past it, the limit plus one (the row that proves there is a
+        next page)."""
+        if not hasattr(self, "_capped_count"):
+            self.limit = max(self.cap, self._wanted_page * self.per_page)
+            self._capped_count = self.object_list[: self.limit + 1].count()
+            self.capped = self._capped_count > self.limit
+        return self._capped_count
+
+    @property
+    def full_pages(self) -> int:
+        """When capped: the pages known to be full ("more than N pages")."""
+        return self.limit // self.per_page

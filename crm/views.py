@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -8,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
+from core.pagination import CappedPaginator
 from crm.forms import ContactForm, CustomerFilterForm
 from crm.models import Contact, Customer
 from crm.selectors import customer_contacts, customer_search, customer_visible_or_404
@@ -21,7 +21,7 @@ CUSTOMERS_PER_PAGE = 25
 def customer_list(request: HtmxHttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET)
     customers = customer_search(request.user, today=timezone.localdate(), **form.filters())
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
     template = "crm/customer_list.html"

@@ -19,7 +19,7 @@ from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.selectors import salespeople_visible_to
 from core.http import HtmxHttpRequest
-from core.pagination import CountedPaginator
+from core.pagination import CappedPaginator, CountedPaginator
 from core.params import query_date
 from core.replica import reads_from_replica
 from core.spreadsheet import spreadsheet_safe
@@ -106,7 +106,7 @@ def account_list_view(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     rows = account_list(form.scope(request.user), kind, sort=sort)
     if request.GET.get("format") == "csv":
         return _csv(kind, rows)
-    page = Paginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = explained(list(page.object_list), kind)
     context = {
         "form": form,
