@@ -41,7 +41,10 @@ class CappedPaginator(Paginator):
         next page)."""
         if not hasattr(self, "_capped_count"):
             self.limit = max(self.cap, self._wanted_page * self.per_page)
-            self._capped_count = self.object_list[: self.limit + 1].count()
+            rows = self.object_list
+            if hasattr(rows, "order_by"):  # the order does not change how many there are
+                rows = rows.order_by()
+            self._capped_count = rows[: self.limit + 1].count()
             self.capped = self._capped_count > self.limit
         return self._capped_count
 

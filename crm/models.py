@@ -122,6 +122,8 @@ class Customer(models.Model):
             models.Index(fields=["territory", "next_visit_due"]),
             models.Index(fields=["next_visit_due", "id"]),
             models.Index(fields=["last_visit_at", "id"]),
+            # The account list's default order: a page is read off the index, not sorted.
+            models.Index(fields=["name", "id"]),
             models.Index(fields=["territory", "status"]),
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["tier", "status"]),

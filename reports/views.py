@@ -203,7 +203,8 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
 
 
 TEAM_PER_CELL = 6
-TEAM_PAGE_SIZE = 25
+# About one sub-territory's team: the page costs what a small company's whole team week does.
+TEAM_PAGE_SIZE = 10
 # A salesperson with fewer meetings than this in a week is shown as a gap.
 TEAM_GAP_BELOW = 5
 
@@ -219,8 +220,8 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
     monday = chosen - dt.timedelta(days=chosen.weekday())
     days = [monday + dt.timedelta(days=offset) for offset in range(7)]
     start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
-    # A page of people at a time: a manager of a large team pages (or filters) through it,
-    # and the page costs the same for a team of 10 or 500.
+    # A page of people at a time: a manager of a large team pages (or filters by territory)
+    # through it, and the page costs the same for a team of 10 or 500.
     people_page = Paginator(form.salespeople(request.user), TEAM_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -262,6 +263,8 @@ def team_schedule(request: HtmxHttpRequest) -> HttpResponse:
         "filters": _query_without(request, "date", "page"),
         "page": people_page,
         "paging": _query_without(request, "page"),
+        # Hundreds of meeting links: one reverse() for all of them (the pk is appended).
+        "visit_url_prefix": reverse("visits:detail", args=[0]).removesuffix("0/"),
     }
     template = "reports/team_schedule.html#week" if request.htmx else "reports/team_schedule.html"
     return render(request, template, context)
