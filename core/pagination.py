@@ -22,6 +22,10 @@ class CappedPaginator(Paginator):
     25,000 accounts, whose exact COUNT(*) would read them all on every page; every page stays
     reachable (Next, or ?page=N), only the total is left unsaid."""
 
+    # Past this many rows a page number is not counted up to (?page=10**20 would ask PostgreSQL
+    # for a LIMIT beyond bigint): it gets the last page found within it.
+    MOST_ROWS_COUNTED = 1_000_000
+
     def __init__(self, object_list, per_page, *, cap: int = 1000, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap
@@ -40,7 +44,8 @@ class CappedPaginator(Paginator):
         """Exact up to the limit; past it, the limit plus one (the row that proves there is a
         next page)."""
         if not hasattr(self, "_capped_count"):
-            self.limit = max(self.cap, self._wanted_page * self.per_page)
+            wanted_rows = min(self._wanted_page * self.per_page, self.MOST_ROWS_COUNTED)
+            self.limit = max(self.cap, wanted_rows)
             rows = self.object_list
             if hasattr(rows, "order_by"):  # the order does not change how many there are
                 rows = rows.order_by()

@@ -318,7 +318,12 @@ class SegmentMonth(models.Model):
     class Meta:
         db_table = "crm_segmentmonth"
         constraints = [
-            models.UniqueConstraint(fields=["segment", "month"], name="segment_month_unique")
+            # The sums ride in the index: a manager's months are read without the table.
+            models.UniqueConstraint(
+                fields=["segment", "month"],
+                include=["revenue", "gross_margin", "discount", "cost_to_serve"],
+                name="segment_month_unique",
+            )
         ]
 
     def __str__(self) -> str:
@@ -370,8 +375,11 @@ class SegmentBand(models.Model):
     class Meta:
         db_table = "crm_segmentband"
         constraints = [
+            # The sums ride in the index: a manager's bands are read without the table.
             models.UniqueConstraint(
-                fields=["segment", "measure", "band"], name="segment_band_unique"
+                fields=["segment", "measure", "band"],
+                include=["accounts", "total"],
+                name="segment_band_unique",
             )
         ]
 

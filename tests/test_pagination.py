@@ -33,6 +33,7 @@ def test_a_page_past_the_cap_is_reached_and_the_end_found(thirty):
     assert not sixth.has_next()
     assert CappedPaginator(thirty, 5, cap=10).get_page(99).number == 6
     assert CappedPaginator(thirty, 5, cap=10).get_page("junk").number == 1
+    assert CappedPaginator(thirty, 5, cap=10).get_page(10**20).number == 6
 
 
 def test_a_short_list_is_counted_exactly(thirty):

@@ -9,7 +9,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from health.services import health_refresh_everything
-from tests.factories import CustomerFactory, InvoiceFactory, PlannedVisitFactory, VisitFactory
+from reports.views import REP_PAGE_SIZE
+from tests.factories import (
+    CustomerFactory,
+    InvoiceFactory,
+    PlannedVisitFactory,
+    UserFactory,
+    VisitFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +150,21 @@ def test_discounts_given_show_beside_margin(client, world):
     assert "Discounts (12 mo.)" in page and '<td class="num">137</td>' in page
     review = client.get(reverse("manage:review")).text
     assert "Haggler Ltd" in review and "after discounts of 137" in review
+
+
+def test_a_large_team_pages_through_the_salespeople_table(client, book):
+    for number in range(REP_PAGE_SIZE + 2):
+        rep = UserFactory(username=f"z-rep-{number:02d}")
+        book.north.members.add(rep)
+        CustomerFactory(territory=book.north, owner=rep)
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(book.north_manager)
+    first = client.get(reverse("manage:dashboard"))
+    everyone = first.context["reps"].paginator.count
+    assert everyone == REP_PAGE_SIZE + 4  # with rep-north and rep-coast
+    assert len(first.context["reps"]) == REP_PAGE_SIZE
+    assert f"of {everyone}" in first.text and "reps=2" in first.text
+    last = client.get(reverse("manage:dashboard"), {"reps": 2})
+    shown = [row["owner__username"] for row in first.context["reps"]]
+    shown += [row["owner__username"] for row in last.context["reps"]]
+    assert len(shown) == len(set(shown)) == everyone
