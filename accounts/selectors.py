@@ -46,6 +46,16 @@ def territory_ids_managed_by(user: User) -> set[int]:
     return set(cached)
 
 
+def territory_ids_worked_by(user: User) -> set[int]:
+    """The territories a salesperson works (is a member of). Kept on the user object, which
+    lives for one request (or one task)."""
+    cached = getattr(user, "_worked_territory_ids", None)
+    if cached is None:
+        cached = set(user.territories.values_list("id", flat=True))
+        user._worked_territory_ids = cached
+    return set(cached)
+
+
 def salespeople_visible_to(user: User):
     """Salespeople a user may see: admins all, managers those in their territories, else self."""
     salespeople = User.objects.filter(role=Role.SALESPERSON, is_active=True)

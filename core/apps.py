@@ -8,7 +8,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Cadence"
 
     def ready(self) -> None:
-        from core import lookups  # noqa: F401  (registers the any_of lookup)
 
         checks.register(site_url_check, checks.Tags.compatibility, deploy=False)
 

@@ -2,12 +2,15 @@
 
 import datetime as dt
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Territory, User
-from accounts.selectors import salespeople_visible_to, territory_ids_managed_by
+from accounts.selectors import (
+    salespeople_visible_to,
+    territory_ids_managed_by,
+    territory_ids_worked_by,
+)
 from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase
 
 CUSTOMER_SORTS = {
@@ -30,10 +33,10 @@ def customer_scope(user: User) -> Q | None:
         return None
     if user.is_manager:
         return Q(territory_id__in=territory_ids_managed_by(user))
-    # A subquery, not a list: building the scope costs no query of its own. As an array it is
-    # evaluated once and both conditions use their index (core/lookups.py).
-    territories = ArraySubquery(user.territories.values("id"))
-    return Q(owner=user) | Q(territory_id__any_of=territories)
+    # The territories as values, read once per request (kept on the user object): the planner
+    # then knows how few accounts the scope holds. As a subquery it guessed a sixth of every
+    # customer and read the whole name index to fill a page (70-130 ms at 100k).
+    return Q(owner=user) | Q(territory_id__in=territory_ids_worked_by(user))
 
 
 def customers_visible_to(user: User) -> QuerySet[Customer]:

@@ -126,11 +126,14 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
             listed.append((day, shown, counts.get(day, 0) - len(shown)))
         return listed
 
-    candidates = who_to_visit(request.user, today=today)
+    def candidates():
+        return who_to_visit(request.user, today=today)
+
     step = dt.timedelta(days=span)
     # The meetings and the who-to-visit list are cached fragments of the template (keyed by the
-    # user's schedule generation): `days` and the count are lazy objects, evaluated only when
-    # the template renders those fragments, so a cached page runs none of their queries.
+    # user's schedule generation): `days` and who to visit are lazy objects, evaluated only
+    # when the template renders those fragments, so a cached page runs none of their queries
+    # (not even the one reading the territories that scope them).
     context = {
         "view": view,
         "days": SimpleLazyObject(days),
@@ -138,8 +141,8 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         "first": first,
         "previous": first - step,
         "next": first + step,
-        "who_to_visit": candidates[:WHO_TO_VISIT_SHOWN],
-        "who_to_visit_count": SimpleLazyObject(candidates.count),
+        "who_to_visit": SimpleLazyObject(lambda: list(candidates()[:WHO_TO_VISIT_SHOWN])),
+        "who_to_visit_count": SimpleLazyObject(lambda: candidates().count()),
         "generation": schedule_generation(request.user.pk),
         "cache_seconds": SCHEDULE_CACHE_SECONDS,
         "tz": timezone.get_current_timezone_name(),
