@@ -15,6 +15,7 @@ from django.utils.html import format_html_join
 
 from accounts.models import Territory, User
 from accounts.selectors import salespeople_visible_to, territory_ids_with_descendants
+from core.forms import PlainSelect
 from crm.models import Customer, CustomerStatus, Tier
 from crm.selectors import customer_edit_choices, customers_visible_to
 from health.metrics import MONTHS_KEPT
@@ -90,10 +91,13 @@ def _month(value: str | None) -> dt.date | None:
 
 class DashboardFilterForm(forms.Form):
     territory = forms.ModelChoiceField(
-        queryset=Territory.objects.none(), required=False, empty_label="All my territories"
+        queryset=Territory.objects.none(),
+        required=False,
+        empty_label="All my territories",
+        widget=PlainSelect,
     )
     salesperson = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, empty_label="Everyone"
+        queryset=User.objects.none(), required=False, empty_label="Everyone", widget=PlainSelect
     )
     tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *Tier.choices])
     status = forms.ChoiceField(

@@ -12,6 +12,8 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -284,8 +286,12 @@ ROW_INPUTS = frozenset({"reason", "until", "cadence_days"})
 TEAM_ONE_PERSON_PER_CELL = 60
 
 
-def _review_rows(customers):
+def _review_rows(customers, owners):
     rows = list(customers)
+    # Every row's reassign menu lists the same owners: built once, the row's own marked.
+    options = format_html_join(
+        "", '<option value="{}">{}</option>', ((owner.pk, str(owner)) for owner in owners)
+    )
     flags = AccountFlag.objects.filter(
         customer__in=[c.pk for c in rows], resolved_at__isnull=True, acknowledged_until__isnull=True
     ).order_by("kind")
@@ -296,6 +302,10 @@ def _review_rows(customers):
         customer.reason = recommendation_reason(customer)
         customer.label = RECOMMENDATIONS[customer.recommendation]
         customer.open_flags = by_customer.get(customer.pk, [])
+        current = f'<option value="{customer.owner_id}">'
+        customer.owner_options = mark_safe(
+            options.replace(current, f'<option value="{customer.owner_id}" selected>', 1)
+        )
     return rows
 
 
@@ -316,7 +326,8 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     page = CountedPaginator(
         customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE, count=total
     ).get_page(request.GET.get("page"))
-    page.object_list = _review_rows(page.object_list)
+    owners = salespeople_visible_to(request.user)
+    page.object_list = _review_rows(page.object_list, owners)
     context = {
         "form": form,
         "page": page,
@@ -324,7 +335,6 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
         "recommendations": [
             (key, label, counts.get(key, 0)) for key, label in RECOMMENDATIONS.items()
         ],
-        "owners": salespeople_visible_to(request.user),
         "tiers": Tier.choices,
         "filters": _query_without(request, "recommendation", "page"),
         "paging": _query_without(request, "page"),
@@ -368,8 +378,7 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         # No metrics yet (never refreshed): the worklist does not list it; nothing to swap.
         return HttpResponse(status=204)
     context = {
-        "customer": _review_rows([row])[0],
-        "owners": owners,
+        "customer": _review_rows([row], owners)[0],
         "tiers": Tier.choices,
         "today": timezone.localdate(),
         # The action that failed, its errors by field and what was typed, shown in the row;
