@@ -1,42 +1,48 @@
-"""Load test (by hand, loopback only, bounded in time): gunicorn as in production, driven by
-wrk from a second process.
+"""Load test (by hand, loopback only, bounded in time): gunicorn as in production, a real Celery
+worker consuming the refreshes the visits queue, driven by wrk from a second process.
 
     apt-get install -y wrk
-    .venv/bin/python bench/load.py [--duration 60] [--users 20 50] [--workers 3]
+    LOAD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/cadence_bench \\
+        .venv/bin/python bench/load.py [--duration 30] [--users 50] [--workers 5]
 
 Uses the database in LOAD_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/cadence_load;
-created, migrated and seeded with seed_demo's 2,000 customers if empty). Scenarios, each for
-`--duration` seconds at each number of concurrent users (wrk connections, no think time):
+created, migrated and seeded with `--customers` (100,000) if empty). It writes visits: a bench
+database only. Signed in as `--salespeople` (200) salespeople and `--managers` (20) managers at
+once (sessions made directly, so the bench does not spend its time hashing passwords), with the
+schedules' cache made cold at the start. Each scenario runs `--duration` seconds at `--users`
+concurrent users (wrk connections, back to back, no think time):
 
-- schedule: salespeople (sales1..sales8) opening their week, the salesperson's home page;
-- mix: 60 % schedule, 15 % logging a visit (POST, writes a visit and queues its refresh),
-  25 % a manager's dashboard (manager1..manager4);
-- schedule-paced: the schedule again, each user pausing --think-ms between requests (people
-  read a page before the next), which shows the latency a user sees below saturation.
+- floor: `/`, the smallest login-required page (session, user, auth middleware, a redirect):
+  what the framework costs before any page does its work;
+- schedule: each salesperson's week (the home page), in turn;
+- account: the account page of one of the salesperson's own customers;
+- log visit: POST of the visit form (writes a visit, queues its refresh, which the worker runs
+  during the run);
+- dashboard: each manager's dashboard.
 
-wrk's users send back to back: at saturation the latency is the queue in front of the workers
-(Little's law: users / throughput), not the time a page takes.
-
-Prints requests/s, p50 / p95 / p99 latency and errors (non-2xx/3xx answers and socket errors).
+Prints per scenario requests/s, its share of the floor's throughput, p50/p95/p99 latency and
+errors (non-2xx/3xx answers and socket errors), and how busy each side was: CPU seconds per
+wall second of gunicorn, PostgreSQL and the Celery worker (2.0 = two cores' worth). At
+saturation the latency is mostly the queue in front of the workers (Little's law).
 """
 
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "cadence-demo"
+QUEUE = "cadence-load-bench"
+SCENARIOS = ("floor", "schedule", "account", "log visit", "dashboard")
+LOAD_NOTES = "load test"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 LUA = r"""
 local sales = {SALES}
@@ -44,48 +50,41 @@ local managers = {MANAGERS}
 local customers = {CUSTOMERS}
 local scenario = "{SCENARIO}"
 local counter = 0
-local base_headers = {["X-Forwarded-Proto"] = "https", ["Host"] = "127.0.0.1"}
+local think = {THINK}
+
+if think > 0 then
+  -- Each connection is a user who reads the page before the next click.
+  delay = function() return math.random(math.floor(think / 2), math.floor(think * 3 / 2)) end
+end
 
 local function headers(who, extra)
-  local h = {}
-  for k, v in pairs(base_headers) do h[k] = v end
-  h["Cookie"] = who.cookie
+  local h = {["X-Forwarded-Proto"] = "https", ["Host"] = "127.0.0.1", ["Cookie"] = who.cookie}
   if extra then for k, v in pairs(extra) do h[k] = v end end
   return h
 end
 
 request = function()
   counter = counter + 1
-  local roll = counter % 20
-  local rep = sales[(counter % #sales) + 1]
-  if scenario == "schedule" or roll < 12 then
-    return wrk.format("GET", "/visits/schedule/", headers(rep))
-  elseif roll < 15 then
+  if scenario == "floor" then
+    return wrk.format("GET", "/", headers(sales[(counter % #sales) + 1]))
+  elseif scenario == "schedule" then
+    return wrk.format("GET", "/visits/schedule/", headers(sales[(counter % #sales) + 1]))
+  elseif scenario == "account" then
     local customer = customers[(counter % #customers) + 1]
+    return wrk.format("GET", "/customers/" .. customer.id .. "/", headers(sales[customer.rep]))
+  elseif scenario == "log visit" then
+    local customer = customers[(counter % #customers) + 1]
+    local who = sales[customer.rep]
     local body = "kind=phone&visited_at=" .. customer.when .. "&duration_minutes=10"
       .. "&travel_minutes=0&distance_km=0&expenses=0&notes=load+test&csrfmiddlewaretoken="
-      .. rep.csrf
-    local extra = {["Content-Type"] = "application/x-www-form-urlencoded",
-                   ["Referer"] = "https://127.0.0.1/visits/log/",
-                   ["X-CSRFToken"] = rep.csrf}
-    local who = sales[customer.rep]
-    extra["X-CSRFToken"] = who.csrf
-    body = body:gsub(rep.csrf, who.csrf)
-    return wrk.format("POST", "/visits/log/?customer=" .. customer.id, headers(who, extra), body)
+      .. who.csrf
+    return wrk.format("POST", "/visits/log/?customer=" .. customer.id, headers(who, {
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["Referer"] = "https://127.0.0.1/visits/log/",
+      ["X-CSRFToken"] = who.csrf}), body)
   else
-    local manager = managers[(counter % #managers) + 1]
-    return wrk.format("GET", "/manage/", headers(manager))
+    return wrk.format("GET", "/manage/", headers(managers[(counter % #managers) + 1]))
   end
-end
-
-local think = {THINK}
-if think > 0 then
-  delay = function() return think end
-end
-
-local bad = 0
-response = function(status, headers, body)
-  if status >= 400 then bad = bad + 1 end
 end
 
 done = function(summary, latency, requests)
@@ -99,6 +98,58 @@ done = function(summary, latency, requests)
 end
 """
 
+# Run in the project's environment: sessions for the bench's users (as a sign-in would make
+# them), a few of each salesperson's own customers, and the schedules' cache made cold.
+SIGN_IN = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from importlib import import_module
+from django.utils.module_loading import import_string
+from django.middleware.csrf import get_random_string
+from accounts.models import Role, User
+from core.cache import all_schedules_changed
+from crm.models import Customer
+
+SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+# The backend that remembers users (axes' backend only vets sign-ins).
+BACKEND = next(
+    path for path in settings.AUTHENTICATION_BACKENDS
+    if hasattr(import_string(path), "get_user")
+)
+
+def signed_in(user):
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = BACKEND
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    csrf = get_random_string(32)
+    cookie = (
+        f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+        f"{settings.CSRF_COOKIE_NAME}={csrf}"
+    )
+    return {"cookie": cookie, "csrf": csrf}
+
+def first(role, count):
+    return list(User.objects.filter(role=role, is_active=True).order_by("pk")[:count])
+
+sales = first(Role.SALESPERSON, {SALESPEOPLE})
+managers = first(Role.MANAGER, {MANAGERS})
+customers = [
+    {"id": pk, "rep": number}
+    for number, rep in enumerate(sales, start=1)
+    for pk in Customer.objects.filter(owner=rep).order_by("pk").values_list("pk", flat=True)[:3]
+]
+all_schedules_changed()
+print(json.dumps({
+    "sales": [signed_in(user) for user in sales],
+    "managers": [signed_in(user) for user in managers],
+    "customers": customers,
+}))
+"""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -110,51 +161,36 @@ def manage(env: dict, *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def prepare(env: dict) -> None:
+def prepare(env: dict, customers: int) -> None:
     url = urllib.parse.urlsplit(env["DATABASE_URL"])
-    name = url.path.lstrip("/")
     subprocess.run(
-        ["createdb", "-h", url.hostname, "-p", str(url.port or 5432), "-U", url.username, name],
+        [
+            "createdb",
+            "-h",
+            url.hostname,
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username,
+            url.path.lstrip("/"),
+        ],
         capture_output=True,
     )
     manage(env, "migrate", "-v0")
-    manage(env, "seed_demo", "--if-empty")
+    manage(env, "seed_demo", "--if-empty", "--customers", str(customers))
     manage(env, "collectstatic", "--no-input", "-v0")
 
 
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def login(base: str, username: str) -> dict:
-    opener = urllib.request.build_opener(NoRedirects)
-    headers = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
-    with opener.open(urllib.request.Request(f"{base}/login/", headers=headers)) as page:
-        cookies = dict(c.split(";", 1)[0].split("=", 1) for c in page.headers.get_all("Set-Cookie"))
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode())[1]
-    data = urllib.parse.urlencode(
-        {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}
-    ).encode()
-    request = urllib.request.Request(
-        f"{base}/login/",
-        data=data,
-        headers={
-            **headers,
-            "Cookie": f"csrftoken={cookies['csrftoken']}",
-            "Referer": "https://127.0.0.1/login/",
-        },
+def count_load_visits(env: dict) -> int:
+    """Visits the bench has logged so far (each successful POST writes one)."""
+    code = (
+        "import django; django.setup(); from visits.models import Visit; "
+        f"print(Visit.objects.filter(notes={LOAD_NOTES!r}).count())"
     )
-    try:
-        opener.open(request)
-    except urllib.error.HTTPError as answer:
-        if answer.code != 302:
-            raise
-        cookies.update(
-            dict(c.split(";", 1)[0].split("=", 1) for c in answer.headers.get_all("Set-Cookie"))
-        )
-    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return {"cookie": cookie, "csrf": cookies["csrftoken"]}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def lua_table(items: list[dict]) -> str:
@@ -170,20 +206,37 @@ def lua_table(items: list[dict]) -> str:
     )
 
 
-def customers_of_reps(env: dict, reps: list[str]) -> list[dict]:
-    code = (
-        "import json, django; django.setup(); from crm.models import Customer; "
-        f"reps = {reps!r}; rows = []\n"
-        "for i, name in enumerate(reps, start=1):\n"
-        "    owned = Customer.objects.filter(owner__username=name)\n"
-        "    for pk in owned.values_list('id', flat=True)[:25]:\n"
-        "        rows.append({'id': pk, 'rep': i})\n"
-        "print(json.dumps(rows))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds so far) for every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # Its own time and its waited-for children's: a PostgreSQL backend that exits during a
+        # run still counts, in the postmaster.
+        cpu = sum(int(ticks) for ticks in fields[11:15]) / CLOCK_TICKS
+        found[int(entry.name)] = (int(fields[1]), name, cpu)
+    return found
+
+
+def cpu_by_side(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each side: the process trees under `roots` (by pid), and
+    every PostgreSQL process."""
+    table = _processes()
+
+    def tree(pid: int) -> float:
+        children = [child for child, (parent, _, _) in table.items() if parent == pid]
+        return table.get(pid, (0, "", 0.0))[2] + sum(tree(child) for child in children)
+
+    sides = {side: tree(pid) for side, pid in roots.items()}
+    sides["postgres"] = sum(cpu for _, name, cpu in table.values() if name == "postgres")
+    return sides
 
 
 def run_wrk(base: str, script: Path, users: int, duration: int) -> dict:
@@ -211,14 +264,15 @@ def run_wrk(base: str, script: Path, users: int, duration: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=60)
-    parser.add_argument("--users", type=int, nargs="+", default=[20, 50])
-    parser.add_argument("--workers", type=int, default=6)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--think", type=int, default=1000, help="ms between a user's requests")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--think-ms", type=int, default=100, help="pause per user between requests, paced run"
-    )
+    parser.add_argument("--salespeople", type=int, default=200)
+    parser.add_argument("--managers", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=100_000, help="seed size if empty")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -233,13 +287,13 @@ def main() -> None:
         "DJANGO_SECRET_KEY": "load-test-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_STATIC_ROOT": static,
-        "CADENCE_LOGIN_FAILURE_LIMIT": "1000",
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        # The refreshes that visit logging queues go to a queue of the bench's own, emptied
-        # afterwards, so no worker of a real installation on this Redis picks them up.
-        "CELERY_QUEUE": "cadence-load-bench",
+        # The refreshes that visit logging queues go to a queue of the bench's own, read by the
+        # bench's worker and emptied afterwards: no worker of a real installation on this
+        # Redis picks them up.
+        "CELERY_QUEUE": QUEUE,
     }
-    prepare(env)
+    prepare(env, args.customers)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -265,55 +319,104 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            QUEUE,
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        time.sleep(3)
-        reps = [f"sales{i}" for i in range(1, 9)]
-        sales = [login(base, name) for name in reps]
-        managers = [login(base, f"manager{i}") for i in range(1, 5)]
+        code = SIGN_IN.replace("{SALESPEOPLE}", str(args.salespeople)).replace(
+            "{MANAGERS}", str(args.managers)
+        )
+        made = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        people = json.loads(made.stdout.strip().splitlines()[-1])
         when = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))
-        customers = [{**c, "when": when} for c in customers_of_reps(env, reps)]
+        customers = [{**c, "when": when} for c in people["customers"]]
+        time.sleep(3)
         print(
             f"gunicorn gthread, {args.workers} workers x {args.threads} threads, DEBUG off; "
-            f"wrk 2 threads; {args.duration} s each"
+            f"{len(people['sales'])} salespeople and {len(people['managers'])} managers signed "
+            f"in, caches cold; a Celery worker on the refresh queue; wrk 2 threads, "
+            f"{args.users} users, {args.duration} s a run; {os.cpu_count()} cores"
         )
-        print(
-            f"{'scenario':15} {'users':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'p99 ms':>8} {'errors':>7}"
-        )
+        roots = {"gunicorn": server.pid, "worker": worker.pid}
         with tempfile.TemporaryDirectory() as folder:
-            scenarios = ["schedule", "mix"] + (["schedule-paced"] if args.think_ms else [])
-            for scenario in scenarios:
-                script = Path(folder) / f"{scenario}.lua"
+            script = Path(folder) / "scenario.lua"
+
+            def write_script(scenario: str, think: int) -> None:
                 script.write_text(
-                    LUA.replace("{SALES}", lua_table(sales))
-                    .replace("{MANAGERS}", lua_table(managers))
+                    LUA.replace("{SALES}", lua_table(people["sales"]))
+                    .replace("{MANAGERS}", lua_table(people["managers"]))
                     .replace("{CUSTOMERS}", lua_table(customers))
-                    .replace("{SCENARIO}", scenario.removesuffix("-paced"))
-                    .replace("{THINK}", str(args.think_ms if scenario.endswith("paced") else 0))
+                    .replace("{SCENARIO}", scenario)
+                    .replace("{THINK}", str(think))
                 )
-                for users in args.users:
-                    result = run_wrk(base, script, users, args.duration)
+
+            def measure(scenario: str, think: int) -> tuple[dict, dict]:
+                write_script(scenario, think)
+                before, started = cpu_by_side(roots), time.monotonic()
+                result = run_wrk(base, script, args.users, args.duration)
+                after, wall = cpu_by_side(roots), time.monotonic() - started
+                return result, {side: (after[side] - before[side]) / wall for side in after}
+
+            # Every gunicorn worker imports and connects before anything is timed; the
+            # floor page reads no cache, so the schedules stay cold.
+            write_script("floor", 0)
+            run_wrk(base, script, args.users, 3)
+            visits_before, visit_posts = count_load_visits(env), 0
+            for think, title in (
+                (0, f"{args.users} users back to back (throughput at saturation)"),
+                (args.think, f"{args.users} users, each thinking ~{args.think} ms a request"),
+            ):
+                print(
+                    f"\n{title}\n{'scenario':10} {'req/s':>7} {'of floor':>8} {'p50 ms':>7} "
+                    f"{'p95 ms':>7} {'p99 ms':>7} {'errors':>6}   CPU per second: "
+                    f"gunicorn postgres worker"
+                )
+                floor = None
+                for scenario in SCENARIOS:
+                    result, busy = measure(scenario, think)
+                    if scenario == "log visit":
+                        visit_posts += result["requests"]
+                    rate = result["requests"] / result["seconds"]
+                    floor = floor or rate
                     print(
-                        f"{scenario:15} {users:5d} {result['requests'] / result['seconds']:8.1f} "
-                        f"{result['p50']:8.1f} {result['p95']:8.1f} {result['p99']:8.1f} "
-                        f"{result['errors']:7d}"
+                        f"{scenario:10} {rate:7.1f} {rate / floor:8.0%} {result['p50']:7.1f} "
+                        f"{result['p95']:7.1f} {result['p99']:7.1f} {result['errors']:6d}   "
+                        f"{busy['gunicorn']:8.2f} {busy['postgres']:8.2f} {busy['worker']:6.2f}",
+                        flush=True,
                     )
+            written = count_load_visits(env) - visits_before
+            print(f"\nvisits written: {written:,} for {visit_posts:,} log visit requests")
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for process in (server, worker):
+            process.terminate()
+            process.wait(timeout=30)
         shutil.rmtree(static, ignore_errors=True)
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "purge",
-                "-f",
-                "-Q",
-                "cadence-load-bench",
-            ],
+            [sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", QUEUE],
             cwd=ROOT,
             env=env,
             capture_output=True,
