@@ -18,8 +18,14 @@ SINGLE_LINE = RegexValidator(
 
 class Role(models.TextChoices):
     SALESPERSON = "salesperson", "Salesperson"
+    # Serves accounts by phone and video from the office: their own accounts only, no visits.
+    INSIDE_SALES = "inside_sales", "Inside sales"
     MANAGER = "manager", "Manager"
     ADMIN = "admin", "Admin"
+
+
+# The roles that own accounts and log contacts with them.
+SERVING_ROLES = (Role.SALESPERSON, Role.INSIDE_SALES)
 
 
 def validate_time_zone(value: str) -> None:
@@ -62,6 +68,15 @@ class User(AbstractUser):
         return self.role == Role.SALESPERSON
 
     @property
+    def is_inside_sales(self) -> bool:
+        return self.role == Role.INSIDE_SALES
+
+    @property
+    def serves_accounts(self) -> bool:
+        """Owns accounts and logs contacts with them (field or inside sales)."""
+        return self.role in SERVING_ROLES
+
+    @property
     def is_manager(self) -> bool:
         return self.role == Role.MANAGER
 
@@ -74,6 +89,8 @@ class User(AbstractUser):
             return reverse("accounts:admin_home")
         if self.is_manager:
             return reverse("manage:dashboard")
+        if self.is_inside_sales:
+            return reverse("visits:calls")
         return reverse("visits:schedule")
 
 
@@ -92,8 +109,9 @@ class Territory(models.Model):
         User,
         blank=True,
         related_name="territories",
-        limit_choices_to={"role": Role.SALESPERSON},
-        help_text="Salespeople who work this territory.",
+        limit_choices_to={"role__in": [Role.SALESPERSON, Role.INSIDE_SALES]},
+        help_text="Salespeople and inside-sales people of this territory (inside sales see only "
+        "the accounts they own).",
     )
 
     class Meta:

@@ -1,6 +1,6 @@
 from collections import defaultdict
 
-from accounts.models import Role, Territory, User
+from accounts.models import SERVING_ROLES, Territory, User
 
 
 def territory_children() -> dict[int | None, list[int]]:
@@ -57,8 +57,9 @@ def territory_ids_worked_by(user: User) -> set[int]:
 
 
 def salespeople_visible_to(user: User):
-    """Salespeople a user may see: admins all, managers those in their territories, else self."""
-    salespeople = User.objects.filter(role=Role.SALESPERSON, is_active=True)
+    """Salespeople and inside-sales people a user may see: admins all, managers those in their
+    territories, else self."""
+    salespeople = User.objects.filter(role__in=SERVING_ROLES, is_active=True)
     if user.is_cadence_admin:
         return salespeople
     if user.is_manager:

@@ -2,7 +2,16 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from crm.models import CadencePolicy, Contact, Customer, ExchangeRate, Invoice, SupportCase
+from crm.models import (
+    CadencePolicy,
+    Contact,
+    Customer,
+    ExchangeRate,
+    Invoice,
+    Partner,
+    ServiceCadence,
+    SupportCase,
+)
 from crm.services import (
     cadence_policy_delete,
     cadence_policy_save,
@@ -13,6 +22,9 @@ from crm.services import (
     exchange_rate_on,
     invoice_delete,
     invoice_save,
+    partner_save,
+    service_cadence_delete,
+    service_cadence_save,
     support_case_delete,
     support_case_save,
 )
@@ -39,9 +51,19 @@ class ContactInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "tier", "status", "territory", "owner", "city", "since")
+    list_display = (
+        "name",
+        "code",
+        "tier",
+        "status",
+        "service_model",
+        "territory",
+        "owner",
+        "city",
+        "since",
+    )
     list_select_related = ("territory", "owner")
-    list_filter = ("tier", "status", "territory")
+    list_filter = ("tier", "status", "service_model", "territory")
     search_fields = ("name", "code", "city", "postal_code")
     autocomplete_fields = ("owner",)
     show_full_result_count = False
@@ -181,6 +203,35 @@ class CadencePolicyAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for policy in queryset:
             cadence_policy_delete(policy=policy)
+
+
+@admin.register(ServiceCadence)
+class ServiceCadenceAdmin(admin.ModelAdmin):
+    """How often remote and inside-sales accounts are called; a change moves their due dates."""
+
+    list_display = ("service_model", "days", "kind")
+
+    def save_model(self, request, obj, form, change):
+        service_cadence_save(cadence=obj)
+
+    def delete_model(self, request, obj):
+        service_cadence_delete(cadence=obj)
+
+    def delete_queryset(self, request, queryset):
+        for cadence in queryset:
+            service_cadence_delete(cadence=cadence)
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    """Partners that serve accounts; their terms are part of those accounts' cost to serve.
+    A partner still serving accounts cannot be deleted (hand the accounts back first)."""
+
+    list_display = ("name", "contact_name", "email", "phone", "commission_percent", "fee_per_order")
+    search_fields = ("name", "contact_name", "email")
+
+    def save_model(self, request, obj, form, change):
+        partner_save(partner=obj)
 
 
 @admin.register(ExchangeRate)

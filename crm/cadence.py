@@ -1,44 +1,98 @@
-"""How often a customer should be visited, and when its next visit is due: the one rule, in
-Python and as SQL, used by the due dates (crm), the last-visit refresh (visits), health's
-neglect flags and the demo.
+"""How often a customer should be visited or called, and when its next contact is due: the one
+rule, in Python and as SQL, used by the due dates (crm), the last-visit refresh (visits),
+health's neglect flags, the what-if (health.whatif) and the demo.
 
-A customer's cadence is its own `cadence_days`, else its tier's days in CadencePolicy, else the
-built-in default for the tier (an admin may delete a policy row; no account then silently drops
-off the lists). The next visit is due `cadence` days after the last visit's local date, or after
-`since`, or after the day the customer was created.
+A customer's cadence depends first on who serves it (its service model):
+- partner and self-service accounts have none: no due date, never neglected;
+- remote and inside-sales accounts: their own `cadence_days`, else the model's days in
+  ServiceCadence, else DEFAULT_REMOTE_CADENCE;
+- field accounts: their own `cadence_days`, else the tier's days in CadencePolicy, else the
+  built-in default for the tier (an admin may delete a policy row; no account then silently
+  drops off the lists).
+The next contact is due `cadence` days after the last visit's local date, or after `since`, or
+after the day the customer was created.
 """
 
 from collections.abc import Mapping
 
 from django.conf import settings
 
-from crm.models import DEFAULT_CADENCE_DAYS, CadencePolicy, Customer
+from crm.models import (
+    DEFAULT_CADENCE_DAYS,
+    DEFAULT_REMOTE_CADENCE,
+    NO_CADENCE_SERVICE_MODELS,
+    CadencePolicy,
+    Customer,
+    RemoteKind,
+    ServiceCadence,
+    ServiceModel,
+)
 
 
-def cadence_days(*, tier: str, own_days: int | None, policies: Mapping[str, int]) -> int:
-    """The cadence of a customer of `tier` with `own_days` (None: its tier's), given the
-    policy rows as {tier: days}."""
-    return own_days or policies.get(tier) or DEFAULT_CADENCE_DAYS[tier]
+def cadence_days(
+    *,
+    tier: str,
+    own_days: int | None,
+    policies: Mapping[str, int],
+    service_model: str = ServiceModel.FIELD,
+    service_policies: Mapping[str, int] | None = None,
+) -> int | None:
+    """The cadence of a customer of `tier` served by `service_model` with `own_days` (None: the
+    rule's), given the policy rows as {tier: days} and {service model: days}; None: no cadence."""
+    if service_model in NO_CADENCE_SERVICE_MODELS:
+        return None
+    if own_days:
+        return own_days
+    if service_model == ServiceModel.FIELD:
+        return policies.get(tier) or DEFAULT_CADENCE_DAYS[tier]
+    return (service_policies or {}).get(service_model) or DEFAULT_REMOTE_CADENCE[service_model][0]
 
 
-def cadence_days_for(customer: Customer) -> int:
+def service_policies() -> dict[str, int]:
+    return dict(ServiceCadence.objects.values_list("service_model", "days"))
+
+
+def cadence_days_for(customer: Customer) -> int | None:
     policies = dict(CadencePolicy.objects.filter(tier=customer.tier).values_list("tier", "days"))
-    return cadence_days(tier=customer.tier, own_days=customer.cadence_days, policies=policies)
-
-
-def _fallback_sql(tier: str) -> str:
-    branches = " ".join(
-        f"WHEN '{tier_value}' THEN {days}" for tier_value, days in DEFAULT_CADENCE_DAYS.items()
+    return cadence_days(
+        tier=customer.tier,
+        own_days=customer.cadence_days,
+        policies=policies,
+        service_model=customer.service_model,
+        service_policies=service_policies() if customer.is_remote else None,
     )
-    return f"CASE {tier} {branches} END"
+
+
+def remote_kind_for(service_model: str) -> str:
+    """The kind of contact a remote-served account gets by default (phone unless an admin set
+    video in ServiceCadence)."""
+    kind = (
+        ServiceCadence.objects.filter(service_model=service_model)
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return kind or DEFAULT_REMOTE_CADENCE.get(service_model, (0, RemoteKind.PHONE))[1]
+
+
+def _case_sql(column: str, mapping: Mapping[str, int]) -> str:
+    branches = " ".join(f"WHEN '{key}' THEN {days}" for key, days in mapping.items())
+    return f"CASE {column} {branches} END"
 
 
 def cadence_days_sql(customer: str) -> str:
-    """The cadence of the crm_customer row aliased `customer`, as an SQL expression."""
+    """The cadence of the crm_customer row aliased `customer`, as an SQL expression (NULL: the
+    account has no cadence)."""
+    no_cadence = ", ".join(f"'{model}'" for model in NO_CADENCE_SERVICE_MODELS)
+    remote_defaults = {model: days for model, (days, _) in DEFAULT_REMOTE_CADENCE.items()}
     return (
-        f"COALESCE({customer}.cadence_days, "
+        f"CASE WHEN {customer}.service_model IN ({no_cadence}) THEN NULL "
+        f"ELSE COALESCE({customer}.cadence_days, "
+        f"CASE WHEN {customer}.service_model = '{ServiceModel.FIELD}' THEN COALESCE("
         f"(SELECT policy.days FROM crm_cadencepolicy policy WHERE policy.tier = {customer}.tier), "
-        f"{_fallback_sql(f'{customer}.tier')})"
+        f"{_case_sql(f'{customer}.tier', DEFAULT_CADENCE_DAYS)}) "
+        f"ELSE COALESCE((SELECT sc.days FROM crm_servicecadence sc "
+        f"WHERE sc.service_model = {customer}.service_model), "
+        f"{_case_sql(f'{customer}.service_model', remote_defaults)}) END) END"
     )
 
 

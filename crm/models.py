@@ -49,6 +49,112 @@ class CadencePolicy(models.Model):
         return f"Tier {self.tier}: every {self.days} days"
 
 
+class ServiceModel(models.TextChoices):
+    """Who serves an account and how (docs/user-guide.md, "Service models")."""
+
+    FIELD = "field", "Field: on-site visits"
+    REMOTE = "remote", "Remote: phone/video by the field rep"
+    INSIDE_SALES = "inside_sales", "Inside sales"
+    PARTNER = "partner", "Partner"
+    SELF_SERVICE = "self_service", "Self-service"
+
+
+# Served by phone or video, never on site: no travel, remote kinds only.
+REMOTE_SERVICE_MODELS = (ServiceModel.REMOTE, ServiceModel.INSIDE_SALES)
+# No one on the team visits or calls on a cadence: no due date, never neglected; margin and
+# late payment are still watched.
+NO_CADENCE_SERVICE_MODELS = (ServiceModel.PARTNER, ServiceModel.SELF_SERVICE)
+
+
+class RemoteKind(models.TextChoices):
+    """How a remote-served account is called (the same values as visits' VisitKind)."""
+
+    PHONE = "phone", "Phone"
+    VIDEO = "video", "Video"
+
+
+# Days between calls for remote-served accounts unless an admin sets them in ServiceCadence.
+DEFAULT_REMOTE_CADENCE = {
+    ServiceModel.REMOTE: (30, RemoteKind.PHONE),
+    ServiceModel.INSIDE_SALES: (30, RemoteKind.PHONE),
+}
+
+
+class ServiceCadence(models.Model):
+    """How often, and how, accounts served remotely are called. Field accounts follow their
+    tier's CadencePolicy; partner and self-service accounts have no cadence."""
+
+    service_model = models.CharField(
+        max_length=16,
+        unique=True,
+        choices=[(model.value, model.label) for model in REMOTE_SERVICE_MODELS],
+    )
+    days = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    kind = models.CharField(max_length=16, choices=RemoteKind.choices, default=RemoteKind.PHONE)
+
+    class Meta:
+        ordering = ["service_model"]
+        verbose_name_plural = "service cadences"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(days__gte=1, days__lte=3650), name="service_cadence_days_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_service_model_display()}: {self.get_kind_display()} every {self.days} days"
+        )
+
+
+class Partner(models.Model):
+    """An organisation that serves accounts for a commission (a distributor, an agent): its
+    charge replaces visit cost in those accounts' cost to serve."""
+
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
+    contact_name = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True, validators=[validate_single_line])
+    commission_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Share of the account's net revenue the partner keeps (10 = 10%).",
+    )
+    fee_per_order = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1000000"))],
+        help_text="Fixed fee per order (invoice) the partner handles.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(commission_percent__gte=0, commission_percent__lte=100)
+                & models.Q(fee_per_order__gte=0, fee_per_order__lte=1000000),
+                name="partner_terms_plausible",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def terms(self) -> str:
+        parts = []
+        if self.commission_percent:
+            parts.append(f"{self.commission_percent.normalize():f}% of revenue")
+        if self.fee_per_order:
+            parts.append(f"{self.fee_per_order:,.2f} per order")
+        return " + ".join(parts) or "no charge"
+
+
 class CustomerStatus(models.TextChoices):
     PROSPECT = "prospect", "Prospect"
     ACTIVE = "active", "Active"
@@ -101,11 +207,26 @@ class Customer(models.Model):
         help_text="Overrides the tier's visit cadence for this customer.",
     )
     notes = models.TextField(blank=True)
-    remote_visits = models.BooleanField(
-        default=False,
-        db_default=False,
-        help_text="Served by phone and video instead of on-site visits.",
+    status_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        db_default="",
+        validators=[validate_single_line],
+        help_text="Why the account has its status, e.g. why it was let go.",
     )
+    service_model = models.CharField(
+        max_length=16,
+        choices=ServiceModel.choices,
+        default=ServiceModel.FIELD,
+        db_default=ServiceModel.FIELD,
+        help_text="Who serves the account and how; changed by a hand-off (reports.handoff).",
+    )
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    # The day the current service model began: a partner's commission counts from it, and the
+    # outcomes compare the months before and after it.
+    service_since = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
     # Kept current by visits.services.customer_cadence_refresh whenever visits change;
     # crm.services.customers_due_refresh when only the cadence changes.
     last_visit_at = models.DateTimeField(
@@ -143,7 +264,16 @@ class Customer(models.Model):
                 name="customer_cadence_positive",
             ),
             models.CheckConstraint(
-                condition=date_in_range("since"), name="customer_since_plausible"
+                condition=date_in_range("since") & date_in_range("service_since"),
+                name="customer_since_plausible",
+            ),
+            # A partner left on an account served otherwise charges nothing (health.metrics
+            # counts the partner only while the model is partner); a file import may change
+            # the model without knowing about partners.
+            models.CheckConstraint(
+                condition=~models.Q(service_model=ServiceModel.PARTNER)
+                | models.Q(partner__isnull=False),
+                name="customer_partner_model_names_partner",
             ),
         ]
 
@@ -152,6 +282,14 @@ class Customer(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("crm:customer_detail", args=[self.pk])
+
+    @property
+    def is_remote(self) -> bool:
+        return self.service_model in REMOTE_SERVICE_MODELS
+
+    @property
+    def has_cadence(self) -> bool:
+        return self.service_model not in NO_CADENCE_SERVICE_MODELS
 
     @property
     def address(self) -> str:

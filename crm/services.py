@@ -10,10 +10,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.bounds import validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
 from core.refresh import customers_deletion, customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
-from crm.models import CadencePolicy, Contact, Customer, ExchangeRate, Invoice, SupportCase
+from crm.models import (
+    NO_CADENCE_SERVICE_MODELS,
+    CadencePolicy,
+    Contact,
+    Customer,
+    CustomerStatus,
+    ExchangeRate,
+    Invoice,
+    Partner,
+    ServiceCadence,
+    ServiceModel,
+    SupportCase,
+)
 
 # Fields a salesperson may change on the accounts they can see; the rest (tier, status, owner,
 # territory, cadence) are for managers and admins.
@@ -48,13 +61,17 @@ WHERE {{where}} AND c.next_visit_due IS DISTINCT FROM {next_due_sql("c", "c.last
 """
 
 
-def customers_due_refresh(*, customer_ids: Iterable[int] | None = None, tier: str = "") -> int:
+def customers_due_refresh(
+    *, customer_ids: Iterable[int] | None = None, tier: str = "", service_model: str = ""
+) -> int:
     """Recompute the next visit due date from the stored last visit (kept current by the
-    visits' last-visit refresh) after an account's or a tier's cadence changed. Returns how
-    many rows changed."""
+    visits' last-visit refresh) after an account's, a tier's or a service model's cadence
+    changed. Returns how many rows changed."""
     with connection.cursor() as cursor:
         if customer_ids is not None:
             where, params = "c.id = ANY(%(ids)s)", {"ids": sorted(set(customer_ids))}
+        elif service_model:
+            where, params = "c.service_model = %(model)s", {"model": service_model}
         else:
             where, params = "c.tier = %(tier)s", {"tier": tier}
         cursor.execute(_DUE_REFRESH_SQL.format(where=where), params | cadence_sql_params())
@@ -249,3 +266,114 @@ def cadence_policy_delete(*, policy: CadencePolicy) -> None:
     customers_due_refresh(tier=tier)
     customers_refresh_request(Customer.objects.filter(tier=tier).values_list("pk", flat=True))
     all_schedules_changed()
+
+
+@transaction.atomic
+def service_cadence_save(*, cadence: ServiceCadence) -> ServiceCadence:
+    """A remote service model's cadence changed: its accounts' due dates move now, their
+    neglect flags with the refresh that follows."""
+    cadence.full_clean()
+    cadence.save()
+    _service_model_changed(cadence.service_model)
+    return cadence
+
+
+@transaction.atomic
+def service_cadence_delete(*, cadence: ServiceCadence) -> None:
+    """The service model falls back to its built-in default cadence."""
+    cadence.delete()
+    _service_model_changed(cadence.service_model)
+
+
+def _service_model_changed(service_model: str) -> None:
+    customers_due_refresh(service_model=service_model)
+    customers_refresh_request(
+        Customer.objects.filter(service_model=service_model).values_list("pk", flat=True)
+    )
+    all_schedules_changed()
+
+
+@transaction.atomic
+def partner_save(*, partner: Partner) -> Partner:
+    """Create or update a partner; new terms change its accounts' cost to serve, refreshed."""
+    partner.full_clean()
+    partner.save()
+    customers_refresh_request(partner.customers.values_list("pk", flat=True))
+    return partner
+
+
+@transaction.atomic
+def customer_serve(
+    *,
+    customer: Customer,
+    service_model: str,
+    owner: User | None,
+    partner: Partner | None = None,
+    cadence_days: int | None = None,
+    since: dt.date,
+) -> Customer:
+    """Change who serves the account and how (a hand-off: reports.handoff). Field and remote
+    accounts are owned by a salesperson, inside-sales accounts by an inside-sales person,
+    partner accounts name their partner; self-service and partner accounts keep an owner who
+    watches them (or none)."""
+    errors = {}
+    if service_model not in ServiceModel.values:
+        errors["service_model"] = "Choose how the account is served."
+    elif service_model == ServiceModel.INSIDE_SALES and (
+        owner is None or not owner.is_inside_sales
+    ):
+        errors["owner"] = "Inside-sales accounts are owned by an inside-sales person."
+    elif service_model in (ServiceModel.FIELD, ServiceModel.REMOTE) and (
+        owner is None or not owner.is_salesperson
+    ):
+        errors["owner"] = "Field and remote accounts are owned by a salesperson."
+    if service_model == ServiceModel.PARTNER and partner is None:
+        errors["partner"] = "Choose the partner that will serve the account."
+    if cadence_days is not None and service_model in NO_CADENCE_SERVICE_MODELS:
+        errors["cadence_days"] = "Partner and self-service accounts have no visit cadence."
+    if errors:
+        raise ValidationError(errors)
+    stored = Customer.objects.select_for_update().get(pk=customer.pk)
+    owners = {stored.owner_id, owner.pk if owner else None}
+    stored.service_model = service_model
+    stored.owner = owner
+    stored.partner = partner if service_model == ServiceModel.PARTNER else None
+    stored.cadence_days = cadence_days
+    stored.service_since = since
+    stored.full_clean()
+    stored.save(
+        update_fields=[
+            "service_model",
+            "owner",
+            "partner",
+            "cadence_days",
+            "service_since",
+            "updated_at",
+        ]
+    )
+    for field in Customer._meta.concrete_fields:
+        setattr(customer, field.attname, getattr(stored, field.attname))
+    schedules_changed(owners)
+    customers_due_refresh(customer_ids=[customer.pk])
+    customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
+    customers_refresh_request([customer.pk])
+    return customer
+
+
+@transaction.atomic
+def customer_let_go(*, customer: Customer, reason: str) -> Customer:
+    """Stop serving the account on purpose: it is lost, with the reason kept on the account
+    (its open meetings and flags are closed by reports.handoff.accounts_let_go)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the account is let go."})
+    validate_single_line(reason)
+    stored = Customer.objects.select_for_update().get(pk=customer.pk)
+    stored.status = CustomerStatus.LOST
+    stored.status_reason = reason[:300]
+    stored.save(update_fields=["status", "status_reason", "updated_at"])
+    customer.status, customer.status_reason = stored.status, stored.status_reason
+    schedules_changed({stored.owner_id})
+    customers_due_refresh(customer_ids=[customer.pk])
+    customers_refresh_request([customer.pk])
+    return customer

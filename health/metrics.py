@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from core.isolation import DATA_FAULTS, run_isolating
 from crm.cadence import cadence_days_sql
-from crm.models import Customer, CustomerStatus
+from crm.models import Customer, CustomerStatus, ServiceModel
+from health.costs import (
+    HOUSE_AMOUNTS_SQL,
+    late_cost_sql,
+    partner_charge_sql,
+    support_cost_sql,
+    visit_cost_sql,
+)
 from health.models import FlagKind, HealthSettings, Recommendation
 from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
@@ -36,17 +43,10 @@ logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 365
 
-# An invoice's amounts in the house currency (CADENCE_CURRENCY): its own amounts at the rate
-# recorded when it was saved or imported (1 for the house currency), to the cent.
-_HOUSE_AMOUNTS = """
-    SELECT ROUND(i.amount * i.exchange_rate, 2) AS amount,
-           ROUND(i.cost_of_goods * i.exchange_rate, 2) AS cost_of_goods,
-           ROUND(i.discount * i.exchange_rate, 2) AS discount
-"""
 # The review worklist's recommendation, first match wins, from the year's figures (columns of
 # `judged` below):
-# 1. move_remote - unprofitable, and would be profitable without its visit cost (the visits make
-#    the loss): serve it by phone/video (inside sales);
+# 1. move_remote - a field account, unprofitable, and profitable without its visit cost (the
+#    visits make the loss): serve it by phone/video (inside sales);
 # 2. hand_off    - unprofitable even without visit costs: hand it off or let it go;
 # 3. visit_now   - profitable, active and overdue for a visit;
 # 4. reprice     - cost to serve takes at least half of a positive gross margin;
@@ -56,7 +56,8 @@ GROW_MIN_MARGIN_SHARE = Decimal("0.40")
 GROW_MAX_COST_SHARE = Decimal("0.10")
 REPRICE_MIN_COST_SHARE = Decimal("0.50")
 RECOMMENDATION_SQL = f"""CASE
-    WHEN profit < 0 AND profit >= -visit_cost THEN '{Recommendation.MOVE_REMOTE}'
+    WHEN profit < 0 AND profit >= -visit_cost AND service_model = '{ServiceModel.FIELD}'
+        THEN '{Recommendation.MOVE_REMOTE}'
     WHEN profit < 0 THEN '{Recommendation.HAND_OFF}'
     WHEN status = '{CustomerStatus.ACTIVE}' AND days_since > cadence
         THEN '{Recommendation.VISIT_NOW}'
@@ -72,6 +73,7 @@ _CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
 _METRICS_SQL = f"""
 WITH scope AS (
     SELECT c.id, c.status, c.since, (c.created_at AT TIME ZONE %(tz)s)::date AS created_on,
+           c.service_model, c.partner_id, c.service_since,
            {cadence_days_sql("c")} AS cadence
     FROM crm_customer c
     WHERE {{customers:c.id}}
@@ -105,8 +107,14 @@ visit_totals AS (
            MAX(r.last_any_at) AS last_any_at,
            SUM(r.visits_done) AS visits_done,
            SUM(r.minutes) AS minutes,
-           SUM(COALESCE(r.minutes, 0) / 60.0 * u.hourly_cost
-               + COALESCE(r.km, 0) * %(cost_per_km)s + COALESCE(r.expenses, 0)) AS cost
+           SUM({
+    visit_cost_sql(
+        minutes="COALESCE(r.minutes, 0)",
+        km="COALESCE(r.km, 0)",
+        expenses="COALESCE(r.expenses, 0)",
+        hourly_cost="u.hourly_cost",
+    )
+}) AS cost
     FROM visits_by_rep r
     JOIN accounts_user u ON u.id = r.salesperson_id
     GROUP BY r.customer_id
@@ -131,7 +139,7 @@ invoice_totals AS (
            SUM(h.amount) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_due,
            MAX(late.days) FILTER (WHERE late.unpaid) AS oldest_unpaid_days
     FROM crm_invoice i
-    CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
+    CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
     CROSS JOIN LATERAL (
         SELECT GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
                                     %(as_of)s::date) - i.due_on) AS days,
@@ -148,9 +156,28 @@ support_totals AS (
       AND s.opened_on BETWEEN %(window_start)s AND %(as_of)s
     GROUP BY s.customer_id
 ),
+partner_totals AS (
+    -- A partner's charge on the orders (invoices) of the year issued since it took the account.
+    SELECT scope.id AS customer_id,
+           SUM({
+    partner_charge_sql(
+        amount="h.amount",
+        commission_percent="p.commission_percent",
+        fee_per_order="p.fee_per_order",
+    )
+}) AS cost
+    FROM scope
+    JOIN crm_partner p ON p.id = scope.partner_id
+    JOIN crm_invoice i ON i.customer_id = scope.id
+    CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
+    WHERE scope.service_model = '{ServiceModel.PARTNER}'
+      AND i.issued_on BETWEEN GREATEST(%(window_start)s, scope.service_since) AND %(as_of)s
+    GROUP BY scope.id
+),
 figures AS (
     SELECT scope.id AS customer_id,
            scope.status,
+           scope.service_model,
            scope.cadence,
            (vt.last_visit_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
            %(as_of)s::date - COALESCE((vt.last_visit_at AT TIME ZONE %(tz)s)::date, scope.since,
@@ -159,8 +186,9 @@ figures AS (
            COALESCE(it.margin, 0) AS margin,
            COALESCE(it.discount, 0) AS discount,
            ROUND(COALESCE(vt.cost, 0), 2) AS visit_cost,
-           ROUND(COALESCE(st.minutes, 0) / 60.0 * %(support_hourly_cost)s, 2) AS support_cost,
-           ROUND(COALESCE(it.amount_days, 0) / 365.0 * %(cost_of_capital)s, 2) AS late_cost,
+           ROUND({support_cost_sql(minutes="COALESCE(st.minutes, 0)")}, 2) AS support_cost,
+           ROUND({late_cost_sql(amount_days="COALESCE(it.amount_days, 0)")}, 2) AS late_cost,
+           ROUND(COALESCE(pt.cost, 0), 2) AS partner_cost,
            COALESCE(vt.visits_done, 0) AS visits_done,
            COALESCE(vt.minutes, 0) AS visit_minutes,
            COALESCE(st.minutes, 0) AS support_minutes,
@@ -179,28 +207,31 @@ figures AS (
     LEFT JOIN invoice_totals it ON it.customer_id = scope.id
     LEFT JOIN support_totals st ON st.customer_id = scope.id
     LEFT JOIN last_follow_up lf ON lf.customer_id = scope.id
+    LEFT JOIN partner_totals pt ON pt.customer_id = scope.id
 ),
 judged AS (
     SELECT f.*,
-           f.visit_cost + f.support_cost + f.late_cost AS cost_to_serve,
-           f.margin - (f.visit_cost + f.support_cost + f.late_cost) AS profit
+           f.visit_cost + f.support_cost + f.late_cost + f.partner_cost AS cost_to_serve,
+           f.margin - (f.visit_cost + f.support_cost + f.late_cost + f.partner_cost) AS profit
     FROM figures f
 )
 INSERT INTO crm_accountmetrics AS m (
     customer_id, as_of, last_visit_on, days_since_visit, cadence_days, next_due_on, days_overdue,
-    revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, cost_to_serve,
-    profit, visits_done, visit_minutes, support_minutes, average_days_late,
+    revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, partner_cost,
+    cost_to_serve, profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
     recommendation, months_as_of, computed_at
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
-       revenue, margin, discount, visit_cost, support_cost, late_cost, cost_to_serve,
-       profit, visits_done, visit_minutes, support_minutes, average_days_late,
+       revenue, margin, discount, visit_cost, support_cost, late_cost, partner_cost,
+       cost_to_serve, profit, visits_done, visit_minutes, support_minutes, average_days_late,
        oldest_unpaid_days,
-       status = '{CustomerStatus.ACTIVE}' AND days_since > cadence,
+       -- No cadence (partner, self-service): never neglected.
+       COALESCE(status = '{CustomerStatus.ACTIVE}' AND days_since > cadence, false),
        status = '{CustomerStatus.ACTIVE}' AND profit < 0,
-       status <> '{CustomerStatus.PROSPECT}'
+       -- Prospects owe nothing yet; accounts let go (lost) are no longer watched.
+       status NOT IN ('{CustomerStatus.PROSPECT}', '{CustomerStatus.LOST}')
            AND (COALESCE(oldest_unpaid_days, 0) > %(late_unpaid_days)s
                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
        follow_up_overdue_on,
@@ -215,6 +246,7 @@ ON CONFLICT (customer_id) DO UPDATE SET
     revenue = EXCLUDED.revenue, gross_margin = EXCLUDED.gross_margin,
     discount = EXCLUDED.discount, visit_cost = EXCLUDED.visit_cost,
     support_cost = EXCLUDED.support_cost, late_payment_cost = EXCLUDED.late_payment_cost,
+    partner_cost = EXCLUDED.partner_cost,
     cost_to_serve = EXCLUDED.cost_to_serve, profit = EXCLUDED.profit,
     visits_done = EXCLUDED.visits_done, visit_minutes = EXCLUDED.visit_minutes,
     support_minutes = EXCLUDED.support_minutes, average_days_late = EXCLUDED.average_days_late,
@@ -226,14 +258,16 @@ ON CONFLICT (customer_id) DO UPDATE SET
     months_as_of = COALESCE(EXCLUDED.months_as_of, m.months_as_of),
     computed_at = EXCLUDED.computed_at
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
-       m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.visits_done,
+       m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.partner_cost,
+       m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
        m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
        m.recommendation, m.months_as_of)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
-       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
+       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.partner_cost,
+       EXCLUDED.visits_done,
        EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
        EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation,
@@ -254,6 +288,7 @@ _INPUTS = f"""(CASE {{kind}}
         'revenue', m.revenue::text, 'gross_margin', m.gross_margin::text,
         'visit_cost', m.visit_cost::text, 'support_cost', m.support_cost::text,
         'late_payment_cost', m.late_payment_cost::text,
+        'partner_cost', m.partner_cost::text,
         'cost_to_serve', m.cost_to_serve::text, 'profit', m.profit::text)
     ELSE jsonb_build_object(
         'oldest_unpaid_days_late', ROUND(m.oldest_unpaid_days_late::numeric, 2)::text,
@@ -524,6 +559,12 @@ _TARGETS_FORWARD = f"""
     ) d
 """
 
+# An invoice's amount times the days it was paid late (or is unpaid past due) as of as_of.
+_AMOUNT_DAYS_LATE = (
+    "h.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END, "
+    "%(as_of)s::date) - i.due_on)"
+)
+
 # Every part is read per target (LATERAL: an index range scan per customer and span, whatever
 # the planner guesses of the targets' number), summed per customer and month.
 _MONTHLY_SQL = f"""
@@ -534,23 +575,26 @@ parts AS (
     CROSS JOIN LATERAL (
         SELECT date_trunc('month', i.issued_on)::date AS month,
                h.amount AS revenue, h.amount - h.cost_of_goods AS margin, h.discount,
-               0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
+               0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits,
+               0 AS partner_cost
         FROM crm_invoice i
-        CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
+        CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
         WHERE i.customer_id = t.customer_id AND i.issued_on BETWEEN t.first_day AND t.last_day
         UNION ALL
         SELECT date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
-               h.amount * GREATEST(0, COALESCE(CASE WHEN i.paid_on <= %(as_of)s THEN i.paid_on END,
-                                               %(as_of)s::date) - i.due_on)
-                   / 365.0 * %(cost_of_capital)s,
-               0
+               {late_cost_sql(amount_days=_AMOUNT_DAYS_LATE)},
+               0, 0
         FROM crm_invoice i
-        CROSS JOIN LATERAL ({_HOUSE_AMOUNTS}) h
+        CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
         WHERE i.customer_id = t.customer_id AND i.due_on BETWEEN t.first_day AND t.last_day
         UNION ALL
         SELECT r.month, 0, 0, 0,
-               r.minutes / 60.0 * u.hourly_cost + r.km * %(cost_per_km)s + r.expenses, 0, 0,
-               r.visits
+               {
+    visit_cost_sql(
+        minutes="r.minutes", km="r.km", expenses="r.expenses", hourly_cost="u.hourly_cost"
+    )
+},
+               0, 0, r.visits, 0
         FROM (
             SELECT v.salesperson_id,
                    date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
@@ -567,35 +611,52 @@ parts AS (
         JOIN accounts_user u ON u.id = r.salesperson_id
         UNION ALL
         SELECT date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
-               s.minutes / 60.0 * %(support_hourly_cost)s, 0, 0
+               {support_cost_sql(minutes="s.minutes")}, 0, 0, 0
         FROM crm_supportcase s
         WHERE s.customer_id = t.customer_id AND s.opened_on BETWEEN t.first_day AND t.last_day
+        UNION ALL
+        SELECT date_trunc('month', i.issued_on)::date, 0, 0, 0, 0, 0, 0, 0,
+               {
+    partner_charge_sql(
+        amount="h.amount",
+        commission_percent="p.commission_percent",
+        fee_per_order="p.fee_per_order",
+    )
+}
+        FROM crm_customer pc
+        JOIN crm_partner p ON p.id = pc.partner_id
+        JOIN crm_invoice i ON i.customer_id = pc.id
+        CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
+        WHERE pc.id = t.customer_id AND pc.service_model = '{ServiceModel.PARTNER}'
+          AND i.issued_on BETWEEN GREATEST(t.first_day, pc.service_since) AND t.last_day
     ) p
 ),
 fresh AS (
     SELECT customer_id, month, SUM(revenue) AS revenue, SUM(margin) AS margin,
            SUM(discount) AS discount, ROUND(SUM(visit_cost), 2) AS visit_cost,
            ROUND(SUM(support_cost), 2) AS support_cost, ROUND(SUM(late_cost), 2) AS late_cost,
-           SUM(visits) AS visits
+           SUM(visits) AS visits, ROUND(SUM(partner_cost), 2) AS partner_cost
     FROM parts
     GROUP BY customer_id, month
 ){{removed}}
 INSERT INTO crm_accountmonth AS am (
     customer_id, month, revenue, gross_margin, discount, visit_cost, support_cost,
-    late_payment_cost, visits_done
+    late_payment_cost, visits_done, partner_cost
 )
-SELECT customer_id, month, revenue, margin, discount, visit_cost, support_cost, late_cost, visits
+SELECT customer_id, month, revenue, margin, discount, visit_cost, support_cost, late_cost, visits,
+       partner_cost
 FROM fresh
 ON CONFLICT (customer_id, month) DO UPDATE SET
     revenue = EXCLUDED.revenue, gross_margin = EXCLUDED.gross_margin,
     discount = EXCLUDED.discount, visit_cost = EXCLUDED.visit_cost,
     support_cost = EXCLUDED.support_cost, late_payment_cost = EXCLUDED.late_payment_cost,
-    visits_done = EXCLUDED.visits_done
+    visits_done = EXCLUDED.visits_done, partner_cost = EXCLUDED.partner_cost
 WHERE (am.revenue, am.gross_margin, am.discount, am.visit_cost, am.support_cost,
-       am.late_payment_cost, am.visits_done)
+       am.late_payment_cost, am.visits_done, am.partner_cost)
   IS DISTINCT FROM
       (EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
-       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done)
+       EXCLUDED.support_cost, EXCLUDED.late_payment_cost, EXCLUDED.visits_done,
+       EXCLUDED.partner_cost)
 """
 
 # A month left with no rows (they were deleted or moved) goes. Only a full recomputation needs

@@ -55,6 +55,8 @@ class AccountFigures(models.Model):
     visit_cost = models.DecimalField(**MONEY)
     support_cost = models.DecimalField(**MONEY)
     late_payment_cost = models.DecimalField(**MONEY)
+    # What a partner charged on the orders it handled (health.costs.partner_charge_sql).
+    partner_cost = models.DecimalField(**MONEY, default=0, db_default=0)
 
     class Meta:
         abstract = True
@@ -81,9 +83,10 @@ class AccountMetrics(AccountFigures):
     as_of = models.DateField()
     last_visit_on = models.DateField(null=True)
     days_since_visit = models.IntegerField()
-    cadence_days = models.PositiveSmallIntegerField()
-    next_due_on = models.DateField()
-    days_overdue = models.IntegerField(help_text="Negative: days left until due.")
+    # None for accounts without a cadence (partner, self-service: crm.cadence).
+    cadence_days = models.PositiveSmallIntegerField(null=True)
+    next_due_on = models.DateField(null=True)
+    days_overdue = models.IntegerField(null=True, help_text="Negative: days left until due.")
     cost_to_serve = models.DecimalField(**MONEY)
     profit = models.DecimalField(**MONEY)
     visits_done = models.PositiveIntegerField()

@@ -108,7 +108,7 @@ GROUP BY s.id
 _MONTHS_SQL = """
 INSERT INTO crm_segmentmonth (segment_id, month, revenue, gross_margin, discount, cost_to_serve)
 SELECT sm.segment_id, am.month, SUM(am.revenue), SUM(am.gross_margin), SUM(am.discount),
-       SUM(am.visit_cost + am.support_cost + am.late_payment_cost)
+       SUM(am.visit_cost + am.support_cost + am.late_payment_cost + am.partner_cost)
 FROM crm_segmentmember sm
 JOIN crm_accountmonth am ON am.customer_id = sm.customer_id
 WHERE sm.segment_id = ANY(%(segments)s)

@@ -15,6 +15,7 @@ from crm.models import (
     CustomerStatus,
     ExchangeRate,
     Invoice,
+    ServiceModel,
     SupportCase,
     SupportCaseKind,
     Tier,
@@ -28,6 +29,7 @@ from imports.values import (
     parse_bool,
     parse_currency,
     parse_email,
+    service_model_parser,
 )
 from visits.models import Outcome, Visit, VisitKind, VisitStatus
 
@@ -256,12 +258,11 @@ CUSTOMERS = Kind(
             create_default="NULL",
         ),
         Field(
-            "remote_visits",
-            "Remote visits",
-            sql_type="boolean",
-            parse=parse_bool,
-            synonyms=("remote", "inside sales"),
-            create_default="false",
+            "service_model",
+            "Service model",
+            parse=service_model_parser(),
+            synonyms=("service model", "served by", "coverage", "remote", "inside sales"),
+            create_default=f"'{ServiceModel.FIELD}'",
         ),
         _text("notes", "Notes", 0, "notes", "description", "comments"),
     ),

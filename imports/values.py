@@ -200,3 +200,38 @@ def parse_currency(text: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", code):
         raise CellError(f"{text.strip()!r} is not a three-letter currency code (e.g. EUR)")
     return code
+
+
+def service_model_parser():
+    """A reader for an account's service model: by value or label, the usual words for each,
+    and yes/no from a "remote" column (yes: remote, no: field). Partner accounts are set up in
+    Cadence by a hand-off, which names the partner; a file cannot."""
+    # Imported here: the workbook reader's child process loads this module before Django's
+    # apps are ready, and never builds this parser.
+    from crm.models import ServiceModel
+
+    aliases = {
+        "on site": ServiceModel.FIELD,
+        "on-site": ServiceModel.FIELD,
+        "visits": ServiceModel.FIELD,
+        "phone": ServiceModel.REMOTE,
+        "video": ServiceModel.REMOTE,
+        "inside": ServiceModel.INSIDE_SALES,
+        "self service": ServiceModel.SELF_SERVICE,
+        "online": ServiceModel.SELF_SERVICE,
+        "webshop": ServiceModel.SELF_SERVICE,
+    }
+    aliases |= dict.fromkeys(_TRUE, ServiceModel.REMOTE)
+    aliases |= dict.fromkeys(_FALSE, ServiceModel.FIELD)
+    choose = choice_parser(ServiceModel, aliases)
+
+    def parse(text: str) -> str:
+        value = choose(text)
+        if value == ServiceModel.PARTNER:
+            raise CellError(
+                "partner accounts are handed to a named partner in Cadence (account page, "
+                "Hand off), not set from a file"
+            )
+        return value
+
+    return parse

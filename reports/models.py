@@ -10,8 +10,11 @@ class ReviewActionKind(models.TextChoices):
     REASSIGN = "reassign", "Reassign"
     TIER = "tier", "Change tier"
     CADENCE = "cadence", "Change cadence"
+    # Before hand-offs existed: a switch to phone/video visits (kept for the history).
     REMOTE = "remote", "Remote cadence"
     ACKNOWLEDGE = "acknowledge", "Acknowledge flag"
+    HAND_OFF = "hand_off", "Hand off"
+    LET_GO = "let_go", "Let go"
 
 
 class ReviewAction(models.Model):
@@ -24,6 +27,9 @@ class ReviewAction(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     action = models.CharField(max_length=32, choices=ReviewActionKind.choices)
     details = models.JSONField(default=dict)
+    # The account's 12-month figures when the action was taken (AccountMetrics, as strings):
+    # the Outcomes view compares what came after with them.
+    figures = models.JSONField(default=dict, db_default={})
 
     class Meta:
         db_table = "crm_reviewaction"

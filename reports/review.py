@@ -16,6 +16,7 @@ from crm.models import Customer
 from crm.services import customer_update
 from health.models import AccountFlag, Recommendation, Segment
 from health.services import flag_acknowledge, pending_refresh_run
+from reports.handoff import figures_snapshot
 from reports.models import ReviewAction, ReviewActionKind
 
 RECOMMENDATIONS = dict(Recommendation.choices)
@@ -57,6 +58,7 @@ def recommendation_reason(customer: Customer) -> str:
 def review_act(*, customer: Customer, user: User, action: str, data: dict) -> ReviewAction:
     """Apply one worklist action, record who did what, and refresh the account's figures at once
     (once: the refresh the change requested is answered here, so its task finds nothing left)."""
+    figures = figures_snapshot(customer)
     if action == ReviewActionKind.REASSIGN:
         owner = data["owner"]
         customer_update(customer=customer, user=user, changes={"owner": owner})
@@ -69,10 +71,6 @@ def review_act(*, customer: Customer, user: User, action: str, data: dict) -> Re
             customer=customer, user=user, changes={"cadence_days": data["cadence_days"]}
         )
         details = {"cadence_days": data["cadence_days"]}
-    elif action == ReviewActionKind.REMOTE:
-        customer.remote_visits = data["remote_visits"]
-        customer.save(update_fields=["remote_visits", "updated_at"])
-        details = {"remote_visits": customer.remote_visits}
     elif action == ReviewActionKind.ACKNOWLEDGE:
         flag = AccountFlag.objects.get(pk=data["flag"], customer=customer, resolved_at__isnull=True)
         flag_acknowledge(flag=flag, user=user, reason=data["reason"], until=data["until"])
@@ -80,7 +78,7 @@ def review_act(*, customer: Customer, user: User, action: str, data: dict) -> Re
     else:
         raise ValidationError(f"Unknown action {action!r}.")
     record = ReviewAction.objects.create(
-        customer=customer, user=user, action=action, details=details
+        customer=customer, user=user, action=action, details=details, figures=figures
     )
     customers_refresh_request([customer.pk])
     pending_refresh_run(customer_ids=[customer.pk])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import views
+from reports import handoff_views, views
 
 app_name = "manage"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("team/", views.team_schedule, name="team_schedule"),
     path("review/", views.review, name="review"),
     path("review/<int:pk>/act/", views.review_action, name="review_action"),
+    path("hand-off/", handoff_views.hand_off, name="hand_off"),
+    path("hand-off/let-go/", handoff_views.let_go, name="let_go"),
 ]

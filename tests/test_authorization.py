@@ -75,6 +75,8 @@ ROUTES = {
     "manage:team_schedule": Route({MANAGER, ADMIN}),
     "manage:review": Route({MANAGER, ADMIN}),
     "manage:review_action": Route({MANAGER, ADMIN}, _customer),
+    "manage:hand_off": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
+    "manage:let_go": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "accounts:admin_home": Route({ADMIN}),
     "imports:list": Route({ADMIN}),
     "imports:detail": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from visits.models import Visit
+from visits.models import Visit, VisitAttendee
 from visits.services import visit_admin_save, visits_delete
 
 
@@ -31,3 +31,20 @@ class VisitAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         visits_delete(visit_ids=list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(VisitAttendee)
+class VisitAttendeeAdmin(admin.ModelAdmin):
+    """Colleagues attending a meeting (hand-off introductions); read here, set by the
+    hand-off (reports.handoff)."""
+
+    list_display = ("visit", "user")
+    list_select_related = ("visit__customer", "user")
+    search_fields = ("user__username", "visit__customer__name")
+    autocomplete_fields = ("visit", "user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

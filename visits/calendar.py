@@ -8,7 +8,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from accounts.models import User
-from visits.models import Visit, VisitStatus
+from visits.models import REMOTE_VISIT_KINDS, Visit, VisitStatus
 
 PRODID = "-//Cadence//Meeting schedule//EN"
 
@@ -40,13 +40,25 @@ def _event(visit: Visit) -> Event:
     event.add("sequence", visit.sequence)
     event.add("dtstart", visit.scheduled_start)
     event.add("dtend", visit.scheduled_end or visit.scheduled_start)
-    event.add("summary", visit.customer.name)
-    if visit.customer.address:
-        event.add("location", visit.customer.address)
+    customer = visit.customer
     lines = []
     if visit.purpose:
         lines.append(visit.purpose)
-    lines.append(f"{visit.get_kind_display()} meeting")
+    if visit.kind in REMOTE_VISIT_KINDS:
+        # A call happens where the caller is: the event says whom to call, not where to go.
+        event.add(
+            "summary", f"Call {customer.name}" + (f" {customer.phone}" if customer.phone else "")
+        )
+        if customer.phone:
+            event.add("location", f"tel:{customer.phone}")
+        lines.append(
+            f"{visit.get_kind_display()} call" + (f": {customer.phone}" if customer.phone else "")
+        )
+    else:
+        event.add("summary", customer.name)
+        if customer.address:
+            event.add("location", customer.address)
+        lines.append(f"{visit.get_kind_display()} meeting")
     contacts = [
         f"{c.name}{' (' + c.title + ')' if c.title else ''}{' ' + c.phone if c.phone else ''}"
         for c in visit.contacts.all()

@@ -3,14 +3,32 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from accounts.models import User
 from core.bounds import validate_plausible_date, validate_single_line
+from crm.cadence import remote_kind_for
 from crm.models import Contact, Customer
-from visits.models import Outcome, Visit, VisitKind
+from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_MEETING = dt.timedelta(hours=24)
 MEETING_KINDS = [(k, label) for k, label in VisitKind.choices if k != VisitKind.EMAIL]
+# Travel is asked for only where someone travels: on-site visits of field accounts.
+TRAVEL_FIELDS = ("travel_minutes", "distance_km", "expenses")
+
+
+def kinds_for(user: User, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The kinds of contact `user` may plan or log: inside sales never go on site."""
+    if user.is_inside_sales:
+        return [(kind, label) for kind, label in choices if kind in REMOTE_VISIT_KINDS]
+    return choices
+
+
+def default_kind(customer: Customer | None, user: User) -> str:
+    """What a new meeting with `customer` is by default: its service model's contact kind."""
+    if (customer is not None and customer.is_remote) or user.is_inside_sales:
+        return remote_kind_for(customer.service_model if customer else "inside_sales")
+    return VisitKind.ON_SITE
 
 
 class ContactsField(forms.ModelMultipleChoiceField):
@@ -57,10 +75,13 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
     purpose = forms.CharField(max_length=300, required=False)
     field_order = ["customer", "kind", "start", "end", "contacts", "purpose"]
 
-    def __init__(self, *args, customers, **kwargs):
+    def __init__(self, *args, customers, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = customers
-        self.limit_contacts(self.chosen_customer())
+        self.fields["kind"].choices = kinds_for(user, MEETING_KINDS)
+        customer = self.chosen_customer()
+        self.fields["kind"].initial = default_kind(customer, user)
+        self.limit_contacts(customer)
 
     def chosen_customer(self) -> Customer | None:
         raw = self.data.get("customer") if self.is_bound else self.initial.get("customer")
@@ -119,10 +140,18 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         }
         labels = {"visited_at": "When", "duration_minutes": "Duration (minutes)"}
 
-    def __init__(self, *args, customer: Customer, **kwargs):
+    def __init__(self, *args, customer: Customer, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["visited_at"].required = True
         self.fields["outcome"].choices = [("", "—"), *Outcome.choices]
+        self.fields["kind"].choices = kinds_for(user, list(VisitKind.choices))
+        if not self.is_bound and "kind" not in (kwargs.get("initial") or {}):
+            self.initial["kind"] = default_kind(customer, user)
+        # Remote-served accounts and inside sales: no one travelled, so nothing to ask.
+        self.remote = customer.is_remote or user.is_inside_sales
+        if self.remote:
+            for name in TRAVEL_FIELDS:
+                del self.fields[name]
         self.limit_contacts(customer)
 
     def clean(self):
@@ -143,7 +172,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         return cleaned
 
     def service_arguments(self) -> dict:
-        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
         data["contacts"] = list(self.cleaned_data["contacts"])
         data["plan_follow_up_at"] = self.cleaned_data.get("plan_follow_up_at")
         for text in ("notes", "outcome", "next_step", "competitor"):

@@ -26,6 +26,8 @@ class VisitKind(models.TextChoices):
 
 # Kinds of contact that keep a customer's visit cadence; an email does not.
 CADENCE_VISIT_KINDS = (VisitKind.ON_SITE, VisitKind.PHONE, VisitKind.VIDEO)
+# What inside sales and remote-served accounts use: no one travels.
+REMOTE_VISIT_KINDS = (VisitKind.PHONE, VisitKind.VIDEO, VisitKind.EMAIL)
 
 
 class VisitStatus(models.TextChoices):
@@ -49,6 +51,11 @@ class Visit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="visits"
     )
     contacts = models.ManyToManyField("crm.Contact", blank=True, related_name="visits")
+    # Colleagues also at the meeting (the previous owner at a hand-off's introduction): it is
+    # on their schedule and calendar too; the cost is the salesperson's visit.
+    attendees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, through="VisitAttendee", related_name="+"
+    )
     kind = models.CharField(max_length=16, choices=VisitKind.choices, default=VisitKind.ON_SITE)
     status = models.CharField(
         max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED
@@ -99,6 +106,11 @@ class Visit(models.Model):
     next_step = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     follow_up_on = models.DateField(
         "follow-up date", null=True, blank=True, validators=[validate_plausible_date]
+    )
+    brief = models.TextField(
+        blank=True,
+        db_default="",
+        help_text="Prepared for the meeting, e.g. the account brief copied at a hand-off.",
     )
     competitor = models.CharField(
         "competitor mentioned", max_length=200, blank=True, validators=[validate_single_line]
@@ -178,3 +190,16 @@ class Visit(models.Model):
     @property
     def is_planned(self) -> bool:
         return self.status == VisitStatus.PLANNED
+
+
+class VisitAttendee(models.Model):
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="attendance")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "visit"], name="visit_attendee_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.visit_id}"

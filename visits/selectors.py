@@ -24,11 +24,34 @@ from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
 from crm.models import Contact, Customer, CustomerStatus
 from crm.selectors import customers_visible_to, with_overdue
-from visits.models import Visit, VisitStatus
+from visits.models import Visit, VisitAttendee, VisitStatus
 
 FEED_DAYS_BACK = 30
 FEED_DAYS_AHEAD = 180
 WHO_TO_VISIT_HORIZON_DAYS = 14
+# Meetings a user attends without leading them (hand-off introductions) are few; the newest
+# this many are enough for any schedule or calendar.
+ATTENDED_KEPT = 500
+
+
+def attended_visit_ids(user: User) -> list[int]:
+    """Meetings `user` attends as a colleague, read once per request (kept on the user): as
+    values, the schedule's query keeps using its indexes (an OR with a subquery did not)."""
+    cached = getattr(user, "_attended_visit_ids", None)
+    if cached is None:
+        cached = list(
+            VisitAttendee.objects.filter(user=user)
+            .order_by("-visit_id")
+            .values_list("visit_id", flat=True)[:ATTENDED_KEPT]
+        )
+        user._attended_visit_ids = cached
+    return cached
+
+
+def own_or_attended_q(user: User) -> Q:
+    """The meetings on `user`'s schedule: those they lead and those they attend."""
+    attended = attended_visit_ids(user)
+    return Q(salesperson=user) | Q(pk__in=attended) if attended else Q(salesperson=user)
 
 
 def visits_visible_to(user: User) -> QuerySet[Visit]:
@@ -41,7 +64,7 @@ def visits_visible_to(user: User) -> QuerySet[Visit]:
         return visits
     if user.is_manager:
         return visits.filter(customer__territory_id__in=territory_ids_managed_by(user))
-    return visits.filter(Q(salesperson=user) | Q(customer__owner=user))
+    return visits.filter(own_or_attended_q(user) | Q(customer__owner=user))
 
 
 def overlapping_q(salesperson, start, end) -> Q:
@@ -66,7 +89,7 @@ def visits_editable_by(user: User) -> QuerySet[Visit]:
 def _agenda_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
     return (
         visits_visible_to(user)
-        .filter(salesperson=user)
+        .filter(own_or_attended_q(user))
         .annotate(moment=Coalesce("scheduled_start", "visited_at"))
         .filter(moment__gte=start, moment__lt=end)
     )
@@ -125,7 +148,7 @@ def feed_visits(user: User, *, now: dt.datetime) -> QuerySet[Visit]:
     """Meetings for the user's calendar: planned ones from 30 days back to 180 days ahead."""
     return (
         Visit.objects.filter(
-            salesperson=user,
+            own_or_attended_q(user),
             scheduled_start__gte=now - dt.timedelta(days=FEED_DAYS_BACK),
             scheduled_start__lte=now + dt.timedelta(days=FEED_DAYS_AHEAD),
         )

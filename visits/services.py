@@ -21,7 +21,15 @@ from core.refresh import customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer
 from crm.services import validate_contacts_belong_to
-from visits.models import CADENCE_VISIT_KINDS, Outcome, Visit, VisitKind, VisitStatus
+from visits.models import (
+    CADENCE_VISIT_KINDS,
+    REMOTE_VISIT_KINDS,
+    Outcome,
+    Visit,
+    VisitAttendee,
+    VisitKind,
+    VisitStatus,
+)
 from visits.selectors import overlapping_q
 
 FOLLOW_UP_MEETING_MINUTES = 60
@@ -56,6 +64,14 @@ def overlapping_meetings(visit: Visit) -> list[Visit]:
     )
 
 
+def _validate_kind(user: User, kind: str) -> None:
+    """Inside sales serve by phone, video and e-mail; an on-site visit is the field team's."""
+    if user.is_inside_sales and kind not in REMOTE_VISIT_KINDS:
+        raise ValidationError(
+            {"kind": "Inside sales call or meet by video; on-site visits are the field team's."}
+        )
+
+
 def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
     if end <= start:
         raise ValidationError({"scheduled_end": "The meeting must end after it starts."})
@@ -80,8 +96,12 @@ def visit_schedule(
     end: dt.datetime,
     contacts: list[Contact] | tuple = (),
     purpose: str = "",
+    brief: str = "",
+    attendees: list[User] | tuple = (),
 ) -> ScheduleResult:
-    """Plan a meeting for `user`. Overlaps are allowed; they come back so the user is warned."""
+    """Plan a meeting for `user` (with colleagues `attendees`, on their schedules too).
+    Overlaps are allowed; they come back so the user is warned."""
+    _validate_kind(user, kind)
     _validate_times(start, end)
     validate_contacts_belong_to(customer, contacts)
     visit = Visit(
@@ -92,10 +112,16 @@ def visit_schedule(
         scheduled_start=start,
         scheduled_end=end,
         purpose=purpose,
+        brief=brief,
     )
     visit.full_clean()
     visit.save()
     visit.contacts.set(contacts)
+    colleagues = {person.pk for person in attendees} - {user.pk}
+    VisitAttendee.objects.bulk_create(
+        VisitAttendee(visit=visit, user_id=person_id) for person_id in sorted(colleagues)
+    )
+    schedules_changed(colleagues)
     _meeting_changed(customer=customer, salesperson_id=user.pk)
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
@@ -118,6 +144,34 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
     _meeting_changed(customer=visit.customer, salesperson_id=visit.salesperson_id)
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
+
+
+def _meeting_kind(customer: Customer, user: User) -> str:
+    """A meeting's kind when nothing says otherwise: a call for remote service, else on site."""
+    if customer.is_remote or user.is_inside_sales:
+        return VisitKind.PHONE
+    return VisitKind.ON_SITE
+
+
+@transaction.atomic
+def visit_reassign(*, visit: Visit, salesperson: User) -> Visit:
+    """Give a planned meeting to another person (a hand-off); a remote-served account's or an
+    inside-sales person's meeting becomes a call."""
+    visit.status = (
+        Visit.objects.select_for_update().values_list("status", flat=True).get(pk=visit.pk)
+    )
+    _require_planned(visit, "re-assigned")
+    before = visit.salesperson_id
+    visit.salesperson = salesperson
+    if visit.kind == VisitKind.ON_SITE and (
+        visit.customer.is_remote or salesperson.is_inside_sales
+    ):
+        visit.kind = _meeting_kind(visit.customer, salesperson)
+    visit.sequence += 1
+    visit.save(update_fields=["salesperson", "kind", "sequence", "updated_at"])
+    schedules_changed([before])
+    _meeting_changed(customer=visit.customer, salesperson_id=salesperson.pk)
+    return visit
 
 
 @transaction.atomic
@@ -204,6 +258,7 @@ def visit_log(
         raise ValidationError({"visited_at": "A visit cannot be logged in the future; plan it."})
     if outcome and outcome not in Outcome.values:
         raise ValidationError({"outcome": "Unknown outcome."})
+    _validate_kind(user, kind)
     validate_contacts_belong_to(customer, contacts)
     visit.kind = kind
     visit.status = VisitStatus.DONE
@@ -227,7 +282,7 @@ def visit_log(
         follow_up = visit_schedule(
             user=visit.salesperson,
             customer=customer,
-            kind=kind if kind != VisitKind.EMAIL else VisitKind.ON_SITE,
+            kind=kind if kind != VisitKind.EMAIL else _meeting_kind(customer, visit.salesperson),
             start=plan_follow_up_at,
             end=plan_follow_up_at + dt.timedelta(minutes=FOLLOW_UP_MEETING_MINUTES),
             contacts=contacts,

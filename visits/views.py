@@ -157,7 +157,7 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
 def plan(request: HtmxHttpRequest) -> HttpResponse:
     customers = customers_visible_to(request.user)
     if request.method == "POST":
-        form = PlanForm(request.POST, customers=customers)
+        form = PlanForm(request.POST, customers=customers, user=request.user)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -180,7 +180,9 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
                 _announce(request, result, "planned for")
                 return _saved(request, reverse("visits:schedule"))
     else:
-        form = PlanForm(initial=_plan_initial(request, customers), customers=customers)
+        form = PlanForm(
+            initial=_plan_initial(request, customers), customers=customers, user=request.user
+        )
     return _form_response(
         request,
         "visits/plan.html",
@@ -232,7 +234,9 @@ def plan_customer_options(request: HtmxHttpRequest) -> HttpResponse:
 def plan_contact_options(request: HtmxHttpRequest) -> HttpResponse:
     """The chosen customer's contacts as checkboxes, for the plan form."""
     form = PlanForm(
-        {"customer": request.GET.get("customer", "")}, customers=customers_visible_to(request.user)
+        {"customer": request.GET.get("customer", "")},
+        customers=customers_visible_to(request.user),
+        user=request.user,
     )
     if form.chosen_customer() is None:
         raise Http404("No such customer.")
@@ -304,7 +308,7 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
         customer = get_object_or_404(customers_visible_to(request.user), pk=customer_id)
     blank_visit = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
     if request.method == "POST":
-        form = LogForm(request.POST, instance=blank_visit, customer=customer)
+        form = LogForm(request.POST, instance=blank_visit, customer=customer, user=request.user)
         if form.is_valid():
             try:
                 with acting_once(request):
@@ -329,7 +333,12 @@ def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
                     )
                 return _saved(request, customer.get_absolute_url())
     else:
-        form = LogForm(instance=blank_visit, customer=customer, initial=_log_initial(planned))
+        form = LogForm(
+            instance=blank_visit,
+            customer=customer,
+            user=request.user,
+            initial=_log_initial(planned),
+        )
     return _form_response(
         request,
         "visits/log.html",
