@@ -16,10 +16,12 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Profitability", reverse("manage:profitability")))
             nav.append(("Review", reverse("manage:review")))
             nav.append(("Team", reverse("manage:team_schedule")))
+        if user.is_inside_sales:
+            nav.append(("Calls", reverse("visits:calls")))
         if not user.is_cadence_admin and not user.is_manager:
             nav.append(("Schedule", reverse("visits:schedule")))
         nav.append(
-            ("Accounts" if user.is_salesperson else "Customers", reverse("crm:customer_list"))
+            ("Accounts" if user.serves_accounts else "Customers", reverse("crm:customer_list"))
         )
         if user.is_staff:
             nav.append(("Django admin", reverse("admin:index")))

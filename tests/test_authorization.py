@@ -60,6 +60,7 @@ ROUTES = {
         {MANAGER, ADMIN}, lambda s: {"pk": s["customer"].pk, "flag_pk": s["flag"].pk}
     ),
     "visits:schedule": Route(EVERYONE),
+    "visits:calls": Route(EVERYONE),
     "visits:plan": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
     "visits:plan_customer_options": Route(EVERYONE),
     "visits:plan_contact_options": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),

@@ -6,6 +6,7 @@ app_name = "visits"
 
 urlpatterns = [
     path("schedule/", views.schedule, name="schedule"),
+    path("calls/", views.calls, name="calls"),
     path("plan/", views.plan, name="plan"),
     path("plan/customers/", views.plan_customer_options, name="plan_customer_options"),
     path("plan/contacts/", views.plan_contact_options, name="plan_contact_options"),

@@ -153,6 +153,32 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+CALLS_AHEAD_DAYS = 7
+CALLS_SHOWN = 50
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def calls(request: HtmxHttpRequest) -> HttpResponse:
+    """Inside sales' home (anyone may use it): who to call, by the same rules as who to visit,
+    and the calls planned for the coming week."""
+    today = timezone.localdate()
+    start, end = _day_bounds(today, CALLS_AHEAD_DAYS)
+    due = who_to_visit(request.user, today=today)
+    context = {
+        "today": today,
+        "due": list(due[:CALLS_SHOWN]),
+        "due_count": due.count(),
+        "planned": list(
+            agenda(request.user, start=start, end=end, per_day=AGENDA_PER_DAY["day"]).filter(
+                status=VisitStatus.PLANNED
+            )
+        ),
+    }
+    template = "visits/calls.html#call_list" if request.htmx else "visits/calls.html"
+    return render(request, template, context)
+
+
 @require_http_methods(["GET", "POST"])
 def plan(request: HtmxHttpRequest) -> HttpResponse:
     customers = customers_visible_to(request.user)

@@ -256,3 +256,26 @@ def test_the_calendar_feed_says_call_with_the_number(client, world):
     (event,) = Calendar.from_ical(feed).walk("VEVENT")
     assert str(event["summary"]) == "Call Remote Rovers +44 113 000"
     assert str(event["location"]) == "tel:+44 113 000"
+
+
+def test_inside_sales_land_on_their_call_list(client, world, inside):
+    due = account(
+        world,
+        name="Call Me Ltd",
+        owner=inside,
+        service_model=ServiceModel.INSIDE_SALES,
+        phone="0113 496 0000",
+        since=timezone.localdate() - dt.timedelta(days=90),
+    )
+    account(world, name="Not Mine", since=timezone.localdate() - dt.timedelta(days=90))
+    customers_due_refresh(customer_ids=Customer.objects.values_list("pk", flat=True))
+    client.force_login(inside)
+    home = client.get("/", follow=True)
+    assert home.redirect_chain[-1][0] == reverse("visits:calls")
+    page = home.content.decode()
+    assert "Call Me Ltd" in page and "Not Mine" not in page
+    assert 'href="tel:0113 496 0000"' in page and "Log call" in page
+    assert f'href="{reverse("visits:calls")}"' in page
+    assert client.get(reverse("crm:customer_detail", args=[due.pk])).status_code == 200
+    listing = client.get(reverse("crm:customer_list")).content.decode()
+    assert "Call Me Ltd" in listing and "Not Mine" not in listing
