@@ -7,8 +7,11 @@ Rules (docs/account-health.md): done visits; last visit from on-site/phone/video
 time; costs over the 365 days up to as-of: visit minutes (duration + travel) at the salesperson's
 hourly cost, km at the km rate, expenses; support minutes at the support rate; late payment as
 amount (house currency, at the invoice's rate) x days late / 365 x the cost of capital for
-invoices due in the window; the oldest unpaid invoice; a follow-up passed with nothing since and
-nothing planned; monthly figures for the 24 months up to as-of.
+invoices due in the window; a partner's commission and fee on the orders (invoices) of a partner
+account issued since its service began; the oldest unpaid invoice; a follow-up passed with
+nothing since and nothing planned; the cadence of the service model (none for partner and
+self-service accounts, 30 days or ServiceCadence's for remote and inside sales, the tier's for
+field accounts, an account's own first); monthly figures for the 24 months up to as-of.
 """
 
 import datetime as dt
@@ -39,6 +42,15 @@ invoices AS (
            MAX(days_late) FILTER (WHERE (paid_on IS NULL OR paid_on > %(as_of)s)
                                         AND due_on < %(as_of)s) AS oldest_unpaid
     FROM house GROUP BY customer_id
+),
+partner AS (
+    SELECT h.customer_id,
+           SUM(h.amount * p.commission_percent / 100.0 + p.fee_per_order) AS cost
+    FROM house h
+    JOIN crm_customer c ON c.id = h.customer_id AND c.service_model = 'partner'
+    JOIN crm_partner p ON p.id = c.partner_id
+    WHERE h.issued_on >= %(start)s AND h.issued_on >= COALESCE(c.service_since, h.issued_on)
+    GROUP BY h.customer_id
 ),
 by_rep AS (
     -- Per customer and salesperson first: the hourly cost applies to summed minutes.
@@ -79,6 +91,7 @@ SELECT c.id,
        ROUND(COALESCE(v.cost, 0), 2) AS visit_cost,
        ROUND(COALESCE(s.minutes, 0) / 60.0 * %(support_rate)s, 2) AS support_cost,
        ROUND(COALESCE(i.amount_days, 0) / 365.0 * %(capital)s, 2) AS late_payment_cost,
+       ROUND(COALESCE(pa.cost, 0), 2) AS partner_cost,
        COALESCE(v.done, 0) AS visits_done,
        COALESCE(v.minutes, 0) AS visit_minutes,
        COALESCE(s.minutes, 0) AS support_minutes,
@@ -87,9 +100,12 @@ SELECT c.id,
        (v.last_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
        %(as_of)s::date - COALESCE((v.last_at AT TIME ZONE %(tz)s)::date, c.since,
                                   (c.created_at AT TIME ZONE %(tz)s)::date) AS days_since_visit,
-       COALESCE(c.cadence_days, p.days,
-                CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60 ELSE 90 END)
-           AS cadence_days,
+       CASE WHEN c.service_model IN ('partner', 'self_service') THEN NULL
+            WHEN c.service_model = 'field'
+                THEN COALESCE(c.cadence_days, p.days,
+                              CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60
+                                          ELSE 90 END)
+            ELSE COALESCE(c.cadence_days, sc.days, 30) END AS cadence_days,
        c.status,
        CASE WHEN f.asked_at = v.last_any_at AND f.follow_up_on < %(as_of)s
                  AND NOT EXISTS (SELECT 1 FROM visits_visit planned
@@ -99,7 +115,9 @@ SELECT c.id,
             THEN f.follow_up_on END AS follow_up_overdue_on
 FROM crm_customer c
 LEFT JOIN crm_cadencepolicy p ON p.tier = c.tier
+LEFT JOIN crm_servicecadence sc ON sc.service_model = c.service_model
 LEFT JOIN invoices i ON i.customer_id = c.id
+LEFT JOIN partner pa ON pa.customer_id = c.id
 LEFT JOIN visits v ON v.customer_id = c.id
 LEFT JOIN support s ON s.customer_id = c.id
 LEFT JOIN follow_ups f ON f.customer_id = c.id
@@ -109,26 +127,26 @@ MONTHLY_FLOOR_SQL = """
 SELECT customer_id, month, SUM(revenue) AS revenue, SUM(margin) AS gross_margin,
        SUM(discount) AS discount, ROUND(SUM(visit_cost), 2) AS visit_cost,
        ROUND(SUM(support_cost), 2) AS support_cost, ROUND(SUM(late_cost), 2) AS late_payment_cost,
-       SUM(visits) AS visits_done
+       SUM(visits) AS visits_done, ROUND(SUM(partner_cost), 2) AS partner_cost
 FROM (
     SELECT i.customer_id, date_trunc('month', i.issued_on)::date AS month,
            ROUND(i.amount * i.exchange_rate, 2) AS revenue,
            ROUND(i.amount * i.exchange_rate, 2) - ROUND(i.cost_of_goods * i.exchange_rate, 2)
                AS margin,
            ROUND(i.discount * i.exchange_rate, 2) AS discount,
-           0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits
+           0 AS visit_cost, 0 AS support_cost, 0 AS late_cost, 0 AS visits, 0 AS partner_cost
     FROM crm_invoice i WHERE i.issued_on BETWEEN %(months_start)s AND %(as_of)s
     UNION ALL
     SELECT i.customer_id, date_trunc('month', i.due_on)::date, 0, 0, 0, 0, 0,
            ROUND(i.amount * i.exchange_rate, 2)
                * GREATEST(0, LEAST(COALESCE(i.paid_on, %(as_of)s), %(as_of)s) - i.due_on)
                / 365.0 * %(capital)s,
-           0
+           0, 0
     FROM crm_invoice i WHERE i.due_on BETWEEN %(months_start)s AND %(as_of)s
       AND i.issued_on <= %(as_of)s
     UNION ALL
     SELECT r.customer_id, r.month, 0, 0, 0,
-           r.minutes / 60.0 * u.hourly_cost + r.other_cost, 0, 0, r.visits
+           r.minutes / 60.0 * u.hourly_cost + r.other_cost, 0, 0, r.visits, 0
     FROM (
         SELECT v.customer_id, v.salesperson_id,
                date_trunc('month', v.visited_at AT TIME ZONE %(tz)s)::date AS month,
@@ -142,8 +160,16 @@ FROM (
     ) r JOIN accounts_user u ON u.id = r.salesperson_id
     UNION ALL
     SELECT s.customer_id, date_trunc('month', s.opened_on)::date, 0, 0, 0, 0,
-           s.minutes / 60.0 * %(support_rate)s, 0, 0
+           s.minutes / 60.0 * %(support_rate)s, 0, 0, 0
     FROM crm_supportcase s WHERE s.opened_on BETWEEN %(months_start)s AND %(as_of)s
+    UNION ALL
+    SELECT i.customer_id, date_trunc('month', i.issued_on)::date, 0, 0, 0, 0, 0, 0, 0,
+           ROUND(i.amount * i.exchange_rate, 2) * p.commission_percent / 100.0 + p.fee_per_order
+    FROM crm_invoice i
+    JOIN crm_customer c ON c.id = i.customer_id AND c.service_model = 'partner'
+    JOIN crm_partner p ON p.id = c.partner_id
+    WHERE i.issued_on BETWEEN %(months_start)s AND %(as_of)s
+      AND i.issued_on >= COALESCE(c.service_since, i.issued_on)
 ) parts
 GROUP BY customer_id, month
 """

@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import Role, Territory, User
 from crm.cadence import cadence_days
 from crm.models import Contact, Customer, Invoice, SupportCase
+from demo.service_models import INSIDE_SALES, seed_service_models
 from demo.words import (
     CITIES,
     COMPETITORS,
@@ -174,13 +175,20 @@ def demo_data_exists() -> bool:
 
 
 def demo_usernames() -> list[str]:
-    return ["admin"] + [f"manager{i}" for i in range(1, 5)] + [f"sales{i}" for i in range(1, 9)]
+    return (
+        ["admin"]
+        + [f"manager{i}" for i in range(1, 5)]
+        + [f"sales{i}" for i in range(1, 9)]
+        + list(INSIDE_SALES)
+    )
 
 
 def demo_data_reset() -> None:
     """Empty every Cadence table, users included. Demo use only."""
     tables = [model._meta.db_table for model, _ in COPY_COLUMNS.values()]
     tables += [
+        "crm_reviewaction",
+        "crm_partner",
         Territory.managers.through._meta.db_table,
         Territory.members.through._meta.db_table,
         Territory._meta.db_table,
@@ -244,6 +252,12 @@ def demo_data_seed(
             )
         customer_cadence_refresh()
         health_refresh_everything(as_of=today)
+        report.counts |= seed_service_models(
+            users=users, today=today, password=make_password(DEMO_PASSWORD)
+        )
+        # Partner and self-service accounts lost their visits from the hand-off on.
+        report.counts["visits"] = Visit.objects.count()
+        report.counts["visit_contacts"] = Visit.contacts.through.objects.count()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     report.seconds = time.monotonic() - started

@@ -19,6 +19,7 @@ METRIC_FIELDS = (
     "visit_cost",
     "support_cost",
     "late_payment_cost",
+    "partner_cost",
     "visits_done",
     "visit_minutes",
     "support_minutes",
@@ -37,6 +38,7 @@ MONTH_FIELDS = (
     "support_cost",
     "late_payment_cost",
     "visits_done",
+    "partner_cost",
 )
 
 
@@ -52,12 +54,16 @@ def test_the_floor_yields_the_refreshs_figures_for_every_customer_and_month():
     floor = {row["id"]: row for row in floor_metrics(as_of)}
     stored = {m.customer_id: m for m in AccountMetrics.objects.all()}
     assert set(floor) == set(stored) and len(floor) == 150
+    # The demo has every service model, partner commissions among them.
+    assert {m.customer.service_model for m in stored.values()} >= {"field", "partner", "remote"}
+    assert any(m.partner_cost for m in stored.values())
     for customer_id, row in floor.items():
         metrics = stored[customer_id]
         for name in METRIC_FIELDS:
             assert _same(row[name]) == _same(getattr(metrics, name)), (customer_id, name)
         profit = row["gross_margin"] - row["visit_cost"] - row["support_cost"]
-        assert profit - row["late_payment_cost"] == metrics.profit, customer_id
+        costs = row["late_payment_cost"] + row["partner_cost"]
+        assert profit - costs == metrics.profit, customer_id
 
     months = {(row["customer_id"], row["month"]): row for row in floor_months(as_of)}
     stored_months = {(m.customer_id, m.month): m for m in AccountMonth.objects.all()}

@@ -50,10 +50,10 @@ def test_zero_customers_creates_only_people_and_territories():
     ]
     assert User.objects.get(username="admin").role == Role.ADMIN
     north = Territory.objects.get(name="North")
-    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2"}
+    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2", "inside1"}
     assert list(north.managers.values_list("username", flat=True)) == ["manager1"]
     west = Territory.objects.get(name="West")
-    assert set(west.members.values_list("username", flat=True)) == {"sales7", "sales8"}
+    assert set(west.members.values_list("username", flat=True)) == {"sales7", "sales8", "inside2"}
     assert User.objects.get(username="sales3").check_password("cadence-demo")
 
 
@@ -172,11 +172,13 @@ def test_the_team_grows_with_the_book_keeping_the_fixed_logins():
     reps = User.objects.filter(role=Role.SALESPERSON)
     assert reps.count() == 50
     north = Territory.objects.get(name="North")
-    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2"}
+    assert set(north.members.values_list("username", flat=True)) == {"sales1", "sales2", "inside1"}
     assert list(north.managers.values_list("username", flat=True)) == ["manager1"]
     assert set(north.children.values_list("name", flat=True)) == {"North 1", "North 2"}
     assert User.objects.filter(role=Role.MANAGER).count() == 4
     # Every customer's owner works its territory; books are about the size asked for.
     assert not Customer.objects.exclude(territory__members=F("owner")).exists()
     books = [rep.n for rep in reps.annotate(n=Count("owned_customers"))]
-    assert max(books) <= 3 * 6 and sum(books) == 300
+    # (Accounts handed to inside sales are owned by inside1 and inside2.)
+    inside_sales = Customer.objects.filter(owner__role=Role.INSIDE_SALES).count()
+    assert max(books) <= 3 * 6 and sum(books) + inside_sales == 300 and inside_sales > 0
