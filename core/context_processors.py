@@ -15,6 +15,7 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Dashboard", reverse("manage:dashboard")))
             nav.append(("Profitability", reverse("manage:profitability")))
             nav.append(("Review", reverse("manage:review")))
+            nav.append(("Outcomes", reverse("manage:outcomes")))
             nav.append(("Team", reverse("manage:team_schedule")))
         if user.is_inside_sales:
             nav.append(("Calls", reverse("visits:calls")))

@@ -1,12 +1,16 @@
 """The hand-off page: for accounts chosen on the review worklist or the account page, what a
-service model would have cost them (the what-if), then the hand-off or letting go."""
+service model would have cost them (the what-if), then the hand-off or letting go; and the
+Outcomes page: what the actions taken changed."""
+
+import csv
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -16,6 +20,7 @@ from accounts.selectors import salespeople_visible_to
 from core.forms import add_service_error
 from core.http import HtmxHttpRequest
 from core.params import query_id
+from core.spreadsheet import spreadsheet_safe
 from crm.models import ServiceModel
 from crm.selectors import customers_visible_to
 from health.whatif import (
@@ -28,6 +33,7 @@ from health.whatif import (
 )
 from reports.forms import HandOffForm, LetGoForm
 from reports.handoff import MAX_SELECTION, MeetingsChoice, accounts_hand_off, accounts_let_go
+from reports.outcomes import WINDOW_MONTHS, outcome_chart, outcomes
 
 DEFAULTS = {"service_model": ServiceModel.INSIDE_SALES, "meetings": MeetingsChoice.CANCEL}
 
@@ -142,3 +148,50 @@ def let_go(request: HtmxHttpRequest) -> HttpResponse:
 def _done(request: HtmxHttpRequest) -> HttpResponse:
     target = reverse("manage:review")
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+def outcomes_view(request: HtmxHttpRequest) -> HttpResponse:
+    """What the actions taken at least three whole months ago changed, per kind and manager."""
+    by_kind, by_manager = outcomes(request.user, today=timezone.localdate())
+    if request.GET.get("format") == "csv":
+        return _outcomes_csv(by_manager)
+    context = {
+        "by_kind": by_kind,
+        "by_manager": by_manager,
+        "chart": outcome_chart(by_kind),
+        "months": WINDOW_MONTHS,
+    }
+    return render(request, "reports/outcomes.html", context)
+
+
+def _outcomes_csv(groups) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="cadence-outcomes.csv"'
+    writer = csv.writer(response)
+    sides = [
+        (name, side)
+        for name in ("revenue", "margin", "cost", "visits")
+        for side in ("before", "after")
+    ]
+    writer.writerow(
+        ["manager", "action", "accounts"]
+        + [f"{name}_per_month_{side}" for name, side in sides]
+        + ["revenue_change_pct", "cost_change_pct", "profit_change_pct", "visits_change_pct"]
+    )
+    for group in groups:
+        writer.writerow(
+            [spreadsheet_safe(group.manager), spreadsheet_safe(group.label), group.accounts]
+            + [group.per_month(name, side) for name, side in sides]
+            + [
+                "" if change is None else change
+                for change in (
+                    group.revenue_change,
+                    group.cost_change,
+                    group.profit_change,
+                    group.visits_change,
+                )
+            ]
+        )
+    return response

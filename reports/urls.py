@@ -12,4 +12,5 @@ urlpatterns = [
     path("review/<int:pk>/act/", views.review_action, name="review_action"),
     path("hand-off/", handoff_views.hand_off, name="hand_off"),
     path("hand-off/let-go/", handoff_views.let_go, name="let_go"),
+    path("outcomes/", handoff_views.outcomes_view, name="outcomes"),
 ]
