@@ -1,12 +1,14 @@
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
+from health.cycles import review_cycle_configure
 from health.models import (
     AccountFlag,
     AccountMetrics,
     AccountMonth,
     DigestRun,
     HealthSettings,
+    ReviewCycle,
     Segment,
     SegmentBand,
     SegmentFigures,
@@ -129,3 +131,15 @@ class SegmentWeekAdmin(ReadOnlyAdmin):
 class SegmentBandAdmin(ReadOnlyAdmin):
     list_display = ("segment", "measure", "band", "accounts", "total")
     list_filter = ("measure",)
+
+
+@admin.register(ReviewCycle)
+class ReviewCycleAdmin(admin.ModelAdmin):
+    """Managers' review cycles; managers set their own on the review page."""
+
+    list_display = ("manager", "every_days", "started_on", "due_on")
+    list_select_related = ("manager",)
+    autocomplete_fields = ("manager",)
+
+    def save_model(self, request, obj, form, change):
+        review_cycle_configure(cycle=obj, every_days=obj.every_days)

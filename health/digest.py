@@ -12,7 +12,8 @@ from django.utils import timezone
 from accounts.models import Role, Territory, User
 from accounts.selectors import territory_children, territory_ids_with_descendants
 from core.bounds import single_line
-from health.models import AccountFlag, DigestRun, FlagKind
+from health.cycles import default_cycle, reminder_due, review_list_counts
+from health.models import AccountFlag, DigestRun, FlagKind, ReviewCycle
 from health.selectors import flag_explanation
 
 logger = logging.getLogger(__name__)
@@ -91,12 +92,52 @@ def digest_send(*, now: dt.datetime | None = None) -> int:
                     manager.email,
                 )
             )
+    outgoing += _review_reminders(today=timezone.localdate(now))
     DigestRun.objects.create(up_to=now, emails_sent=len(outgoing))
     # Only once the window has moved on for good: a rolled-back run sends nothing, so a retry
     # cannot send the same digest twice.
     transaction.on_commit(lambda: _send(outgoing))
     logger.info("digest_send flags=%d emails=%d", len(flags), len(outgoing))
     return len(outgoing)
+
+
+def _review_reminders(*, today: dt.date) -> list[tuple[str, str, str]]:
+    """Each manager whose review is due within a week, or overdue: when, and how many accounts
+    wait for a decision (counted in one query for all of them)."""
+    managers = list(User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email=""))
+    saved = {c.manager_id: c for c in ReviewCycle.objects.filter(manager__in=managers)}
+    cycles = {
+        manager.pk: saved.get(manager.pk) or default_cycle(manager, today=today)
+        for manager in managers
+    }
+    due = {pk: cycle for pk, cycle in cycles.items() if reminder_due(cycle, today=today)}
+    if not due:
+        return []
+    children = territory_children()
+    managed: dict[int, set[int]] = defaultdict(set)
+    for user_id, territory_id in Territory.managers.through.objects.filter(
+        user_id__in=due
+    ).values_list("user_id", "territory_id"):
+        managed[user_id].add(territory_id)
+    territories = {pk: territory_ids_with_descendants(managed[pk], children) for pk in due}
+    waiting = review_list_counts(due, territories, today=today)
+    reminders = []
+    for manager in managers:
+        cycle = due.get(manager.pk)
+        if cycle is None:
+            continue
+        when = "was due" if cycle.due_on < today else "is due"
+        count = waiting[manager.pk]
+        reminders.append(
+            (
+                f"Cadence: your account review {when} on {cycle.due_on:%d %b %Y}",
+                f"Your account review {when} on {cycle.due_on:%d %b %Y}: {count} account"
+                f"{'s' if count != 1 else ''} need a decision.\n\n"
+                + absolute_url("/manage/review/?cycle=due"),
+                manager.email,
+            )
+        )
+    return reminders
 
 
 def _send(outgoing: list[tuple[str, str, str]]) -> None:

@@ -220,7 +220,7 @@ INSERT INTO crm_accountmetrics AS m (
     revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, partner_cost,
     cost_to_serve, profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
-    recommendation, months_as_of, computed_at
+    recommendation, recommendation_since, months_as_of, computed_at
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -236,6 +236,8 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
                 OR COALESCE(average_days_late, 0) > %(late_average_days)s),
        follow_up_overdue_on,
        {RECOMMENDATION_SQL},
+       -- Set when the recommendation changes (below); a first one is not a change.
+       NULL,
        %(months_as_of)s::date,
        %(now)s
 FROM judged
@@ -255,6 +257,8 @@ ON CONFLICT (customer_id) DO UPDATE SET
     is_late_payer = EXCLUDED.is_late_payer,
     follow_up_overdue_on = EXCLUDED.follow_up_overdue_on,
     recommendation = EXCLUDED.recommendation,
+    recommendation_since = CASE WHEN m.recommendation IS DISTINCT FROM EXCLUDED.recommendation
+                                THEN EXCLUDED.as_of ELSE m.recommendation_since END,
     months_as_of = COALESCE(EXCLUDED.months_as_of, m.months_as_of),
     computed_at = EXCLUDED.computed_at
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,

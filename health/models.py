@@ -5,6 +5,7 @@ from crm without touching the database (see docs/architecture.md)."""
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from core.bounds import validate_single_line
@@ -106,6 +107,8 @@ class AccountMetrics(AccountFigures):
     recommendation = models.CharField(
         max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
     )
+    # The day the recommendation last changed: review cycles bring those accounts back.
+    recommendation_since = models.DateField(null=True)
     # The nightly run brings monthly figures forward from this day instead of recomputing them.
     months_as_of = models.DateField(
         null=True, help_text="The day the customer's monthly figures were last brought up to date."
@@ -388,3 +391,35 @@ class SegmentBand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.measure} band {self.band}"
+
+
+REVIEW_EVERY_DAYS = 91
+
+
+class ReviewCycle(models.Model):
+    """A manager's regular account review (quarterly unless they choose otherwise): the
+    accounts needing a decision since `started_on` make the review list due on `due_on`
+    (health.cycles)."""
+
+    manager = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_cycle"
+    )
+    every_days = models.PositiveSmallIntegerField(
+        default=REVIEW_EVERY_DAYS,
+        validators=[MinValueValidator(7), MaxValueValidator(366)],
+        help_text="Days between reviews (91: quarterly).",
+    )
+    started_on = models.DateField()
+    due_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(every_days__gte=7, every_days__lte=366)
+                & models.Q(due_on__gte=models.F("started_on")),
+                name="review_cycle_plausible",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of {self.manager_id} due {self.due_on}"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("team/", views.team_schedule, name="team_schedule"),
     path("review/", views.review, name="review"),
     path("review/<int:pk>/act/", views.review_action, name="review_action"),
+    path("review/cycle/", views.review_cycle, name="review_cycle"),
     path("hand-off/", handoff_views.hand_off, name="hand_off"),
     path("hand-off/let-go/", handoff_views.let_go, name="let_go"),
     path("outcomes/", handoff_views.outcomes_view, name="outcomes"),

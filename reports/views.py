@@ -27,6 +27,12 @@ from core.replica import reads_from_replica
 from core.spreadsheet import spreadsheet_safe
 from crm.models import Tier
 from crm.selectors import customers_visible_to
+from health.cycles import (
+    review_cycle_complete,
+    review_cycle_configure,
+    review_cycle_for,
+    review_list,
+)
 from health.models import AccountFlag
 from reports.dashboard import (
     LIST_COUNTS,
@@ -99,6 +105,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "filters": _query_without(request, "sort", "reps"),
         "reps_paging": _query_without(request, "reps"),
         "filters_only": _query_without(request, "sort", "page"),
+        "cycle": _cycle_summary(request, customers, today=today),
     }
     template = "reports/dashboard.html#board" if request.htmx else "reports/dashboard.html"
     return render(request, template, context)
@@ -309,13 +316,29 @@ def _review_rows(customers, owners):
     return rows
 
 
+def _cycle_summary(request: HtmxHttpRequest, customers, *, today: dt.date) -> dict:
+    cycle = review_cycle_for(request.user, today=today)
+    return {
+        "cycle": cycle,
+        "days_left": (cycle.due_on - today).days,
+        "days_overdue": (today - cycle.due_on).days,
+        "accounts": review_list(customers, cycle, today=today).count(),
+    }
+
+
 @require_GET
 @role_required(Role.MANAGER, Role.ADMIN)
 @vary_on_headers("HX-Request")
 @reads_from_replica
 def review(request: HtmxHttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, user=request.user)
-    customers = with_recommendation(form.scope(request.user)).select_related("metrics")
+    today = timezone.localdate()
+    in_cycle = request.GET.get("cycle") == "due"
+    scope = form.scope(request.user)
+    cycle = _cycle_summary(request, scope, today=today)
+    if in_cycle:
+        scope = review_list(scope, cycle["cycle"], today=today)
+    customers = with_recommendation(scope).select_related("metrics")
     chosen = request.GET.get("recommendation", "")
     # Counted from the segments' rollups, which every refresh rewrites with the metrics.
     counts = recommendation_counts(form.segments(request.user))
@@ -323,6 +346,9 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     if chosen in RECOMMENDATIONS:
         customers = customers.filter(metrics__recommendation=chosen)
         total = counts[chosen]
+    if in_cycle:
+        # The review list is not in the rollups: counted (it is a few hundred accounts).
+        total = customers.count()
     page = CountedPaginator(
         customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE, count=total
     ).get_page(request.GET.get("page"))
@@ -336,8 +362,10 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
             (key, label, counts.get(key, 0)) for key, label in RECOMMENDATIONS.items()
         ],
         "tiers": Tier.choices,
-        "filters": _query_without(request, "recommendation", "page"),
+        "filters": _query_without(request, "recommendation", "page", "cycle"),
         "paging": _query_without(request, "page"),
+        "cycle": cycle,
+        "in_cycle": in_cycle,
         "today": timezone.localdate(),
     }
     template = "reports/review.html#worklist" if request.htmx else "reports/review.html"
@@ -393,3 +421,26 @@ def review_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "sent": request.POST,
     }
     return render(request, "reports/review.html#row", context)
+
+
+@require_POST
+@role_required(Role.MANAGER, Role.ADMIN)
+def review_cycle(request: HtmxHttpRequest) -> HttpResponse:
+    """Mark this review done (the next cycle starts today), or review every N days."""
+    cycle = review_cycle_for(request.user, today=timezone.localdate(), save=True)
+    if request.POST.get("done"):
+        review_cycle_complete(cycle=cycle, today=timezone.localdate())
+        messages.success(request, f"Review done. The next one is due {cycle.due_on:%d %b %Y}.")
+    else:
+        try:
+            every = int(request.POST.get("every_days", ""))
+            review_cycle_configure(cycle=cycle, every_days=every)
+        except ValueError:
+            messages.error(request, "Review every: give a number of days (7 to 366).")
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, f"Reviews every {every} days; this one is due {cycle.due_on:%d %b %Y}."
+            )
+    return redirect(f"{reverse('manage:review')}?cycle=due")
