@@ -79,6 +79,44 @@ follow_ups AS (
     WHERE v.status = 'done' AND v.follow_up_on IS NOT NULL AND v.visited_at < %(end_at)s
     ORDER BY v.customer_id, v.visited_at DESC
 ),
+gaps AS (
+    SELECT customer_id,
+           day - LAG(day) OVER (PARTITION BY customer_id ORDER BY visited_at) AS gap
+    FROM (SELECT customer_id, visited_at, (visited_at AT TIME ZONE %(tz)s)::date AS day
+          FROM visits_visit
+          WHERE status = 'done' AND kind IN ('on_site', 'phone', 'video')
+            AND visited_at >= %(start_at)s AND visited_at < %(end_at)s) contacts
+),
+cadences AS (
+    SELECT c.id,
+           CASE WHEN c.service_model IN ('partner', 'self_service') THEN NULL
+                WHEN c.service_model = 'field'
+                    THEN COALESCE(c.cadence_days, p.days,
+                                  CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60
+                                              ELSE 90 END)
+                ELSE COALESCE(c.cadence_days, sc.days, 30) END AS days
+    FROM crm_customer c
+    LEFT JOIN crm_cadencepolicy p ON p.tier = c.tier
+    LEFT JOIN crm_servicecadence sc ON sc.service_model = c.service_model
+),
+rhythm AS (
+    SELECT g.customer_id, COUNT(g.gap) AS intervals,
+           COUNT(g.gap) FILTER (WHERE g.gap <= cd.days) AS on_cadence
+    FROM gaps g JOIN cadences cd ON cd.id = g.customer_id
+    GROUP BY g.customer_id
+),
+promised AS (
+    SELECT a.customer_id, COUNT(*) AS promised,
+           COUNT(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM visits_visit b
+               WHERE b.customer_id = a.customer_id AND b.status = 'done'
+                 AND b.visited_at > a.visited_at
+                 AND (b.visited_at AT TIME ZONE %(tz)s)::date <= a.follow_up_on)) AS kept
+    FROM visits_visit a
+    WHERE a.status = 'done' AND a.follow_up_on >= %(start)s AND a.follow_up_on < %(as_of)s
+      AND a.visited_at < %(end_at)s
+    GROUP BY a.customer_id
+),
 support AS (
     SELECT customer_id, SUM(minutes) AS minutes
     FROM crm_supportcase WHERE opened_on BETWEEN %(start)s AND %(as_of)s
@@ -100,13 +138,12 @@ SELECT c.id,
        (v.last_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
        %(as_of)s::date - COALESCE((v.last_at AT TIME ZONE %(tz)s)::date, c.since,
                                   (c.created_at AT TIME ZONE %(tz)s)::date) AS days_since_visit,
-       CASE WHEN c.service_model IN ('partner', 'self_service') THEN NULL
-            WHEN c.service_model = 'field'
-                THEN COALESCE(c.cadence_days, p.days,
-                              CASE c.tier WHEN 'A' THEN 14 WHEN 'B' THEN 30 WHEN 'C' THEN 60
-                                          ELSE 90 END)
-            ELSE COALESCE(c.cadence_days, sc.days, 30) END AS cadence_days,
+       cd.days AS cadence_days,
        c.status,
+       COALESCE(rh.intervals, 0) AS intervals,
+       COALESCE(rh.on_cadence, 0) AS intervals_on_cadence,
+       COALESCE(pr.promised, 0) AS follow_ups_promised,
+       COALESCE(pr.kept, 0) AS follow_ups_kept,
        CASE WHEN f.asked_at = v.last_any_at AND f.follow_up_on < %(as_of)s
                  AND NOT EXISTS (SELECT 1 FROM visits_visit planned
                                  WHERE planned.customer_id = c.id AND planned.status = 'planned'
@@ -114,10 +151,11 @@ SELECT c.id,
                                        >= (f.follow_up_on::timestamp AT TIME ZONE %(tz)s))
             THEN f.follow_up_on END AS follow_up_overdue_on
 FROM crm_customer c
-LEFT JOIN crm_cadencepolicy p ON p.tier = c.tier
-LEFT JOIN crm_servicecadence sc ON sc.service_model = c.service_model
+JOIN cadences cd ON cd.id = c.id
+LEFT JOIN rhythm rh ON rh.customer_id = c.id
 LEFT JOIN invoices i ON i.customer_id = c.id
 LEFT JOIN partner pa ON pa.customer_id = c.id
+LEFT JOIN promised pr ON pr.customer_id = c.id
 LEFT JOIN visits v ON v.customer_id = c.id
 LEFT JOIN support s ON s.customer_id = c.id
 LEFT JOIN follow_ups f ON f.customer_id = c.id

@@ -130,6 +130,40 @@ last_follow_up AS (
       AND v.visited_at < %(window_end_at)s
     ORDER BY v.customer_id, v.visited_at DESC
 ),
+rhythm AS (
+    -- Gaps between consecutive contacts of the year (on site, phone, video) in local days.
+    SELECT g.customer_id, COUNT(*) AS intervals,
+           COUNT(*) FILTER (WHERE g.gap <= scope.cadence) AS on_cadence
+    FROM (
+        SELECT v.customer_id,
+               (v.visited_at AT TIME ZONE %(tz)s)::date
+               - LAG((v.visited_at AT TIME ZONE %(tz)s)::date)
+                     OVER (PARTITION BY v.customer_id ORDER BY v.visited_at) AS gap
+        FROM visits_visit v
+        WHERE {{customers:v.customer_id}}
+          AND v.status = '{VisitStatus.DONE}' AND v.kind IN ({_CADENCE_KINDS})
+          AND v.visited_at >= %(window_start_at)s AND v.visited_at < %(window_end_at)s
+    ) g
+    JOIN scope ON scope.id = g.customer_id
+    WHERE g.gap IS NOT NULL
+    GROUP BY g.customer_id
+),
+promises AS (
+    -- Follow-ups asked for a day of the year now passed; kept: a contact after the asking,
+    -- by that day.
+    SELECT p.customer_id, COUNT(*) AS promised,
+           COUNT(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM visits_visit k
+               WHERE k.customer_id = p.customer_id AND k.status = '{VisitStatus.DONE}'
+                 AND k.visited_at > p.visited_at
+                 AND k.visited_at < ((p.follow_up_on + 1)::timestamp AT TIME ZONE %(tz)s))) AS kept
+    FROM visits_visit p
+    WHERE {{customers:p.customer_id}}
+      AND p.status = '{VisitStatus.DONE}'
+      AND p.follow_up_on BETWEEN %(window_start)s AND %(as_of)s::date - 1
+      AND p.visited_at < %(window_end_at)s
+    GROUP BY p.customer_id
+),
 invoice_totals AS (
     SELECT i.customer_id,
            SUM(h.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
@@ -194,6 +228,10 @@ figures AS (
            COALESCE(st.minutes, 0) AS support_minutes,
            ROUND(it.amount_days / NULLIF(it.amount_due, 0), 2) AS average_days_late,
            it.oldest_unpaid_days,
+           COALESCE(rh.intervals, 0) AS intervals,
+           COALESCE(rh.on_cadence, 0) AS intervals_on_cadence,
+           COALESCE(pr.promised, 0) AS follow_ups_promised,
+           COALESCE(pr.kept, 0) AS follow_ups_kept,
            CASE WHEN lf.visited_at = vt.last_any_at AND lf.follow_up_on < %(as_of)s
                      AND NOT EXISTS (
                     SELECT 1 FROM visits_visit planned
@@ -208,6 +246,8 @@ figures AS (
     LEFT JOIN support_totals st ON st.customer_id = scope.id
     LEFT JOIN last_follow_up lf ON lf.customer_id = scope.id
     LEFT JOIN partner_totals pt ON pt.customer_id = scope.id
+    LEFT JOIN rhythm rh ON rh.customer_id = scope.id
+    LEFT JOIN promises pr ON pr.customer_id = scope.id
 ),
 judged AS (
     SELECT f.*,
@@ -220,7 +260,8 @@ INSERT INTO crm_accountmetrics AS m (
     revenue, gross_margin, discount, visit_cost, support_cost, late_payment_cost, partner_cost,
     cost_to_serve, profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
-    recommendation, recommendation_since, months_as_of, computed_at
+    recommendation, recommendation_since, months_as_of, computed_at,
+    intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -239,7 +280,8 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        -- Set when the recommendation changes (below); a first one is not a change.
        NULL,
        %(months_as_of)s::date,
-       %(now)s
+       %(now)s,
+       intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
     as_of = EXCLUDED.as_of, last_visit_on = EXCLUDED.last_visit_on,
@@ -260,13 +302,17 @@ ON CONFLICT (customer_id) DO UPDATE SET
     recommendation_since = CASE WHEN m.recommendation IS DISTINCT FROM EXCLUDED.recommendation
                                 THEN EXCLUDED.as_of ELSE m.recommendation_since END,
     months_as_of = COALESCE(EXCLUDED.months_as_of, m.months_as_of),
-    computed_at = EXCLUDED.computed_at
+    computed_at = EXCLUDED.computed_at,
+    intervals = EXCLUDED.intervals, intervals_on_cadence = EXCLUDED.intervals_on_cadence,
+    follow_ups_promised = EXCLUDED.follow_ups_promised,
+    follow_ups_kept = EXCLUDED.follow_ups_kept
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.partner_cost,
        m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
        m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
-       m.recommendation, m.months_as_of)
+       m.recommendation, m.months_as_of, m.intervals, m.intervals_on_cadence,
+       m.follow_ups_promised, m.follow_ups_kept)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
@@ -275,7 +321,8 @@ WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, 
        EXCLUDED.visit_minutes, EXCLUDED.support_minutes, EXCLUDED.average_days_late,
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
        EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation,
-       COALESCE(EXCLUDED.months_as_of, m.months_as_of))
+       COALESCE(EXCLUDED.months_as_of, m.months_as_of), EXCLUDED.intervals,
+       EXCLUDED.intervals_on_cadence, EXCLUDED.follow_ups_promised, EXCLUDED.follow_ups_kept)
 """
 
 # The condition of a flag kind, and the figures kept with it (numbers as 2-decimal strings).

@@ -107,6 +107,12 @@ class AccountMetrics(AccountFigures):
     recommendation = models.CharField(
         max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
     )
+    # Consistency over the year (health.metrics): gaps between consecutive contacts that kept
+    # the cadence, and follow-ups promised for a day now passed that had a contact by then.
+    intervals = models.PositiveIntegerField(db_default=0, default=0)
+    intervals_on_cadence = models.PositiveIntegerField(db_default=0, default=0)
+    follow_ups_promised = models.PositiveIntegerField(db_default=0, default=0)
+    follow_ups_kept = models.PositiveIntegerField(db_default=0, default=0)
     # The day the recommendation last changed: review cycles bring those accounts back.
     recommendation_since = models.DateField(null=True)
     # The nightly run brings monthly figures forward from this day instead of recomputing them.
@@ -293,6 +299,11 @@ class SegmentFigures(models.Model):
     open_neglected = models.PositiveIntegerField()
     open_unprofitable = models.PositiveIntegerField()
     open_late_payer = models.PositiveIntegerField()
+    # Sums of the accounts' consistency (AccountMetrics), for each rep's share.
+    intervals = models.PositiveIntegerField(db_default=0)
+    intervals_on_cadence = models.PositiveIntegerField(db_default=0)
+    follow_ups_promised = models.PositiveIntegerField(db_default=0)
+    follow_ups_kept = models.PositiveIntegerField(db_default=0)
     # Accounts per review recommendation (the worklist's counts).
     recommend_move_remote = models.PositiveIntegerField(db_default=0)
     recommend_hand_off = models.PositiveIntegerField(db_default=0)

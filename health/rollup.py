@@ -68,6 +68,7 @@ INSERT INTO crm_segmentfigures (
     segment_id, accounts, active, covered, overdue, overdue_days, unprofitable, late_payers,
     follow_ups_overdue, visits_done, visit_minutes, unprofitable_minutes, revenue, gross_margin,
     discount, cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer,
+    intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
     {", ".join(f"recommend_{key}" for key in Recommendation.values)}
 )
 SELECT s.id, COUNT(*),
@@ -87,6 +88,8 @@ SELECT s.id, COUNT(*),
        COALESCE(SUM(m.cost_to_serve), 0), COALESCE(SUM(m.profit), 0),
        COALESCE(SUM(f.neglected), 0), COALESCE(SUM(f.unprofitable), 0),
        COALESCE(SUM(f.late_payer), 0),
+       COALESCE(SUM(m.intervals), 0), COALESCE(SUM(m.intervals_on_cadence), 0),
+       COALESCE(SUM(m.follow_ups_promised), 0), COALESCE(SUM(m.follow_ups_kept), 0),
        {_RECOMMENDATION_COUNTS}
 FROM crm_segment s
 JOIN crm_segmentmember sm ON sm.segment_id = s.id

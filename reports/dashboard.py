@@ -61,6 +61,8 @@ REP_SORTS = (
     "avg_days_overdue",
     "unprofitable_hours_share",
     "follow_ups_overdue",
+    "consistency",
+    "follow_ups_kept_share",
     "discount",
     "profit",
 )
@@ -287,7 +289,16 @@ FIGURE_SUMS = (
     "open_neglected",
     "open_unprofitable",
     "open_late_payer",
+    "intervals",
+    "intervals_on_cadence",
+    "follow_ups_promised",
+    "follow_ups_kept",
 )
+
+
+def share(part: int, whole: int) -> int | None:
+    """A percentage, None when there is nothing to judge."""
+    return round(100 * part / whole) if whole else None
 
 
 def _figure_sums() -> dict:
@@ -335,6 +346,9 @@ def rep_table(segments: QuerySet[Segment], *, sort: str = "name") -> list[dict]:
         row["avg_days_overdue"] = (
             round(row["overdue_days"] / row["overdue"]) if row["overdue"] else 0
         )
+        # "Loyalty is earned by consistency": gaps within cadence, follow-ups kept on time.
+        row["consistency"] = share(row["intervals_on_cadence"], row["intervals"])
+        row["follow_ups_kept_share"] = share(row["follow_ups_kept"], row["follow_ups_promised"])
         row["unprofitable_hours_share"] = (
             round(100 * row["unprofitable_minutes"] / row["visit_minutes"])
             if row["visit_minutes"]

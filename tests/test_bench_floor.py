@@ -29,6 +29,10 @@ METRIC_FIELDS = (
     "days_since_visit",
     "cadence_days",
     "follow_up_overdue_on",
+    "intervals",
+    "intervals_on_cadence",
+    "follow_ups_promised",
+    "follow_ups_kept",
 )
 MONTH_FIELDS = (
     "revenue",
@@ -57,6 +61,8 @@ def test_the_floor_yields_the_refreshs_figures_for_every_customer_and_month():
     # The demo has every service model, partner commissions among them.
     assert {m.customer.service_model for m in stored.values()} >= {"field", "partner", "remote"}
     assert any(m.partner_cost for m in stored.values())
+    assert any(m.intervals_on_cadence for m in stored.values())
+    assert any(m.follow_ups_kept for m in stored.values())
     for customer_id, row in floor.items():
         metrics = stored[customer_id]
         for name in METRIC_FIELDS:

@@ -15,9 +15,10 @@ from django.utils import timezone
 from config.celery import app
 from health.digest import digest_send
 from health.metrics import health_refresh_all
-from health.models import AccountFlag, AccountMetrics, HealthSettings
-from health.services import flag_acknowledge
+from health.models import AccountFlag, AccountMetrics, HealthSettings, Segment
+from health.services import flag_acknowledge, health_refresh_everything
 from health.tasks import health_refresh_for_customers
+from reports.dashboard import rep_table
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -484,3 +485,31 @@ def test_digest_queries_do_not_grow_with_managers(world, rep, django_assert_max_
     # test_review_cycles.py).
     with django_assert_max_num_queries(10):
         assert digest_send() >= 7
+
+
+def test_consistency_counts_gaps_within_cadence_and_follow_ups_kept(world, rep, client):
+    """Tier B (30 days). Contacts 200, 180, 140, 130 and 60 days ago (an e-mail 100 days ago does
+    not count): gaps of 20, 40, 10 and 70 days, two within cadence. Follow-ups: asked 140 days
+    ago for 128 days ago, kept by the contact 130 days ago; asked 60 days ago for 50 days ago,
+    nothing since; asked 130 days ago for 5 days ahead, not due yet."""
+    account = customer(world)
+    asked = {140: days_before(128), 60: days_before(50), 130: AS_OF + dt.timedelta(days=5)}
+    for ago in (200, 180, 140, 130, 60):
+        VisitFactory(
+            customer=account,
+            salesperson=rep,
+            visited_at=noon(days_before(ago)),
+            follow_up_on=asked.get(ago),
+        )
+    VisitFactory(customer=account, salesperson=rep, kind="email", visited_at=noon(days_before(100)))
+    health_refresh_all(as_of=AS_OF)
+    m = metrics(account)
+    assert (m.intervals, m.intervals_on_cadence) == (4, 2)
+    assert (m.follow_ups_promised, m.follow_ups_kept) == (2, 1)
+    client.force_login(world.north_manager)
+    page = client.get(account.get_absolute_url()).text
+    assert "2 of 4 gaps within cadence" in page and "1 of 2 on time" in page
+    # Each rep's share on the dashboard, summed in the rollups.
+    health_refresh_everything(as_of=AS_OF)
+    (row,) = [r for r in rep_table(Segment.objects.all()) if r["owner_id"] == rep.pk]
+    assert (row["consistency"], row["follow_ups_kept_share"]) == (50, 50)
