@@ -15,6 +15,12 @@ crm_patterns = (
         path("<int:pk>/", account_views.customer_detail, name="customer_detail"),
         path("<int:pk>/edit/", account_views.customer_edit, name="customer_edit"),
         path("<int:pk>/contacts/new/", crm_views.contact_new, name="contact_new"),
+        path("<int:pk>/cases/new/", crm_views.support_case_new, name="support_case_new"),
+        path(
+            "<int:pk>/cases/<int:case_pk>/close/",
+            crm_views.support_case_close_view,
+            name="support_case_close",
+        ),
         path(
             "<int:pk>/contacts/<int:contact_pk>/edit/", crm_views.contact_edit, name="contact_edit"
         ),

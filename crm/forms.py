@@ -1,6 +1,6 @@
 from django import forms
 
-from crm.models import Contact, Customer, CustomerStatus, Tier
+from crm.models import Contact, Customer, CustomerStatus, SupportCase, Tier
 from crm.selectors import CUSTOMER_SORTS
 from crm.services import customer_version
 
@@ -102,3 +102,16 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = ["name", "title", "email", "phone", "is_primary", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class SupportCaseForm(forms.ModelForm):
+    """A case or complaint logged from the field."""
+
+    class Meta:
+        model = SupportCase
+        fields = ["kind", "note", "minutes", "opened_on"]
+        widgets = {
+            "note": forms.Textarea(attrs={"rows": 3}),
+            "opened_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        labels = {"minutes": "Minutes spent so far", "opened_on": "Raised on"}

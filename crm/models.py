@@ -427,11 +427,20 @@ class SupportCase(models.Model):
             )
         ],
     )
-    note = models.TextField(blank=True)
+    note = models.TextField("what the customer said", blank=True)
+    # Cases logged in Cadence stay open until someone closes them; imported ones (history from
+    # a helpdesk) arrive closed (db_default: the import's INSERT names no such column).
+    is_open = models.BooleanField("open", default=True, db_default=False)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-opened_on", "-id"]
-        indexes = [models.Index(fields=["customer", "opened_on"])]
+        indexes = [
+            models.Index(fields=["customer", "opened_on"]),
+            models.Index(fields=["customer"], condition=models.Q(is_open=True), name="case_open"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=date_in_range("opened_on") & models.Q(minutes__lte=MAX_SUPPORT_MINUTES),

@@ -238,6 +238,32 @@ def support_case_save(*, case: SupportCase) -> SupportCase:
 
 
 @transaction.atomic
+def support_case_report(
+    *, customer: Customer, user: User, kind: str, note: str, minutes: int, opened_on: dt.date
+) -> SupportCase:
+    """A case or complaint heard in the field, open until someone closes it; its minutes count in
+    cost to serve like any support time."""
+    return support_case_save(
+        case=SupportCase(
+            customer=customer,
+            reported_by=user,
+            kind=kind,
+            note=note.strip(),
+            minutes=minutes,
+            opened_on=opened_on,
+            is_open=True,
+        )
+    )
+
+
+@transaction.atomic
+def support_case_close(*, case: SupportCase) -> SupportCase:
+    case.is_open = False
+    case.save(update_fields=["is_open"])
+    return case
+
+
+@transaction.atomic
 def support_case_delete(*, case: SupportCase) -> None:
     customer_id = case.customer_id
     case.delete()

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -6,12 +7,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
+from core.forms import add_service_error
 from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 from core.pagination import CappedPaginator
-from crm.forms import ContactForm, CustomerFilterForm
-from crm.models import Contact, Customer
+from crm.forms import ContactForm, CustomerFilterForm, SupportCaseForm
+from crm.models import Contact, Customer, SupportCaseKind
 from crm.selectors import customer_contacts, customer_search, customer_visible_or_404
-from crm.services import contact_make_primary, contact_save
+from crm.services import (
+    contact_make_primary,
+    contact_save,
+    support_case_close,
+    support_case_report,
+)
 
 CUSTOMERS_PER_PAGE = 25
 
@@ -95,3 +102,43 @@ def contact_primary(request: HtmxHttpRequest, pk: int, contact_pk: int) -> HttpR
     contact_make_primary(contact=contact)
     messages.success(request, f"{contact.name} is now the primary contact.")
     return _contacts_tab(request, customer)
+
+
+@require_http_methods(["GET", "POST"])
+def support_case_new(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Log a case or complaint heard in the field (anyone who sees the account)."""
+    customer = _visible_customer(request, pk)
+    form = SupportCaseForm(
+        request.POST or None,
+        initial={"opened_on": timezone.localdate(), "kind": SupportCaseKind.COMPLAINT},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with acting_once(request):
+                support_case_report(
+                    customer=customer,
+                    user=request.user,
+                    kind=data["kind"],
+                    note=data["note"],
+                    minutes=data["minutes"],
+                    opened_on=data["opened_on"],
+                )
+        except AlreadySubmitted:
+            messages.info(request, "Case already logged.")
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Case logged for {customer.name}.")
+        if not form.errors:
+            return redirect(f"{customer.get_absolute_url()}?tab=support")
+    return render(request, "crm/support_case_form.html", {"form": form, "customer": customer})
+
+
+@require_POST
+def support_case_close_view(request: HtmxHttpRequest, pk: int, case_pk: int) -> HttpResponse:
+    customer = _visible_customer(request, pk)
+    case = get_object_or_404(customer.support_cases, pk=case_pk)
+    support_case_close(case=case)
+    messages.success(request, "Case closed.")
+    return redirect(f"{customer.get_absolute_url()}?tab=support")

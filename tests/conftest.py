@@ -22,6 +22,7 @@ from tests.factories import (
     ContactFactory,
     CustomerFactory,
     PlannedVisitFactory,
+    SupportCaseFactory,
     TerritoryFactory,
     UserFactory,
 )
@@ -331,6 +332,7 @@ def sides(world):
             "customer": customer,
             "rep": rep,
             "contact": ContactFactory(customer=customer),
+            "case": SupportCaseFactory(customer=customer, is_open=True),
             "flag": AccountFlag.objects.create(
                 customer=customer,
                 kind=FlagKind.NEGLECTED,

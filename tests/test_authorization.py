@@ -50,6 +50,10 @@ ROUTES = {
     "crm:customer_detail": Route(EVERYONE, _customer),
     "crm:customer_edit": Route(EVERYONE, _customer),
     "crm:contact_new": Route(EVERYONE, _customer),
+    "crm:support_case_new": Route(EVERYONE, _customer),
+    "crm:support_case_close": Route(
+        EVERYONE, lambda s: {"pk": s["customer"].pk, "case_pk": s["case"].pk}
+    ),
     "crm:contact_edit": Route(
         EVERYONE, lambda s: {"pk": s["customer"].pk, "contact_pk": s["contact"].pk}
     ),

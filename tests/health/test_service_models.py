@@ -279,3 +279,31 @@ def test_inside_sales_land_on_their_call_list(client, world, inside):
     assert client.get(reverse("crm:customer_detail", args=[due.pk])).status_code == 200
     listing = client.get(reverse("crm:customer_list")).content.decode()
     assert "Call Me Ltd" in listing and "Not Mine" not in listing
+
+
+def test_a_salesperson_logs_a_complaint_from_the_field_and_closes_it(client, world):
+    served = account(world, name="Grumpy Grocers")
+    client.force_login(world.rep_north)
+    url = reverse("crm:support_case_new", args=[served.pk])
+    refused = client.post(url, {"kind": "complaint", "note": "x", "minutes": "999999"})
+    assert refused.status_code == 200 and "At most 100,000 minutes" in refused.text
+    answer = client.post(
+        url,
+        {
+            "kind": "complaint",
+            "note": "Deliveries arrive late on Mondays",
+            "minutes": "15",
+            "opened_on": timezone.localdate().isoformat(),
+        },
+    )
+    assert answer.status_code == 302
+    case = served.support_cases.get()
+    assert (case.is_open, case.reported_by, case.minutes) == (True, world.rep_north, 15)
+    tab = client.get(served.get_absolute_url(), {"tab": "support"}).text
+    assert ">open</span>" in tab and "Deliveries arrive late on Mondays" in tab
+    client.post(reverse("crm:support_case_close", args=[served.pk, case.pk]))
+    case.refresh_from_db()
+    assert not case.is_open
+    # Another territory's salesperson cannot log one here.
+    client.force_login(world.rep_south)
+    assert client.get(url).status_code == 404
