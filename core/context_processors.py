@@ -16,6 +16,7 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Profitability", reverse("manage:profitability")))
             nav.append(("Review", reverse("manage:review")))
             nav.append(("Outcomes", reverse("manage:outcomes")))
+            nav.append(("Competitors", reverse("manage:competitors")))
             nav.append(("Team", reverse("manage:team_schedule")))
         if user.is_inside_sales:
             nav.append(("Calls", reverse("visits:calls")))

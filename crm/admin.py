@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from crm.models import (
     CadencePolicy,
+    Competitor,
     Contact,
     Customer,
     ExchangeRate,
@@ -239,3 +240,11 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     list_display = ("currency", "on_date", "rate")
     list_filter = ("currency",)
     date_hierarchy = "on_date"
+
+
+@admin.register(Competitor)
+class CompetitorAdmin(admin.ModelAdmin):
+    """The competitors the visit form suggests and the competitor report counts."""
+
+    list_display = ("name", "aliases")
+    search_fields = ("name", "aliases")

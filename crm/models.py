@@ -450,3 +450,22 @@ class SupportCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.opened_on:%Y-%m-%d}"
+
+
+class Competitor(models.Model):
+    """A competitor customers mention, kept by admins: what a salesperson types is matched to
+    it by name or alias (crm.services.competitor_normalise)."""
+
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
+    aliases = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="Other spellings, comma separated (e.g. “NW, North Wind”).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

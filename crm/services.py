@@ -17,6 +17,7 @@ from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import (
     NO_CADENCE_SERVICE_MODELS,
     CadencePolicy,
+    Competitor,
     Contact,
     Customer,
     CustomerStatus,
@@ -403,3 +404,18 @@ def customer_let_go(*, customer: Customer, reason: str) -> Customer:
     customers_due_refresh(customer_ids=[customer.pk])
     customers_refresh_request([customer.pk])
     return customer
+
+
+def competitor_normalise(text: str) -> str:
+    """What a salesperson typed as the competitor mentioned: a known competitor's name when it
+    matches the name or an alias (any case, any spacing), else the text tidied (one line,
+    single spaces)."""
+    tidy = " ".join(text.split())
+    if not tidy:
+        return ""
+    wanted = tidy.casefold()
+    for name, aliases in Competitor.objects.values_list("name", "aliases"):
+        spellings = [name, *aliases.split(",")]
+        if any(" ".join(spelling.split()).casefold() == wanted for spelling in spellings):
+            return name
+    return tidy[:200]

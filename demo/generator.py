@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from crm.cadence import cadence_days
-from crm.models import Contact, Customer, Invoice, SupportCase
+from crm.models import Competitor, Contact, Customer, Invoice, SupportCase
 from demo.service_models import INSIDE_SALES, seed_service_models
 from demo.words import (
     CITIES,
@@ -189,6 +189,7 @@ def demo_data_reset() -> None:
     tables += [
         "crm_reviewaction",
         "crm_partner",
+        "crm_competitor",
         Territory.managers.through._meta.db_table,
         Territory.members.through._meta.db_table,
         Territory._meta.db_table,
@@ -227,6 +228,10 @@ def demo_data_seed(
         rng = _FastRandom(seed)
         salespeople = max(FIXED_REPS, math.ceil(customers / accounts_per_rep))
         users, territories, rep_territories = _seed_people(rng, salespeople=salespeople)
+        # The competitors the visits name, as an admin would keep them.
+        Competitor.objects.bulk_create(
+            Competitor(name=name, aliases=name.upper()) for name in COMPETITORS
+        )
         report = SeedReport(counts={"users": len(users), "territories": len(territories)})
         report.counts.update(dict.fromkeys(COPY_COLUMNS, 0))
         generator = _Generator(rng=rng, today=today, users=users, rep_territories=rep_territories)

@@ -31,6 +31,7 @@ from health.whatif import (
     what_if,
     what_if_total,
 )
+from reports.competitors import RECENT_MONTHS, mentioned_while_margin_fell, mentions_by_month
 from reports.forms import HandOffForm, LetGoForm
 from reports.handoff import MAX_SELECTION, MeetingsChoice, accounts_hand_off, accounts_let_go
 from reports.outcomes import WINDOW_MONTHS, outcome_chart, outcomes
@@ -195,3 +196,17 @@ def _outcomes_csv(groups) -> HttpResponse:
             ]
         )
     return response
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+def competitors_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Competitor mentions per month, and the accounts that named one while margin fell."""
+    today = timezone.localdate()
+    customers = customers_visible_to(request.user)
+    context = {
+        "mentions": mentions_by_month(customers, today=today),
+        "at_risk": mentioned_while_margin_fell(customers, today=today),
+        "recent_months": RECENT_MONTHS,
+    }
+    return render(request, "reports/competitors.html", context)

@@ -82,6 +82,7 @@ ROUTES = {
     "manage:review_action": Route({MANAGER, ADMIN}, _customer),
     "manage:hand_off": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "manage:outcomes": Route({MANAGER, ADMIN}),
+    "manage:competitors": Route({MANAGER, ADMIN}),
     "manage:review_cycle": Route({MANAGER, ADMIN}),
     "manage:let_go": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "accounts:admin_home": Route({ADMIN}),

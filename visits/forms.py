@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.bounds import validate_plausible_date, validate_single_line
 from crm.cadence import remote_kind_for
-from crm.models import Contact, Customer
+from crm.models import Competitor, Contact, Customer
 from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -137,6 +137,8 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
             "visited_at": DATETIME_WIDGET,
             "follow_up_on": DATE_WIDGET,
             "notes": forms.Textarea(attrs={"rows": 4}),
+            # Suggests the known competitors (the page's datalist); anything else may be typed.
+            "competitor": forms.TextInput(attrs={"list": "competitors", "autocomplete": "off"}),
         }
         labels = {"visited_at": "When", "duration_minutes": "Duration (minutes)"}
 
@@ -148,6 +150,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         if not self.is_bound and "kind" not in (kwargs.get("initial") or {}):
             self.initial["kind"] = default_kind(customer, user)
         # Remote-served accounts and inside sales: no one travelled, so nothing to ask.
+        self.known_competitors = Competitor.objects.values_list("name", flat=True)
         self.remote = customer.is_remote or user.is_inside_sales
         if self.remote:
             for name in TRAVEL_FIELDS:

@@ -20,7 +20,7 @@ from core.cache import all_schedules_changed, schedules_changed
 from core.refresh import customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer
-from crm.services import validate_contacts_belong_to
+from crm.services import competitor_normalise, validate_contacts_belong_to
 from visits.models import (
     CADENCE_VISIT_KINDS,
     REMOTE_VISIT_KINDS,
@@ -271,7 +271,7 @@ def visit_log(
     visit.outcome = outcome
     visit.next_step = next_step
     visit.follow_up_on = follow_up_on
-    visit.competitor = competitor
+    visit.competitor = competitor_normalise(competitor)
     visit.full_clean()
     visit.save()
     visit.contacts.set(contacts)
