@@ -64,7 +64,7 @@ class ReviewActionForm(forms.Form):
         return cleaned
 
 
-def _next_working_morning() -> dt.datetime:
+def next_working_morning() -> dt.datetime:
     day = timezone.localdate() + dt.timedelta(days=1)
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
@@ -130,7 +130,7 @@ class HandOffForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["ids"].queryset = customers
         self.fields["owner"].queryset = owners
-        self.fields["introduction_at"].initial = _next_working_morning()
+        self.fields["introduction_at"].initial = next_working_morning()
 
     def clean_ids(self):
         chosen = self.cleaned_data["ids"]

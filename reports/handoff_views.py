@@ -32,7 +32,7 @@ from health.whatif import (
     what_if_total,
 )
 from reports.competitors import RECENT_MONTHS, mentioned_while_margin_fell, mentions_by_month
-from reports.forms import HandOffForm, LetGoForm
+from reports.forms import HandOffForm, LetGoForm, next_working_morning
 from reports.handoff import MAX_SELECTION, MeetingsChoice, accounts_hand_off, accounts_let_go
 from reports.outcomes import WINDOW_MONTHS, outcome_chart, outcomes
 
@@ -87,7 +87,11 @@ def _forms(request: HtmxHttpRequest, data: QueryDict) -> tuple[HandOffForm, LetG
     customers = customers_visible_to(request.user)
     owners = salespeople_visible_to(request.user)
     question = data.copy()
-    for name, value in DEFAULTS.items():
+    # The form is bound from the first view on (it asks the what-if): defaults go in the data.
+    defaults = DEFAULTS | {
+        "introduction_at": timezone.localtime(next_working_morning()).strftime("%Y-%m-%dT%H:%M")
+    }
+    for name, value in defaults.items():
         question.setdefault(name, value)
     form = HandOffForm(question, customers=customers, owners=owners)
     let_go = LetGoForm(initial={"ids": _chosen_ids(data)}, customers=customers)
