@@ -2,6 +2,7 @@
 that read it (who to visit, the plan and log forms, the calendar feed)."""
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -12,8 +13,9 @@ from icalendar import Calendar
 
 from accounts.models import Role
 from accounts.services import calendar_token_regenerate
+from config.celery import app
 from crm.models import Customer, Partner, ServiceCadence, ServiceModel
-from crm.services import customers_due_refresh
+from crm.services import customers_due_refresh, partner_save, support_case_report
 from health.metrics import health_refresh_all, monthly_refresh_all
 from health.models import AccountMetrics, AccountMonth
 from tests.factories import (
@@ -307,3 +309,45 @@ def test_a_salesperson_logs_a_complaint_from_the_field_and_closes_it(client, wor
     # Another territory's salesperson cannot log one here.
     client.force_login(world.rep_south)
     assert client.get(url).status_code == 404
+
+
+def test_new_partner_terms_and_a_field_case_reach_the_figures_through_a_real_worker(
+    world, celery_worker_queue, monkeypatch
+):
+    monkeypatch.setitem(app.conf, "task_default_queue", celery_worker_queue)
+    partner = Partner.objects.create(name="Dales", commission_percent=Decimal("10"))
+    served = account(
+        world,
+        service_model=ServiceModel.PARTNER,
+        partner=partner,
+        service_since=timezone.localdate() - dt.timedelta(days=60),
+    )
+    InvoiceFactory(
+        customer=served,
+        issued_on=timezone.localdate() - dt.timedelta(days=30),
+        paid_on=timezone.localdate() - dt.timedelta(days=1),
+        amount=Decimal("1000"),
+        cost_of_goods=Decimal("500"),
+    )
+    health_refresh_all(as_of=timezone.localdate())
+    assert AccountMetrics.objects.get(customer=served).partner_cost == Decimal("100.00")
+
+    partner.commission_percent = Decimal("20")
+    partner_save(partner=partner)
+    support_case_report(
+        customer=served,
+        user=world.rep_north,
+        kind="complaint",
+        note="Late delivery",
+        minutes=60,
+        opened_on=timezone.localdate(),
+    )
+
+    def figures():
+        m = AccountMetrics.objects.get(customer=served)
+        return m.partner_cost, m.support_cost
+
+    deadline = time.monotonic() + 30
+    while figures() != (Decimal("200.00"), Decimal("45.00")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert figures() == (Decimal("200.00"), Decimal("45.00"))
