@@ -22,6 +22,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from accounts.selectors import territory_ids_managed_by  # noqa: E402
 from core.cache import all_schedules_changed  # noqa: E402
 from crm.models import Customer  # noqa: E402
 
@@ -52,6 +53,7 @@ def main() -> None:
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
     print(f"{Customer.objects.count():,} customers; median of {RUNS} runs")
+    manager_territories = territory_ids_managed_by(User.objects.get(username="manager1"))
     for username, urls in {
         "sales1": [
             "/visits/schedule/",
@@ -69,7 +71,11 @@ def main() -> None:
             "/manage/review/",
             "/manage/team/",
             "/manage/lists/overdue/",
+            "/manage/review/?cycle=due",
+            "/manage/outcomes/",
+            "/manage/competitors/",
         ],
+        "inside1": ["/visits/calls/", "/customers/"],
         "admin": ["/data/", "/data/imports/", "/customers/?q=leeds", "/manage/"],
     }.items():
         client = Client()
@@ -77,6 +83,15 @@ def main() -> None:
         customer = Customer.objects.filter(owner__username="sales1").first()
         if username == "sales1" and customer:
             urls = [*urls, customer.get_absolute_url()]
+        if username == "manager1":
+            # The what-if of a worklist page's worth of accounts (20) handed to inside sales.
+            worst = Customer.objects.filter(
+                territory__in=manager_territories, metrics__recommendation="move_remote"
+            ).order_by("metrics__profit")[:20]
+            inside = User.objects.filter(username="inside1").first()
+            ids = ",".join(str(pk) for pk in worst.values_list("pk", flat=True))
+            if ids and inside:
+                urls = [*urls, f"/manage/hand-off/?ids={ids}&owner={inside.pk}&cadence_days=30"]
         for url in urls:
             ms, queries = median_ms_and_queries(client, url)
             print(f"{username:10} {url:40} {ms:8.1f} ms {queries:4d} queries")
