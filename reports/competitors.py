@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 
 from crm.models import Customer
 from health.models import AccountMonth
@@ -22,6 +23,11 @@ AT_RISK_SHOWN = 50
 def _month_start(day: dt.date, back: int = 0) -> dt.date:
     month = day.year * 12 + day.month - 1 - back
     return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    """A moment, not a date: the mentions index is on visited_at (a cast would skip it)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 @dataclass
@@ -40,12 +46,12 @@ def mentions_by_month(customers: QuerySet[Customer], *, today: dt.date) -> dict:
         Visit.objects.filter(
             customer__in=customers.values("pk"),
             status=VisitStatus.DONE,
-            visited_at__date__gte=months[0],
+            visited_at__gte=_local_midnight(months[0]),
         )
         .exclude(competitor="")
         .annotate(month=TruncMonth("visited_at"))
         .values("competitor", "month")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("customer"))
         .order_by()
     )
     table: dict[str, dict[dt.date, int]] = {}
@@ -62,54 +68,49 @@ def mentions_by_month(customers: QuerySet[Customer], *, today: dt.date) -> dict:
 
 def mentioned_while_margin_fell(customers: QuerySet[Customer], *, today: dt.date) -> list[AtRisk]:
     """Accounts that named a competitor in the last six months and whose margin in the last
-    three whole months is below the three before, the biggest fall first."""
-    mentions = {
-        row["customer_id"]: row
-        for row in Visit.objects.filter(
-            customer__in=customers.values("pk"),
-            status=VisitStatus.DONE,
-            visited_at__date__gte=_month_start(today, RECENT_MONTHS),
-        )
-        .exclude(competitor="")
-        .values("customer_id")
-        .annotate(last=Max("visited_at"))
-        .order_by()
-    }
-    if not mentions:
-        return []
+    three whole months is below the three before, the biggest fall first (at most 50)."""
+    mentions = Visit.objects.filter(
+        customer__in=customers.values("pk"),
+        status=VisitStatus.DONE,
+        visited_at__gte=_local_midnight(_month_start(today, RECENT_MONTHS)),
+    ).exclude(competitor="")
     this_month = _month_start(today)
     after_start = _month_start(today, COMPARED_MONTHS)
     before_start = _month_start(today, 2 * COMPARED_MONTHS)
-    margins: dict[int, dict[str, Decimal]] = {}
-    for row in (
+    zero = Value(Decimal(0), output_field=DecimalField())
+    # One grouped read of the mentioning accounts' months (the mentions index finds them).
+    fell_query = (
         AccountMonth.objects.filter(
-            customer_id__in=list(mentions), month__gte=before_start, month__lt=this_month
+            customer__in=mentions.values("customer_id"),
+            month__gte=before_start,
+            month__lt=this_month,
         )
-        .values("customer_id", "month")
-        .annotate(margin=Sum("gross_margin"))
-        .order_by()
-    ):
-        side = "after" if row["month"] >= after_start else "before"
-        sums = margins.setdefault(row["customer_id"], {"before": Decimal(0), "after": Decimal(0)})
-        sums[side] += row["margin"]
-    fell = {pk: m for pk, m in margins.items() if m["after"] < m["before"]}
-    last_named = dict(
-        Visit.objects.filter(customer_id__in=list(fell), status=VisitStatus.DONE)
-        .exclude(competitor="")
+        .values("customer_id")
+        .annotate(
+            before=Coalesce(Sum("gross_margin", filter=Q(month__lt=after_start)), zero),
+            after=Coalesce(Sum("gross_margin", filter=Q(month__gte=after_start)), zero),
+        )
+        .filter(after__lt=F("before"))
+        .order_by(F("after") - F("before"), "customer_id")[:AT_RISK_SHOWN]
+    )
+    fell = list(fell_query)
+    ids = [row["customer_id"] for row in fell]
+    latest = {
+        row["customer_id"]: row
+        for row in mentions.filter(customer_id__in=ids)
         .order_by("customer_id", "-visited_at")
         .distinct("customer_id")
-        .values_list("customer_id", "competitor")
-    )
-    accounts = customers.filter(pk__in=list(fell)).select_related("owner")
-    found = [
+        .values("customer_id", "competitor", "visited_at")
+    }
+    accounts = customers.select_related("owner").in_bulk(ids)
+    return [
         AtRisk(
-            customer=customer,
-            competitor=last_named.get(customer.pk, ""),
-            last_mentioned=mentions[customer.pk]["last"].date(),
-            margin_before=fell[customer.pk]["before"],
-            margin_after=fell[customer.pk]["after"],
+            customer=accounts[row["customer_id"]],
+            competitor=latest[row["customer_id"]]["competitor"],
+            last_mentioned=timezone.localtime(latest[row["customer_id"]]["visited_at"]).date(),
+            margin_before=row["before"],
+            margin_after=row["after"],
         )
-        for customer in accounts
+        for row in fell
+        if row["customer_id"] in accounts and row["customer_id"] in latest
     ]
-    found.sort(key=lambda risk: risk.margin_after - risk.margin_before)
-    return found[:AT_RISK_SHOWN]

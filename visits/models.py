@@ -143,6 +143,14 @@ class Visit(models.Model):
                 Coalesce("scheduled_start", "visited_at"),
                 name="visit_salesperson_moment",
             ),
+            # The competitor report: the few visits that name one, by when, read from the index
+            # alone (customer and competitor carried in it).
+            models.Index(
+                fields=["visited_at"],
+                include=["customer", "competitor"],
+                condition=~Q(competitor="") & Q(status=VisitStatus.DONE),
+                name="visit_competitor_mentions",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
