@@ -116,6 +116,7 @@ def customer_update(
             code="stale",
         )
     owners = {stored.owner_id}
+    _validate_owner_fits_service(stored, changes.get("owner", stored.owner))
     changed = [field for field, value in changes.items() if getattr(stored, field) != value]
     for field in changed:
         setattr(stored, field, changes[field])
@@ -129,6 +130,21 @@ def customer_update(
     customer.refresh_from_db(fields=["last_visit_at", "next_visit_due"])
     customers_refresh_request([customer.pk])
     return customer
+
+
+def _validate_owner_fits_service(customer: Customer, owner: User | None) -> None:
+    """Inside-sales people own inside-sales accounts only, and those only them: moving an
+    account between the two is a hand-off (reports.handoff), which plans the introduction."""
+    if owner is None or owner.pk == customer.owner_id:
+        return
+    if owner.is_inside_sales and customer.service_model != ServiceModel.INSIDE_SALES:
+        raise ValidationError(
+            {"owner": "Hand the account off to inside sales instead (Hand off or let go)."}
+        )
+    if customer.service_model == ServiceModel.INSIDE_SALES and not owner.is_inside_sales:
+        raise ValidationError(
+            {"owner": "An inside-sales account is owned by inside sales: hand it off instead."}
+        )
 
 
 @transaction.atomic

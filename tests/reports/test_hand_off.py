@@ -311,3 +311,17 @@ def test_the_page_query_count_does_not_grow_with_the_selection(
         client.get(
             reverse("manage:hand_off"), question | {"ids": ",".join(str(c.pk) for c in smiths)}
         )
+
+
+def test_reassigning_across_inside_sales_is_a_hand_off_not_a_reassign(client, world, inside):
+    account = CustomerFactory(territory=world.north, owner=world.rep_north)
+    health_refresh_everything(as_of=TODAY())
+    client.force_login(world.north_manager)
+    answer = client.post(
+        reverse("manage:review_action", args=[account.pk]),
+        {"action": "reassign", "owner": inside.pk},
+        headers={"HX-Request": "true"},
+    )
+    assert "Hand the account off to inside sales instead" in answer.text
+    account.refresh_from_db()
+    assert account.owner == world.rep_north
