@@ -80,8 +80,8 @@ class AccountSelectionField(forms.ModelMultipleChoiceField):
         return super().clean(value)
 
 
-class HandOffForm(forms.Form):
-    """Who serves the chosen accounts next and how; also the what-if's question."""
+class AccountSelectionForm(forms.Form):
+    """The accounts an action is for: visible to the user, at most MAX_SELECTION."""
 
     ids = AccountSelectionField(
         queryset=None,
@@ -92,6 +92,21 @@ class HandOffForm(forms.Form):
             "invalid_pk_value": "One of the accounts is not one of yours.",
         },
     )
+
+    def __init__(self, *args, customers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].queryset = customers
+
+    def clean_ids(self):
+        chosen = self.cleaned_data["ids"]
+        if len(chosen) > MAX_SELECTION:
+            raise forms.ValidationError(f"Act on at most {MAX_SELECTION} accounts at once.")
+        return chosen
+
+
+class HandOffForm(AccountSelectionForm):
+    """Who serves the chosen accounts next and how; also the what-if's question."""
+
     service_model = forms.ChoiceField(
         label="Served by", choices=ServiceModel.choices, initial=ServiceModel.INSIDE_SALES
     )
@@ -127,16 +142,9 @@ class HandOffForm(forms.Form):
     )
 
     def __init__(self, *args, customers, owners, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["ids"].queryset = customers
+        super().__init__(*args, customers=customers, **kwargs)
         self.fields["owner"].queryset = owners
         self.fields["introduction_at"].initial = next_working_morning()
-
-    def clean_ids(self):
-        chosen = self.cleaned_data["ids"]
-        if len(chosen) > MAX_SELECTION:
-            raise forms.ValidationError(f"Act on at most {MAX_SELECTION} accounts at once.")
-        return chosen
 
     def clean(self):
         cleaned = super().clean()
@@ -159,29 +167,10 @@ class HandOffForm(forms.Form):
         )
 
 
-class LetGoForm(forms.Form):
-    ids = AccountSelectionField(
-        queryset=None,
-        widget=forms.MultipleHiddenInput,
-        error_messages={
-            "required": "Choose at least one account.",
-            "invalid_choice": "One of the accounts is not one of yours.",
-            "invalid_pk_value": "One of the accounts is not one of yours.",
-        },
-    )
+class LetGoForm(AccountSelectionForm):
     reason = forms.CharField(
         max_length=300,
         validators=[validate_single_line],
         error_messages={"required": "Say why the accounts are let go."},
         help_text="Kept on the account, e.g. “costs more than it earns; declined a price rise”.",
     )
-
-    def __init__(self, *args, customers, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["ids"].queryset = customers
-
-    def clean_ids(self):
-        chosen = self.cleaned_data["ids"]
-        if len(chosen) > MAX_SELECTION:
-            raise forms.ValidationError(f"Act on at most {MAX_SELECTION} accounts at once.")
-        return chosen
