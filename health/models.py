@@ -129,6 +129,12 @@ class AccountMetrics(AccountFigures):
             models.Index(fields=["revenue"]),
             # The review worklist: one recommendation's accounts, worst profit first.
             models.Index(fields=["recommendation", "profit"]),
+            # Review cycles: the few accounts whose recommendation changed lately.
+            models.Index(
+                fields=["recommendation_since"],
+                condition=models.Q(recommendation_since__isnull=False),
+                name="metrics_recommendation_changed",
+            ),
             # The dashboard's "worst first" lists read these few flagged rows in order.
             models.Index(
                 fields=["-days_overdue"],
