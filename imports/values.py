@@ -204,8 +204,9 @@ def parse_currency(text: str) -> str:
 
 def service_model_parser():
     """A reader for an account's service model: by value or label, the usual words for each,
-    and yes/no from a "remote" column (yes: remote, no: field). Partner accounts are set up in
-    Cadence by a hand-off, which names the partner; a file cannot."""
+    and yes/no from a "remote" column (yes: remote, no: field). Partner and inside-sales
+    accounts are set up in Cadence by a hand-off, which names the partner or the inside-sales
+    owner and plans the introduction; a file cannot."""
     # Imported here: the workbook reader's child process loads this module before Django's
     # apps are ready, and never builds this parser.
     from crm.models import ServiceModel
@@ -227,10 +228,10 @@ def service_model_parser():
 
     def parse(text: str) -> str:
         value = choose(text)
-        if value == ServiceModel.PARTNER:
+        if value in (ServiceModel.PARTNER, ServiceModel.INSIDE_SALES):
             raise CellError(
-                "partner accounts are handed to a named partner in Cadence (account page, "
-                "Hand off), not set from a file"
+                f"{ServiceModel(value).label.lower()} accounts are handed off in Cadence (account "
+                "page, Hand off or let go), not set from a file"
             )
         return value
 

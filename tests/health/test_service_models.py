@@ -351,3 +351,23 @@ def test_new_partner_terms_and_a_field_case_reach_the_figures_through_a_real_wor
     while figures() != (Decimal("200.00"), Decimal("45.00")) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert figures() == (Decimal("200.00"), Decimal("45.00"))
+
+
+def test_a_new_remote_cadence_in_the_admin_moves_due_dates(client, world):
+    called = account(world, service_model=ServiceModel.REMOTE, since=dt.date(2026, 1, 1))
+    field = account(world, since=dt.date(2026, 1, 1))
+    customers_due_refresh(customer_ids=[called.pk, field.pk])
+    called.refresh_from_db()
+    assert called.next_visit_due == dt.date(2026, 1, 31)
+    client.force_login(world.admin)
+    client.post(
+        reverse("admin:crm_servicecadence_add"),
+        {"service_model": "remote", "days": "45", "kind": "video"},
+    )
+    called.refresh_from_db()
+    field.refresh_from_db()
+    assert called.next_visit_due == dt.date(2026, 2, 15)
+    assert field.next_visit_due == dt.date(2026, 1, 31)  # tier B, unchanged
+    # Calls to remote accounts are now video calls by default.
+    form = client.get(reverse("visits:plan"), {"customer": called.pk}).text
+    assert '<option value="video" selected>' in form

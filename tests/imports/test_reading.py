@@ -8,7 +8,13 @@ import pytest
 
 from imports.kinds import KINDS, propose_mapping
 from imports.readers import ImportFileError, inspect_file, iter_rows
-from imports.values import CellError, choice_parser, parse_date, parse_decimal
+from imports.values import (
+    CellError,
+    choice_parser,
+    parse_date,
+    parse_decimal,
+    service_model_parser,
+)
 from visits.models import VisitKind
 
 
@@ -209,3 +215,20 @@ def test_field_names_in_any_case_and_customer_code_for_every_kind():
     }
     for kind in ("contacts", "invoices", "visits", "support_cases"):
         assert propose_mapping(KINDS[kind], ["Customer Code"]) == {"Customer Code": "customer"}
+
+
+def test_service_models_read_as_people_write_them_and_hand_offs_stay_in_cadence():
+    read = service_model_parser()
+    assert [read(text) for text in ("Field", "on-site", "Remote", "yes", "no", "Self service")] == [
+        "field",
+        "field",
+        "remote",
+        "remote",
+        "field",
+        "self_service",
+    ]
+    for text in ("Partner", "inside sales"):
+        with pytest.raises(CellError, match="handed off in Cadence"):
+            read(text)
+    with pytest.raises(CellError, match="is not one of"):
+        read("carrier pigeon")
