@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
@@ -15,6 +15,15 @@ from core.bounds import (
 )
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+# An account's point on the earth (earthdistance's ll_to_earth, a cube), as its index has it:
+# queries must say it the same way to use the index (crm.selectors.customers_near).
+EARTH_POINT = models.Func(
+    models.F("latitude"),
+    models.F("longitude"),
+    function="ll_to_earth",
+    output_field=models.FloatField(),
+)
 
 
 def default_currency() -> str:
@@ -155,6 +164,13 @@ class Partner(models.Model):
         return " + ".join(parts) or "no charge"
 
 
+class LocationSource(models.TextChoices):
+    IMPORTED = "imported", "Imported"
+    GEOCODED = "geocoded", "Geocoded"
+    CHECK_IN = "check_in", "Check-in"
+    APPROXIMATE = "approximate", "Approximate (town centre)"
+
+
 class CustomerStatus(models.TextChoices):
     PROSPECT = "prospect", "Prospect"
     ACTIVE = "active", "Active"
@@ -224,6 +240,21 @@ class Customer(models.Model):
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
     )
+    # Where the account is (WGS84 degrees), for the map and "near me"; how that was learnt.
+    latitude = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    location_source = models.CharField(
+        max_length=16, choices=LocationSource.choices, blank=True, db_default=""
+    )
+    located_at = models.DateTimeField(null=True, blank=True)
     # The day the current service model began: a partner's commission counts from it, and the
     # outcomes compare the months before and after it.
     service_since = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
@@ -257,6 +288,13 @@ class Customer(models.Model):
             models.Index(
                 OpClass(Upper("code"), name="text_pattern_ops"), name="customer_code_upper_prefix"
             ),
+            # "Near me" and the map: nearest accounts by a GiST index on the point on the earth
+            # (contrib cube/earthdistance; docs/field.md says why not PostGIS).
+            GistIndex(
+                EARTH_POINT,
+                name="customer_earth_point",
+                condition=models.Q(latitude__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -266,6 +304,18 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=date_in_range("since") & date_in_range("service_since"),
                 name="customer_since_plausible",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(latitude__isnull=True, longitude__isnull=True)
+                    | models.Q(
+                        latitude__gte=-90,
+                        latitude__lte=90,
+                        longitude__gte=-180,
+                        longitude__lte=180,
+                    )
+                ),
+                name="customer_location_plausible",
             ),
             # A partner left on an account served otherwise charges nothing (health.metrics
             # counts the partner only while the model is partner); a file import may change

@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, FloatField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Territory, User
@@ -119,3 +120,35 @@ def customer_support_cases(customer: Customer) -> QuerySet[SupportCase]:
 
 def customer_contacts(customer: Customer) -> QuerySet[Contact]:
     return customer.contacts.order_by("-is_primary", "name", "id")
+
+
+# "Near me" looks this far at most and lists this many at most.
+NEAR_MAX_KM = 200
+NEAR_MAX_RESULTS = 50
+_POINT = "ll_to_earth(crm_customer.latitude, crm_customer.longitude)"
+
+
+def customers_near(
+    user: User, *, latitude: float, longitude: float, km: float, limit: int = 20
+) -> QuerySet[Customer]:
+    """The user's located accounts within `km` of the point, nearest first, each with its
+    `distance_km`. Read from the GiST index on the earth point: a box around the point narrows
+    the rows, the index's distance order (KNN) gives the nearest first; only then the exact
+    great-circle distance is checked."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ValueError("A latitude is within ±90° and a longitude within ±180°.")
+    metres = min(max(km, 0.0), NEAR_MAX_KM) * 1000
+    here = (latitude, longitude)
+    in_box = RawSQL(
+        f"earth_box(ll_to_earth(%s, %s), %s) @> {_POINT}", (*here, metres), BooleanField()
+    )
+    distance = RawSQL(f"earth_distance({_POINT}, ll_to_earth(%s, %s)) / 1000.0", here)
+    nearest = RawSQL(f"{_POINT} <-> ll_to_earth(%s, %s)", here)
+    return (
+        customers_visible_to(user)
+        .filter(latitude__isnull=False)
+        .filter(in_box)
+        .annotate(distance_km=ExpressionWrapper(distance, output_field=FloatField()))
+        .filter(distance_km__lte=metres / 1000)
+        .order_by(nearest, "id")[: min(limit, NEAR_MAX_RESULTS)]
+    )

@@ -1,0 +1,66 @@
+"""'Near me': the nearest visible accounts, by the GiST index on their point on the earth."""
+
+import math
+
+import pytest
+from django.db import connection
+
+from crm.selectors import customers_near
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+LEEDS = (53.7997, -1.5492)
+
+
+def great_circle_km(a, b) -> float:
+    """Haversine on earthdistance's sphere (radius 6,378,168 m)."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * 6378.168 * math.asin(math.sqrt(h))
+
+
+def test_nearest_first_within_the_radius_and_only_what_the_user_may_see(world):
+    places = {
+        "Headingley": (53.8194, -1.5816),  # about 3 km
+        "Wakefield": (53.6833, -1.4977),  # about 13 km
+        "York": (53.9600, -1.0873),  # about 35 km: outside 20 km
+    }
+    for name, (lat, lng) in places.items():
+        CustomerFactory(
+            name=name, territory=world.north, owner=world.rep_north, latitude=lat, longitude=lng
+        )
+    CustomerFactory(name="Unplaced", territory=world.north, owner=world.rep_north)
+    CustomerFactory(
+        name="Not mine",
+        territory=world.south,
+        owner=world.rep_south,
+        latitude=53.80,
+        longitude=-1.55,
+    )
+    found = list(customers_near(world.rep_north, latitude=LEEDS[0], longitude=LEEDS[1], km=20))
+    assert [c.name for c in found] == ["Headingley", "Wakefield"]
+    for customer in found:
+        expected = great_circle_km(LEEDS, places[customer.name])
+        assert customer.distance_km == pytest.approx(expected, rel=0.01)
+    wider = customers_near(world.rep_north, latitude=LEEDS[0], longitude=LEEDS[1], km=50)
+    assert [c.name for c in wider] == ["Headingley", "Wakefield", "York"]
+    with pytest.raises(ValueError):
+        customers_near(world.rep_north, latitude=123, longitude=0, km=5)
+
+
+def test_the_search_reads_the_earth_point_index(world):
+    for n in range(300):
+        CustomerFactory(
+            territory=world.north,
+            owner=world.rep_north,
+            latitude=50 + (n % 30) * 0.1,
+            longitude=-3 + (n // 30) * 0.1,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_customer")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = customers_near(world.admin, latitude=51.0, longitude=-2.5, km=10).explain()
+    assert "customer_earth_point" in plan
