@@ -37,6 +37,7 @@ from demo.words import (
     STREETS,
     SURNAMES,
     TITLES,
+    TOWN_CENTRES,
     TRADES,
 )
 from health.services import health_refresh_everything
@@ -114,6 +115,10 @@ COPY_COLUMNS = {
             "notes",
             "created_at",
             "updated_at",
+            "latitude",
+            "longitude",
+            "location_source",
+            "located_at",
         ],
     ),
     "contacts": (
@@ -445,6 +450,9 @@ class _Generator:
                 "",
                 self.now,
                 self.now,
+                *_placed_near(city, customer_id),
+                "imported",
+                self.now,
             )
         )
         contact_ids = self.contacts(customer_id, domain, rows)
@@ -685,6 +693,19 @@ class _Generator:
                     "",
                 )
             )
+
+
+def _placed_near(city: str, customer_id: int) -> tuple[float, float]:
+    """A point within about 12 km of the town's centre, from the id (not the seeded generator,
+    whose sequence the rest of the data follows): accounts cluster round real towns."""
+    latitude, longitude = TOWN_CENTRES[city]
+    spread = (customer_id * 2654435761) % 4294967296 / 4294967296
+    angle = (customer_id * 40503) % 65536 / 65536 * 2 * math.pi
+    distance = math.sqrt(spread) * 0.11  # degrees of latitude, about 12 km
+    return (
+        round(latitude + distance * math.sin(angle), 6),
+        round(longitude + distance * math.cos(angle) / math.cos(math.radians(latitude)), 6),
+    )
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

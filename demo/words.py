@@ -30,6 +30,29 @@ CITIES = {
         ("Swansea", "SA"),
     ],
 }
+# Town centres (WGS84), where the demo's accounts cluster.
+TOWN_CENTRES = {
+    "Leeds": (53.7997, -1.5492),
+    "York": (53.9600, -1.0873),
+    "Newcastle": (54.9783, -1.6178),
+    "Durham": (54.7761, -1.5733),
+    "Hull": (53.7457, -0.3367),
+    "Brighton": (50.8225, -0.1372),
+    "Exeter": (50.7184, -3.5339),
+    "Plymouth": (50.3755, -4.1427),
+    "Poole": (50.7151, -1.9873),
+    "Southampton": (50.9097, -1.4044),
+    "Norwich": (52.6309, 1.2974),
+    "Cambridge": (52.2053, 0.1218),
+    "Ipswich": (52.0567, 1.1482),
+    "Colchester": (51.8959, 0.8919),
+    "Peterborough": (52.5695, -0.2405),
+    "Bristol": (51.4545, -2.5879),
+    "Cardiff": (51.4816, -3.1791),
+    "Bath": (51.3811, -2.3590),
+    "Gloucester": (51.8642, -2.2382),
+    "Swansea": (51.6214, -3.9436),
+}
 SURNAMES = [
     "Ashford",
     "Barlow",

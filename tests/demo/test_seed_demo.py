@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Role, Territory, User
 from crm.models import Contact, Customer, Invoice, SupportCase
 from demo.generator import demo_data_seed
+from demo.words import TOWN_CENTRES
 from health.models import AccountMetrics
 from visits.models import Visit
 
@@ -182,3 +183,13 @@ def test_the_team_grows_with_the_book_keeping_the_fixed_logins():
     # (Accounts handed to inside sales are owned by inside1 and inside2.)
     inside_sales = Customer.objects.filter(owner__role=Role.INSIDE_SALES).count()
     assert max(books) <= 3 * 6 and sum(books) + inside_sales == 300 and inside_sales > 0
+
+
+def test_demo_accounts_cluster_round_their_towns():
+    demo_data_seed(customers=120, seed=6, today=TODAY)
+    for customer in Customer.objects.all():
+        centre = TOWN_CENTRES[customer.city]
+        assert abs(customer.latitude - centre[0]) <= 0.111
+        assert customer.location_source == "imported" and customer.located_at is not None
+    spread = {round(c.latitude, 2) for c in Customer.objects.filter(city="Leeds")}
+    assert len(spread) > 1
