@@ -22,6 +22,8 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Calls", reverse("visits:calls")))
         if not user.is_cadence_admin and not user.is_manager:
             nav.append(("Schedule", reverse("visits:schedule")))
+        if user.is_salesperson:
+            nav.append(("Near me", reverse("visits:near")))
         nav.append(
             ("Accounts" if user.serves_accounts else "Customers", reverse("crm:customer_list"))
         )

@@ -129,12 +129,12 @@ _POINT = "ll_to_earth(crm_customer.latitude, crm_customer.longitude)"
 
 
 def customers_near(
-    user: User, *, latitude: float, longitude: float, km: float, limit: int = 20
+    user: User, *, latitude: float, longitude: float, km: float
 ) -> QuerySet[Customer]:
     """The user's located accounts within `km` of the point, nearest first, each with its
     `distance_km`. Read from the GiST index on the earth point: a box around the point narrows
     the rows, the index's distance order (KNN) gives the nearest first; only then the exact
-    great-circle distance is checked."""
+    great-circle distance is checked. Callers take the first few (at most NEAR_MAX_RESULTS)."""
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise ValueError("A latitude is within ±90° and a longitude within ±180°.")
     metres = min(max(km, 0.0), NEAR_MAX_KM) * 1000
@@ -150,5 +150,5 @@ def customers_near(
         .filter(in_box)
         .annotate(distance_km=ExpressionWrapper(distance, output_field=FloatField()))
         .filter(distance_km__lte=metres / 1000)
-        .order_by(nearest, "id")[: min(limit, NEAR_MAX_RESULTS)]
+        .order_by(nearest, "id")
     )

@@ -276,8 +276,8 @@ def browser():
         browser.close()
 
 
-def _browser_page(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
+def _browser_page(browser, width: int, height: int, **context_options):
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
     page = context.new_page()
     page.set_default_timeout(10_000)
     blocked, errors, failed = [], [], []
@@ -306,6 +306,16 @@ def _browser_page(browser, width: int, height: int):
 def phone_page(browser):
     """A page the size of a small phone screen (375 px wide)."""
     yield from _browser_page(browser, 375, 740)
+
+
+# Leeds city centre: where the located phone stands.
+LEEDS = {"latitude": 53.7997, "longitude": -1.5492}
+
+
+@pytest.fixture
+def phone_in_leeds(browser):
+    """A phone that lets the site read its position (Leeds city centre)."""
+    yield from _browser_page(browser, 375, 740, geolocation=LEEDS, permissions=["geolocation"])
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ ROUTES = {
     ),
     "visits:schedule": Route(EVERYONE),
     "visits:calls": Route(EVERYONE),
+    "visits:near": Route(EVERYONE),
     "visits:plan": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
     "visits:plan_customer_options": Route(EVERYONE),
     "visits:plan_contact_options": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from visits import views
+from visits import field_views, views
 
 app_name = "visits"
 
 urlpatterns = [
     path("schedule/", views.schedule, name="schedule"),
     path("calls/", views.calls, name="calls"),
+    path("near/", field_views.near, name="near"),
     path("plan/", views.plan, name="plan"),
     path("plan/customers/", views.plan_customer_options, name="plan_customer_options"),
     path("plan/contacts/", views.plan_contact_options, name="plan_contact_options"),

@@ -4,8 +4,10 @@ import math
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from crm.selectors import customers_near
+from crm.services import customers_due_refresh
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +66,28 @@ def test_the_search_reads_the_earth_point_index(world):
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = customers_near(world.admin, latitude=51.0, longitude=-2.5, km=10).explain()
     assert "customer_earth_point" in plan
+
+
+def test_the_near_me_page_lists_with_badges_and_refuses_nonsense(client, world):
+    overdue = CustomerFactory(
+        name="Headingley Hardware",
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=53.8194,
+        longitude=-1.5816,
+    )
+    customers_due_refresh(customer_ids=[overdue.pk])
+    client.force_login(world.rep_north)
+    page = client.get(reverse("visits:near"), {"lat": LEEDS[0], "lng": LEEDS[1], "km": 5}).text
+    row = page.split("Headingley Hardware")[1].split("</li>")[0]
+    assert "3.1 km" in row and ">overdue<" in row
+    assert f'href="/visits/plan/?customer={overdue.pk}"' in row
+    assert 'href="geo:53.819400,-1.581600"' in row
+    for bad in (
+        {"lat": "91", "lng": "0"},
+        {"lat": "abc", "lng": "1"},
+        {"lat": "1", "lng": "1", "km": "9999"},
+    ):
+        answer = client.get(reverse("visits:near"), bad)
+        assert answer.status_code == 200 and 'class="error"' in answer.text
+    assert "Use my location" in client.get(reverse("visits:near")).text

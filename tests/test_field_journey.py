@@ -1,0 +1,45 @@
+"""The field day in a real browser on a phone that shares its position."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from crm.services import customers_due_refresh
+from tests.conftest import browser_login
+from tests.factories import CustomerFactory
+from visits.models import Visit, VisitStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_near_me_on_a_phone_plans_the_nearest_overdue_account(live_server, phone_in_leeds, world):
+    nearest = CustomerFactory(
+        name="Headingley Hardware",
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=53.8194,
+        longitude=-1.5816,
+    )
+    CustomerFactory(
+        name="Wakefield Wholesale",
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=53.6833,
+        longitude=-1.4977,
+    )
+    customers_due_refresh(customer_ids=[nearest.pk])
+    page = phone_in_leeds
+    browser_login(page, live_server, "rep-north")
+    page.get_by_role("link", name="Near me").click()
+    page.get_by_role("button", name="Use my location").click()
+    expect(page).to_have_url(re.compile(r"/visits/near/\?lat=53\.7997\d*&lng=-1\.5492\d*&km=10"))
+    rows = page.locator("ol.near > li")
+    expect(rows).to_have_count(1)  # Wakefield is 13 km away, past the default 10 km
+    expect(rows.first).to_contain_text("Headingley Hardware")
+    expect(rows.first).to_contain_text("3.1 km")
+    expect(rows.first).to_contain_text("overdue")
+    rows.first.get_by_role("link", name="Plan").click()
+    page.get_by_role("button", name="Plan meeting").click()
+    expect(page.get_by_text("Meeting with Headingley Hardware planned for")).to_be_visible()
+    assert Visit.objects.filter(customer=nearest, status=VisitStatus.PLANNED).count() == 1
