@@ -91,3 +91,16 @@ def test_the_near_me_page_lists_with_badges_and_refuses_nonsense(client, world):
         answer = client.get(reverse("visits:near"), bad)
         assert answer.status_code == 200 and 'class="error"' in answer.text
     assert "Use my location" in client.get(reverse("visits:near")).text
+
+
+def test_every_address_has_directions(client, world):
+    placed = CustomerFactory(
+        territory=world.north, owner=world.rep_north, latitude=53.8, longitude=-1.55
+    )
+    unplaced = CustomerFactory(
+        territory=world.north, owner=world.rep_north, address_line1="1 Park Row", city="Leeds"
+    )
+    client.force_login(world.rep_north)
+    assert 'href="geo:53.800000,-1.550000"' in client.get(placed.get_absolute_url()).text
+    page = client.get(unplaced.get_absolute_url()).text
+    assert "google.com/maps/search/?api=1&amp;query=1%20Park%20Row%2C%20Leeds" in page
