@@ -39,6 +39,7 @@ from core.bounds import (
 )
 from core.locks import IMPORT_LOCK
 from core.spreadsheet import FORMULA_STARTS, spreadsheet_safe
+from crm.models import LocationSource
 from imports.kinds import (
     CONTACTS,
     CUSTOMER,
@@ -661,6 +662,7 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
     columns = _written_columns(kind, fields)
     if kind is CUSTOMERS:
         _owners_territory(cursor, job, {f.name for f in fields})
+        _half_locations(cursor, job, {f.name for f in fields})
         if not job.default_territory_id:
             _reject(
                 cursor,
@@ -681,6 +683,30 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
     )
     cursor.execute("SELECT action, count(*) FROM import_rows GROUP BY action")
     return dict(cursor.fetchall())
+
+
+def _half_locations(cursor, job: ImportJob, mapped: set[str]) -> None:
+    """A location is a latitude and a longitude: a row that would leave an account with only
+    one of them (the file's, else the stored one) is rejected."""
+    if not mapped & {"latitude", "longitude"}:
+        return
+    latitude = "COALESCE(s.latitude, t.latitude)" if "latitude" in mapped else "t.latitude"
+    longitude = "COALESCE(s.longitude, t.longitude)" if "longitude" in mapped else "t.longitude"
+    _reject(
+        cursor,
+        f"""s.line IN (SELECT s.line FROM import_rows s
+                       LEFT JOIN crm_customer t ON t.id = s.target_id
+                       WHERE ({latitude} IS NULL) <> ({longitude} IS NULL))""",
+        "''",
+        "%(header)s || ': a location needs both a latitude and a longitude'",
+        header=_header(job, "latitude" if "latitude" in mapped else "longitude"),
+    )
+
+
+def _located(mapped: set[str], otherwise: str) -> str:
+    """SQL: whether the file gives this row a location (then its source is "imported")."""
+    given = " OR ".join(f"s.{c} IS NOT NULL" for c in ("latitude", "longitude") if c in mapped)
+    return f"CASE WHEN {given} THEN {{given}} ELSE {otherwise} END" if given else otherwise
 
 
 def _header(job: ImportJob, field_name: str) -> str:
@@ -726,6 +752,13 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
     if kind is CONTACTS and "is_primary" in columns:
         _demote_primaries(cursor, job)
     assignments = [f"{c} = COALESCE(s.{c}, t.{c})" for c in columns]
+    located = {"latitude", "longitude"} & set(columns)
+    if kind is CUSTOMERS and located:
+        source = _located(located, "t.location_source").format(given=f"'{LocationSource.IMPORTED}'")
+        assignments += [
+            f"location_source = {source}",
+            f"located_at = {_located(located, 't.located_at').format(given='now()')}",
+        ]
     if kind.table in _HAS_UPDATED_AT:
         assignments.append("updated_at = now()")
     cursor.execute(
@@ -746,6 +779,11 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
         insert["territory_id"] = "%(default_territory)s"
     if kind is CUSTOMERS and "owner_id" not in insert:
         insert["owner_id"] = "%(default_owner)s"
+    if kind is CUSTOMERS and located:
+        insert["location_source"] = _located(located, "''").format(
+            given=f"'{LocationSource.IMPORTED}'"
+        )
+        insert["located_at"] = _located(located, "NULL").format(given="now()")
     for column, value in _EXTRA_INSERT[kind.table].items():
         insert.setdefault(column, value)
     cursor.execute(

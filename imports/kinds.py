@@ -23,6 +23,7 @@ from crm.models import (
 from imports.models import ImportKind
 from imports.values import (
     choice_parser,
+    coordinate_reader,
     decimal_reader,
     int_reader,
     normalise,
@@ -265,6 +266,22 @@ CUSTOMERS = Kind(
             create_default=f"'{ServiceModel.FIELD}'",
         ),
         _text("notes", "Notes", 0, "notes", "description", "comments"),
+        Field(
+            "latitude",
+            "Latitude",
+            sql_type="double precision",
+            parse=coordinate_reader(limit=90),
+            synonyms=("billing latitude", "latitude", "lat", "shipping latitude"),
+            create_default="NULL",
+        ),
+        Field(
+            "longitude",
+            "Longitude",
+            sql_type="double precision",
+            parse=coordinate_reader(limit=180),
+            synonyms=("billing longitude", "longitude", "lng", "lon", "long", "shipping longitude"),
+            create_default="NULL",
+        ),
     ),
     match="t.code = s.code",
     key="s.code",

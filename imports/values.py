@@ -236,3 +236,20 @@ def service_model_parser():
         return value
 
     return parse
+
+
+def coordinate_reader(*, limit: int):
+    """A latitude (limit 90) or longitude (limit 180) in degrees, with a point or a comma as the
+    decimal separator (coordinates have no thousands: "-1,549" is -1.549, not -1549)."""
+
+    def parse(text: str) -> float:
+        value = text.strip().replace(",", ".")
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise CellError(f"{text.strip()!r} is not a number of degrees") from exc
+        if not -limit <= number <= limit:
+            raise CellError(f"{text.strip()!r} is outside ±{limit}°")
+        return round(number, 6)
+
+    return parse

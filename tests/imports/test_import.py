@@ -400,3 +400,29 @@ def test_a_rejects_file_the_uploads_encoding_cannot_hold_falls_back_to_utf8(worl
         cursor.execute("DROP TABLE import_rejects")
     assert encoding == "utf-8-sig"
     assert path.read_text(encoding="utf-8-sig").splitlines()[1].endswith('"Ωmega"""')
+
+
+def test_salesforce_billing_coordinates_become_locations(world):
+    text = """\
+Account Name,Account Number,Territory,Billing Latitude,Billing Longitude
+Acme Ltd,ACME-1,North,"53,8194","-1,5816"
+Beta plc,BETA-1,North,53.96,-1.0873
+Half Ltd,HALF-1,North,53.5,
+Wild plc,WILD-1,North,95,1
+Nowhere Co,NOWHERE-1,North,,
+"""
+    job, _ = run(world, "customers", text)
+    assert counts(job) == (3, 0, 0, 2)
+    acme = Customer.objects.get(code="ACME-1")
+    assert (acme.latitude, acme.longitude, acme.location_source) == (53.8194, -1.5816, "imported")
+    assert acme.located_at is not None
+    nowhere = Customer.objects.get(code="NOWHERE-1")
+    assert (nowhere.latitude, nowhere.location_source, nowhere.located_at) == (None, "", None)
+    reasons = " ".join(r["reason"] for r in job.reject_samples)
+    assert "a location needs both a latitude and a longitude" in reasons
+    assert "'95' is outside ±90°" in reasons
+    # Moving one account updates it; the others are unchanged.
+    again = text.replace("53.96,-1.0873", "53.97,-1.08")
+    job, _ = run(world, "customers", again)
+    assert (job.updated, job.unchanged) == (1, 2)
+    assert Customer.objects.get(code="BETA-1").latitude == 53.97
