@@ -5,6 +5,7 @@ their usual ports; production hardening switches on when DJANGO_DEBUG is off.
 docs/configuration.md lists every variable.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -288,7 +289,24 @@ CADENCE_FEED_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_FEED_REQUESTS_PER
 # refresh, pending refreshes) and per task of the nightly fan-out (CADENCE_HEALTH_BATCH_SIZE
 # before 2026-12).
 CADENCE_BATCH_SIZE = int(os.environ.get("CADENCE_BATCH_SIZE", "10000"))
+# Geocoding accounts' addresses (crm.geocoding): a geopy backend by name ("nominatim", the
+# default, with OpenStreetMap's usage policy: one request a second and a real user agent), any
+# other geopy backend with its options as JSON (e.g. CADENCE_GEOCODER=googlev3
+# CADENCE_GEOCODER_OPTIONS='{"api_key": "..."}'), or "none": town centres only, offline.
+CADENCE_GEOCODER = os.environ.get("CADENCE_GEOCODER", "nominatim").strip().lower()
+CADENCE_GEOCODER_OPTIONS = json.loads(os.environ.get("CADENCE_GEOCODER_OPTIONS", "{}") or "{}")
+CADENCE_GEOCODER_USER_AGENT = os.environ.get(
+    "CADENCE_GEOCODER_USER_AGENT", "Cadence field-sales CRM (set CADENCE_GEOCODER_USER_AGENT)"
+)
+CADENCE_GEOCODER_SECONDS_BETWEEN = float(os.environ.get("CADENCE_GEOCODER_SECONDS_BETWEEN", "1"))
+CADENCE_GEOCODER_TIMEOUT = float(os.environ.get("CADENCE_GEOCODER_TIMEOUT", "5"))
+
 CELERY_BEAT_SCHEDULE = {
+    # Every 10 minutes: place accounts that have an address and no location yet.
+    "customers-geocode": {
+        "task": "crm.tasks.customers_geocode_task",
+        "schedule": crontab(minute="*/10"),
+    },
     # 01:30 every night: account metrics and flags for every customer, as of that day.
     "health-refresh-nightly": {
         "task": "health.tasks.health_refresh_nightly",

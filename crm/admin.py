@@ -64,7 +64,9 @@ class CustomerAdmin(admin.ModelAdmin):
         "since",
     )
     list_select_related = ("territory", "owner")
-    list_filter = ("tier", "status", "service_model", "territory")
+    # "Location: none" with the geocoding error column: the addresses geocoding could not place.
+    list_filter = ("tier", "status", "service_model", "location_source", "territory")
+    readonly_fields = ("geocode_attempts", "geocode_error")
     search_fields = ("name", "code", "city", "postal_code")
     autocomplete_fields = ("owner",)
     show_full_result_count = False

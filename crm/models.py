@@ -255,6 +255,9 @@ class Customer(models.Model):
         max_length=16, choices=LocationSource.choices, blank=True, db_default=""
     )
     located_at = models.DateTimeField(null=True, blank=True)
+    # Geocoding tries so far without a result, and why the last failed (crm.geocoding).
+    geocode_attempts = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    geocode_error = models.CharField(max_length=300, blank=True, db_default="", editable=False)
     # The day the current service model began: a partner's commission counts from it, and the
     # outcomes compare the months before and after it.
     service_since = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
