@@ -9,6 +9,7 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -84,11 +85,27 @@ MIDDLEWARE = [
 
 # No inline scripts or styles anywhere (htmx's settings live in static/js/cadence.js), so the
 # policy allows this site's own files only; frames are refused outright.
+# Map tiles (docs/field.md): a URL template with {z}/{x}/{y} (and {s} subdomains if the server
+# has them) and the attribution its licence asks for. The CSP lets images come from its host.
+CADENCE_MAP_TILES = os.environ.get(
+    "CADENCE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
+CADENCE_MAP_ATTRIBUTION = os.environ.get(
+    "CADENCE_MAP_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+
+
+def _tile_origin(template: str) -> str:
+    parts = urlsplit(template.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    "img-src": [CSP.SELF, "data:", *filter(None, [_tile_origin(CADENCE_MAP_TILES)])],
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "base-uri": [CSP.SELF],

@@ -12,6 +12,8 @@ from visits import views as visits_views
 crm_patterns = (
     [
         path("", crm_views.customer_list, name="customer_list"),
+        path("map/", crm_views.customer_map, name="customer_map"),
+        path("map.json", crm_views.customer_map_data, name="customer_map_data"),
         path("<int:pk>/", account_views.customer_detail, name="customer_detail"),
         path("<int:pk>/edit/", account_views.customer_edit, name="customer_edit"),
         path("<int:pk>/contacts/new/", crm_views.contact_new, name="contact_new"),

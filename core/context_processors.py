@@ -27,6 +27,8 @@ def cadence(request: HttpRequest) -> dict:
         nav.append(
             ("Accounts" if user.serves_accounts else "Customers", reverse("crm:customer_list"))
         )
+        if not user.is_inside_sales:
+            nav.append(("Map", reverse("crm:customer_map")))
         if user.is_staff:
             nav.append(("Django admin", reverse("admin:index")))
     return {"CURRENCY": settings.CADENCE_CURRENCY, "nav_items": nav}

@@ -2,7 +2,17 @@
 
 import datetime as dt
 
-from django.db.models import BooleanField, ExpressionWrapper, F, FloatField, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
@@ -151,4 +161,27 @@ def customers_near(
         .annotate(distance_km=ExpressionWrapper(distance, output_field=FloatField()))
         .filter(distance_km__lte=metres / 1000)
         .order_by(nearest, "id")
+    )
+
+
+# A map point's state, worst first: what colours it.
+MAP_STATES = ("neglected", "overdue", "unprofitable", "fine")
+MAP_MAX_POINTS = 50_000
+
+
+def customer_map_points(customers: QuerySet[Customer], *, today: dt.date) -> list[tuple]:
+    """(id, latitude, longitude, state index, owner id, name) of the located customers, at most
+    MAP_MAX_POINTS, as tuples (the map's JSON is arrays, not objects: a territory's 25,000
+    accounts stay small)."""
+    state = Case(
+        When(metrics__is_neglected=True, then=Value(0)),
+        When(overdue_q(today), then=Value(1)),
+        When(metrics__is_unprofitable=True, then=Value(2)),
+        default=Value(3),
+    )
+    return list(
+        customers.filter(latitude__isnull=False)
+        .order_by()
+        .annotate(state=state)
+        .values_list("id", "latitude", "longitude", "state", "owner_id", "name")[:MAP_MAX_POINTS]
     )

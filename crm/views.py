@@ -1,18 +1,26 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
+from accounts.models import User
 from core.forms import add_service_error
 from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 from core.pagination import CappedPaginator
 from crm.forms import ContactForm, CustomerFilterForm, SupportCaseForm
 from crm.models import Contact, Customer, SupportCaseKind
-from crm.selectors import customer_contacts, customer_search, customer_visible_or_404
+from crm.selectors import (
+    MAP_STATES,
+    customer_contacts,
+    customer_map_points,
+    customer_search,
+    customer_visible_or_404,
+)
 from crm.services import (
     contact_make_primary,
     contact_save,
@@ -142,3 +150,43 @@ def support_case_close_view(request: HtmxHttpRequest, pk: int, case_pk: int) -> 
     support_case_close(case=case)
     messages.success(request, "Case closed.")
     return redirect(f"{customer.get_absolute_url()}?tab=support")
+
+
+@require_GET
+def customer_map(request: HtmxHttpRequest) -> HttpResponse:
+    """The accounts on a map, with the account list's filters; the points come from
+    customer_map_data (same query string)."""
+    form = CustomerFilterForm(request.GET)
+    form.filters()
+    return render(
+        request,
+        "crm/customer_map.html",
+        {
+            "form": form,
+            "query": request.GET.urlencode(),
+            "tiles": settings.CADENCE_MAP_TILES,
+            "attribution": settings.CADENCE_MAP_ATTRIBUTION,
+            "by_rep": not request.user.serves_accounts,
+        },
+    )
+
+
+@require_GET
+def customer_map_data(request: HtmxHttpRequest) -> JsonResponse:
+    """The map's points as compact arrays, scoped and filtered like the account list."""
+    form = CustomerFilterForm(request.GET)
+    today = timezone.localdate()
+    customers = customer_search(request.user, today=today, **form.filters())
+    points = customer_map_points(customers, today=today)
+    owners = {owner for *_, owner, _ in points if owner}
+    names = dict(User.objects.filter(pk__in=owners).values_list("pk", "username"))
+    return JsonResponse(
+        {
+            "states": MAP_STATES,
+            "owners": {str(pk): name for pk, name in names.items()},
+            "points": [
+                [pk, round(lat, 5), round(lng, 5), state, owner, name]
+                for pk, lat, lng, state, owner, name in points
+            ],
+        }
+    )

@@ -47,6 +47,8 @@ ROUTES = {
     "logout": Route(EVERYONE),
     "healthz": Route(EVERYONE, public=True),
     "crm:customer_list": Route(EVERYONE),
+    "crm:customer_map": Route(EVERYONE),
+    "crm:customer_map_data": Route(EVERYONE),
     "crm:customer_detail": Route(EVERYONE, _customer),
     "crm:customer_edit": Route(EVERYONE, _customer),
     "crm:contact_new": Route(EVERYONE, _customer),

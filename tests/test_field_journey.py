@@ -43,3 +43,25 @@ def test_near_me_on_a_phone_plans_the_nearest_overdue_account(live_server, phone
     page.get_by_role("button", name="Plan meeting").click()
     expect(page.get_by_text("Meeting with Headingley Hardware planned for")).to_be_visible()
     assert Visit.objects.filter(customer=nearest, status=VisitStatus.PLANNED).count() == 1
+
+
+def test_a_manager_sees_the_territory_on_a_map_coloured_by_state_or_rep(
+    live_server, desktop_page, world, settings
+):
+    # Tiles from the test server itself: nothing in the suite reaches the internet.
+    settings.CADENCE_MAP_TILES = f"{live_server.url}/static/vendor/leaflet-1.9.4/images/layers.png"
+    for n in range(30):
+        CustomerFactory(
+            territory=world.north,
+            owner=world.rep_north if n % 2 else world.rep_coast,
+            latitude=53.7 + n * 0.01,
+            longitude=-1.6 + n * 0.01,
+        )
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.get_by_role("link", name="Map").click()
+    expect(page.locator("#map-count")).to_have_text("30 accounts on the map")
+    expect(page.locator(".leaflet-container")).to_be_visible()
+    expect(page.locator(".marker-cluster").first).to_be_visible()
+    page.get_by_label("Colour by").select_option("rep")
+    expect(page.locator("#map-count")).to_have_text("30 accounts on the map")

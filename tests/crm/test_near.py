@@ -5,9 +5,11 @@ import math
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.selectors import customers_near
 from crm.services import customers_due_refresh
+from health.services import health_refresh_everything
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +106,32 @@ def test_every_address_has_directions(client, world):
     assert 'href="geo:53.800000,-1.550000"' in client.get(placed.get_absolute_url()).text
     page = client.get(unplaced.get_absolute_url()).text
     assert "google.com/maps/search/?api=1&amp;query=1%20Park%20Row%2C%20Leeds" in page
+
+
+def test_the_map_data_is_scoped_filtered_and_compact(client, world):
+    place = {"territory": world.north, "owner": world.rep_north}
+    neglected = CustomerFactory(name="Neglected", tier="A", latitude=53.8, longitude=-1.5, **place)
+    fine = CustomerFactory(
+        name="Fine", tier="B", latitude=53.9, longitude=-1.4, since=timezone.localdate(), **place
+    )
+    CustomerFactory(name="Unplaced", **place)
+    CustomerFactory(
+        name="South", territory=world.south, owner=world.rep_south, latitude=50.8, longitude=-0.1
+    )
+    customers_due_refresh(customer_ids=[neglected.pk, fine.pk])
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(world.rep_north)
+    data = client.get(reverse("crm:customer_map_data")).json()
+    assert data["states"] == ["neglected", "overdue", "unprofitable", "fine"]
+    points = {p[5]: p for p in data["points"]}
+    assert set(points) == {"Neglected", "Fine"}
+    assert points["Neglected"][1:5] == [53.8, -1.5, 0, world.rep_north.pk]
+    assert points["Fine"][3] == 3
+    assert data["owners"] == {str(world.rep_north.pk): "rep-north"}
+    only_a = client.get(reverse("crm:customer_map_data"), {"tier": "A"}).json()
+    assert [p[5] for p in only_a["points"]] == ["Neglected"]
+    page = client.get(reverse("crm:customer_map"), {"tier": "A"}).text
+    assert 'data-points="/customers/map.json?tier=A"' in page
+    assert "vendor/leaflet-1.9.4/leaflet.js" in page and 'id="colour-by"' not in page
+    client.force_login(world.north_manager)
+    assert 'id="colour-by"' in client.get(reverse("crm:customer_map")).text
