@@ -139,29 +139,35 @@ _POINT = "ll_to_earth(crm_customer.latitude, crm_customer.longitude)"
 
 
 def customers_near(
-    user: User, *, latitude: float, longitude: float, km: float
-) -> QuerySet[Customer]:
-    """The user's located accounts within `km` of the point, nearest first, each with its
-    `distance_km`. Read from the GiST index on the earth point: a box around the point narrows
-    the rows, the index's distance order (KNN) gives the nearest first; only then the exact
-    great-circle distance is checked. Callers take the first few (at most NEAR_MAX_RESULTS)."""
+    user: User, *, latitude: float, longitude: float, km: float, limit: int = 20, prepare=None
+) -> list[Customer]:
+    """The user's located accounts within `km` of the point, nearest first (at most `limit`),
+    each with its `distance_km`. The nearest `limit` accounts are read in the GiST index's
+    distance order (KNN: PostgreSQL stops after `limit` rows, however dense the town), then
+    those farther than `km` dropped — the nearest within `km` are a prefix of the nearest.
+    `prepare` may add to the query (annotations, related rows) before it runs."""
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise ValueError("A latitude is within ±90° and a longitude within ±180°.")
-    metres = min(max(km, 0.0), NEAR_MAX_KM) * 1000
     here = (latitude, longitude)
+    radius = min(max(km, 0.0), NEAR_MAX_KM)
+    # The box bounds the scan when the user's accounts are all far away (else the distance
+    # order would walk the whole index looking for 20 of theirs).
     in_box = RawSQL(
-        f"earth_box(ll_to_earth(%s, %s), %s) @> {_POINT}", (*here, metres), BooleanField()
+        f"earth_box(ll_to_earth(%s, %s), %s) @> {_POINT}", (*here, radius * 1000), BooleanField()
     )
     distance = RawSQL(f"earth_distance({_POINT}, ll_to_earth(%s, %s)) / 1000.0", here)
     nearest = RawSQL(f"{_POINT} <-> ll_to_earth(%s, %s)", here)
-    return (
+    customers = (
         customers_visible_to(user)
         .filter(latitude__isnull=False)
         .filter(in_box)
         .annotate(distance_km=ExpressionWrapper(distance, output_field=FloatField()))
-        .filter(distance_km__lte=metres / 1000)
-        .order_by(nearest, "id")
+        .order_by(nearest)
     )
+    if prepare is not None:
+        customers = prepare(customers)
+    found = customers[: min(limit, NEAR_MAX_RESULTS)]
+    return [customer for customer in found if customer.distance_km <= radius]
 
 
 # A map point's state, worst first: what colours it.

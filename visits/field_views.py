@@ -30,11 +30,15 @@ def near(request: HtmxHttpRequest) -> HttpResponse:
     accounts = []
     if form.is_valid():
         data = form.cleaned_data
-        nearest = customers_near(
-            request.user, latitude=data["lat"], longitude=data["lng"], km=data["km"] or 10
-        )
-        accounts = list(
-            with_overdue(nearest.select_related("metrics"), today=timezone.localdate())[:NEAR_SHOWN]
+        accounts = customers_near(
+            request.user,
+            latitude=data["lat"],
+            longitude=data["lng"],
+            km=data["km"] or 10,
+            limit=NEAR_SHOWN,
+            prepare=lambda customers: with_overdue(
+                customers.select_related("metrics"), today=timezone.localdate()
+            ),
         )
     return render(
         request,
