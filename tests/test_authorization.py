@@ -76,6 +76,8 @@ ROUTES = {
     "visits:log": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
     "visits:reschedule": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
     "visits:cancel": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:check_in": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
+    "visits:check_out": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
     "visits:calendar_regenerate": Route(EVERYONE),
     "manage:dashboard": Route({MANAGER, ADMIN}),
     "manage:account_list": Route({MANAGER, ADMIN}, lambda s: {"kind": "overdue"}, scoped=False),

@@ -3,11 +3,12 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.services import customers_due_refresh
 from tests.conftest import browser_login
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, PlannedVisitFactory
 from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,3 +66,31 @@ def test_a_manager_sees_the_territory_on_a_map_coloured_by_state_or_rep(
     expect(page.locator(".marker-cluster").first).to_be_visible()
     page.get_by_label("Colour by").select_option("rep")
     expect(page.locator("#map-count")).to_have_text("30 accounts on the map")
+
+
+def test_checking_in_at_a_meeting_with_the_phones_position_then_logging_it(
+    live_server, phone_in_leeds, world
+):
+    account = CustomerFactory(
+        name="City Centre Supplies",
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=53.7999,
+        longitude=-1.5490,
+    )
+    meeting = PlannedVisitFactory(
+        customer=account, salesperson=world.rep_north, scheduled_start=timezone.now()
+    )
+    page = phone_in_leeds
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/visits/{meeting.pk}/")
+    page.get_by_role("button", name="Check in").click()
+    expect(page.get_by_text(re.compile(r"Checked in at \d\d:\d\d at the address"))).to_be_visible()
+    page.get_by_role("button", name="Check out").click()
+    expect(page.get_by_text(re.compile(r"Checked out at"))).to_be_visible()
+    page.get_by_role("link", name="Mark done").click()
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Visit to City Centre Supplies logged.")).to_be_visible()
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.DONE and meeting.check_in_distance_m < 50
+    assert meeting.duration_minutes == 1  # checked in and out within the minute

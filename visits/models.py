@@ -124,6 +124,14 @@ class Visit(models.Model):
     # False for visits imported with a date but no time (stored at noon): pages say "time not
     # recorded" instead of showing 12:00.
     time_recorded = models.BooleanField(default=True, db_default=True)
+    # Check-in and check-out on the meeting page (visits.services.visit_check_in): when, and
+    # where at check-in (taken only then and at check-out, never between: docs/field.md).
+    checked_in_at = models.DateTimeField(null=True, blank=True, editable=False)
+    check_in_latitude = models.FloatField(null=True, blank=True, editable=False)
+    check_in_longitude = models.FloatField(null=True, blank=True, editable=False)
+    # Metres from the account's location at check-in (None: no position or no location).
+    check_in_distance_m = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    checked_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -342,3 +342,62 @@ def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> in
             changed += cursor.rowcount
     all_schedules_changed()
     return changed
+
+
+# Farther than this from the account's location, a check-in says how far.
+ON_SITE_METRES = 500
+
+_DISTANCE_SQL = """
+SELECT ROUND(earth_distance(ll_to_earth(c.latitude, c.longitude), ll_to_earth(%s, %s)))
+FROM crm_customer c WHERE c.id = %s AND c.latitude IS NOT NULL
+"""
+
+
+def _valid_position(latitude: float | None, longitude: float | None) -> bool:
+    if latitude is None or longitude is None:
+        return False
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ValidationError("That position is not on the earth.")
+    return True
+
+
+@transaction.atomic
+def visit_check_in(
+    *, visit: Visit, latitude: float | None = None, longitude: float | None = None
+) -> Visit:
+    """The rep arrives: the time, and (if the phone gave it) the position and its distance
+    from the account's location. Once: a second tap keeps the first check-in."""
+    visit = Visit.objects.select_for_update().select_related("customer").get(pk=visit.pk)
+    _require_planned(visit, "checked in")
+    if visit.checked_in_at is not None:
+        return visit
+    visit.checked_in_at = timezone.now()
+    if _valid_position(latitude, longitude):
+        visit.check_in_latitude, visit.check_in_longitude = latitude, longitude
+        with connection.cursor() as cursor:
+            cursor.execute(_DISTANCE_SQL, [latitude, longitude, visit.customer_id])
+            row = cursor.fetchone()
+        visit.check_in_distance_m = int(row[0]) if row else None
+    visit.save(
+        update_fields=[
+            "checked_in_at",
+            "check_in_latitude",
+            "check_in_longitude",
+            "check_in_distance_m",
+            "updated_at",
+        ]
+    )
+    schedules_changed([visit.salesperson_id])
+    return visit
+
+
+@transaction.atomic
+def visit_check_out(*, visit: Visit) -> Visit:
+    """The rep leaves: the time (the log form's duration is prefilled from it)."""
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.checked_in_at is None:
+        raise ValidationError("Check in first.")
+    if visit.checked_out_at is None:
+        visit.checked_out_at = timezone.now()
+        visit.save(update_fields=["checked_out_at", "updated_at"])
+    return visit

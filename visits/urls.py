@@ -16,5 +16,7 @@ urlpatterns = [
     path("<int:pk>/log/", views.log, name="log"),
     path("<int:pk>/reschedule/", views.reschedule, name="reschedule"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/check-in/", views.check_in, name="check_in"),
+    path("<int:pk>/check-out/", views.check_out, name="check_out"),
     path("calendar/regenerate/", views.calendar_regenerate, name="calendar_regenerate"),
 ]

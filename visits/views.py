@@ -44,8 +44,11 @@ from visits.selectors import (
     who_to_visit,
 )
 from visits.services import (
+    ON_SITE_METRES,
     ScheduleResult,
     visit_cancel,
+    visit_check_in,
+    visit_check_out,
     visit_log,
     visit_reschedule,
     visit_schedule,
@@ -377,12 +380,62 @@ def _log_initial(planned: Visit | None) -> dict:
     if planned is None:
         return {"visited_at": now, "duration_minutes": 60}
     length = (planned.scheduled_end or planned.scheduled_start) - planned.scheduled_start
+    started = min(planned.scheduled_start, now)
+    if planned.checked_in_at:
+        # Checked in (and out): the visit took what the phone saw.
+        started = planned.checked_in_at.replace(second=0, microsecond=0)
+        length = (planned.checked_out_at or timezone.now()) - planned.checked_in_at
     return {
         "kind": planned.kind,
-        "visited_at": min(planned.scheduled_start, now),
-        "duration_minutes": int(length.total_seconds() // 60) or 60,
+        "visited_at": started,
+        "duration_minutes": max(1, int(length.total_seconds() // 60))
+        if planned.checked_in_at
+        else int(length.total_seconds() // 60) or 60,
         "contacts": list(planned.contacts.all()),
     }
+
+
+def _position(request: HtmxHttpRequest) -> tuple[float | None, float | None]:
+    """The position the page's script put in the form, if the phone gave one."""
+    try:
+        return float(request.POST["latitude"]), float(request.POST["longitude"])
+    except (KeyError, ValueError):
+        return None, None
+
+
+@require_POST
+def check_in(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    visit = _editable_visit(request, pk)
+    latitude, longitude = _position(request)
+    try:
+        visit = visit_check_in(visit=visit, latitude=latitude, longitude=longitude)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        far = visit.check_in_distance_m
+        where = (
+            f" {far / 1000:.1f} km from the address"
+            if far is not None and far > ON_SITE_METRES
+            else (" at the address" if far is not None else " (no position)")
+        )
+        messages.success(
+            request, f"Checked in at {timezone.localtime(visit.checked_in_at):%H:%M}{where}."
+        )
+    return redirect("visits:detail", pk=pk)
+
+
+@require_POST
+def check_out(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    visit = _editable_visit(request, pk)
+    try:
+        visit = visit_check_out(visit=visit)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"Checked out at {timezone.localtime(visit.checked_out_at):%H:%M}."
+        )
+    return redirect("visits:detail", pk=pk)
 
 
 @require_POST

@@ -1,0 +1,79 @@
+"""Check-in and check-out on the meeting page: time, position, distance from the address."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import CustomerFactory, PlannedVisitFactory
+from visits.services import visit_check_in
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def meeting(world):
+    account = CustomerFactory(
+        territory=world.north, owner=world.rep_north, latitude=53.8194, longitude=-1.5816
+    )
+    return PlannedVisitFactory(
+        customer=account, salesperson=world.rep_north, scheduled_start=NOW, kind="on_site"
+    )
+
+
+def test_checking_in_near_or_far_says_how_far_and_logs_the_time(client, world, meeting):
+    client.force_login(world.rep_north)
+    with time_machine.travel(NOW + dt.timedelta(minutes=3), tick=False):
+        answer = client.post(
+            reverse("visits:check_in", args=[meeting.pk]),
+            {"latitude": "53.8350", "longitude": "-1.5816"},
+            follow=True,
+        )
+    assert "1.7 km from the address" in answer.text
+    meeting.refresh_from_db()
+    assert meeting.check_in_distance_m == pytest.approx(1735, abs=10)
+    assert meeting.checked_in_at == NOW + dt.timedelta(minutes=3)
+    # A second tap keeps the first check-in.
+    with time_machine.travel(NOW + dt.timedelta(minutes=9), tick=False):
+        visit_check_in(visit=meeting, latitude=53.8194, longitude=-1.5816)
+    meeting.refresh_from_db()
+    assert meeting.checked_in_at == NOW + dt.timedelta(minutes=3)
+    with time_machine.travel(NOW + dt.timedelta(minutes=50), tick=False):
+        client.post(reverse("visits:check_out", args=[meeting.pk]))
+        form = client.get(reverse("visits:log", args=[meeting.pk])).text
+    # The log form's time and duration come from the check-in and check-out.
+    assert 'name="duration_minutes" value="47"' in form
+    local = timezone.localtime(NOW + dt.timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M")
+    assert f'value="{local}"' in form
+
+
+def test_on_site_without_a_position_and_nonsense(client, world, meeting):
+    client.force_login(world.rep_north)
+    with time_machine.travel(NOW, tick=False):
+        client.post(
+            reverse("visits:check_in", args=[meeting.pk]),
+            {"latitude": "53.8195", "longitude": "-1.5817"},
+        )
+    meeting.refresh_from_db()
+    assert meeting.check_in_distance_m < 50
+    page = client.get(reverse("visits:detail", args=[meeting.pk])).text
+    assert "at the address" in page and "Check out" in page
+    other = PlannedVisitFactory(customer=meeting.customer, salesperson=world.rep_north)
+    refused = client.post(
+        reverse("visits:check_in", args=[other.pk]),
+        {"latitude": "123", "longitude": "0"},
+        follow=True,
+    )
+    assert "not on the earth" in refused.text
+    no_position = client.post(reverse("visits:check_in", args=[other.pk]), follow=True)
+    assert "(no position)" in no_position.text
+    early = PlannedVisitFactory(customer=meeting.customer, salesperson=world.rep_north)
+    assert (
+        "Check in first."
+        in client.post(reverse("visits:check_out", args=[early.pk]), follow=True).text
+    )
+    client.force_login(world.rep_south)
+    assert client.post(reverse("visits:check_in", args=[meeting.pk])).status_code == 404
