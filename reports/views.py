@@ -55,7 +55,7 @@ from reports.review import (
     review_act,
     with_recommendation,
 )
-from visits.selectors import team_week
+from visits.selectors import checked_in_shares, team_week
 
 LIST_PAGE_SIZE = 20
 
@@ -97,9 +97,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "period": period_figures(segments, first=first, last=last),
         "period_name": period_name,
         "period_error": form.period_error(),
-        "reps": Paginator(
-            rep_table(segments, sort=request.GET.get("sort", "name")), REP_PAGE_SIZE
-        ).get_page(request.GET.get("reps")),
+        "reps": _with_check_ins(
+            Paginator(
+                rep_table(segments, sort=request.GET.get("sort", "name")), REP_PAGE_SIZE
+            ).get_page(request.GET.get("reps")),
+            since=timezone.now() - dt.timedelta(days=365),
+        ),
         "sort": request.GET.get("sort", "name"),
         "lists": lists,
         "filters": _query_without(request, "sort", "reps"),
@@ -314,6 +317,14 @@ def _review_rows(customers, owners):
             options.replace(current, f'<option value="{customer.owner_id}" selected>', 1)
         )
     return rows
+
+
+def _with_check_ins(page, *, since: dt.datetime):
+    """The page's reps with the share of their on-site visits checked in at the address."""
+    shares = checked_in_shares([row["owner_id"] for row in page.object_list], since=since)
+    for row in page.object_list:
+        row["checked_in_share"] = shares.get(row["owner_id"])
+    return page
 
 
 def _cycle_summary(request: HtmxHttpRequest, customers, *, today: dt.date) -> dict:

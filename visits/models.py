@@ -26,6 +26,8 @@ class VisitKind(models.TextChoices):
 
 # Kinds of contact that keep a customer's visit cadence; an email does not.
 CADENCE_VISIT_KINDS = (VisitKind.ON_SITE, VisitKind.PHONE, VisitKind.VIDEO)
+# A check-in within this many metres of the account's location is "at the address".
+ON_SITE_METRES = 500
 # What inside sales and remote-served accounts use: no one travels.
 REMOTE_VISIT_KINDS = (VisitKind.PHONE, VisitKind.VIDEO, VisitKind.EMAIL)
 

@@ -24,7 +24,7 @@ from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
 from crm.models import Contact, Customer, CustomerStatus
 from crm.selectors import customers_visible_to, with_overdue
-from visits.models import Visit, VisitAttendee, VisitStatus
+from visits.models import ON_SITE_METRES, Visit, VisitAttendee, VisitKind, VisitStatus
 
 FEED_DAYS_BACK = 30
 FEED_DAYS_AHEAD = 180
@@ -237,3 +237,24 @@ def customer_upcoming(user: User, customer: Customer, *, now: dt.datetime) -> Qu
         .filter(customer=customer, status=VisitStatus.PLANNED, scheduled_start__gte=now)
         .order_by("scheduled_start")
     )
+
+
+def checked_in_shares(salesperson_ids: list[int], *, since: dt.datetime) -> dict[int, int]:
+    """Per salesperson, the share (%) of their done on-site visits since `since` that were
+    checked in at the address (within ON_SITE_METRES); those with none are
+    left out."""
+    rows = (
+        Visit.objects.filter(
+            salesperson_id__in=salesperson_ids,
+            status=VisitStatus.DONE,
+            kind=VisitKind.ON_SITE,
+            visited_at__gte=since,
+        )
+        .values("salesperson_id")
+        .annotate(
+            done=Count("id"),
+            on_site=Count("id", filter=Q(check_in_distance_m__lte=ON_SITE_METRES)),
+        )
+        .order_by()
+    )
+    return {row["salesperson_id"]: round(100 * row["on_site"] / row["done"]) for row in rows}

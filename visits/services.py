@@ -344,9 +344,6 @@ def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> in
     return changed
 
 
-# Farther than this from the account's location, a check-in says how far.
-ON_SITE_METRES = 500
-
 _DISTANCE_SQL = """
 SELECT ROUND(earth_distance(ll_to_earth(c.latitude, c.longitude), ll_to_earth(%s, %s)))
 FROM crm_customer c WHERE c.id = %s AND c.latitude IS NOT NULL

@@ -33,7 +33,7 @@ from crm.models import Customer
 from crm.selectors import customer_search, customers_visible_to
 from visits.calendar import calendar_feed
 from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
-from visits.models import Visit, VisitStatus
+from visits.models import ON_SITE_METRES, Visit, VisitStatus
 from visits.selectors import (
     agenda,
     agenda_day_counts,
@@ -44,7 +44,6 @@ from visits.selectors import (
     who_to_visit,
 )
 from visits.services import (
-    ON_SITE_METRES,
     ScheduleResult,
     visit_cancel,
     visit_check_in,

@@ -7,7 +7,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from health.services import health_refresh_everything
 from tests.factories import CustomerFactory, PlannedVisitFactory
+from visits.selectors import checked_in_shares
 from visits.services import visit_check_in
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +79,24 @@ def test_on_site_without_a_position_and_nonsense(client, world, meeting):
     )
     client.force_login(world.rep_south)
     assert client.post(reverse("visits:check_in", args=[meeting.pk])).status_code == 404
+
+
+def test_managers_see_each_reps_share_of_visits_checked_in_on_site(client, world, meeting):
+    with time_machine.travel(NOW, tick=False):
+        visit_check_in(visit=meeting, latitude=53.8194, longitude=-1.5816)
+        far = PlannedVisitFactory(customer=meeting.customer, salesperson=world.rep_north)
+        visit_check_in(visit=far, latitude=53.9, longitude=-1.5816)
+        PlannedVisitFactory(customer=meeting.customer, salesperson=world.rep_north)
+        for visit in world.rep_north.visits.all():
+            visit.status, visit.visited_at = "done", NOW
+            visit.save()
+        shares = checked_in_shares([world.rep_north.pk, world.rep_south.pk], since=NOW)
+    # Three on-site visits: one checked in at the address, one 9 km away, one not at all.
+    assert shares == {world.rep_north.pk: 33}
+    health_refresh_everything(as_of=NOW.date())
+    client.force_login(world.north_manager)
+    with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+        client.force_login(world.north_manager)
+        board = client.get(reverse("manage:dashboard")).text
+    row = board.split("<td>rep-north</td>")[1].split("</tr>")[0]
+    assert ">33%<" in row
