@@ -12,17 +12,13 @@ from django.utils import timezone
 
 from crm.models import Customer
 from health.models import AccountMonth
+from reports.outcomes import month_start
 from visits.models import Visit, VisitStatus
 
 MONTHS_SHOWN = 12
 RECENT_MONTHS = 6
 COMPARED_MONTHS = 3
 AT_RISK_SHOWN = 50
-
-
-def _month_start(day: dt.date, back: int = 0) -> dt.date:
-    month = day.year * 12 + day.month - 1 - back
-    return dt.date(month // 12, month % 12 + 1, 1)
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -41,7 +37,7 @@ class AtRisk:
 
 def mentions_by_month(customers: QuerySet[Customer], *, today: dt.date) -> dict:
     """{"months": [...], "rows": [(competitor, [count per month], total)]}, most named first."""
-    months = [_month_start(today, back) for back in range(MONTHS_SHOWN - 1, -1, -1)]
+    months = [month_start(today, back) for back in range(MONTHS_SHOWN - 1, -1, -1)]
     counts = (
         Visit.objects.filter(
             customer__in=customers.values("pk"),
@@ -72,11 +68,11 @@ def mentioned_while_margin_fell(customers: QuerySet[Customer], *, today: dt.date
     mentions = Visit.objects.filter(
         customer__in=customers.values("pk"),
         status=VisitStatus.DONE,
-        visited_at__gte=_local_midnight(_month_start(today, RECENT_MONTHS)),
+        visited_at__gte=_local_midnight(month_start(today, RECENT_MONTHS)),
     ).exclude(competitor="")
-    this_month = _month_start(today)
-    after_start = _month_start(today, COMPARED_MONTHS)
-    before_start = _month_start(today, 2 * COMPARED_MONTHS)
+    this_month = month_start(today)
+    after_start = month_start(today, COMPARED_MONTHS)
+    before_start = month_start(today, 2 * COMPARED_MONTHS)
     zero = Value(Decimal(0), output_field=DecimalField())
     # One grouped read of the mentioning accounts' months (the mentions index finds them).
     fell_query = (

@@ -112,20 +112,21 @@ def action_label(action: str, details: dict) -> str:
     return ReviewActionKind(action).label if action in ReviewActionKind.values else action
 
 
-def _month_start(day: dt.date, back: int = 0) -> dt.date:
+def month_start(day: dt.date, back: int = 0) -> dt.date:
+    """The first day of `day`'s month, `back` months earlier (negative: later)."""
     month = day.year * 12 + day.month - 1 - back
     return dt.date(month // 12, month % 12 + 1, 1)
 
 
 def actions_measured(user: User, *, today: dt.date) -> QuerySet[ReviewAction]:
     """The actions on accounts `user` may see whose three months after are over."""
-    newest = _month_start(today, WINDOW_MONTHS + 1)
-    oldest = _month_start(today, OLDEST_MONTHS)
+    newest = month_start(today, WINDOW_MONTHS + 1)
+    oldest = month_start(today, OLDEST_MONTHS)
     return (
         ReviewAction.objects.filter(
             customer__in=customers_visible_to(user).values("pk"),
             at__date__gte=oldest,
-            at__date__lt=_month_start(newest, -1),
+            at__date__lt=month_start(newest, -1),
         )
         .select_related("user")
         .order_by("at", "id")
@@ -137,7 +138,7 @@ def outcomes(user: User, *, today: dt.date) -> tuple[list[Outcome], list[Outcome
     actions = list(actions_measured(user, today=today))
     sums = {}
     if actions:
-        months = [_month_start(action.at.date()) for action in actions]
+        months = [month_start(action.at.date()) for action in actions]
         with connection.cursor() as cursor:
             cursor.execute(
                 _SUMS_SQL,

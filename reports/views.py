@@ -358,8 +358,9 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
         customers = customers.filter(metrics__recommendation=chosen)
         total = counts[chosen]
     if in_cycle:
-        # The review list is not in the rollups: counted (it is a few hundred accounts).
-        total = customers.count()
+        # The review list is not in the rollups. Its accounts all have figures (flags and
+        # recommendations come from them), so the cycle's own count is the list's.
+        total = customers.count() if chosen in RECOMMENDATIONS else cycle["accounts"]
     page = CountedPaginator(
         customers.order_by("metrics__profit", "id"), REVIEW_PAGE_SIZE, count=total
     ).get_page(request.GET.get("page"))
