@@ -9,6 +9,7 @@ from health.models import (
     DigestRun,
     HealthSettings,
     ReviewCycle,
+    RollupRebuild,
     Segment,
     SegmentBand,
     SegmentFigures,
@@ -96,6 +97,11 @@ class AccountMonthAdmin(ReadOnlyAdmin):
 @admin.register(DigestRun)
 class DigestRunAdmin(ReadOnlyAdmin):
     list_display = ("up_to", "emails_sent")
+
+
+@admin.register(RollupRebuild)
+class RollupRebuildAdmin(ReadOnlyAdmin):
+    list_display = ["started_at"]
 
 
 @admin.register(Segment)

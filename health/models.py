@@ -440,3 +440,14 @@ class ReviewCycle(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.manager_id} due {self.due_on}"
+
+
+class RollupRebuild(models.Model):
+    """When the last full rebuild of the rollups began (one row). A nightly run whose batches
+    all changed nothing still rebuilds when metrics were written after it: batches of an
+    earlier run whose chord never finished (a worker killed mid-run) changed them."""
+
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Rollups last rebuilt from {self.started_at:%Y-%m-%d %H:%M:%S}"

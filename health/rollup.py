@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.isolation import run_isolating
 from core.locks import ROLLUP_LOCK
 from crm.models import CustomerStatus
-from health.models import FlagKind, Recommendation
+from health.models import AccountMetrics, FlagKind, Recommendation, RollupRebuild
 from visits.models import VisitStatus
 
 logger = logging.getLogger(__name__)
@@ -225,10 +225,19 @@ def rollup_refresh_segments(*, segment_ids: set[int]) -> int:
     return len(segment_ids)
 
 
+def rollups_behind_metrics() -> bool:
+    """Whether account metrics were written after the last full rebuild began (or there has
+    never been one)."""
+    started = RollupRebuild.objects.values_list("started_at", flat=True).first()
+    return started is None or AccountMetrics.objects.filter(computed_at__gt=started).exists()
+
+
 @transaction.atomic
 def rollup_rebuild() -> int:
     """Rewrite every segment's rollups from the stored metrics; drops empty segments.
     Returns the number of segments."""
+    # The metrics' computed_at comes from the same (application) clock.
+    RollupRebuild.objects.update_or_create(pk=1, defaults={"started_at": timezone.now()})
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
         cursor.execute(_ENSURE_SEGMENTS_SQL.format(where="true"))

@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.cache import all_schedules_changed
 from health.digest import digest_send
 from health.metrics import health_batches
-from health.rollup import rollup_rebuild
+from health.rollup import rollup_rebuild, rollups_behind_metrics
 from health.services import accounts_refresh_range, pending_refresh_run
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,12 @@ def accounts_refresh_batch(low: int, high: int, as_of: str) -> dict:
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=12 * 3600, **RETRY)
 def rollup_rebuild_all(batch_results: list[dict] | None = None) -> int:
     """After the nightly refresh: every segment's rollup for the managers' pages, unless the
-    batches (the chord's results) all report that they wrote nothing, as a re-run does."""
-    if batch_results is not None and not any(
-        result.get("changed", True) for result in batch_results
+    batches (the chord's results) all report that they wrote nothing, as a re-run does, and no
+    metrics were written since the last rebuild (by a run whose chord never finished)."""
+    if (
+        batch_results is not None
+        and not any(result.get("changed", True) for result in batch_results)
+        and not rollups_behind_metrics()
     ):
         logger.info("rollup_rebuild skipped: no batch changed anything")
         return 0

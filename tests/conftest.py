@@ -185,9 +185,9 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(queue: str, **env_extra: str) -> subprocess.Popen:
+def start_worker(queue: str, loglevel: str = "WARNING", **env_extra: str) -> subprocess.Popen:
     """A real Celery worker process (solo pool) consuming `queue` from the real Redis broker and
-    writing to the test database."""
+    writing to the test database; what it logs at `loglevel` shows in a failed test's output."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
@@ -214,7 +214,7 @@ def start_worker(queue: str, **env_extra: str) -> subprocess.Popen:
             "--without-mingle",
             "--without-heartbeat",
             "--loglevel",
-            "WARNING",
+            loglevel,
         ],
         cwd=settings_base_dir(),
         env=env,

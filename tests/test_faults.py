@@ -231,13 +231,14 @@ def test_an_import_that_cannot_be_queued_fails_with_a_message(
     assert "not answering" in job.error
 
 
-def wait_until(condition, seconds: float, what: str) -> None:
+def wait_until(condition, seconds: float, what: str, progress=None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    where = f" ({progress()})" if progress else ""
+    raise AssertionError(f"timed out waiting for {what}{where}")
 
 
 def test_a_worker_killed_mid_refresh_converges_when_the_refresh_runs_again(
@@ -264,13 +265,18 @@ def test_a_worker_killed_mid_refresh_converges_when_the_refresh_runs_again(
     assert 0 < halfway < total, "the worker died with the refresh half done"
     assert not SegmentFigures.objects.exists(), "the chord never finished"
 
-    worker = start_worker(queue, **small_batches)
+    # At INFO the worker logs each batch and the rollup: a hang shows where it stopped.
+    worker = start_worker(queue, loglevel="INFO", **small_batches)
     try:
         health_refresh_nightly.apply_async(queue=queue)
         wait_until(
             lambda: SegmentFigures.objects.exists() and AccountMetrics.objects.count() == total,
             120,
             "the second refresh to finish",
+            progress=lambda: (
+                f"{AccountMetrics.objects.count()} of {total} accounts computed, "
+                f"rollups {'written' if SegmentFigures.objects.exists() else 'not written'}"
+            ),
         )
     finally:
         stop_worker(worker)

@@ -12,7 +12,7 @@ from accounts.models import User
 from core.models import PendingRefresh
 from crm.models import Customer
 from health.metrics import health_refresh_all, monthly_refresh_all, monthly_window_start
-from health.models import AccountMetrics, AccountMonth, SegmentFigures
+from health.models import AccountMetrics, AccountMonth, RollupRebuild, SegmentFigures
 from health.services import health_refresh_everything
 from health.tasks import rollup_rebuild_all
 from tests.factories import CustomerFactory, InvoiceFactory, SupportCaseFactory, VisitFactory
@@ -177,4 +177,16 @@ def test_a_re_run_that_wrote_nothing_leaves_the_rollups_alone(ledger):
     assert not SegmentFigures.objects.exists()
     assert rollup_rebuild_all([{"changed": False}, {"changed": True}]) > 0
     assert SegmentFigures.objects.exists()
+
+
+def test_a_re_run_after_a_run_that_never_rebuilt_rebuilds(ledger):
+    """A worker killed mid-run: the run's other batches wrote metrics, its chord never
+    finished; the next run's batches find nothing to change, and must rebuild all the same."""
+    health_refresh_everything(as_of=FIRST_NIGHT)
+    SegmentFigures.objects.all().delete()
+    # The last rebuild before the metrics now stored (the killed run's was never reached).
+    RollupRebuild.objects.update(started_at=timezone.now() - dt.timedelta(hours=1))
+    assert rollup_rebuild_all([{"changed": False}]) > 0
+    assert SegmentFigures.objects.exists()
+    assert rollup_rebuild_all([{"changed": False}]) == 0, "now current: the re-run skips"
     assert health_refresh_everything(as_of=FIRST_NIGHT + dt.timedelta(days=1)).changed
