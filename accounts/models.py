@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -54,6 +54,17 @@ class User(AbstractUser):
         blank=True,
         editable=False,
         help_text="Secret in this user's calendar feed URL; empty means no feed.",
+    )
+    # Where a field rep's day starts and ends by default (the day plan): set by the rep from
+    # the route page ("use my position") or by an admin.
+    home_label = models.CharField(
+        "home base", max_length=120, blank=True, db_default="", validators=[SINGLE_LINE]
+    )
+    home_latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    home_longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
 
     class Meta:
@@ -112,6 +123,16 @@ class Territory(models.Model):
         limit_choices_to={"role__in": [Role.SALESPERSON, Role.INSIDE_SALES]},
         help_text="Salespeople and inside-sales people of this territory (inside sales see only "
         "the accounts they own).",
+    )
+    # The territory's office: a day plan may start or end there.
+    office_label = models.CharField(
+        max_length=120, blank=True, db_default="", validators=[SINGLE_LINE]
+    )
+    office_latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    office_longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
 
     class Meta:

@@ -317,6 +317,12 @@ CADENCE_GEOCODER_USER_AGENT = os.environ.get(
 )
 CADENCE_GEOCODER_SECONDS_BETWEEN = float(os.environ.get("CADENCE_GEOCODER_SECONDS_BETWEEN", "1"))
 CADENCE_GEOCODER_TIMEOUT = float(os.environ.get("CADENCE_GEOCODER_TIMEOUT", "5"))
+# The day plan's travel times (visits.travel): straight-line distance times a road factor at an
+# average speed, unless an OSRM server's table service is set (e.g. http://osrm:5000).
+CADENCE_ROUTE_ROAD_FACTOR = float(os.environ.get("CADENCE_ROUTE_ROAD_FACTOR", "1.3"))
+CADENCE_ROUTE_SPEED_KMH = float(os.environ.get("CADENCE_ROUTE_SPEED_KMH", "50"))
+CADENCE_OSRM_URL = os.environ.get("CADENCE_OSRM_URL", "").strip()
+CADENCE_OSRM_TIMEOUT = float(os.environ.get("CADENCE_OSRM_TIMEOUT", "3"))
 
 CELERY_BEAT_SCHEDULE = {
     # Every 10 minutes: place accounts that have an address and no location yet.

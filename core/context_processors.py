@@ -24,6 +24,7 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Schedule", reverse("visits:schedule")))
         if user.is_salesperson:
             nav.append(("Near me", reverse("visits:near")))
+            nav.append(("Route", reverse("visits:route")))
         nav.append(
             ("Accounts" if user.serves_accounts else "Customers", reverse("crm:customer_list"))
         )

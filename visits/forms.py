@@ -181,3 +181,87 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         for text in ("notes", "outcome", "next_step", "competitor"):
             data[text] = data[text] or ""
         return data
+
+
+class RouteForm(forms.Form):
+    """The day plan's question: which day, from where to where, and how much extra driving
+    the rep will do for suggested stops. `lat`/`lng` are where the phone stands ("here")."""
+
+    PLACES = [("home", "Home base"), ("office", "Office"), ("here", "Where I am")]
+    MAX_DAYS_AHEAD = 90
+
+    day = forms.DateField(widget=DATE_WIDGET, required=False)
+    start = forms.ChoiceField(choices=PLACES, initial="home", label="Start at")
+    end = forms.ChoiceField(choices=PLACES, initial="home", label="End at")
+    opens = forms.TimeField(
+        initial=dt.time(8, 30),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        label="Working from",
+    )
+    closes = forms.TimeField(
+        initial=dt.time(17, 30),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        label="until",
+    )
+    detour = forms.IntegerField(
+        min_value=0,
+        max_value=240,
+        initial=60,
+        required=False,
+        label="Extra driving for suggestions (minutes)",
+    )
+    stop_minutes = forms.IntegerField(
+        min_value=10, max_value=240, initial=45, required=False, label="Minutes per suggested stop"
+    )
+    lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
+    lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, places: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.places = places  # "home"/"office" -> Place or None
+        default = "home" if places.get("home") else "office" if places.get("office") else "here"
+        self.fields["start"].initial = self.fields["end"].initial = default
+
+    def clean_day(self):
+        day = self.cleaned_data.get("day") or timezone.localdate()
+        today = timezone.localdate()
+        if day < today:
+            raise forms.ValidationError("Plan today or a day ahead, not a day gone by.")
+        if day > today + dt.timedelta(days=self.MAX_DAYS_AHEAD):
+            raise forms.ValidationError("Plan at most 90 days ahead.")
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        here_needed = "here" in (cleaned.get("start"), cleaned.get("end"))
+        here = (cleaned.get("lat"), cleaned.get("lng"))
+        if here_needed and None in here:
+            raise forms.ValidationError(
+                "Cadence needs your position to start or end where you are: allow location, "
+                "or choose your home base or office."
+            )
+        for name in ("start", "end"):
+            choice = cleaned.get(name)
+            if choice in ("home", "office") and self.places.get(choice) is None:
+                missing = "home base" if choice == "home" else "territory office"
+                self.add_error(name, f"You have no {missing} yet: choose another place.")
+        opens = cleaned.get("opens") or self.fields["opens"].initial
+        closes = cleaned.get("closes") or self.fields["closes"].initial
+        if closes <= opens:
+            self.add_error("closes", "The working day must end after it starts.")
+        cleaned["opens"], cleaned["closes"] = opens, closes
+        if cleaned.get("detour") is None:
+            cleaned["detour"] = self.fields["detour"].initial
+        if cleaned.get("stop_minutes") is None:
+            cleaned["stop_minutes"] = self.fields["stop_minutes"].initial
+        return cleaned
+
+
+class HomeBaseForm(forms.Form):
+    label = forms.CharField(
+        max_length=120, required=False, validators=[validate_single_line], label="Name it"
+    )
+    lat = forms.FloatField(min_value=-90, max_value=90)
+    lng = forms.FloatField(min_value=-180, max_value=180)

@@ -8,10 +8,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,10 +21,11 @@ from core.bounds import validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
 from core.refresh import customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
-from crm.models import Contact, Customer
+from crm.models import Contact, Customer, LocationSource
 from crm.services import competitor_normalise, validate_contacts_belong_to
 from visits.models import (
     CADENCE_VISIT_KINDS,
+    ON_SITE_METRES,
     REMOTE_VISIT_KINDS,
     Outcome,
     Visit,
@@ -31,6 +34,9 @@ from visits.models import (
     VisitStatus,
 )
 from visits.selectors import overlapping_q
+
+if TYPE_CHECKING:
+    from visits.day_plan import DayPlan
 
 FOLLOW_UP_MEETING_MINUTES = 60
 
@@ -98,6 +104,8 @@ def visit_schedule(
     purpose: str = "",
     brief: str = "",
     attendees: list[User] | tuple = (),
+    travel_minutes: int = 0,
+    distance_km: Decimal = Decimal("0"),
 ) -> ScheduleResult:
     """Plan a meeting for `user` (with colleagues `attendees`, on their schedules too).
     Overlaps are allowed; they come back so the user is warned."""
@@ -113,6 +121,8 @@ def visit_schedule(
         scheduled_end=end,
         purpose=purpose,
         brief=brief,
+        travel_minutes=travel_minutes,
+        distance_km=distance_km,
     )
     visit.full_clean()
     visit.save()
@@ -398,3 +408,70 @@ def visit_check_out(*, visit: Visit) -> Visit:
         visit.checked_out_at = timezone.now()
         visit.save(update_fields=["checked_out_at", "updated_at"])
     return visit
+
+
+def check_in_may_locate(visit: Visit) -> bool:
+    """Whether the visit's check-in position may become its account's location: the account
+    has none or only a town centre, and the rep checked in with a position away from it."""
+    customer = visit.customer
+    unsure = customer.latitude is None or customer.location_source == LocationSource.APPROXIMATE
+    away = visit.check_in_distance_m is None or visit.check_in_distance_m > ON_SITE_METRES
+    return visit.check_in_latitude is not None and unsure and away
+
+
+@transaction.atomic
+def customer_locate_from_check_in(*, visit: Visit) -> Customer:
+    """The rep confirms the account is where they checked in: its location becomes that
+    position (source "check-in"). Only over a missing or approximate location."""
+    visit = Visit.objects.select_related("customer").get(pk=visit.pk)
+    if not check_in_may_locate(visit):
+        raise ValidationError("This account's location is not a town centre to correct.")
+    customer = visit.customer
+    moved = Customer.objects.filter(
+        Q(latitude__isnull=True) | Q(location_source=LocationSource.APPROXIMATE), pk=customer.pk
+    ).update(
+        latitude=round(visit.check_in_latitude, 6),
+        longitude=round(visit.check_in_longitude, 6),
+        location_source=LocationSource.CHECK_IN,
+        located_at=timezone.now(),
+    )
+    if moved:
+        Visit.objects.filter(pk=visit.pk).update(check_in_distance_m=0)
+    customer.refresh_from_db()
+    return customer
+
+
+@dataclass
+class RoutePlanned:
+    planned: list[Visit] = field(default_factory=list)
+    travel_set: int = 0  # fixed meetings that took their travel from the plan
+
+
+@transaction.atomic
+def day_plan_schedule(*, user: User, plan: "DayPlan", chosen: set[int]) -> RoutePlanned:
+    """Plan the chosen suggested stops (customer ids) at the plan's times, and give every
+    meeting of the day that has no travel yet the drive to it. Travel is the leg from the stop
+    before among those kept, so a skipped suggestion does not count."""
+    kept = [stop for stop in plan.stops if not stop.suggested or stop.customer.pk in chosen]
+    result = RoutePlanned()
+    for stop, (minutes, km) in zip(kept, plan.legs(kept), strict=True):
+        travel = {"travel_minutes": round(minutes), "distance_km": Decimal(f"{km:.1f}")}
+        if stop.suggested:
+            result.planned.append(
+                visit_schedule(
+                    user=user,
+                    customer=stop.customer,
+                    kind=VisitKind.ON_SITE,
+                    start=stop.starts,
+                    end=stop.ends,
+                    purpose="From the day plan",
+                    **travel,
+                ).visit
+            )
+        elif stop.visit.travel_minutes == 0 and stop.visit.distance_km == 0:
+            result.travel_set += Visit.objects.filter(
+                pk=stop.visit.pk, status=VisitStatus.PLANNED, travel_minutes=0, distance_km=0
+            ).update(**travel, updated_at=timezone.now(), sequence=F("sequence") + 1)
+    if result.travel_set:
+        schedules_changed([user.pk])
+    return result

@@ -8,6 +8,9 @@ urlpatterns = [
     path("schedule/", views.schedule, name="schedule"),
     path("calls/", views.calls, name="calls"),
     path("near/", field_views.near, name="near"),
+    path("route/", field_views.route, name="route"),
+    path("route/schedule/", field_views.route_schedule, name="route_schedule"),
+    path("route/home/", field_views.route_home, name="route_home"),
     path("plan/", views.plan, name="plan"),
     path("plan/customers/", views.plan_customer_options, name="plan_customer_options"),
     path("plan/contacts/", views.plan_contact_options, name="plan_contact_options"),
@@ -17,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/reschedule/", views.reschedule, name="reschedule"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/check-in/", views.check_in, name="check_in"),
+    path("<int:pk>/check-in/locate/", views.check_in_locate, name="check_in_locate"),
     path("<int:pk>/check-out/", views.check_out, name="check_out"),
     path("calendar/regenerate/", views.calendar_regenerate, name="calendar_regenerate"),
 ]

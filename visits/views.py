@@ -45,6 +45,8 @@ from visits.selectors import (
 )
 from visits.services import (
     ScheduleResult,
+    check_in_may_locate,
+    customer_locate_from_check_in,
     visit_cancel,
     visit_check_in,
     visit_check_out,
@@ -279,7 +281,15 @@ def _editable_visit(request: HtmxHttpRequest, pk: int) -> Visit:
 def visit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     visit = get_object_or_404(visits_visible_to(request.user).prefetch_related("contacts"), pk=pk)
     editable = visits_editable_by(request.user).filter(pk=pk).exists()
-    return render(request, "visits/visit_detail.html", {"visit": visit, "editable": editable})
+    return render(
+        request,
+        "visits/visit_detail.html",
+        {
+            "visit": visit,
+            "editable": editable,
+            "may_locate": editable and check_in_may_locate(visit),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -384,7 +394,12 @@ def _log_initial(planned: Visit | None) -> dict:
         # Checked in (and out): the visit took what the phone saw.
         started = planned.checked_in_at.replace(second=0, microsecond=0)
         length = (planned.checked_out_at or timezone.now()) - planned.checked_in_at
+    travel = {}
+    if planned.travel_minutes or planned.distance_km:
+        # The drive the day plan measured to this meeting; the rep may correct it.
+        travel = {"travel_minutes": planned.travel_minutes, "distance_km": planned.distance_km}
     return {
+        **travel,
         "kind": planned.kind,
         "visited_at": started,
         "duration_minutes": max(1, int(length.total_seconds() // 60))
@@ -420,6 +435,19 @@ def check_in(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request, f"Checked in at {timezone.localtime(visit.checked_in_at):%H:%M}{where}."
         )
+    return redirect("visits:detail", pk=pk)
+
+
+@require_POST
+def check_in_locate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The rep confirms: the account is where they checked in."""
+    visit = _editable_visit(request, pk)
+    try:
+        customer = customer_locate_from_check_in(visit=visit)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{customer.name} is now placed where you checked in.")
     return redirect("visits:detail", pk=pk)
 
 

@@ -100,3 +100,59 @@ def test_managers_see_each_reps_share_of_visits_checked_in_on_site(client, world
         board = client.get(reverse("manage:dashboard")).text
     row = board.split("<td>rep-north</td>")[1].split("</tr>")[0]
     assert ">33%<" in row
+
+
+def test_a_check_in_away_from_a_town_centre_may_place_the_account_when_the_rep_says_so(
+    client, world
+):
+    account = CustomerFactory(
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=53.7997,
+        longitude=-1.5492,
+        location_source="approximate",
+    )
+    meeting = PlannedVisitFactory(
+        customer=account, salesperson=world.rep_north, scheduled_start=NOW, kind="on_site"
+    )
+    client.force_login(world.rep_north)
+    with time_machine.travel(NOW, tick=False):
+        client.post(
+            reverse("visits:check_in", args=[meeting.pk]),
+            {"latitude": "53.8300", "longitude": "-1.5800"},
+        )
+        page = client.get(reverse("visits:detail", args=[meeting.pk])).text
+        assert "place the account where I checked in" in page
+        done = client.post(reverse("visits:check_in_locate", args=[meeting.pk]), follow=True)
+    assert "is now placed where you checked in" in done.text
+    account.refresh_from_db()
+    assert (account.latitude, account.longitude, account.location_source) == (
+        53.83,
+        -1.58,
+        "check_in",
+    )
+    assert account.located_at == NOW
+    meeting.refresh_from_db()
+    assert meeting.check_in_distance_m == 0
+    # Now a confirmed place: no second move, and no offer.
+    again = client.post(reverse("visits:check_in_locate", args=[meeting.pk]), follow=True)
+    assert "not a town centre to correct" in again.text
+    assert "place the account where I checked in" not in again.text
+
+
+def test_a_geocoded_or_imported_location_is_never_moved_by_a_check_in(client, world, meeting):
+    client.force_login(world.rep_north)
+    with time_machine.travel(NOW, tick=False):
+        client.post(
+            reverse("visits:check_in", args=[meeting.pk]),
+            {"latitude": "53.9000", "longitude": "-1.5800"},
+        )
+    page = client.get(reverse("visits:detail", args=[meeting.pk])).text
+    assert "place the account where I checked in" not in page
+    refused = client.post(reverse("visits:check_in_locate", args=[meeting.pk]), follow=True)
+    assert "not a town centre to correct" in refused.text
+    meeting.customer.refresh_from_db()
+    assert (meeting.customer.latitude, meeting.customer.longitude) == (53.8194, -1.5816)
+    # Someone else's meeting: not theirs to confirm.
+    client.force_login(world.rep_south)
+    assert client.post(reverse("visits:check_in_locate", args=[meeting.pk])).status_code == 404
