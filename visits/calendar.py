@@ -59,6 +59,15 @@ def _event(visit: Visit) -> Event:
         if customer.address:
             event.add("location", customer.address)
         lines.append(f"{visit.get_kind_display()} meeting")
+        if visit.travel_minutes:
+            # The drive there (from the day plan, or typed): Apple's calendars block the time
+            # before the event and alert on it; others show the line in the description.
+            event.add(
+                "x-apple-travel-duration",
+                dt.timedelta(minutes=visit.travel_minutes),
+                parameters={"VALUE": "DURATION"},
+            )
+            lines.append(f"Travel: {visit.travel_minutes} min, {visit.distance_km} km")
     contacts = [
         f"{c.name}{' (' + c.title + ')' if c.title else ''}{' ' + c.phone if c.phone else ''}"
         for c in visit.contacts.all()

@@ -20,6 +20,7 @@ from crm.selectors import NEAR_MAX_KM, NEAR_MAX_RESULTS, customers_near, with_ov
 from visits.day_plan import DayPlan, Place, apple_maps_url, day_plan, home_place, office_place
 from visits.forms import HomeBaseForm, RouteForm
 from visits.services import day_plan_schedule
+from visits.travel import drive_estimate
 
 NEAR_SHOWN = min(20, NEAR_MAX_RESULTS)
 
@@ -52,6 +53,8 @@ def near(request: HtmxHttpRequest) -> HttpResponse:
                 customers.select_related("metrics"), today=timezone.localdate()
             ),
         )
+    for customer in accounts:
+        customer.drive_minutes, customer.drive_km = drive_estimate(customer.distance_km)
     return render(
         request,
         "visits/near.html",

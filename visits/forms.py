@@ -1,10 +1,16 @@
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
 
 from accounts.models import User
-from core.bounds import validate_plausible_date, validate_single_line
+from core.bounds import (
+    MAX_TRAVEL_MINUTES,
+    MAX_VISIT_KM,
+    validate_plausible_date,
+    validate_single_line,
+)
 from crm.cadence import remote_kind_for
 from crm.models import Competitor, Contact, Customer
 from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
@@ -73,6 +79,14 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
     kind = forms.ChoiceField(choices=MEETING_KINDS, initial=VisitKind.ON_SITE)
     contacts = ContactsField(queryset=Contact.objects.none(), required=False)
     purpose = forms.CharField(max_length=300, required=False)
+    # The drive there, if known (the day plan and "near me" fill it in); the log form
+    # starts from it.
+    travel_minutes = forms.IntegerField(
+        min_value=0, max_value=MAX_TRAVEL_MINUTES, required=False, label="Travel (minutes)"
+    )
+    distance_km = forms.DecimalField(
+        min_value=0, max_value=MAX_VISIT_KM, decimal_places=1, required=False, label="Distance (km)"
+    )
     field_order = ["customer", "kind", "start", "end", "contacts", "purpose"]
 
     def __init__(self, *args, customers, user: User, **kwargs):
@@ -81,7 +95,19 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
         self.fields["kind"].choices = kinds_for(user, MEETING_KINDS)
         customer = self.chosen_customer()
         self.fields["kind"].initial = default_kind(customer, user)
+        if (customer is not None and customer.is_remote) or user.is_inside_sales:
+            del self.fields["travel_minutes"], self.fields["distance_km"]
         self.limit_contacts(customer)
+
+    def travel(self) -> dict:
+        """The travel to give the meeting: none for a call, whatever the form said."""
+        data = self.cleaned_data
+        if "travel_minutes" not in self.fields or data["kind"] in REMOTE_VISIT_KINDS:
+            return {}
+        return {
+            "travel_minutes": data.get("travel_minutes") or 0,
+            "distance_km": data.get("distance_km") or Decimal("0"),
+        }
 
     def chosen_customer(self) -> Customer | None:
         raw = self.data.get("customer") if self.is_bound else self.initial.get("customer")

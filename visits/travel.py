@@ -43,6 +43,12 @@ def great_circle_km(a: Point, b: Point) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def drive_estimate(straight_km: float) -> tuple[int, float]:
+    """(minutes, km) of the drive over a straight-line distance, by the estimate's rule."""
+    km = straight_km * settings.CADENCE_ROUTE_ROAD_FACTOR
+    return round(km / settings.CADENCE_ROUTE_SPEED_KMH * 60), round(km, 1)
+
+
 def estimated_matrix(points: list[Point]) -> TravelMatrix:
     factor = settings.CADENCE_ROUTE_ROAD_FACTOR
     speed = settings.CADENCE_ROUTE_SPEED_KMH

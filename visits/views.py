@@ -200,6 +200,7 @@ def plan(request: HtmxHttpRequest) -> HttpResponse:
                         end=data["end"],
                         contacts=list(data["contacts"]),
                         purpose=data["purpose"],
+                        **form.travel(),
                     )
             except AlreadySubmitted:
                 messages.info(request, f"Meeting with {data['customer'].name} already planned.")
@@ -231,6 +232,10 @@ def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
     day = query_date(request.GET.get("date")) or timezone.localdate() + dt.timedelta(days=1)
     start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
     initial["start"], initial["end"] = start, start + dt.timedelta(hours=1)
+    # "Near me" sends the estimated drive from where the rep stood; the form checks its bounds.
+    for name in ("travel_minutes", "distance_km"):
+        if request.GET.get(name):
+            initial[name] = query_text(request.GET[name], max_length=10)
     return initial
 
 

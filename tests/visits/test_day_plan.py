@@ -403,3 +403,61 @@ def test_home_base_and_office_start_the_day(client, world, meetings, frozen):
     assert "Leave My house at" in page.text and "back at Leeds office at" in page.text
     bad = client.post(reverse("visits:route_home"), {"lat": "abc", "lng": "-1.5"}, follow=True)
     assert "could not be saved" in bad.text
+
+
+def test_near_me_and_the_plan_form_carry_the_drive_to_the_meeting(client, world, frozen):
+    close_by = account(world, (53.83, -1.50), name="Close By Ltd")
+    phoned = account(world, (53.81, -1.55), name="Phoned Ltd", service_model=ServiceModel.REMOTE)
+    client.force_login(world.rep_north)
+    near = client.get(reverse("visits:near"), {"lat": "53.80", "lng": "-1.55", "km": "20"})
+    straight = great_circle_km((53.80, -1.55), (53.83, -1.50))  # about 4.7 km
+    link = near.text.split(f"?customer={close_by.pk}&amp;travel_minutes=", 1)[1].split('"', 1)[0]
+    minutes, km = link.split("&amp;distance_km=")
+    assert float(km) == pytest.approx(straight * 1.3, abs=0.1)
+    assert int(minutes) == pytest.approx(straight * 1.3 / 50 * 60, abs=1)
+    assert f"≈ {minutes} min" in near.text
+    form = client.get(f"{reverse('visits:plan')}?customer={close_by.pk}&travel_minutes={minutes}")
+    assert f'name="travel_minutes" value="{minutes}"' in form.text
+    answer = client.post(
+        reverse("visits:plan"),
+        {
+            "customer": close_by.pk,
+            "kind": "on_site",
+            "start": "2026-12-03T09:00",
+            "end": "2026-12-03T10:00",
+            "travel_minutes": "7",
+            "distance_km": "5.9",
+        },
+    )
+    assert answer.status_code == 302
+    planned = Visit.objects.get(customer=close_by)
+    assert (planned.travel_minutes, planned.distance_km) == (7, Decimal("5.9"))
+    # A call asks no travel, and keeps none whatever is sent.
+    assert (
+        'name="travel_minutes"'
+        not in client.get(f"{reverse('visits:plan')}?customer={phoned.pk}").text
+    )
+    client.post(
+        reverse("visits:plan"),
+        {
+            "customer": phoned.pk,
+            "kind": "phone",
+            "start": "2026-12-03T11:00",
+            "end": "2026-12-03T11:30",
+            "travel_minutes": "30",
+        },
+    )
+    assert Visit.objects.get(customer=phoned).travel_minutes == 0
+    bad = client.post(
+        reverse("visits:plan"),
+        {
+            "customer": close_by.pk,
+            "kind": "on_site",
+            "start": "2026-12-04T09:00",
+            "end": "2026-12-04T10:00",
+            "travel_minutes": "-3",
+            "distance_km": "lots",
+        },
+    )
+    assert bad.status_code == 200 and "greater than or equal to 0" in bad.text
+    assert "Enter a number" in bad.text

@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -337,6 +338,8 @@ def test_calendar_feed_is_valid_icalendar_with_stable_uids(client, world):
         salesperson=world.rep_north,
         purpose="Price review",
         scheduled_start=local(3, 10),
+        travel_minutes=25,
+        distance_km=Decimal("18.4"),
     )
     planned.contacts.add(contact)
     cancelled = PlannedVisitFactory(
@@ -368,6 +371,10 @@ def test_calendar_feed_is_valid_icalendar_with_stable_uids(client, world):
         event["DESCRIPTION"]
     )
     assert event.decoded("DTSTART") == planned.scheduled_start
+    # The drive there, as Apple's calendars read it and in words for the others.
+    assert b"X-APPLE-TRAVEL-DURATION;VALUE=DURATION:PT25M" in response.content
+    assert "Travel: 25 min, 18.4 km" in str(event["DESCRIPTION"])
+    assert "X-APPLE-TRAVEL-DURATION" not in events[f"visit-{cancelled.pk}@cadence"]
     assert str(events[f"visit-{cancelled.pk}@cadence"]["STATUS"]) == "CANCELLED"
 
 
