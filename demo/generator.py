@@ -343,7 +343,30 @@ def _seed_people(
         memberships(territory_id=territory.id, user_id=rep_id)
         for rep_id, territory in rep_territories.items()
     )
+    _place_people(users, territories, rep_territories)
     return users, territories, rep_territories
+
+
+def _place_people(users, territories, rep_territories) -> None:
+    """Each territory's office in its region's first town; each rep's home base near one of
+    the region's towns, in turn, so a rep's days start among their accounts."""
+    for territory in territories.values():
+        town = CITIES[territory.name.split(" ")[0]][0][0]
+        territory.office_label = f"{town} office"
+        territory.office_latitude, territory.office_longitude = TOWN_CENTRES[town]
+    Territory.objects.bulk_update(
+        territories.values(), ["office_label", "office_latitude", "office_longitude"]
+    )
+    by_id = {user.id: user for user in users.values()}
+    reps = []
+    for position, (rep_id, territory) in enumerate(sorted(rep_territories.items())):
+        towns = CITIES[territory.name.split(" ")[0]]
+        town = towns[position % len(towns)][0]
+        rep = by_id[rep_id]
+        rep.home_label = f"Home ({town})"
+        rep.home_latitude, rep.home_longitude = _placed_near(town, 7919 * rep_id)
+        reps.append(rep)
+    User.objects.bulk_update(reps, ["home_label", "home_latitude", "home_longitude"])
 
 
 def _copy_chunk(raw_connection, rows: _Rows) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Role, Territory, User
 from crm.models import Contact, Customer, Invoice, SupportCase
 from demo.generator import demo_data_seed
-from demo.words import TOWN_CENTRES
+from demo.words import CITIES, TOWN_CENTRES
 from health.models import AccountMetrics
 from visits.models import Visit
 
@@ -193,3 +193,20 @@ def test_demo_accounts_cluster_round_their_towns():
         assert customer.location_source == "imported" and customer.located_at is not None
     spread = {round(c.latitude, 2) for c in Customer.objects.filter(city="Leeds")}
     assert len(spread) > 1
+
+
+def test_each_rep_has_a_home_base_near_a_town_of_the_region_and_each_territory_an_office():
+    demo_data_seed(customers=0, seed=6, today=TODAY)
+    reps = User.objects.filter(role=Role.SALESPERSON)
+    assert reps.count() == 8
+    for rep in reps.prefetch_related("territories"):
+        region = rep.territories.get().name.split(" ")[0]
+        towns = {town for town, _ in CITIES[region]}
+        town = rep.home_label.removeprefix("Home (").removesuffix(")")
+        assert town in towns
+        centre = TOWN_CENTRES[town]
+        assert abs(rep.home_latitude - centre[0]) <= 0.111
+    for territory in Territory.objects.all():
+        assert territory.office_latitude is not None and territory.office_label.endswith("office")
+    sales1 = User.objects.get(username="sales1")
+    assert sales1.home_label == "Home (Leeds)"
