@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.services import calendar_token_regenerate
 from crm.models import Customer
+from crm.services import customers_due_refresh
 from health.metrics import monthly_refresh_all
 from health.models import AccountMetrics, AccountMonth, SegmentMember
 from health.rollup import rollup_rebuild
@@ -117,6 +118,70 @@ def test_visit_detail(client, world):
 
     small, large = before_and_after(page, grow)
     assert small == large <= 12, (small, large)
+
+
+def test_day_plan_page_and_adding_its_stops(client, world):
+    """The route page and "add to my schedule" with 10 times the meetings and candidates."""
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    client.force_login(world.rep_north)
+    question = {
+        "day": tomorrow.isoformat(),
+        "start": "here",
+        "end": "here",
+        "lat": "53.80",
+        "lng": "-1.55",
+        "detour": "240",
+        "closes": "23:00",
+    }
+
+    def located(n: int, meetings: int) -> None:
+        for index in range(n):
+            account = CustomerFactory(
+                territory=world.north,
+                owner=world.rep_north,
+                latitude=53.80 + index * 0.002,
+                longitude=-1.55,
+            )
+            InvoiceFactory(customer=account)
+            if index < meetings:
+                start = timezone.make_aware(
+                    dt.datetime.combine(tomorrow, dt.time(6 + index % 12, 10 * (index // 12)))
+                )
+                PlannedVisitFactory(
+                    customer=account,
+                    salesperson=world.rep_north,
+                    scheduled_start=start,
+                    scheduled_end=start + dt.timedelta(minutes=5),
+                )
+        customers_due_refresh(customer_ids=list(Customer.objects.values_list("pk", flat=True)))
+        health_refresh_everything(as_of=timezone.localdate())
+
+    def page():
+        answer = client.get(reverse("visits:route"), question)
+        assert answer.status_code == 200 and "Stops in order" in answer.text
+        assert 'name="stop"' in answer.text, "suggestions to add"
+
+    located(2, meetings=1)
+    small, large = before_and_after(page, lambda: located(20, meetings=10))
+    assert small == large <= 14, (small, large)
+
+    # Adding the stops: the same reads, one insert for all the stops and one refresh request,
+    # and the travel of each of the day's 11 meetings.
+    every = [str(pk) for pk in Customer.objects.values_list("pk", flat=True)]
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.post(reverse("visits:route_schedule"), {**question, "stop": every})
+    assert answer.status_code == 302
+    import sys
+
+    sys.path.insert(0, "/tmp")
+    import qdump
+
+    qdump.dump(captured)
+    planned = world.rep_north.visits.filter(purpose="From the day plan").count()
+    assert planned >= 5 and len(captured.captured_queries) <= large + 8 + 11, (
+        len(captured.captured_queries),
+        planned,
+    )
 
 
 def test_data_overview(client, world):
