@@ -60,6 +60,10 @@ INSTALLED_APPS = [
     "reports",
     "imports",
     "demo",
+    "api",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
 ]
 
@@ -317,6 +321,35 @@ CADENCE_GEOCODER_USER_AGENT = os.environ.get(
 )
 CADENCE_GEOCODER_SECONDS_BETWEEN = float(os.environ.get("CADENCE_GEOCODER_SECONDS_BETWEEN", "1"))
 CADENCE_GEOCODER_TIMEOUT = float(os.environ.get("CADENCE_GEOCODER_TIMEOUT", "5"))
+# The API (api/, docs/api.md): tokens or the browser's session; one error body; per-token limits.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.AccessTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.TokenScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cadence API",
+    "DESCRIPTION": "Customers, visits and their figures for integrations and the offline app.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI from the installed sidecar package, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))
 # The day plan's travel times (visits.travel): straight-line distance times a road factor at an
 # average speed, unless an OSRM server's table service is set (e.g. http://osrm:5000).
 CADENCE_ROUTE_ROAD_FACTOR = float(os.environ.get("CADENCE_ROUTE_ROAD_FACTOR", "1.3"))
@@ -359,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
     "form-submissions-forget": {
         "task": "core.tasks.form_submissions_forget_task",
         "schedule": crontab(hour=3, minute=40),
+    },
+    # 03:45 every night: the API's kept answers to idempotent writes, after a day.
+    "idempotent-requests-forget": {
+        "task": "api.tasks.idempotent_requests_forget_task",
+        "schedule": crontab(hour=3, minute=45),
     },
     # 03:50 every night: uploaded files no import refers to any more.
     "import-files-clean": {

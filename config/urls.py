@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import home
+from api import token_views
 from core import status
 from crm import views as crm_views
 from imports import views as import_views
@@ -46,6 +47,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include(crm_patterns)),
     path("visits/", include("visits.urls")),
+    path("api/v1/", include("api.urls")),
+    path("account/tokens/", token_views.tokens, name="api_tokens"),
+    path("account/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api_token_revoke"),
     path("manage/", include("reports.urls")),
     path("data/imports/", include("imports.urls")),
     path("calendar/<int:user_id>/<str:token>.ics", visits_views.calendar, name="calendar_feed"),

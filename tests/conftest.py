@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Territory, User
 from accounts.services import calendar_token_regenerate
+from api.services import access_token_create
 from crm.models import Customer
 from health.models import AccountFlag, FlagKind
 from imports.engine import media_path
@@ -357,6 +358,7 @@ def sides(world):
                 scheduled_start=timezone.now() + dt.timedelta(days=2),
             ),
             "token": calendar_token_regenerate(user=rep),
+            "api_token": access_token_create(user=rep, name=f"{name} script")[0],
             "job": ImportJob.objects.create(
                 kind="customers",
                 original_name=f"{name}.csv",

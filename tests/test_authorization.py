@@ -31,6 +31,8 @@ class Route:
     query: object = None
     # Whether kwargs / query name objects of a territory (else they are the same for everyone).
     scoped: bool = True
+    # The API: anonymous callers get a 401 (JSON), not the log-in page.
+    api: bool = False
 
     @property
     def names_objects(self) -> bool:
@@ -101,6 +103,16 @@ ROUTES = {
     "imports:preset": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
     "imports:rejects": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
     "imports:revert": Route({ADMIN}, lambda s: {"pk": s["job"].pk}),
+    "api:customer-list": Route(EVERYONE, api=True),
+    "api:customer-detail": Route(EVERYONE, _customer, api=True),
+    "api:visit-list": Route(EVERYONE, api=True),
+    "api:visit-detail": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}, api=True),
+    "api:visit-log": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}, api=True),
+    "api:visit-cancel": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}, api=True),
+    "api:schema": Route(EVERYONE, public=True),
+    "api:docs": Route(EVERYONE, public=True),
+    "api_tokens": Route(EVERYONE),
+    "api_token_revoke": Route(EVERYONE, lambda s: {"pk": s["api_token"].pk}),
     "calendar_feed": Route(
         EVERYONE, lambda s: {"user_id": s["rep"].pk, "token": s["token"]}, public=True
     ),
@@ -184,7 +196,7 @@ def test_authorization_matrix(world, sides, settings):
                         shown = [] if name == "calendar_feed" else hidden
                         leaked = [n for n in shown if n in body]
                         to_login = response.get("Location", "").startswith("/login/?next=")
-                        if user is None and not route.public and not to_login:
+                        if user is None and not (route.public or route.api) and not to_login:
                             leaked.append("(not sent to the login page)")
                         if status not in expected or leaked:
                             failures.append(
@@ -208,14 +220,18 @@ def _expected(route, name, user, role, relation, method, status):
     if route.public:
         return {200, 302, 405} if name == "login" else ({200} if method == "GET" else {405})
     if user is None:
-        return {302}
+        return {401} if route.api else {302}
+    if name == "api_token_revoke":
+        # Only the token's owner (the side's rep) revokes it; anyone else: 404.
+        return {302, 404, 405}
     if role not in route.roles:
         return {403, 404, 405}
     if relation == "foreign":
         # A foreign id posted in a form is an invalid choice of that form (re-rendered with
         # the error, nothing about the record shown); in a URL it is a 404.
-        return {200, 400, 404, 405} if method == "POST" and route.query else {404, 405}
-    return ALLOWED | {405}
+        return {200, 400, 404, 405} if method == "POST" and route.query else {404, 405, 415}
+    # The API takes JSON: the matrix's form-encoded POST is refused as such.
+    return ALLOWED | {405} | ({415} if route.api else set())
 
 
 def test_the_django_admin_is_for_admins_only(world):

@@ -91,7 +91,11 @@ def test_the_near_me_page_lists_with_badges_and_refuses_nonsense(client, world):
     page = client.get(reverse("visits:near"), {"lat": LEEDS[0], "lng": LEEDS[1], "km": 5}).text
     row = page.split("Headingley Hardware")[1].split("</li>")[0]
     assert "3.1 km" in row and ">overdue<" in row
-    assert f'href="/visits/plan/?customer={overdue.pk}"' in row
+    # Plan carries the estimated drive from here (3.1 km times 1.3 at 50 km/h).
+    assert (
+        f'href="/visits/plan/?customer={overdue.pk}&amp;travel_minutes=5&amp;distance_km=4.0"'
+        in row
+    )
     assert 'href="geo:53.819400,-1.581600"' in row
     for bad in (
         {"lat": "91", "lng": "0"},

@@ -1,0 +1,42 @@
+"""One error body for every failure: {"error": {"status": 400, "message": "...", "fields":
+{"start": ["..."]}}}; the services' ValidationErrors become 400s with their fields."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def error_response(code: int, message: str, fields: dict | None = None) -> Response:
+    return Response({"error": {"status": code, "message": message, "fields": fields or {}}}, code)
+
+
+def form_error_response(form) -> Response:
+    fields = {name: list(messages) for name, messages in form.errors.items()}
+    general = fields.pop("__all__", [])
+    message = " ".join(general) or "Some fields are not valid."
+    return error_response(status.HTTP_400_BAD_REQUEST, message, fields)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {}
+        general = fields.pop("__all__", []) if fields else exc.messages
+        return error_response(400, " ".join(general) or "Some fields are not valid.", fields)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and "detail" in data and len(data) == 1:
+        body = {"status": response.status_code, "message": str(data["detail"]), "fields": {}}
+    elif isinstance(data, dict):
+        general = data.pop("non_field_errors", [])
+        body = {
+            "status": response.status_code,
+            "message": " ".join(map(str, general)) or "Some fields are not valid.",
+            "fields": data,
+        }
+    else:
+        body = {"status": response.status_code, "message": " ".join(map(str, data)), "fields": {}}
+    response.data = {"error": body}
+    return response
