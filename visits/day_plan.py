@@ -243,10 +243,11 @@ def day_plan(
             routed.append(meeting)
     anchors = [start.point, end.point, *(_point_of(m.customer) for m in routed)]
     reach = _reach_km(detour_minutes)
+    met = {meeting.customer_id for meeting in meetings}
     pool = [
         customer
         for customer in _suggestion_pool(user, day, today=timezone.localdate(now))
-        if customer.pk not in {m.customer_id for m in meetings}
+        if customer.pk not in met
         and min(great_circle_km(_point_of(customer), anchor) for anchor in anchors) <= reach
     ]
     pool.sort(key=lambda customer: (-customer.worth, customer.next_visit_due, customer.pk))
