@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from api.models import AccessToken, IdempotentRequest
-from api.services import access_token_revoke
+from api.models import AccessToken, IdempotentRequest, Webhook, WebhookDelivery
+from api.services import access_token_revoke, webhook_delete, webhook_save
 from core.admin import ReadOnlyAdmin
 
 
@@ -18,7 +18,7 @@ class AccessTokenAdmin(ReadOnlyAdmin):
         "last_used_at",
         "revoked_at",
     )
-    list_filter = ("read_only",)
+    list_filter = ("read_only", "integration")
     search_fields = ("name", "prefix", "user__username")
     actions = ["revoke"]
 
@@ -31,3 +31,27 @@ class AccessTokenAdmin(ReadOnlyAdmin):
 @admin.register(IdempotentRequest)
 class IdempotentRequestAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "method", "path", "status_code")
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Admins set webhooks up here: the URL, the events, and the secret to give the receiver."""
+
+    list_display = ("url", "events", "is_active", "created_at")
+    list_filter = ("is_active",)
+
+    def save_model(self, request, obj, form, change):
+        webhook_save(webhook=obj)
+
+    def delete_model(self, request, obj):
+        webhook_delete(webhook=obj)
+
+    def delete_queryset(self, request, queryset):
+        for webhook in queryset:
+            webhook_delete(webhook=webhook)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "event", "webhook", "status", "attempts", "last_status_code")
+    list_filter = ("status", "event")

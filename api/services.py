@@ -7,7 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from api.models import AccessToken, IdempotentRequest
+from api.models import AccessToken, IdempotentRequest, Webhook
+from api.webhooks import webhooks_changed
 
 TOKEN_PREFIX = "cad"
 MAX_TOKENS_PER_USER = 20
@@ -19,9 +20,17 @@ def token_digest(token: str) -> str:
 
 @transaction.atomic
 def access_token_create(
-    *, user: User, name: str, read_only: bool = False, expires_at: dt.datetime | None = None
+    *,
+    user: User,
+    name: str,
+    read_only: bool = False,
+    integration: bool = False,
+    expires_at: dt.datetime | None = None,
 ) -> tuple[AccessToken, str]:
-    """A new token for `user`; returns it and its text, which is shown once and never stored."""
+    """A new token for `user`; returns it and its text, which is shown once and never stored.
+    Only admins make integration tokens (they push every customer's invoices)."""
+    if integration and not user.is_cadence_admin:
+        raise ValidationError({"integration": "Only an admin makes integration tokens."})
     if (
         AccessToken.objects.filter(user=user, revoked_at__isnull=True).count()
         >= MAX_TOKENS_PER_USER
@@ -37,6 +46,7 @@ def access_token_create(
         prefix=prefix,
         digest=token_digest(text),
         read_only=read_only,
+        integration=integration,
         expires_at=expires_at,
     )
     token.full_clean(exclude=["user"])
@@ -58,3 +68,17 @@ def idempotent_requests_forget() -> int:
     """Forget the kept answers older than a day (a client retries within minutes, not days)."""
     cutoff = timezone.now() - IDEMPOTENCY_KEPT
     return IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+@transaction.atomic
+def webhook_save(*, webhook: Webhook) -> Webhook:
+    webhook.full_clean()
+    webhook.save()
+    transaction.on_commit(webhooks_changed)
+    return webhook
+
+
+@transaction.atomic
+def webhook_delete(*, webhook: Webhook) -> None:
+    webhook.delete()
+    transaction.on_commit(webhooks_changed)

@@ -20,6 +20,10 @@ from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, validators=[validate_single_line], label="What for")
     read_only = forms.BooleanField(required=False, label="Read only")
+    integration = forms.BooleanField(
+        required=False,
+        label="For an integration: only pushes invoices and support cases (the ERP, the helpdesk)",
+    )
     expires_on = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -34,11 +38,16 @@ class TokenForm(forms.Form):
             raise forms.ValidationError("Tokens last at most three years.")
         return day
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not user.is_cadence_admin:
+            del self.fields["integration"]
+
 
 @require_http_methods(["GET", "POST"])
 def tokens(request: HtmxHttpRequest) -> HttpResponse:
     created_text = None
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         expires = (
@@ -52,6 +61,7 @@ def tokens(request: HtmxHttpRequest) -> HttpResponse:
                     user=request.user,
                     name=data["name"],
                     read_only=data["read_only"],
+                    integration=data.get("integration", False),
                     expires_at=expires,
                 )
         except AlreadySubmitted:
@@ -60,7 +70,7 @@ def tokens(request: HtmxHttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_error(form, error)
         else:
-            form = TokenForm()
+            form = TokenForm(user=request.user)
     return render(
         request,
         "api/tokens.html",

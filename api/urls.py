@@ -3,19 +3,33 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from api import views
+from api import integration_views, read_views, views
 
 app_name = "api"
 
 router = SimpleRouter()
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("visits", views.VisitViewSet, basename="visit")
+router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("invoices", integration_views.InvoiceViewSet, basename="invoice")
+router.register("support-cases", integration_views.SupportCaseViewSet, basename="support-case")
+router.register("flags", read_views.FlagViewSet, basename="flag")
+router.register("metrics", read_views.MetricsViewSet, basename="metrics")
+router.register("territories", read_views.TerritoryViewSet, basename="territory")
+router.register("users", read_views.UserViewSet, basename="user")
 
 # The API answers 401 itself (JSON), so the site's log-in redirect does not apply.
 urlpatterns = [
     re_path(route.pattern.regex.pattern, login_not_required(route.callback), name=route.name)
     for route in router.urls
 ] + [
+    path("field-pack/", login_not_required(read_views.FieldPackView.as_view()), name="field_pack"),
+    path("schedule/", login_not_required(read_views.ScheduleView.as_view()), name="schedule"),
+    path(
+        "who-to-visit/",
+        login_not_required(read_views.WhoToVisitView.as_view()),
+        name="who_to_visit",
+    ),
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
     path(
         "docs/",

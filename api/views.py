@@ -4,7 +4,12 @@ Reads use the pages' selectors (a token sees what its owner sees); writes go thr
 forms and services. Lists page by cursor, oldest change first, and take `updated_since`
 (ISO 8601) for sync."""
 
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,22 +20,41 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from api.errors import form_error_response
+from api.errors import error_response, form_error_response
 from api.idempotency import idempotent
 from api.serializers import (
     CancelInput,
+    CheckInInput,
+    ContactSerializer,
+    CustomerChangesInput,
     CustomerSerializer,
     ErrorSerializer,
     LogInput,
+    NoteInput,
     PlanInput,
+    RescheduleInput,
     VisitSerializer,
 )
-from crm.models import Customer
-from crm.selectors import customers_visible_to
-from visits.forms import CancelForm, LogForm, PlanForm
+from crm.forms import ContactForm, CustomerForm
+from crm.models import Contact, Customer
+from crm.selectors import customer_edit_choices, customers_visible_to
+from crm.services import (
+    StaleEdit,
+    contact_save,
+    customer_note_add,
+    customer_update,
+    editable_customer_fields,
+)
+from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
 from visits.models import Visit, VisitStatus
 from visits.selectors import visits_editable_by, visits_visible_to
-from visits.services import visit_cancel, visit_log, visit_schedule
+from visits.services import (
+    visit_cancel,
+    visit_check_in,
+    visit_log,
+    visit_reschedule,
+    visit_schedule,
+)
 
 UPDATED_SINCE = OpenApiParameter(
     "updated_since",
@@ -44,6 +68,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="Any unique string (a UUID): a retry with the same key returns the first answer.",
 )
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+CONFLICT = {409: ErrorSerializer}
 
 
 class ByChange(CursorPagination):
@@ -51,6 +76,16 @@ class ByChange(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class ById(ByChange):
+    """For rows that are written once or replaced whole (invoices, flags): by id."""
+
+    ordering = ("id",)
+
+
+class ByCustomer(ByChange):
+    ordering = ("customer_id",)
 
 
 def updated_since(request, rows: QuerySet) -> QuerySet:
@@ -73,14 +108,174 @@ def form_data(request) -> dict:
     return data
 
 
+def _version(raw) -> str:
+    """The customer's updated_at as the API showed it ("...Z"), as crm.services compares it."""
+    if not raw:
+        return ""
+    moment = parse_datetime(str(raw))
+    if moment is None:
+        raise ValidationError({"version": ["Give the customer's updated_at as read."]})
+    return moment.isoformat()
+
+
 @extend_schema(parameters=[UPDATED_SINCE], responses={200: CustomerSerializer, **ERRORS})
-class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+class CustomerViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Customer.objects.none()  # the schema's types; get_queryset scopes the rows
     serializer_class = CustomerSerializer
     pagination_class = ByChange
+    http_method_names = ["get", "patch", "post", "head", "options"]
+    integration_reads = True
 
     def get_queryset(self):
         return updated_since(self.request, customers_visible_to(self.request.user))
+
+    @extend_schema(
+        request=CustomerChangesInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CustomerSerializer, **ERRORS, **CONFLICT},
+        description="Change the fields the caller's role may change, as the edit page does: "
+        "salespeople the address and contact details, managers and admins also name, tier, "
+        "status, owner, territory, cadence_days and since.",
+    )
+    def partial_update(self, request, *args, **kwargs):
+        def change() -> Response:
+            customer = get_object_or_404(customers_visible_to(request.user), pk=kwargs["pk"])
+            editable = editable_customer_fields(request.user)
+            sent = {name for name in request.data if name != "version"}
+            forbidden = sent - editable
+            if forbidden:
+                raise PermissionDenied(f"You may not change: {', '.join(sorted(forbidden))}.")
+            current = {
+                name: value
+                for name, value in model_to_dict(customer, fields=sorted(editable)).items()
+                if value is not None
+            }
+            data = current | {name: request.data[name] for name in sent}
+            data["version"] = _version(request.data.get("version"))
+            form = CustomerForm(
+                data,
+                instance=customer,
+                editable=editable,
+                **customer_edit_choices(request.user),
+            )
+            if not form.is_valid():
+                return form_error_response(form)
+            try:
+                saved = customer_update(
+                    customer=customer,
+                    user=request.user,
+                    changes=form.changes(),
+                    seen_version=form.seen_version(),
+                )
+            except StaleEdit as error:
+                return error_response(409, " ".join(error.messages))
+            return Response(CustomerSerializer(saved).data)
+
+        return idempotent(request, change)
+
+    @extend_schema(exclude=True)
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        request=NoteInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CustomerSerializer, **ERRORS},
+        description="Add a dated, signed note to the account's notes (never overwrites them).",
+    )
+    @action(detail=True, methods=["post"])
+    def note(self, request, pk=None):
+        def add() -> Response:
+            customer = get_object_or_404(customers_visible_to(request.user), pk=pk)
+            checked = NoteInput(data=request.data)
+            checked.is_valid(raise_exception=True)
+            at = min(checked.validated_data.get("at") or timezone.now(), timezone.now())
+            saved = customer_note_add(
+                customer=customer, user=request.user, text=checked.validated_data["text"], at=at
+            )
+            return Response(CustomerSerializer(saved).data)
+
+        return idempotent(request, add)
+
+
+@extend_schema(responses={200: ContactSerializer, **ERRORS})
+class ContactViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Contacts of the customers the caller sees; `?customer=<id>` for one account's."""
+
+    queryset = Contact.objects.none()
+    serializer_class = ContactSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        contacts = Contact.objects.filter(
+            customer__in=customers_visible_to(self.request.user).values("pk")
+        ).order_by("customer_id", "-is_primary", "name", "id")
+        customer = self.request.query_params.get("customer", "")
+        if customer:
+            if not customer.isdigit():
+                raise ValidationError({"customer": ["Give a customer's id."]})
+            contacts = contacts.filter(customer_id=int(customer))
+        return contacts
+
+    @extend_schema(
+        request=ContactSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: ContactSerializer, **ERRORS},
+        description="Add a contact to an account the caller sees (give `customer`).",
+    )
+    def create(self, request, *args, **kwargs):
+        def add() -> Response:
+            raw = request.data.get("customer")
+            if not isinstance(raw, int):
+                raise ValidationError({"customer": ["Give the customer's id."]})
+            customer = get_object_or_404(customers_visible_to(request.user), pk=raw)
+            form = ContactForm(form_data(request), instance=Contact(customer=customer))
+            if not form.is_valid():
+                return form_error_response(form)
+            contact = contact_save(contact=form.instance)
+            return Response(ContactSerializer(contact).data, status.HTTP_201_CREATED)
+
+        return idempotent(request, add)
+
+
+def _client_uuid(request) -> uuid.UUID | None:
+    raw = request.data.get("client_uuid")
+    if raw in (None, ""):
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise ValidationError({"client_uuid": ["Give a UUID."]}) from None
+
+
+def _visit_once(request, write) -> Response:
+    """A write that may carry the visit's `client_uuid`: the first sending makes the visit,
+    every later one (the offline app retrying) gets that visit back, never a second one."""
+    client_uuid = _client_uuid(request)
+    if client_uuid is None:
+        return idempotent(request, lambda: write(None))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [str(client_uuid)]
+            )
+        existing = Visit.objects.filter(client_uuid=client_uuid).first()
+        if existing is not None:
+            if existing.salesperson_id != request.user.pk:
+                return error_response(409, "This client_uuid belongs to someone else's visit.")
+            response = Response(VisitSerializer(existing).data)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        return idempotent(request, lambda: write(client_uuid))
+
+
+def _conflict(visit: Visit, action: str) -> Response:
+    """The meeting changed meanwhile (held, cancelled): the caller gets the current version to
+    show beside their own."""
+    state = visit.get_status_display().lower()
+    response = error_response(409, f"Only planned meetings can be {action}; this one is {state}.")
+    response.data["error"]["current"] = VisitSerializer(visit).data
+    return response
 
 
 class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -99,11 +294,12 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request=PlanInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: VisitSerializer, **ERRORS},
-        description="Plan a meeting, as the plan form does.",
+        responses={201: VisitSerializer, 200: VisitSerializer, **ERRORS, **CONFLICT},
+        description="Plan a meeting, as the plan form does. With `client_uuid`, sending it "
+        "again returns the meeting first made (200), never a second one.",
     )
     def create(self, request, *args, **kwargs):
-        def plan() -> Response:
+        def plan(client_uuid) -> Response:
             customers = customers_visible_to(request.user)
             form = PlanForm(form_data(request), customers=customers, user=request.user)
             if not form.is_valid():
@@ -117,57 +313,123 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 end=data["end"],
                 contacts=list(data["contacts"]),
                 purpose=data["purpose"],
+                client_uuid=client_uuid,
                 **form.travel(),
             )
             return Response(VisitSerializer(result.visit).data, status.HTTP_201_CREATED)
 
-        return idempotent(request, plan)
+        return _visit_once(request, plan)
 
     def _editable(self, pk) -> Visit:
         return get_object_or_404(visits_editable_by(self.request.user), pk=pk)
 
+    def _logged(self, request, planned: Visit | None, customer: Customer, client_uuid) -> Response:
+        blank = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
+        # The page's form always sends these (prefilled); the API may leave them out.
+        data = {"travel_minutes": 0, "distance_km": 0, "expenses": 0, **form_data(request)}
+        form = LogForm(data, instance=blank, customer=customer, user=request.user)
+        if not form.is_valid():
+            return form_error_response(form)
+        result = visit_log(
+            user=request.user,
+            customer=customer,
+            visit=planned,
+            client_uuid=client_uuid,
+            **form.service_arguments(),
+        )
+        body = VisitSerializer(result.visit).data
+        if result.follow_up is not None:
+            body["follow_up"] = VisitSerializer(result.follow_up).data
+        return Response(body, status.HTTP_200_OK if planned else status.HTTP_201_CREATED)
+
     @extend_schema(
         request=LogInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: VisitSerializer, **ERRORS},
-        description="Log a planned meeting as held, as the log form does.",
+        responses={200: VisitSerializer, **ERRORS, **CONFLICT},
+        description="Log a planned meeting as held, as the log form does. A meeting no longer "
+        "planned (held or cancelled meanwhile) is a 409 with its current version.",
     )
     @action(detail=True, methods=["post"])
     def log(self, request, pk=None):
         def log_it() -> Response:
             planned = self._editable(pk)
-            blank = Visit(
-                customer=planned.customer, salesperson=request.user, status=VisitStatus.DONE
-            )
-            # The page's form always sends these (prefilled); the API may leave them out.
-            data = {"travel_minutes": 0, "distance_km": 0, "expenses": 0, **form_data(request)}
-            form = LogForm(
-                data,
-                instance=blank,
-                customer=planned.customer,
-                user=request.user,
-            )
-            if not form.is_valid():
-                return form_error_response(form)
-            result = visit_log(
-                user=request.user,
-                customer=planned.customer,
-                visit=planned,
-                **form.service_arguments(),
-            )
-            return Response(VisitSerializer(result.visit).data)
+            if planned.status != VisitStatus.PLANNED:
+                return _conflict(planned, "logged")
+            return self._logged(request, planned, planned.customer, None)
 
         return idempotent(request, log_it)
 
     @extend_schema(
+        request=LogInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: VisitSerializer, 200: VisitSerializer, **ERRORS, **CONFLICT},
+        description="Log a visit that was not planned (give `customer`); with `client_uuid`, "
+        "sending it again returns the visit first logged.",
+        operation_id="visits_log_unplanned",
+    )
+    @action(detail=False, methods=["post"], url_path="log")
+    def log_unplanned(self, request):
+        def log_it(client_uuid) -> Response:
+            raw = request.data.get("customer")
+            if not isinstance(raw, int):
+                raise ValidationError({"customer": ["Give the customer's id."]})
+            customer = get_object_or_404(customers_visible_to(request.user), pk=raw)
+            return self._logged(request, None, customer, client_uuid)
+
+        return _visit_once(request, log_it)
+
+    @extend_schema(
+        request=RescheduleInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: VisitSerializer, **ERRORS, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        def move() -> Response:
+            visit = self._editable(pk)
+            if visit.status != VisitStatus.PLANNED:
+                return _conflict(visit, "rescheduled")
+            form = RescheduleForm(form_data(request))
+            if not form.is_valid():
+                return form_error_response(form)
+            result = visit_reschedule(
+                visit=visit, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+            )
+            return Response(VisitSerializer(result.visit).data)
+
+        return idempotent(request, move)
+
+    @extend_schema(
+        request=CheckInInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: VisitSerializer, **ERRORS, **CONFLICT},
+        description="Check in at the meeting (once; a second check-in keeps the first). `at` "
+        "is when it happened, for one made offline.",
+    )
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        def arrive() -> Response:
+            visit = self._editable(pk)
+            if visit.status != VisitStatus.PLANNED:
+                return _conflict(visit, "checked in")
+            checked = CheckInInput(data=request.data)
+            checked.is_valid(raise_exception=True)
+            visit = visit_check_in(visit=visit, **checked.validated_data)
+            return Response(VisitSerializer(visit).data)
+
+        return idempotent(request, arrive)
+
+    @extend_schema(
         request=CancelInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: VisitSerializer, **ERRORS},
+        responses={200: VisitSerializer, **ERRORS, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         def cancel_it() -> Response:
             visit = self._editable(pk)
+            if visit.status != VisitStatus.PLANNED:
+                return _conflict(visit, "cancelled")
             form = CancelForm(form_data(request))
             if not form.is_valid():
                 return form_error_response(form)

@@ -348,8 +348,19 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed sidecar package, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "crm.models.CustomerStatus",
+        "VisitStatusEnum": "visits.models.VisitStatus",
+        "VisitKindEnum": "visits.models.VisitKind",
+        "SupportCaseKindEnum": "crm.models.SupportCaseKind",
+        "FlagKindEnum": "health.models.FlagKind",
+    },
 }
 CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))
+# Seconds a webhook receiver has to answer one delivery (api.webhooks).
+CADENCE_WEBHOOK_TIMEOUT = float(os.environ.get("CADENCE_WEBHOOK_TIMEOUT", "5"))
+# Seconds before a failed delivery's first retry; each later wait doubles (at most 6 hours).
+CADENCE_WEBHOOK_FIRST_WAIT = float(os.environ.get("CADENCE_WEBHOOK_FIRST_WAIT", "30"))
 # The day plan's travel times (visits.travel): straight-line distance times a road factor at an
 # average speed, unless an OSRM server's table service is set (e.g. http://osrm:5000).
 CADENCE_ROUTE_ROAD_FACTOR = float(os.environ.get("CADENCE_ROUTE_ROAD_FACTOR", "1.3"))
@@ -397,6 +408,11 @@ CELERY_BEAT_SCHEDULE = {
     "idempotent-requests-forget": {
         "task": "api.tasks.idempotent_requests_forget_task",
         "schedule": crontab(hour=3, minute=45),
+    },
+    # Every 5 minutes: webhook deliveries whose task was lost while Redis was down.
+    "webhook-deliveries-sweep": {
+        "task": "api.tasks.webhook_deliveries_sweep_task",
+        "schedule": crontab(minute="*/5"),
     },
     # 03:50 every night: uploaded files no import refers to any more.
     "import-files-clean": {

@@ -487,6 +487,11 @@ class SupportCase(models.Model):
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The case's id in the helpdesk that sends it (the API upserts by it); empty for cases
+    # logged in Cadence.
+    external_id = models.CharField(
+        max_length=64, blank=True, db_default="", validators=[validate_single_line]
+    )
 
     class Meta:
         ordering = ["-opened_on", "-id"]
@@ -498,7 +503,12 @@ class SupportCase(models.Model):
             models.CheckConstraint(
                 condition=date_in_range("opened_on") & models.Q(minutes__lte=MAX_SUPPORT_MINUTES),
                 name="support_case_plausible",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~models.Q(external_id=""),
+                name="support_case_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:

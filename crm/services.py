@@ -132,6 +132,25 @@ def customer_update(
     return customer
 
 
+MAX_NOTE = 2_000
+
+
+@transaction.atomic
+def customer_note_add(*, customer: Customer, user: User, text: str, at: dt.datetime) -> Customer:
+    """Add a dated, signed note to the account's notes (appended under a row lock, so notes
+    written at once, or sent later from the offline app, all stay)."""
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": "Write the note."})
+    if len(text) > MAX_NOTE:
+        raise ValidationError({"text": f"A note is at most {MAX_NOTE:,} characters."})
+    stored = Customer.objects.select_for_update().get(pk=customer.pk)
+    stamp = f"[{timezone.localtime(at):%Y-%m-%d %H:%M}, {user}]"
+    stored.notes = f"{stored.notes.rstrip()}\n\n{stamp} {text}".lstrip()
+    stored.save(update_fields=["notes", "updated_at"])
+    return stored
+
+
 def _validate_owner_fits_service(customer: Customer, owner: User | None) -> None:
     """Inside-sales people own inside-sales accounts only, and those only them: moving an
     account between the two is a hand-off (reports.handoff), which plans the introduction."""

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.events import announce, flags_changed
 from core.isolation import DATA_FAULTS, run_isolating
 from crm.cadence import cadence_days_sql
 from crm.models import Customer, CustomerStatus, ServiceModel
@@ -353,7 +354,7 @@ UPDATE crm_accountflag f SET resolved_at = %(now)s
 FROM crm_accountmetrics m
 WHERE f.customer_id = m.customer_id AND f.resolved_at IS NULL AND {{customers:f.customer_id}}
   AND NOT {_HOLDS.format(kind="f.kind")}
-RETURNING f.kind
+RETURNING f.kind, f.id
 """
 
 _RERAISE_SQL = """
@@ -392,7 +393,7 @@ LEFT JOIN LATERAL (
 ) earlier ON true
 WHERE {{customers:m.customer_id}} AND {_HOLDS.format(kind="k.kind")}
 ON CONFLICT (customer_id, kind) WHERE resolved_at IS NULL DO NOTHING
-RETURNING kind
+RETURNING kind, id
 """
 
 
@@ -462,12 +463,21 @@ def _run_batch(where: str, params: dict) -> RefreshResult:
         cursor.execute(_scoped(_METRICS_SQL, where), params)
         result.customers = cursor.rowcount
         cursor.execute(_scoped(_RESOLVE_SQL, where), params)
-        result.resolved.update(kind for (kind,) in cursor.fetchall())
+        resolved = cursor.fetchall()
+        result.resolved.update(kind for kind, _ in resolved)
         cursor.execute(_scoped(_RERAISE_SQL, where), params)
         result.reraised.update(kind for (kind,) in cursor.fetchall())
         cursor.execute(_scoped(_UPDATE_INPUTS_SQL, where), params)
         cursor.execute(_scoped(_OPEN_SQL, where), params)
-        result.opened.update(kind for (kind,) in cursor.fetchall())
+        opened = cursor.fetchall()
+        result.opened.update(kind for kind, _ in opened)
+        if opened or resolved:
+            announce(
+                flags_changed,
+                sender=RefreshResult,
+                opened=[pk for _, pk in opened],
+                resolved=[pk for _, pk in resolved],
+            )
     return result
 
 

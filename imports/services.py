@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Territory, User
 from core.cache import all_schedules_changed
 from core.enqueue import enqueue
+from core.events import announce, import_finished
 from core.locks import IMPORT_LOCK
 from core.refresh import customers_refresh_request
 from crm.models import Customer
@@ -314,6 +315,22 @@ def queue_customers_refresh(customer_ids: list[int]) -> None:
         customers_refresh_request(customer_ids)
 
 
+def import_summary(job: ImportJob) -> dict:
+    """What a finished import did, as the webhook `import.finished` carries it."""
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "file": job.original_name,
+        "status": job.status,
+        "rows": job.rows,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "rejected": job.rejected,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
 def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
     """Run (or dry-run) now, in this process: the worker's task and the command call this."""
     started = timezone.now()
@@ -367,6 +384,7 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
     job.refresh_from_db()
     if not dry_run:
         all_schedules_changed()
+        announce(import_finished, sender=ImportJob, summary=import_summary(job))
     logger.info(
         "import %s kind=%s dry_run=%s rows=%d created=%d updated=%d unchanged=%d rejected=%d "
         "seconds=%.1f",

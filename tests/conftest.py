@@ -17,11 +17,13 @@ from accounts.services import calendar_token_regenerate
 from api.services import access_token_create
 from crm.models import Customer
 from health.models import AccountFlag, FlagKind
+from health.services import accounts_refresh
 from imports.engine import media_path
 from imports.models import ImportJob
 from tests.factories import (
     ContactFactory,
     CustomerFactory,
+    InvoiceFactory,
     PlannedVisitFactory,
     SupportCaseFactory,
     TerritoryFactory,
@@ -344,6 +346,7 @@ def sides(world):
             "rep": rep,
             "contact": ContactFactory(customer=customer),
             "case": SupportCaseFactory(customer=customer, is_open=True),
+            "invoice": InvoiceFactory(customer=customer),
             "flag": AccountFlag.objects.create(
                 customer=customer,
                 kind=FlagKind.NEGLECTED,
@@ -370,6 +373,7 @@ def sides(world):
                 uploaded_by=world.admin,
             ),
         }
+        accounts_refresh(customer_ids=[customer.pk], as_of=timezone.localdate())
         rejects = media_path(f"rejects-{name}.csv")
         rejects.parent.mkdir(parents=True, exist_ok=True)
         rejects.write_text("Name,error\nX,bad\n")

@@ -171,12 +171,6 @@ def test_day_plan_page_and_adding_its_stops(client, world):
     with CaptureQueriesContext(connection) as captured:
         answer = client.post(reverse("visits:route_schedule"), {**question, "stop": every})
     assert answer.status_code == 302
-    import sys
-
-    sys.path.insert(0, "/tmp")
-    import qdump
-
-    qdump.dump(captured)
     planned = world.rep_north.visits.filter(purpose="From the day plan").count()
     assert planned >= 5 and len(captured.captured_queries) <= large + 8 + 11, (
         len(captured.captured_queries),

@@ -86,7 +86,8 @@ def visits_editable_by(user: User) -> QuerySet[Visit]:
     return visits.filter(salesperson=user)
 
 
-def _agenda_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
+def schedule_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
+    """Every meeting on the user's schedule in [start, end) (led or attended), `moment` set."""
     return (
         visits_visible_to(user)
         .filter(own_or_attended_q(user))
@@ -98,7 +99,7 @@ def _agenda_visits(user: User, *, start: dt.datetime, end: dt.datetime) -> Query
 def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) -> QuerySet[Visit]:
     """The user's own meetings in [start, end) (planned, held and cancelled), at most
     `per_day` a day in the current time zone, so the page stays small for the busiest user."""
-    visits = _agenda_visits(user, start=start, end=end)
+    visits = schedule_visits(user, start=start, end=end)
     others = Visit.objects.filter(
         overlapping_q(
             OuterRef("salesperson_id"), OuterRef("scheduled_start"), OuterRef("scheduled_end")
@@ -127,7 +128,7 @@ def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) ->
 def agenda_day_counts(user: User, *, start: dt.datetime, end: dt.datetime) -> dict[dt.date, int]:
     """How many meetings each day of [start, end) holds, for "n more" links."""
     rows = (
-        _agenda_visits(user, start=start, end=end)
+        schedule_visits(user, start=start, end=end)
         .annotate(day=TruncDate("moment"))
         .values("day")
         .annotate(n=Count("id"))

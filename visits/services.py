@@ -5,6 +5,7 @@ same transaction, so the schedule, the "who to visit" list and the account page 
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.bounds import validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
+from core.events import announce, visit_logged
 from core.refresh import customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer, LocationSource
@@ -106,6 +108,7 @@ def visit_schedule(
     attendees: list[User] | tuple = (),
     travel_minutes: int = 0,
     distance_km: Decimal = Decimal("0"),
+    client_uuid: uuid.UUID | None = None,
 ) -> ScheduleResult:
     """Plan a meeting for `user` (with colleagues `attendees`, on their schedules too).
     Overlaps are allowed; they come back so the user is warned."""
@@ -123,6 +126,7 @@ def visit_schedule(
         brief=brief,
         travel_minutes=travel_minutes,
         distance_km=distance_km,
+        client_uuid=client_uuid,
     )
     visit.full_clean()
     visit.save()
@@ -250,6 +254,7 @@ def visit_log(
     follow_up_on: dt.date | None = None,
     competitor: str = "",
     plan_follow_up_at: dt.datetime | None = None,
+    client_uuid: uuid.UUID | None = None,
 ) -> LogResult:
     """Record a visit that happened: closes a planned meeting (`visit`) or logs one ad hoc.
 
@@ -263,7 +268,7 @@ def visit_log(
         _require_planned(visit, "logged")
         customer = visit.customer
     else:
-        visit = Visit(customer=customer, salesperson=user)
+        visit = Visit(customer=customer, salesperson=user, client_uuid=client_uuid)
     if visited_at > timezone.now() + dt.timedelta(minutes=5):
         raise ValidationError({"visited_at": "A visit cannot be logged in the future; plan it."})
     if outcome and outcome not in Outcome.values:
@@ -300,6 +305,7 @@ def visit_log(
         ).visit
     customer_cadence_refresh(customer_ids=[customer.pk])
     _meeting_changed(customer=customer, salesperson_id=visit.salesperson_id)
+    announce(visit_logged, sender=Visit, visit_id=visit.pk)
     return LogResult(visit=visit, follow_up=follow_up)
 
 
@@ -368,17 +374,32 @@ def _valid_position(latitude: float | None, longitude: float | None) -> bool:
     return True
 
 
+# An offline check-in reaches the server later; the phone's clock may be a little ahead.
+CHECK_IN_LATE_DAYS = 7
+SKEW = dt.timedelta(minutes=5)
+
+
 @transaction.atomic
 def visit_check_in(
-    *, visit: Visit, latitude: float | None = None, longitude: float | None = None
+    *,
+    visit: Visit,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    at: dt.datetime | None = None,
 ) -> Visit:
     """The rep arrives: the time, and (if the phone gave it) the position and its distance
-    from the account's location. Once: a second tap keeps the first check-in."""
+    from the account's location. Once: a second tap keeps the first check-in. `at` is when it
+    happened, for a check-in made offline and sent later (within CHECK_IN_LATE_DAYS)."""
+    now = timezone.now()
+    if at is not None and not now - dt.timedelta(days=CHECK_IN_LATE_DAYS) <= at <= now + SKEW:
+        raise ValidationError(
+            {"at": f"A check-in is sent within {CHECK_IN_LATE_DAYS} days, not from the future."}
+        )
     visit = Visit.objects.select_for_update().select_related("customer").get(pk=visit.pk)
     _require_planned(visit, "checked in")
     if visit.checked_in_at is not None:
         return visit
-    visit.checked_in_at = timezone.now()
+    visit.checked_in_at = at or now
     if _valid_position(latitude, longitude):
         visit.check_in_latitude, visit.check_in_longitude = latitude, longitude
         with connection.cursor() as cursor:

@@ -186,7 +186,10 @@ def test_api_writes_follow_the_pages_rules(world, rep_token):
         content_type="application/json",
         headers=bearer(rep_token),
     )
-    assert twice.status_code == 400 and twice.json()["error"]["message"]
+    assert twice.status_code == 409, "held meanwhile: a conflict, with the meeting as it is now"
+    conflict = twice.json()["error"]
+    assert "this one is done" in conflict["message"]
+    assert conflict["current"]["status"] == "done" and conflict["current"]["id"] == meeting.pk
     south_meeting = PlannedVisitFactory(customer=world.south_customer, salesperson=world.rep_south)
     hidden = api.post(
         f"/api/v1/visits/{south_meeting.pk}/cancel/",

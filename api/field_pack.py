@@ -1,0 +1,141 @@
+"""What the offline app keeps on the phone (docs/offline.md): today's and tomorrow's meetings,
+each account's brief (address, contacts with phones, the last visit's notes and next step, open
+flags, overdue invoices), who to visit, and the basic details of the rep's accounts, read in a
+fixed number of queries and bounded in size."""
+
+import datetime as dt
+
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from accounts.models import User
+from crm.models import Contact, Customer, Invoice
+from crm.selectors import customers_visible_to
+from health.models import AccountFlag
+from visits.models import Visit, VisitStatus
+from visits.selectors import schedule_visits, who_to_visit
+
+# The pack's bounds: the phone keeps at most this many accounts (the meetings' and who-to-visit's
+# first, then the rep's own, soonest due first), contacts per account and overdue invoices each.
+MAX_ACCOUNTS = 500
+MAX_WHO_TO_VISIT = 50
+MAX_CONTACTS = 10
+MAX_OVERDUE_INVOICES = 5
+DAYS = 2
+
+
+def _account(customer: Customer, today: dt.date) -> dict:
+    return {
+        "id": customer.pk,
+        "code": customer.code,
+        "name": customer.name,
+        "tier": customer.tier,
+        "address": ", ".join(
+            part
+            for part in (
+                customer.address_line1,
+                customer.address_line2,
+                f"{customer.postal_code} {customer.city}".strip(),
+            )
+            if part
+        ),
+        "phone": customer.phone,
+        "latitude": customer.latitude,
+        "longitude": customer.longitude,
+        "next_visit_due": customer.next_visit_due,
+        "days_overdue": (today - customer.next_visit_due).days if customer.next_visit_due else None,
+        "contacts": [],
+        "last_visit": None,
+        "open_flags": [],
+        "overdue_invoices": [],
+    }
+
+
+def _first_of_each(rows: QuerySet, order: tuple[str, ...], count: int) -> QuerySet:
+    """The first `count` rows of each customer in `order`, ranked in the database."""
+    ordering = [F(name[1:]).desc() if name.startswith("-") else F(name) for name in order]
+    rank = Window(RowNumber(), partition_by=F("customer_id"), order_by=ordering)
+    return rows.annotate(rank=rank).filter(rank__lte=count).order_by("customer_id", *order)
+
+
+def field_pack(user: User, *, now: dt.datetime) -> dict:
+    today = timezone.localdate(now)
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    meetings = list(
+        schedule_visits(user, start=start, end=start + dt.timedelta(days=DAYS))
+        .prefetch_related("contacts")
+        .order_by("moment", "id")
+    )
+    who = list(who_to_visit(user, today=today)[:MAX_WHO_TO_VISIT])
+    first_ids = [visit.customer_id for visit in meetings] + [customer.pk for customer in who]
+    wanted = list(dict.fromkeys(first_ids))[:MAX_ACCOUNTS]
+    visible = customers_visible_to(user)
+    customers = {customer.pk: customer for customer in visible.filter(pk__in=wanted)}
+    room = MAX_ACCOUNTS - len(customers)
+    if room > 0:
+        own = visible.filter(owner=user).exclude(pk__in=wanted)
+        for customer in own.order_by("next_visit_due", "name", "id")[:room]:
+            customers[customer.pk] = customer
+    accounts = {pk: _account(customer, today) for pk, customer in customers.items()}
+    ids = list(accounts)
+
+    contacts = _first_of_each(
+        Contact.objects.filter(customer_id__in=ids), ("-is_primary", "name", "id"), MAX_CONTACTS
+    )
+    for contact in contacts.only("customer_id", "name", "title", "phone", "email", "is_primary"):
+        accounts[contact.customer_id]["contacts"].append(
+            {
+                "id": contact.pk,
+                "name": contact.name,
+                "title": contact.title,
+                "phone": contact.phone,
+                "email": contact.email,
+                "is_primary": contact.is_primary,
+            }
+        )
+    last_visits = (
+        Visit.objects.filter(customer_id__in=ids, status=VisitStatus.DONE)
+        .order_by("customer_id", "-visited_at", "-id")
+        .distinct("customer_id")
+        .values("customer_id", "visited_at", "kind", "notes", "outcome", "next_step")
+    )
+    for last in last_visits:
+        accounts[last.pop("customer_id")]["last_visit"] = last
+    flags = (
+        AccountFlag.objects.filter(customer_id__in=ids, resolved_at__isnull=True)
+        .values("customer_id")
+        .annotate(kinds=ArrayAgg("kind", order_by="kind"))
+    )
+    for row in flags:
+        accounts[row["customer_id"]]["open_flags"] = row["kinds"]
+    overdue = _first_of_each(
+        Invoice.objects.filter(customer_id__in=ids, paid_on__isnull=True, due_on__lt=today),
+        ("due_on", "id"),
+        MAX_OVERDUE_INVOICES,
+    )
+    for invoice in overdue.only("customer_id", "number", "due_on", "amount", "currency"):
+        accounts[invoice.customer_id]["overdue_invoices"].append(
+            {
+                "number": invoice.number,
+                "due_on": invoice.due_on,
+                "amount": invoice.amount,
+                "currency": invoice.currency,
+            }
+        )
+    return {
+        "generated_at": now,
+        "today": today,
+        "user": {"id": user.pk, "name": str(user)},
+        "meetings": meetings,
+        "who_to_visit": [customer.pk for customer in who if customer.pk in accounts],
+        "accounts": list(accounts.values()),
+        "limits": {
+            "accounts": MAX_ACCOUNTS,
+            "who_to_visit": MAX_WHO_TO_VISIT,
+            "contacts": MAX_CONTACTS,
+            "overdue_invoices": MAX_OVERDUE_INVOICES,
+            "days": DAYS,
+        },
+    }
