@@ -1,7 +1,8 @@
 """The field day's server times against the database in DATABASE_URL (seed it first; the demo
 places every account round its town): "near me" (the 20 nearest of a salesperson's accounts and
-of an admin's whole book, in SQL) and the map's data for a manager's territory (time and size,
-raw and gzip-compressed). Run by hand: `.venv/bin/python bench/field.py`."""
+of an admin's whole book, in SQL), the map's data for a manager's territory and the offline
+app's field pack (time and size, raw and gzip-compressed). Run by hand:
+`.venv/bin/python bench/field.py`."""
 
 import gzip
 import json
@@ -64,6 +65,18 @@ def main() -> None:
         f"map data, manager1's territory: {len(json.loads(body)['points']):,} points, {ms:.1f} ms, "
         f"{len(body) / 1e6:.2f} MB raw, {len(gzip.compress(body)) / 1e6:.2f} MB gzip"
     )
+
+    # The offline app's field pack: the busiest of sales1-8 (most accounts in the pack).
+    for username in ("sales1", "sales2", "sales3", "sales4"):
+        client.force_login(User.objects.get(username=username))
+        body = client.get("/api/v1/field-pack/").content
+        pack = json.loads(body)
+        ms = median_ms(lambda client=client: client.get("/api/v1/field-pack/"))
+        print(
+            f"field pack, {username}: {len(pack['meetings'])} meetings, "
+            f"{len(pack['accounts'])} accounts, {ms:.1f} ms, {len(body) / 1e3:.0f} kB raw, "
+            f"{len(gzip.compress(body)) / 1e3:.0f} kB gzip"
+        )
 
 
 if __name__ == "__main__":

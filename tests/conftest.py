@@ -33,6 +33,9 @@ from tests.factories import (
 # Playwright's sync API runs an event loop in the test thread; Django's live_server ORM calls
 # from that thread are safe here because the test itself makes them, not the loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The service worker's requests pass through the context's routes, so a test can cut the phone
+# off the network entirely (tests/test_offline.py).
+os.environ.setdefault("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
 
 
 def pytest_collection_modifyitems(items):

@@ -68,6 +68,9 @@ ROUTES = {
         {MANAGER, ADMIN}, lambda s: {"pk": s["customer"].pk, "flag_pk": s["flag"].pk}
     ),
     "visits:schedule": Route(EVERYONE),
+    "visits:manifest": Route(EVERYONE, public=True),
+    "visits:service_worker": Route(EVERYONE, public=True),
+    "visits:offline": Route({SALES}),
     "visits:calls": Route(EVERYONE),
     "visits:near": Route(EVERYONE),
     "visits:route": Route({SALES}),

@@ -229,3 +229,20 @@ def test_rollup_and_monthly_jobs(world):
     with_months = set(AccountMonth.objects.values_list("customer_id", flat=True))
     rolled_up = set(SegmentMember.objects.values_list("customer_id", flat=True))
     assert len(grown) == 22 and grown <= with_months and grown <= rolled_up
+
+
+def test_the_offline_field_pack(client, world):
+    accounts(world, 2)
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(world.rep_north)
+
+    def pack():
+        answer = client.get("/api/v1/field-pack/")
+        assert answer.status_code == 200 and answer.json()["accounts"]
+
+    def grow():
+        accounts(world, 20)
+        health_refresh_everything(as_of=timezone.localdate())
+
+    small, large = before_and_after(pack, grow)
+    assert small == large <= 13, (small, large)

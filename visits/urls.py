@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import field_views, views
+from visits import field_views, offline_views, views
 
 app_name = "visits"
 
@@ -22,5 +22,8 @@ urlpatterns = [
     path("<int:pk>/check-in/", views.check_in, name="check_in"),
     path("<int:pk>/check-in/locate/", views.check_in_locate, name="check_in_locate"),
     path("<int:pk>/check-out/", views.check_out, name="check_out"),
+    path("manifest.webmanifest", offline_views.manifest, name="manifest"),
+    path("sw.js", offline_views.service_worker, name="service_worker"),
+    path("offline/", offline_views.offline, name="offline"),
     path("calendar/regenerate/", views.calendar_regenerate, name="calendar_regenerate"),
 ]

@@ -1,0 +1,351 @@
+// The offline page (docs/offline.md): renders the phone's copy of the day (field pack) and puts
+// what the rep does into the outbox, from where field-store.js sends it. Text goes in with
+// textContent only; nothing from the data is ever parsed as HTML.
+(function () {
+  "use strict";
+  const field = window.CadenceField;
+  if (!field) return;
+  const $ = (id) => document.getElementById(id);
+  const VISIT_KINDS = [["on_site", "On site"], ["phone", "Phone"], ["video", "Video"], ["email", "Email"]];
+  const MEETING_KINDS = VISIT_KINDS.slice(0, 3);
+  const CASE_KINDS = [["complaint", "Complaint"], ["request", "Request"], ["order_issue", "Order issue"], ["other", "Other"]];
+  let pack = null;
+  let formAction = null;
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const localDay = (date) => `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  const localInput = (date) => `${localDay(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const timeOf = (iso) => {
+    const date = new Date(iso);
+    return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  };
+
+  function element(tag, text, attributes) {
+    const made = document.createElement(tag);
+    if (text !== undefined && text !== null) made.textContent = text;
+    Object.entries(attributes || {}).forEach(([name, value]) => made.setAttribute(name, value));
+    return made;
+  }
+
+  function button(label, onClick) {
+    const made = element("button", label, { type: "button" });
+    made.addEventListener("click", onClick);
+    return made;
+  }
+
+  function account(id) {
+    return pack && pack.accounts.find((item) => item.id === id);
+  }
+
+  function briefOf(item, container) {
+    if (!item) return;
+    if (item.address) container.append(element("p", item.address));
+    if (item.phone) {
+      const line = element("p");
+      line.append(element("a", item.phone, { href: `tel:${item.phone}` }));
+      container.append(line);
+    }
+    if (item.contacts.length) {
+      const list = element("ul", null, { class: "plain" });
+      item.contacts.forEach((contact) => {
+        const row = element("li", `${contact.name}${contact.title ? `, ${contact.title}` : ""}${contact.is_primary ? " (primary)" : ""} `);
+        if (contact.phone) row.append(element("a", contact.phone, { href: `tel:${contact.phone}` }));
+        list.append(row);
+      });
+      container.append(list);
+    }
+    if (item.last_visit) {
+      const last = item.last_visit;
+      container.append(element("p", `Last visit ${last.visited_at.slice(0, 10)}: ${last.notes || "no notes"}`));
+      if (last.next_step) container.append(element("p", `Next step: ${last.next_step}`));
+    }
+    if (item.open_flags.length) {
+      container.append(element("p", `Flags: ${item.open_flags.join(", ").replaceAll("_", " ")}`, { class: "warn" }));
+    }
+    item.overdue_invoices.forEach((invoice) => {
+      container.append(element("p", `Overdue invoice ${invoice.number}: ${invoice.amount} ${invoice.currency}, due ${invoice.due_on}`, { class: "warn" }));
+    });
+  }
+
+  function meetingRow(meeting) {
+    const row = $("field-meeting").content.firstElementChild.cloneNode(true);
+    const slot = (name) => row.querySelector(`[data-slot="${name}"]`);
+    slot("time").textContent = timeOf(meeting.scheduled_start || meeting.visited_at);
+    slot("name").textContent = meeting.customer_name;
+    if (meeting.status !== "planned") {
+      slot("state").textContent = meeting.status;
+      slot("state").hidden = false;
+    }
+    const item = account(meeting.customer);
+    briefOf(item, slot("brief"));
+    if (meeting.purpose) slot("brief").prepend(element("p", meeting.purpose));
+    if (meeting.status === "planned") {
+      if (!meeting.checked_in_at) slot("actions").append(button("Check in", () => checkIn(meeting)));
+      slot("actions").append(button("Log visit", () => openForm("log", item, meeting)));
+    }
+    return row;
+  }
+
+  function accountRow(item, showDue) {
+    const row = $("field-account").content.firstElementChild.cloneNode(true);
+    const slot = (name) => row.querySelector(`[data-slot="${name}"]`);
+    slot("name").textContent = item.name;
+    if (showDue && item.days_overdue !== null) {
+      slot("due").textContent = item.days_overdue > 0 ? `${item.days_overdue} days overdue` : "due soon";
+    }
+    briefOf(item, slot("brief"));
+    slot("actions").append(
+      button("Log visit", () => openForm("log", item)),
+      button("Plan", () => openForm("plan", item)),
+      button("Support case", () => openForm("case", item)),
+      button("Note", () => openForm("note", item)),
+    );
+    return row;
+  }
+
+  function fill(listId, rows, empty) {
+    const list = $(listId);
+    list.replaceChildren(...rows);
+    if (!rows.length) list.append(element("li", empty, { class: "empty" }));
+  }
+
+  function renderAccounts() {
+    const query = $("field-search").value.trim().toLowerCase();
+    const found = pack.accounts.filter(
+      (item) => !query || item.name.toLowerCase().includes(query) || item.code.toLowerCase().includes(query),
+    );
+    fill("field-accounts", found.slice(0, 30).map((item) => accountRow(item, false)), "No account kept on this phone matches.");
+  }
+
+  async function renderPack() {
+    pack = await field.pack();
+    const status = $("field-status");
+    if (!pack) {
+      status.textContent = navigator.onLine
+        ? "Nothing is kept on this phone yet: it is being fetched."
+        : "Nothing is kept on this phone yet: open Cadence once with signal.";
+      return;
+    }
+    const synced = new Date(pack.syncedAt);
+    const when = `${localDay(synced)} ${timeOf(pack.syncedAt)}`;
+    status.textContent = navigator.onLine
+      ? `Online. Kept on this phone: your day as of ${when}.`
+      : `Offline: showing what this phone kept at ${when}. What you do is saved here and sent when the signal returns.`;
+    const today = localDay(new Date());
+    const tomorrow = localDay(new Date(Date.now() + 86400000));
+    const on = (day) => pack.meetings.filter((m) => localDay(new Date(m.scheduled_start || m.visited_at)) === day);
+    fill("field-today", on(today).map(meetingRow), "No meetings today.");
+    fill("field-tomorrow", on(tomorrow).map(meetingRow), "No meetings tomorrow.");
+    const who = pack.who_to_visit.map(account).filter(Boolean);
+    fill("field-who", who.map((item) => accountRow(item, true)), "Nobody is due.");
+    renderAccounts();
+  }
+
+  function summary(entry) {
+    const body = entry.body;
+    return [body.kind, body.visited_at && `at ${body.visited_at.slice(0, 16).replace("T", " ")}`, body.notes, body.next_step && `next: ${body.next_step}`, body.purpose, body.note, body.text]
+      .filter(Boolean)
+      .join(" · ");
+  }
+
+  async function renderOutbox() {
+    const entries = await field.outbox();
+    const section = $("field-outbox");
+    section.hidden = entries.length === 0;
+    const waiting = entries.filter((entry) => entry.state === "waiting").length;
+    $("field-outbox-title").textContent = `Waiting to sync (${waiting})`;
+    const rows = entries.map((entry) => {
+      const row = element("li", null, { class: `outbox-${entry.state}` });
+      row.append(element("strong", entry.title), element("div", `Yours: ${summary(entry)}`, { class: "small" }));
+      if (entry.state === "conflict") {
+        const current = entry.current || {};
+        const now = [`Now: ${current.status || "changed"}`, current.cancel_reason, current.notes].filter(Boolean).join(" · ");
+        row.append(element("div", entry.error, { class: "small warn" }), element("div", now, { class: "small" }));
+        if (entry.kind === "log") row.append(button("Log it as a visit anyway", () => logAnyway(entry)));
+      } else if (entry.state === "refused") {
+        row.append(element("div", entry.error, { class: "small error" }));
+      } else {
+        row.append(element("div", "Waiting", { class: "small muted" }));
+      }
+      row.append(
+        button("Discard", async () => {
+          if (window.confirm(`Discard “${entry.title}”? It was not saved on the server.`)) {
+            await field.remove("outbox", entry.id);
+            await refresh();
+          }
+        }),
+      );
+      return row;
+    });
+    $("field-outbox-list").replaceChildren(...rows);
+  }
+
+  async function logAnyway(entry) {
+    const meeting = entry.current || {};
+    await field.put("outbox", {
+      ...entry,
+      url: "/api/v1/visits/log/",
+      body: { ...entry.body, customer: meeting.customer, client_uuid: entry.id },
+      state: "waiting",
+      error: "",
+      title: `${entry.title} (as a new visit)`,
+    });
+    await send();
+  }
+
+  function checkIn(meeting) {
+    const at = new Date().toISOString();
+    const save = (latitude, longitude) =>
+      queue({
+        kind: "check_in",
+        title: `Check-in at ${meeting.customer_name}`,
+        url: `/api/v1/visits/${meeting.id}/check-in/`,
+        body: { latitude, longitude, at },
+      });
+    if (!navigator.geolocation) return save(null, null);
+    navigator.geolocation.getCurrentPosition(
+      (position) => save(position.coords.latitude, position.coords.longitude),
+      () => save(null, null),
+      { timeout: 8000, maximumAge: 60000 },
+    );
+  }
+
+  function options(select, choices, chosen) {
+    select.replaceChildren(...choices.map(([value, label]) => element("option", label, { value })));
+    if (chosen) select.value = chosen;
+  }
+
+  function openForm(action, item, meeting) {
+    formAction = { action, item, meeting };
+    const form = $("field-form-element");
+    form.reset();
+    form.querySelectorAll("[data-for]").forEach((part) => {
+      part.hidden = !part.dataset.for.split(" ").includes(action);
+      part.querySelectorAll("input, select, textarea").forEach((input) => {
+        input.disabled = part.hidden;
+      });
+    });
+    const titles = { log: "Log visit", plan: "Plan a meeting", case: "Support case", note: "Note" };
+    $("field-form-title").textContent = `${titles[action]}: ${item ? item.name : meeting.customer_name}`;
+    $("field-form-about").textContent = navigator.onLine ? "" : "Offline: saved on this phone and sent when the signal returns.";
+    $("field-form-error").hidden = true;
+    const kind = $("f-kind");
+    if (action === "log") {
+      options(kind, VISIT_KINDS, meeting ? meeting.kind : "on_site");
+      $("f-visited-at").value = localInput(new Date(Date.now() - 30 * 60000));
+    } else if (action === "plan") {
+      options(kind, MEETING_KINDS, "on_site");
+      const tomorrow = new Date(Date.now() + 86400000);
+      tomorrow.setHours(10, 0, 0, 0);
+      $("f-start").value = localInput(tomorrow);
+    } else if (action === "case") {
+      options(kind, CASE_KINDS, "complaint");
+    }
+    $("field-form").hidden = false;
+    $("field-form").scrollIntoView();
+    const first = form.querySelector("[data-for]:not([hidden]) input, [data-for]:not([hidden]) select, [data-for]:not([hidden]) textarea");
+    if (first) first.focus();
+  }
+
+  function closeForm() {
+    $("field-form").hidden = true;
+    formAction = null;
+  }
+
+  function entryFromForm() {
+    const { action, item, meeting } = formAction;
+    const data = Object.fromEntries(new FormData($("field-form-element")).entries());
+    const customer = item ? item.id : meeting.customer;
+    const name = item ? item.name : meeting.customer_name;
+    if (action === "log") {
+      if (!data.visited_at) throw new Error("Say when the visit was.");
+      const body = {
+        kind: data.kind,
+        visited_at: new Date(data.visited_at).toISOString(),
+        duration_minutes: Number(data.duration_minutes),
+        notes: data.notes,
+        outcome: data.outcome,
+        next_step: data.next_step,
+      };
+      if (data.follow_up_on) body.follow_up_on = data.follow_up_on;
+      if (data.plan_follow_up) Object.assign(body, { plan_follow_up: true, follow_up_time: "09:00" });
+      if (meeting) {
+        return { kind: "log", title: `Visit to ${name}`, url: `/api/v1/visits/${meeting.id}/log/`, body };
+      }
+      return { kind: "log", visit: true, title: `Visit to ${name}`, url: "/api/v1/visits/log/", body: { ...body, customer } };
+    }
+    if (action === "plan") {
+      if (!data.start) throw new Error("Say when the meeting starts.");
+      const start = new Date(data.start);
+      const end = new Date(start.getTime() + Number(data.length || 60) * 60000);
+      return {
+        kind: "plan",
+        visit: true,
+        title: `Meeting with ${name} on ${data.start.replace("T", " ")}`,
+        url: "/api/v1/visits/",
+        body: { customer, kind: data.kind, start: start.toISOString(), end: end.toISOString(), purpose: data.purpose },
+      };
+    }
+    if (action === "case") {
+      return {
+        kind: "case",
+        title: `Support case for ${name}`,
+        url: "/api/v1/support-cases/",
+        body: { customer, kind: data.kind, minutes: Number(data.minutes), note: data.text, opened_on: localDay(new Date()) },
+      };
+    }
+    if (!data.text.trim()) throw new Error("Write the note.");
+    return { kind: "note", title: `Note on ${name}`, url: `/api/v1/customers/${customer}/note/`, body: { text: data.text, at: new Date().toISOString() } };
+  }
+
+  async function queue(entry) {
+    await field.add(entry);
+    await send();
+  }
+
+  async function send() {
+    await refresh();
+    if (navigator.onLine) {
+      await field.flush();
+      await refresh();
+    }
+  }
+
+  async function refresh() {
+    await renderOutbox();
+    if (window.CadenceFieldPage) await window.CadenceFieldPage.showCount();
+  }
+
+  $("field-form-element").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const error = $("field-form-error");
+    if (!form.checkValidity()) {
+      error.textContent = "Fill in the marked fields.";
+      error.hidden = false;
+      form.reportValidity();
+      return;
+    }
+    let entry;
+    try {
+      entry = entryFromForm();
+    } catch (problem) {
+      error.textContent = problem.message;
+      error.hidden = false;
+      return;
+    }
+    closeForm();
+    await queue(entry);
+  });
+  $("field-form-cancel").addEventListener("click", closeForm);
+  $("field-search").addEventListener("input", () => pack && renderAccounts());
+  if ("BroadcastChannel" in window) {
+    new BroadcastChannel(field.CHANNEL).addEventListener("message", (event) => {
+      if (event.data.type === "pack") renderPack();
+      else renderOutbox();
+    });
+  }
+  window.addEventListener("online", () => renderPack());
+  window.addEventListener("offline", () => renderPack());
+  renderPack().then(renderOutbox);
+})();

@@ -1,0 +1,82 @@
+// On every page of the field app (docs/offline.md): installs the worker, keeps the phone's copy
+// of the day fresh (at most every few minutes), sends what waits in the outbox when the page
+// opens and when the connection returns, and shows "Waiting to sync (N)" in the header.
+(function () {
+  "use strict";
+  const field = window.CadenceField;
+  if (!field || !("indexedDB" in window)) return;
+  const PACK_EVERY_MS = 5 * 60 * 1000;
+  const body = document.body;
+  const worker = body.dataset.fieldWorker;
+
+  async function showCount() {
+    const badge = document.getElementById("outbox-badge");
+    if (!badge) return;
+    const entries = await field.outbox();
+    const waiting = entries.filter((entry) => entry.state === "waiting").length;
+    const attention = entries.length - waiting;
+    const parts = [];
+    if (waiting) parts.push(`Waiting to sync (${waiting})`);
+    if (attention) parts.push(`Needs you (${attention})`);
+    badge.textContent = parts.join(" · ");
+    badge.hidden = parts.length === 0;
+    badge.classList.toggle("warn", attention > 0);
+  }
+
+  let freshening = Promise.resolve();
+
+  function freshen(force) {
+    freshening = freshening.then(() => freshenNow(force)).catch(() => undefined);
+    return freshening;
+  }
+
+  async function freshenNow(force) {
+    if (!navigator.onLine) return;
+    const result = await field.flush();
+    const pack = await field.pack();
+    const stale = !pack || Date.now() - Date.parse(pack.syncedAt) > PACK_EVERY_MS;
+    if (force || stale || result.sent > 0) {
+      try {
+        await field.syncPack();
+      } catch (error) {
+        // Signed out or no signal after all: the kept copy stays.
+      }
+    }
+  }
+
+  async function start() {
+    await field.signedIn(body.dataset.user, body.dataset.csrf);
+    // Signing out takes the accounts off the phone (unsent work stays, for this user only).
+    const logout = document.querySelector("form.logout");
+    if (logout) {
+      logout.addEventListener("submit", async (event) => {
+        if (logout.dataset.cleared) return;
+        event.preventDefault();
+        await freshening;
+        await field.forgetPack();
+        logout.dataset.cleared = "yes";
+        logout.requestSubmit();
+      });
+    }
+    if (worker && "serviceWorker" in navigator) {
+      try {
+        const registration = await navigator.serviceWorker.register(worker);
+        if (navigator.onLine && registration.active) {
+          registration.active.postMessage("refresh-offline-page");
+        }
+      } catch (error) {
+        // No worker (private mode, old browser): the pages work online as before.
+      }
+    }
+    if ("BroadcastChannel" in window) {
+      new BroadcastChannel(field.CHANNEL).onmessage = showCount;
+    }
+    window.addEventListener("online", () => freshen(false).then(showCount));
+    await showCount();
+    await freshen(false);
+    await showCount();
+  }
+
+  window.CadenceFieldPage = { showCount, freshen };
+  start();
+})();

@@ -1,0 +1,71 @@
+// Cadence's field app worker (docs/offline.md). Pages come from the network while there is
+// one; without signal, any page of the app shows the offline page, which renders the data kept
+// on the phone. Writes made offline wait in the outbox (field-store.js) and are sent when the
+// connection returns: by Background Sync where the browser has it, else by the pages.
+const CONFIG = {{ config|safe }};
+const CACHE = `cadence-field-${CONFIG.version}`;
+
+importScripts(CONFIG.store);
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll([CONFIG.offlinePage, ...CONFIG.assets]))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) =>
+        Promise.all(
+          names
+            .filter((name) => name.startsWith("cadence-field-") && name !== CACHE)
+            .map((name) => caches.delete(name)),
+        ),
+      )
+      .then(() => self.clients.claim()),
+  );
+});
+
+async function fromNetworkElseOffline(request) {
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const cache = await caches.open(CACHE);
+    return (await cache.match(CONFIG.offlinePage)) || Response.error();
+  }
+}
+
+async function fromCacheElseNetwork(request) {
+  const cached = await caches.match(request);
+  return cached || fetch(request);
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === "navigate") {
+    event.respondWith(fromNetworkElseOffline(request));
+  } else if (CONFIG.assets.includes(url.pathname)) {
+    event.respondWith(fromCacheElseNetwork(request));
+  }
+});
+
+self.addEventListener("message", (event) => {
+  // A page loaded online: keep its fresh copy of the offline page (the user's name, the token).
+  if (event.data === "refresh-offline-page") {
+    event.waitUntil(caches.open(CACHE).then((cache) => cache.add(CONFIG.offlinePage)));
+  }
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === CadenceField.SYNC_TAG) {
+    event.waitUntil(CadenceField.flush());
+  }
+});

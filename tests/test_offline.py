@@ -1,0 +1,336 @@
+"""The installable field app in a real browser on a phone: it installs, keeps the day, works
+without signal, and sends what was done offline exactly once when the signal returns; a
+conflicting offline edit is shown with both versions, never lost."""
+
+import datetime as dt
+import json
+import re
+import struct
+import time
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from crm.models import SupportCase
+from health.models import AccountFlag
+from health.services import health_refresh_everything
+from tests.conftest import LEEDS, browser_login
+from tests.factories import CustomerFactory, PlannedVisitFactory
+from visits.models import Visit, VisitStatus
+from visits.services import customer_cadence_refresh, visit_cancel
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone-sized context that lets the app install its worker and read the position; its
+    console and server errors fail the test (as in tests/conftest.py)."""
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        geolocation=LEEDS,
+        permissions=["geolocation"],
+        service_workers="allow",
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors, failed = [], []
+    # Expected: requests cut off while offline, and the 409 answer a conflict is.
+    expected = re.compile(r"ERR_INTERNET_DISCONNECTED|status of 409 \(Conflict\)")
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not expected.search(message.text)
+            else None
+        ),
+    )
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 500 else None)
+    yield page
+    context.close()
+    assert not errors, f"the browser console showed errors: {errors}"
+    assert not failed, f"the server answered 5xx: {failed}"
+
+
+def _abort_worker_requests(route):
+    # The worker's own requests are not covered by the context's offline switch in Chromium
+    # (microsoft/playwright#2311): abort them as a phone without signal would.
+    if route.request.service_worker:
+        route.abort("internetdisconnected")
+    else:
+        route.continue_()
+
+
+def go_offline(page) -> None:
+    page.context.set_offline(True)
+    page.context.route("**/*", _abort_worker_requests)
+
+
+def go_online(page) -> None:
+    page.context.unroute("**/*", _abort_worker_requests)
+    page.context.set_offline(False)
+
+
+def installed(page) -> None:
+    """Wait until the worker controls the page and the day is kept on the phone (polled from
+    here: Playwright's in-page polling evaluates strings, which the CSP rightly forbids)."""
+    deadline = time.monotonic() + 15
+    check = "async () => !!navigator.serviceWorker.controller && !!(await CadenceField.pack())"
+    while not page.evaluate(check):
+        assert time.monotonic() < deadline, "the worker never took over, or no pack was kept"
+        time.sleep(0.1)
+
+
+def _overdue(world, name: str, **extra):
+    account = CustomerFactory(
+        name=name,
+        territory=world.north,
+        owner=world.rep_north,
+        since=timezone.localdate() - dt.timedelta(days=400),
+        **extra,
+    )
+    customer_cadence_refresh(customer_ids=[account.pk])
+    return account
+
+
+def test_offline_the_rep_logs_plans_and_reports_and_it_syncs_once(live_server, phone, world):
+    visited = _overdue(world, "Northern Mills Depot", phone="0113 496 0000")
+    prospect = _overdue(world, "Overdue Outfitters")
+    meeting = PlannedVisitFactory(
+        customer=visited,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(minutes=10),
+        purpose="Spring range",
+    )
+    health_refresh_everything(as_of=timezone.localdate())
+    assert AccountFlag.objects.filter(customer=visited, resolved_at__isnull=True).exists()
+
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    expect(page).to_have_url(re.compile(r"/visits/schedule/"))
+    installed(page)
+
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/schedule/")
+    expect(page.locator("#field-status")).to_contain_text("Offline: showing what this phone kept")
+    row = page.locator(".field-item", has_text="Northern Mills Depot").filter(
+        has=page.get_by_role("button", name="Check in")
+    )
+    row.locator("summary").click()
+    expect(row).to_contain_text("0113 496 0000")
+    expect(row).to_contain_text("Flags: neglected")
+    row.get_by_role("button", name="Log visit").click()
+    page.get_by_label("What the customer said").fill("Wants the spring range in March")
+    page.get_by_label("Next step").fill("Send the price list")
+    page.get_by_label("Follow-up date").fill(
+        (timezone.localdate() + dt.timedelta(days=7)).isoformat()
+    )
+    page.get_by_label("Also plan the follow-up meeting").check()
+    page.get_by_role("button", name="Save").click()
+
+    who = page.locator("#field-who .field-item", has_text="Overdue Outfitters")
+    who.get_by_role("button", name="Plan").click()
+    page.get_by_label("Purpose").fill("First call in a year")
+    page.get_by_role("button", name="Save").click()
+    who.get_by_role("button", name="Support case").click()
+    page.get_by_label("What was said").fill("Two late deliveries in November")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (3)")
+    expect(page.locator("#field-outbox-title")).to_have_text("Waiting to sync (3)")
+    assert not Visit.objects.filter(status=VisitStatus.DONE).exists(), "nothing sent offline"
+
+    # The signal returns, but the answer to the first write is lost on the way back: the
+    # server has the visit, the phone does not know it and sends it again later.
+    lost = []
+
+    def lose_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().status)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.context.route("**/api/v1/visits/**", lose_first_answer)
+    go_online(page)
+    expect(page.locator("#field-status")).to_contain_text("Online")
+    deadline = time.monotonic() + 10
+    while not lost and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert lost == [200]
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (3)")
+    assert Visit.objects.filter(customer=visited, status=VisitStatus.DONE).count() == 1
+    page.evaluate("CadenceFieldPage.freshen(true)")
+    expect(page.locator("#outbox-badge")).to_be_hidden()
+    expect(page.locator("#field-outbox")).to_be_hidden()
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.DONE
+    assert meeting.notes == "Wants the spring range in March"
+    assert meeting.next_step == "Send the price list"
+    assert Visit.objects.filter(customer=visited, status=VisitStatus.DONE).count() == 1
+    assert Visit.objects.filter(customer=visited, status=VisitStatus.PLANNED).count() == 1
+    assert Visit.objects.filter(customer=prospect, purpose="First call in a year").count() == 1
+    case = SupportCase.objects.get(customer=prospect)
+    assert case.note == "Two late deliveries in November" and case.reported_by == world.rep_north
+
+    assert Visit.objects.filter(customer=visited, status=VisitStatus.DONE).count() == 1
+    assert Visit.objects.filter(customer=prospect).count() == 1
+    assert SupportCase.objects.filter(customer=prospect).count() == 1
+
+    # The nightly refresh, then the manager's dashboard: the neglected flag is gone.
+    health_refresh_everything(as_of=timezone.localdate())
+    assert not AccountFlag.objects.filter(
+        customer=visited, kind="neglected", resolved_at__isnull=True
+    ).exists()
+    page.context.clear_cookies()
+    browser_login(page, live_server, "north-manager")
+    expect(page.get_by_role("heading", name="Territory dashboard")).to_be_visible()
+    expect(page.locator(".tile", has_text="visits done / planned this week")).to_contain_text(
+        re.compile(r"^\s*1 / ")
+    )
+
+
+def test_a_meeting_cancelled_while_the_rep_was_offline_is_shown_not_lost(live_server, phone, world):
+    account = _overdue(world, "Riverside Rentals")
+    meeting = PlannedVisitFactory(
+        customer=account,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(minutes=20),
+    )
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/offline/")
+    row = page.locator(".field-item", has_text="Riverside Rentals").filter(
+        has=page.get_by_role("button", name="Log visit")
+    )
+    row.first.get_by_role("button", name="Log visit").click()
+    page.get_by_label("What the customer said").fill("Agreed a trial order")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+
+    visit_cancel(visit=meeting, reason="Customer closed for stocktake")
+    go_online(page)
+    conflict = page.locator("#field-outbox-list li.outbox-conflict")
+    expect(conflict).to_contain_text("this one is cancelled")
+    expect(conflict).to_contain_text("Yours: on_site")
+    expect(conflict).to_contain_text("Agreed a trial order")
+    expect(conflict).to_contain_text("Now: cancelled · Customer closed for stocktake")
+    expect(page.locator("#outbox-badge")).to_have_text("Needs you (1)")
+    assert not Visit.objects.filter(customer=account, status=VisitStatus.DONE).exists()
+
+    page.reload()
+    expect(conflict).to_contain_text("Agreed a trial order")  # kept on the phone
+    conflict.get_by_role("button", name="Log it as a visit anyway").click()
+    expect(page.locator("#field-outbox")).to_be_hidden()
+    done = Visit.objects.get(customer=account, status=VisitStatus.DONE)
+    assert done.notes == "Agreed a trial order" and done.pk != meeting.pk
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.CANCELLED
+
+
+def _png_size(body: bytes) -> tuple[int, int]:
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", body[16:24])
+
+
+def test_the_field_app_is_installable(live_server, phone, world):
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    href = page.locator('link[rel="manifest"]').get_attribute("href")
+    answer = page.request.get(f"{live_server.url}{href}")
+    assert answer.headers["content-type"].startswith("application/manifest+json")
+    manifest = json.loads(answer.body())
+    assert manifest["name"] and manifest["short_name"] == "Cadence"
+    assert manifest["display"] == "standalone" and manifest["scope"] == "/visits/"
+    assert manifest["start_url"].startswith(manifest["scope"])
+    assert manifest["theme_color"] and manifest["background_color"]
+    sizes = set()
+    for icon in manifest["icons"]:
+        image = page.request.get(f"{live_server.url}{icon['src']}")
+        assert image.status == 200 and image.headers["content-type"] == "image/png"
+        width, height = _png_size(image.body())
+        assert icon["sizes"] == f"{width}x{height}"
+        sizes.add((width, icon["purpose"]))
+    assert {(192, "any"), (512, "any"), (512, "maskable")} <= sizes
+    assert page.locator('link[rel="apple-touch-icon"]').count() == 1
+
+    installed(page)
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == f"{live_server.url}/visits/"
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => r.active.state)") == "activated"
+
+    # The start page opens with no signal at all.
+    go_offline(page)
+    page.goto(f"{live_server.url}{manifest['start_url']}")
+    expect(page.get_by_role("heading", name="Your day")).to_be_visible()
+    expect(page.locator("#field-status")).to_contain_text("Offline")
+
+
+def test_managers_and_admins_get_no_field_app(live_server, desktop_page, world):
+    browser_login(desktop_page, live_server, "north-manager")
+    expect(desktop_page.get_by_role("heading", name="Territory dashboard")).to_be_visible()
+    assert desktop_page.locator('link[rel="manifest"]').count() == 0
+    assert desktop_page.evaluate("'CadenceField' in window") is False
+    assert desktop_page.request.get(f"{live_server.url}/visits/offline/").status == 404
+
+
+def test_offline_check_in_and_note_and_a_phone_passed_to_a_colleague(live_server, phone, world):
+    account = _overdue(world, "Kirkstall Kitchens", notes="Ring the bell twice")
+    meeting = PlannedVisitFactory(
+        customer=account,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(minutes=5),
+    )
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/schedule/")
+    row = page.locator(".field-item", has_text="Kirkstall Kitchens").filter(
+        has=page.get_by_role("button", name="Check in")
+    )
+    row.get_by_role("button", name="Check in").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+    checked_at = timezone.now()
+    page.locator("#field-accounts-title").scroll_into_view_if_needed()
+    page.get_by_label("Find an account kept on this phone").fill("kirkstall")
+    found = page.locator("#field-accounts .field-item", has_text="Kirkstall Kitchens")
+    found.get_by_role("button", name="Note").click()
+    page.get_by_label("What was said").fill("New buyer from January: Priya")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (2)")
+
+    go_online(page)
+    expect(page.locator("#outbox-badge")).to_be_hidden()
+    meeting.refresh_from_db()
+    assert abs((meeting.checked_in_at - checked_at).total_seconds()) < 30
+    assert (meeting.check_in_latitude, meeting.check_in_longitude) == (
+        LEEDS["latitude"],
+        LEEDS["longitude"],
+    )
+    account.refresh_from_db()
+    assert account.notes.startswith("Ring the bell twice")
+    assert account.notes.endswith("New buyer from January: Priya")
+
+    # Signing out takes the accounts off the phone; a colleague signing in sees only theirs.
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    kept = page.evaluate(
+        """() => new Promise((resolve) => {
+            const opened = indexedDB.open("cadence-field");
+            opened.onsuccess = () => {
+                const read = opened.result.transaction("pack").objectStore("pack").get("current");
+                read.onsuccess = () => resolve(read.result === undefined ? null : "kept");
+            };
+        })"""
+    )
+    assert kept is None, "the accounts stayed on the phone after signing out"
+    browser_login(page, live_server, "rep-coast")
+    installed(page)
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/offline/")
+    expect(page.locator("#field-status")).to_contain_text("Offline")
+    expect(page.locator("body")).not_to_contain_text("Kirkstall Kitchens")

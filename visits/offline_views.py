@@ -1,0 +1,101 @@
+"""The installable field app (docs/offline.md): its manifest, its service worker and the offline
+page the worker shows when there is no signal. All three live under /visits/, the worker's
+scope: the salesperson's pages."""
+
+import functools
+import hashlib
+import json
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from accounts.models import Role
+from accounts.permissions import role_required
+from core.http import HtmxHttpRequest
+
+THEME_COLOUR = "#1f4e79"
+# What the worker keeps for the offline page (besides the page itself).
+OFFLINE_ASSETS = (
+    "css/cadence.css",
+    "js/field-store.js",
+    "js/field.js",
+    "js/field-app.js",
+    "favicon.svg",
+    "icons/cadence-192.png",
+)
+
+
+@functools.cache
+def assets_version() -> str:
+    """Changes when any asset the worker caches changes, so phones fetch the new ones."""
+    digest = hashlib.sha256()
+    for name in OFFLINE_ASSETS:
+        path = finders.find(name)
+        digest.update(name.encode())
+        if path:
+            with open(path, "rb") as file:
+                digest.update(file.read())
+    return digest.hexdigest()[:12]
+
+
+@login_not_required
+@require_GET
+@cache_control(max_age=3600)
+def manifest(request: HtmxHttpRequest) -> JsonResponse:
+    icon = {"type": "image/png", "purpose": "any"}
+    body = {
+        "name": "Cadence",
+        "short_name": "Cadence",
+        "description": "Your meetings, accounts and visit logging, with or without signal.",
+        "id": reverse("visits:schedule"),
+        "start_url": reverse("visits:schedule"),
+        "scope": reverse("visits:schedule").rsplit("schedule/", 1)[0],
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#ffffff",
+        "theme_color": THEME_COLOUR,
+        "icons": [
+            {**icon, "src": static("icons/cadence-192.png"), "sizes": "192x192"},
+            {**icon, "src": static("icons/cadence-512.png"), "sizes": "512x512"},
+            {
+                **icon,
+                "src": static("icons/cadence-maskable-512.png"),
+                "sizes": "512x512",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    return JsonResponse(body, content_type="application/manifest+json")
+
+
+@login_not_required
+@require_GET
+@cache_control(no_cache=True)
+def service_worker(request: HtmxHttpRequest) -> HttpResponse:
+    config = {
+        "version": assets_version(),
+        "offlinePage": reverse("visits:offline"),
+        "assets": [static(name) for name in OFFLINE_ASSETS],
+        "store": static("js/field-store.js"),
+    }
+    response = render(
+        request,
+        "visits/service-worker.js",
+        {"config": json.dumps(config)},
+        content_type="text/javascript",
+    )
+    return response
+
+
+@require_GET
+@role_required(Role.SALESPERSON)
+def offline(request: HtmxHttpRequest) -> HttpResponse:
+    """The offline page: the worker keeps it and shows it for any page of the app when there
+    is no signal; it renders the data kept on the phone (static/js/field-app.js)."""
+    return render(request, "visits/offline.html")
