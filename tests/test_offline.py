@@ -215,7 +215,7 @@ def test_a_meeting_cancelled_while_the_rep_was_offline_is_shown_not_lost(live_se
     go_online(page)
     conflict = page.locator("#field-outbox-list li.outbox-conflict")
     expect(conflict).to_contain_text("this one is cancelled")
-    expect(conflict).to_contain_text("Yours: on_site")
+    expect(conflict).to_contain_text("Yours: On site")
     expect(conflict).to_contain_text("Agreed a trial order")
     expect(conflict).to_contain_text("Now: cancelled · Customer closed for stocktake")
     expect(page.locator("#outbox-badge")).to_have_text("Needs you (1)")

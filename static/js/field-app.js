@@ -141,9 +141,11 @@
     renderAccounts();
   }
 
+  const KIND_LABELS = Object.fromEntries([...VISIT_KINDS, ...CASE_KINDS]);
+
   function summary(entry) {
     const body = entry.body;
-    return [body.kind, body.visited_at && `at ${body.visited_at.slice(0, 16).replace("T", " ")}`, body.notes, body.next_step && `next: ${body.next_step}`, body.purpose, body.note, body.text]
+    return [KIND_LABELS[body.kind] || body.kind, body.visited_at && `at ${localDay(new Date(body.visited_at))} ${timeOf(body.visited_at)}`, body.notes, body.next_step && `next: ${body.next_step}`, body.purpose, body.note, body.text]
       .filter(Boolean)
       .join(" · ");
   }
@@ -153,7 +155,13 @@
     const section = $("field-outbox");
     section.hidden = entries.length === 0;
     const waiting = entries.filter((entry) => entry.state === "waiting").length;
-    $("field-outbox-title").textContent = `Waiting to sync (${waiting})`;
+    const attention = entries.length - waiting;
+    $("field-outbox-title").textContent = [
+      waiting ? `Waiting to sync (${waiting})` : "",
+      attention ? `Needs you (${attention})` : "",
+    ]
+      .filter(Boolean)
+      .join(" · ");
     const rows = entries.map((entry) => {
       const row = element("li", null, { class: `outbox-${entry.state}` });
       row.append(element("strong", entry.title), element("div", `Yours: ${summary(entry)}`, { class: "small" }));

@@ -93,7 +93,7 @@
   function describe(error) {
     if (!error) return "The server refused it.";
     const fields = Object.entries(error.fields || {}).map(
-      ([name, messages]) => `${name}: ${[].concat(messages).join(" ")}`,
+      ([name, messages]) => `${name.replaceAll("_", " ")}: ${[].concat(messages).join(" ")}`,
     );
     return [error.message, ...fields].filter(Boolean).join(" ");
   }
