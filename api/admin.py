@@ -1,6 +1,7 @@
+from django import forms
 from django.contrib import admin
 
-from api.models import AccessToken, IdempotentRequest, Webhook, WebhookDelivery
+from api.models import AccessToken, IdempotentRequest, Webhook, WebhookDelivery, WebhookEvent
 from api.services import access_token_revoke, webhook_delete, webhook_save
 from core.admin import ReadOnlyAdmin
 
@@ -33,10 +34,21 @@ class IdempotentRequestAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "method", "path", "status_code")
 
 
+class WebhookForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["url", "events", "secret", "is_active"]
+
+
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     """Admins set webhooks up here: the URL, the events, and the secret to give the receiver."""
 
+    form = WebhookForm
     list_display = ("url", "events", "is_active", "created_at")
     list_filter = ("is_active",)
 

@@ -334,3 +334,27 @@ def test_offline_check_in_and_note_and_a_phone_passed_to_a_colleague(live_server
     page.goto(f"{live_server.url}/visits/offline/")
     expect(page.locator("#field-status")).to_contain_text("Offline")
     expect(page.locator("body")).not_to_contain_text("Kirkstall Kitchens")
+
+
+def test_the_signal_going_while_the_log_form_is_open_keeps_what_was_typed(
+    live_server, phone, world
+):
+    account = _overdue(world, "Meanwood Mechanics")
+    meeting = PlannedVisitFactory(customer=account, salesperson=world.rep_north)
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    page.goto(f"{live_server.url}/visits/{meeting.pk}/log/")
+    page.get_by_label("What the customer said").fill("Wants quarterly visits")
+    go_offline(page)
+    page.get_by_role("button", name="Save visit").click()
+    expect(
+        page.get_by_role("status").filter(has_text="No signal: saved on this phone")
+    ).to_be_visible()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.PLANNED
+    go_online(page)
+    expect(page.locator("#outbox-badge")).to_be_hidden()
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.DONE and meeting.notes == "Wants quarterly visits"

@@ -77,6 +77,56 @@
     await showCount();
   }
 
+  // The log and plan forms (data-offline: the API address that does the same) keep working
+  // when the signal goes while the rep is filling them in: what they typed goes to the outbox.
+  const SKIPPED = new Set(["csrfmiddlewaretoken", "submission", "next", "q"]);
+
+  function bodyOf(form) {
+    const body = {};
+    for (const [name, value] of new FormData(form).entries()) {
+      if (SKIPPED.has(name) || value === "") continue;
+      if (name === "contacts") body.contacts = [...(body.contacts || []), Number(value)];
+      else if (name === "customer") body.customer = Number(value);
+      else body[name] = value;
+    }
+    return body;
+  }
+
+  async function keepOffline(form) {
+    const entry = await field.add({
+      kind: form.dataset.offline.includes("/log/") ? "log" : "plan",
+      visit: "offlineVisit" in form.dataset,
+      title: form.dataset.offlineTitle,
+      url: form.dataset.offline,
+      body: bodyOf(form),
+    });
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.setAttribute("role", "status");
+    note.textContent =
+      "No signal: saved on this phone. It is sent by itself when the signal returns.";
+    form.replaceWith(note);
+    await showCount();
+    return entry;
+  }
+
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const form = event.target;
+      if (!form.dataset || !form.dataset.offline || navigator.onLine) return;
+      event.preventDefault();
+      event.stopPropagation();
+      keepOffline(form);
+    },
+    true,
+  );
+  // Signal that says "online" but carries nothing: the htmx request fails, the input is kept.
+  document.body.addEventListener("htmx:sendError", (event) => {
+    const form = event.detail.elt.closest && event.detail.elt.closest("form[data-offline]");
+    if (form) keepOffline(form);
+  });
+
   window.CadenceFieldPage = { showCount, freshen };
   start();
 })();

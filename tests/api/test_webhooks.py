@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from celery import current_app
-from django.core.cache import cache
 from django.utils import timezone
 
 from api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
@@ -150,7 +149,6 @@ def test_an_unreachable_receiver_is_retried_and_a_lost_task_swept(world, receive
 def test_flags_and_imports_are_announced_only_to_the_webhooks_that_want_them(
     world, receiver, django_assert_num_queries
 ):
-    cache.clear()
     silent = CustomerFactory(territory=world.north, owner=world.rep_north)
     # No webhook: an event costs no query beyond the first look.
     _log(world, silent)
@@ -218,3 +216,30 @@ def test_a_real_worker_delivers_retries_and_delivers_once(world, monkeypatch):
     finally:
         stop_worker(worker)
         receiver.close()
+
+
+@pytest.mark.django_db
+def test_an_admin_sets_a_webhook_up_in_the_admin(client, world, django_capture_on_commit_callbacks):
+    assert active_events() == set()  # cached: nothing wanted yet
+    client.force_login(world.admin)
+    page = client.get("/admin/api/webhook/add/")
+    assert page.status_code == 200 and 'value="visit.logged"' in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(
+            "/admin/api/webhook/add/",
+            {
+                "url": "https://erp.example.com/hooks/cadence",
+                "events": ["visit.logged", "flag.opened"],
+                "secret": "s" * 40,
+                "is_active": "on",
+            },
+        )
+    assert saved.status_code == 302
+    webhook = Webhook.objects.get()
+    assert sorted(webhook.events) == ["flag.opened", "visit.logged"]
+    assert active_events() == {"flag.opened", "visit.logged"}, "the cache follows the save"
+    refused = client.post(
+        "/admin/api/webhook/add/",
+        {"url": "ftp://erp.example.com/", "events": ["visit.logged"], "secret": "x"},
+    )
+    assert refused.status_code == 200 and Webhook.objects.count() == 1
