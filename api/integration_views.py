@@ -21,7 +21,7 @@ from api.serializers import (
     SupportCaseSerializer,
     UpsertResultSerializer,
 )
-from api.views import ERRORS, IDEMPOTENCY_KEY, ById
+from api.views import ERRORS, IDEMPOTENCY_KEY, ById, customer_id, form_data
 from crm.forms import SupportCaseForm
 from crm.models import Invoice, SupportCase
 from crm.selectors import customers_visible_to
@@ -97,11 +97,10 @@ class SupportCaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     )
     def create(self, request, *args, **kwargs):
         def report() -> Response:
-            raw = request.data.get("customer")
-            if not isinstance(raw, int):
-                raise ValidationError({"customer": ["Give the customer's id."]})
-            customer = get_object_or_404(customers_visible_to(request.user), pk=raw)
-            data = {"opened_on": timezone.localdate().isoformat(), **request.data}
+            customer = get_object_or_404(
+                customers_visible_to(request.user), pk=customer_id(request)
+            )
+            data = {"opened_on": timezone.localdate().isoformat(), **form_data(request)}
             form = SupportCaseForm(data)
             if not form.is_valid():
                 return form_error_response(form)

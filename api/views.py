@@ -100,12 +100,31 @@ def updated_since(request, rows: QuerySet) -> QuerySet:
     return rows.filter(updated_at__gte=moment)
 
 
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def form_data(request) -> dict:
-    """JSON lists (contacts) as a form reads them."""
-    data = dict(request.data)
-    if isinstance(data.get("contacts"), list):
-        data["contacts"] = [str(value) for value in data["contacts"]]
+    """The JSON object as a submitted form holds it: text values, and a list of texts for
+    `contacts` (the one field that takes several), so the pages' forms validate it as theirs."""
+    data = {}
+    for name, value in request.data.items():
+        if name == "contacts" and isinstance(value, list):
+            data[name] = [_as_text(item) for item in value]
+        else:
+            data[name] = _as_text(value)
     return data
+
+
+def customer_id(request) -> int:
+    raw = request.data.get("customer")
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise ValidationError({"customer": ["Give the customer's id."]})
+    return raw
 
 
 def _version(raw) -> str:
@@ -150,7 +169,7 @@ class CustomerViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
                 for name, value in model_to_dict(customer, fields=sorted(editable)).items()
                 if value is not None
             }
-            data = current | {name: request.data[name] for name in sent}
+            data = current | form_data(request)
             data["version"] = _version(request.data.get("version"))
             form = CustomerForm(
                 data,
@@ -225,10 +244,9 @@ class ContactViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     )
     def create(self, request, *args, **kwargs):
         def add() -> Response:
-            raw = request.data.get("customer")
-            if not isinstance(raw, int):
-                raise ValidationError({"customer": ["Give the customer's id."]})
-            customer = get_object_or_404(customers_visible_to(request.user), pk=raw)
+            customer = get_object_or_404(
+                customers_visible_to(request.user), pk=customer_id(request)
+            )
             form = ContactForm(form_data(request), instance=Contact(customer=customer))
             if not form.is_valid():
                 return form_error_response(form)
@@ -370,10 +388,9 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["post"], url_path="log")
     def log_unplanned(self, request):
         def log_it(client_uuid) -> Response:
-            raw = request.data.get("customer")
-            if not isinstance(raw, int):
-                raise ValidationError({"customer": ["Give the customer's id."]})
-            customer = get_object_or_404(customers_visible_to(request.user), pk=raw)
+            customer = get_object_or_404(
+                customers_visible_to(request.user), pk=customer_id(request)
+            )
             return self._logged(request, None, customer, client_uuid)
 
         return _visit_once(request, log_it)

@@ -107,17 +107,20 @@ class _Row:
 
 
 def _customers_by_key(rows: list[_Row]) -> tuple[dict[str, int], set[int]]:
-    codes = {row.data.get("customer_code") for row in rows} - {None, ""}
-    ids = {row.data.get("customer") for row in rows if isinstance(row.data.get("customer"), int)}
-    found = Customer.objects.filter(code__in=[str(code) for code in codes]).values_list(
-        "code", "pk"
-    )
+    codes = {
+        str(code) for row in rows if isinstance(code := row.data.get("customer_code"), str | int)
+    } - {""}
+    ids = {pk for row in rows if isinstance(pk := row.data.get("customer"), int)}
+    found = Customer.objects.filter(code__in=codes).values_list("code", "pk")
     known_ids = set(Customer.objects.filter(pk__in=ids).values_list("pk", flat=True))
     return dict(found), known_ids
 
 
 def _customer(row: _Row, by_code: dict[str, int], known_ids: set[int]) -> int | None:
     code, pk = row.data.get("customer_code"), row.data.get("customer")
+    if code not in (None, "") and not isinstance(code, str | int):
+        row.fail("customer_code", "Give the customer's code as text.")
+        return None
     if code not in (None, ""):
         if str(code) not in by_code:
             row.fail("customer_code", f"No customer with the code {code}.")
@@ -125,7 +128,7 @@ def _customer(row: _Row, by_code: dict[str, int], known_ids: set[int]) -> int | 
     if pk is None:
         row.fail("customer_code", "Give the customer's code (or its Cadence id as customer).")
         return None
-    if pk not in known_ids:
+    if not isinstance(pk, int) or pk not in known_ids:
         row.fail("customer", f"No customer with the id {pk}.")
         return None
     return pk
