@@ -37,7 +37,9 @@ def phone(browser):
     page.set_default_timeout(15_000)
     errors, failed = [], []
     # Expected: requests cut off while offline, and the 409 answer a conflict is.
-    expected = re.compile(r"ERR_INTERNET_DISCONNECTED|status of 409 \(Conflict\)")
+    expected = re.compile(
+        r"ERR_INTERNET_DISCONNECTED|status of 409 \(Conflict\)|htmx:(sendError|afterRequest)"
+    )
     page.on(
         "console",
         lambda message: (
@@ -358,3 +360,34 @@ def test_the_signal_going_while_the_log_form_is_open_keeps_what_was_typed(
     expect(page.locator("#outbox-badge")).to_be_hidden()
     meeting.refresh_from_db()
     assert meeting.status == VisitStatus.DONE and meeting.notes == "Wants quarterly visits"
+
+
+def test_without_signal_the_pages_point_to_the_day_and_keep_a_reported_case(
+    live_server, phone, world
+):
+    account = _overdue(world, "Chapel Allerton Cycles")
+    meeting = PlannedVisitFactory(customer=account, salesperson=world.rep_north)
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    day = timezone.localdate(meeting.scheduled_start).isoformat()
+    page.goto(f"{live_server.url}/visits/schedule/?view=day&date={day}")
+    go_offline(page)
+    page.locator(".meeting", has_text="Chapel Allerton Cycles").get_by_role(
+        "link", name="Done"
+    ).click()
+    alert = page.get_by_role("alert").filter(has_text="No signal")
+    expect(alert).to_be_visible()
+    expect(alert.get_by_role("link", name="open it")).to_have_attribute("href", "/visits/offline/")
+
+    go_online(page)
+    page.goto(f"{live_server.url}/customers/{account.pk}/cases/new/")
+    page.get_by_label("What the customer said").fill("Chain guards arrived broken")
+    page.get_by_label("Minutes spent so far").fill("15")
+    go_offline(page)
+    page.get_by_role("button", name="Save case").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+    go_online(page)
+    expect(page.locator("#outbox-badge")).to_be_hidden()
+    case = SupportCase.objects.get(customer=account)
+    assert case.note == "Chain guards arrived broken" and case.reported_by == world.rep_north

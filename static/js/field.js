@@ -92,13 +92,20 @@
     return body;
   }
 
+  function kindOf(url) {
+    if (url.includes("/log/")) return "log";
+    return url.includes("/support-cases/") ? "case" : "plan";
+  }
+
   async function keepOffline(form) {
+    const body = bodyOf(form);
+    if (form.dataset.offlineCustomer) body.customer = Number(form.dataset.offlineCustomer);
     const entry = await field.add({
-      kind: form.dataset.offline.includes("/log/") ? "log" : "plan",
+      kind: kindOf(form.dataset.offline),
       visit: "offlineVisit" in form.dataset,
       title: form.dataset.offlineTitle,
       url: form.dataset.offline,
-      body: bodyOf(form),
+      body,
     });
     const note = document.createElement("p");
     note.className = "notice";
@@ -121,10 +128,26 @@
     },
     true,
   );
-  // Signal that says "online" but carries nothing: the htmx request fails, the input is kept.
+  // Signal that says "online" but carries nothing: the htmx request fails. A form's input is
+  // kept; anything else says where the day is without signal.
   document.body.addEventListener("htmx:sendError", (event) => {
-    const form = event.detail.elt.closest && event.detail.elt.closest("form[data-offline]");
-    if (form) keepOffline(form);
+    const source = event.detail.elt;
+    const form = source.closest && source.closest("form[data-offline]");
+    if (form) {
+      keepOffline(form);
+      return;
+    }
+    if (document.getElementById("no-signal")) return;
+    const note = document.createElement("p");
+    note.id = "no-signal";
+    note.className = "notice";
+    note.setAttribute("role", "alert");
+    note.append("No signal. Your day is kept on this phone: ");
+    const link = document.createElement("a");
+    link.href = body.dataset.fieldOffline;
+    link.textContent = "open it";
+    note.append(link, ".");
+    document.querySelector("main").prepend(note);
   });
 
   window.CadenceFieldPage = { showCount, freshen };
