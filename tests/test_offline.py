@@ -264,11 +264,14 @@ def test_the_field_app_is_installable(live_server, phone, world):
     assert scope == f"{live_server.url}/visits/"
     assert page.evaluate("navigator.serviceWorker.ready.then(r => r.active.state)") == "activated"
 
-    # The start page opens with no signal at all.
+    # The start page opens with no signal at all, every script and style from the phone.
+    missing = []
+    page.on("requestfailed", lambda request: missing.append(request.url))
     go_offline(page)
     page.goto(f"{live_server.url}{manifest['start_url']}")
     expect(page.get_by_role("heading", name="Your day")).to_be_visible()
     expect(page.locator("#field-status")).to_contain_text("Offline")
+    assert not [url for url in missing if "/static/" in url], missing
 
 
 def test_managers_and_admins_get_no_field_app(live_server, desktop_page, world):

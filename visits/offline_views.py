@@ -23,6 +23,8 @@ THEME_COLOUR = "#1f4e79"
 # What the worker keeps for the offline page (besides the page itself).
 OFFLINE_ASSETS = (
     "css/cadence.css",
+    "vendor/htmx-2.0.11.min.js",
+    "js/cadence.js",
     "js/field-store.js",
     "js/field.js",
     "js/field-app.js",
