@@ -394,3 +394,28 @@ def test_without_signal_the_pages_point_to_the_day_and_keep_a_reported_case(
     expect(page.locator("#outbox-badge")).to_be_hidden()
     case = SupportCase.objects.get(customer=account)
     assert case.note == "Chain guards arrived broken" and case.reported_by == world.rep_north
+
+
+def test_the_worker_sends_the_outbox_by_itself_with_no_page_open(live_server, phone, world):
+    """What a Background Sync event runs: the worker's own send, with the session and the CSRF
+    token the pages left, and no page of Cadence open."""
+    account = _overdue(world, "Roundhay Roofing")
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/offline/")
+    page.get_by_label("Find an account kept on this phone").fill("roundhay")
+    page.locator("#field-accounts .field-item", has_text="Roundhay Roofing").get_by_role(
+        "button", name="Note"
+    ).click()
+    page.get_by_label("What was said").fill("Scaffold booked for Tuesday")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+    page.goto("about:blank")
+    go_online(page)
+    worker = page.context.service_workers[0]
+    assert worker.evaluate("CadenceField.flush().then(result => result.sent)") == 1
+    account.refresh_from_db()
+    assert account.notes.endswith("Scaffold booked for Tuesday")
+    assert worker.evaluate("CadenceField.outbox().then(entries => entries.length)") == 0
