@@ -219,7 +219,7 @@ def invoices_upsert(rows: list) -> UpsertResult:
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     if columns[0]:
-        _write(_INVOICE_UPSERT_SQL, columns, result)
+        _write(_INVOICE_UPSERT_SQL, columns, result, table="crm_invoice", key="number")
     return result
 
 
@@ -267,14 +267,21 @@ def support_cases_upsert(rows: list) -> UpsertResult:
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     if columns[0]:
-        _write(_CASE_UPSERT_SQL, columns, result)
+        _write(_CASE_UPSERT_SQL, columns, result, table="crm_supportcase", key="external_id")
     return result
 
 
-def _write(sql: str, columns: list[list], result: UpsertResult) -> None:
+def _write(sql: str, columns: list[list], result: UpsertResult, *, table: str, key: str) -> None:
+    """Upsert the rows (their keys first in `columns`); the customers refreshed are those the
+    rows belong to now and those they belonged to before (a row moved to another customer)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT customer_id FROM {table} WHERE {key} = ANY(%s::text[])",
+            [columns[0]],
+        )
+        before = [customer_id for (customer_id,) in cursor.fetchall()]
         cursor.execute(sql, columns)
         written = cursor.fetchall()
         result.created = sum(1 for created, _ in written if created)
         result.updated = len(written) - result.created
-        customers_refresh_request(customer_id for _, customer_id in written)
+        customers_refresh_request([*before, *(customer_id for _, customer_id in written)])

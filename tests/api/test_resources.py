@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from api.services import access_token_create
+from core.models import PendingRefresh
 from crm.models import Contact, Customer, ExchangeRate, Invoice, SupportCase
 from crm.selectors import customers_visible_to
 from health.models import AccountFlag, FlagKind
@@ -285,6 +286,17 @@ def test_the_erp_pushes_invoices_in_batches_upserted_by_number(world):
     assert (paid.json()["created"], paid.json()["updated"]) == (0, 1)
     assert Invoice.objects.get(number="INV-1").paid_on == dt.date(2026, 11, 20)
     assert Invoice.objects.count() == 2
+    # Booked to the wrong customer, then corrected: both customers' figures are refreshed.
+    PendingRefresh.objects.all().delete()
+    moved = erp.post(
+        "/api/v1/invoices/upsert/",
+        {"invoices": [_invoice(world.coast_customer, "INV-1", paid_on="2026-11-20")]},
+    )
+    assert moved.json()["updated"] == 1
+    assert set(PendingRefresh.objects.values_list("customer_id", flat=True)) == {
+        world.north_customer.pk,
+        world.coast_customer.pk,
+    }
     nothing = erp.post("/api/v1/invoices/upsert/", {"invoices": [{"number": ""}]})
     assert nothing.status_code == 400 and nothing.json()["error"]["fields"]["invoices"]
     too_many = erp.post("/api/v1/invoices/upsert/", {"invoices": [{}] * 1001})
