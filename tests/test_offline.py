@@ -321,6 +321,7 @@ def test_offline_check_in_and_note_and_a_phone_passed_to_a_colleague(live_server
     assert account.notes.endswith("New buyer from January: Priya")
 
     # Signing out takes the accounts off the phone; a colleague signing in sees only theirs.
+    page.goto(f"{live_server.url}/visits/schedule/")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     kept = page.evaluate(
@@ -339,6 +340,7 @@ def test_offline_check_in_and_note_and_a_phone_passed_to_a_colleague(live_server
     page.goto(f"{live_server.url}/visits/offline/")
     expect(page.locator("#field-status")).to_contain_text("Offline")
     expect(page.locator("body")).not_to_contain_text("Kirkstall Kitchens")
+    expect(page.locator("body")).not_to_contain_text("rep-north")
 
 
 def test_the_signal_going_while_the_log_form_is_open_keeps_what_was_typed(

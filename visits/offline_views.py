@@ -99,5 +99,7 @@ def service_worker(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(Role.SALESPERSON)
 def offline(request: HtmxHttpRequest) -> HttpResponse:
     """The offline page: the worker keeps it and shows it for any page of the app when there
-    is no signal; it renders the data kept on the phone (static/js/field-app.js)."""
-    return render(request, "visits/offline.html")
+    is no signal; it renders the data kept on the phone (static/js/field-app.js). It is the same
+    for every salesperson (no name, no token, no messages): the copy the worker keeps never
+    carries one user's identity to the next on a shared phone."""
+    return render(request, "visits/offline.html", {"app_shell": True})

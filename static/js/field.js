@@ -45,7 +45,12 @@
   }
 
   async function start() {
-    await field.signedIn(body.dataset.user, body.dataset.csrf);
+    // Who is signed in comes from the live pages only, never from the offline page's copy.
+    let newUser = false;
+    if (body.dataset.user) {
+      newUser = (await field.get("meta", "user")) !== body.dataset.user;
+      await field.signedIn(body.dataset.user, body.dataset.csrf);
+    }
     // Signing out takes the accounts off the phone (unsent work stays, for this user only).
     const logout = document.querySelector("form.logout");
     if (logout) {
@@ -60,10 +65,7 @@
     }
     if (worker && "serviceWorker" in navigator) {
       try {
-        const registration = await navigator.serviceWorker.register(worker);
-        if (navigator.onLine && registration.active) {
-          registration.active.postMessage("refresh-offline-page");
-        }
+        await navigator.serviceWorker.register(worker);
       } catch (error) {
         // No worker (private mode, old browser): the pages work online as before.
       }
@@ -73,7 +75,7 @@
     }
     window.addEventListener("online", () => freshen(false).then(showCount));
     await showCount();
-    await freshen(false);
+    await freshen(newUser);
     await showCount();
   }
 

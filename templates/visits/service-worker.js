@@ -57,13 +57,6 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-self.addEventListener("message", (event) => {
-  // A page loaded online: keep its fresh copy of the offline page (the user's name, the token).
-  if (event.data === "refresh-offline-page") {
-    event.waitUntil(caches.open(CACHE).then((cache) => cache.add(CONFIG.offlinePage)));
-  }
-});
-
 self.addEventListener("sync", (event) => {
   if (event.tag === CadenceField.SYNC_TAG) {
     event.waitUntil(CadenceField.flush());
