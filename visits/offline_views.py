@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
@@ -33,12 +34,18 @@ OFFLINE_ASSETS = (
 )
 
 
+# The templates the offline page is made of: a change to them is a new version too.
+OFFLINE_TEMPLATES = ("base.html", "visits/offline.html")
+
+
 @functools.cache
 def assets_version() -> str:
-    """Changes when any asset the worker caches changes, so phones fetch the new ones."""
+    """Changes when the offline page or any asset the worker keeps changes, so phones fetch
+    the new ones (a new worker replaces the old cache)."""
     digest = hashlib.sha256()
-    for name in OFFLINE_ASSETS:
-        path = finders.find(name)
+    files = [(name, finders.find(name)) for name in OFFLINE_ASSETS]
+    files += [(name, get_template(name).origin.name) for name in OFFLINE_TEMPLATES]
+    for name, path in files:
         digest.update(name.encode())
         if path:
             with open(path, "rb") as file:
