@@ -1,10 +1,15 @@
 """One error body for every failure: {"error": {"status": 400, "message": "...", "fields":
-{"start": ["..."]}}}; the services' ValidationErrors become 400s with their fields."""
+{"start": ["..."]}}}; the services' ValidationErrors become 400s with their fields, and a write
+on a meeting no longer planned a 409 carrying the meeting as it is now."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from api.serializers import VisitSerializer
+from visits.models import Visit
+from visits.services import NotPlanned
 
 
 def error_response(code: int, message: str, fields: dict | None = None) -> Response:
@@ -18,7 +23,18 @@ def form_error_response(form) -> Response:
     return error_response(status.HTTP_400_BAD_REQUEST, message, fields)
 
 
+def _not_planned(exc: NotPlanned) -> Response:
+    """A write on a meeting no longer planned: 409, with the meeting as it is now, so the client
+    can show the caller's version beside it."""
+    response = error_response(status.HTTP_409_CONFLICT, exc.messages[0])
+    current = Visit.objects.filter(pk=exc.visit_id).prefetch_related("contacts").first()
+    response.data["error"]["current"] = VisitSerializer(current).data if current else None
+    return response
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, NotPlanned):
+        return _not_planned(exc)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         general = fields.pop("__all__", []) if fields else exc.messages

@@ -140,10 +140,21 @@ def visit_schedule(
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
+class NotPlanned(ValidationError):
+    """The meeting is no longer planned (held or cancelled meanwhile): `visit_id` names it, so
+    a caller can show it as it is now (the API answers 409 with it)."""
+
+    def __init__(self, message: str, *, visit_id: int):
+        super().__init__(message, code="not_planned")
+        self.visit_id = visit_id
+
+
 def _require_planned(visit: Visit, action: str) -> None:
     if visit.status != VisitStatus.PLANNED:
         state = visit.get_status_display().lower()
-        raise ValidationError(f"Only planned meetings can be {action}; this one is {state}.")
+        raise NotPlanned(
+            f"Only planned meetings can be {action}; this one is {state}.", visit_id=visit.pk
+        )
 
 
 @transaction.atomic
