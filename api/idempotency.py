@@ -3,7 +3,6 @@ same key again gets that answer back and writes nothing. A key reused for anothe
 refused (422). Two requests with one key at once: the second waits for the first (an advisory
 lock on the pair) and then gets its answer."""
 
-import hashlib
 from collections.abc import Callable
 
 from django.db import connection, transaction
@@ -11,13 +10,9 @@ from rest_framework.response import Response
 
 from api.errors import error_response
 from api.models import IdempotentRequest
+from core.locks import keyed_lock_id
 
 MAX_KEY = 100
-
-
-def _lock_id(user_id: int, key: str) -> int:
-    digest = hashlib.blake2b(f"{user_id}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def idempotent(request, write: Callable[[], Response]) -> Response:
@@ -28,7 +23,10 @@ def idempotent(request, write: Callable[[], Response]) -> Response:
         return error_response(400, f"An Idempotency-Key is at most {MAX_KEY} characters.")
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(request.user.pk, key)])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)",
+                [keyed_lock_id("idempotency", request.user.pk, key)],
+            )
         kept = IdempotentRequest.objects.filter(user=request.user, key=key).first()
         if kept is not None:
             if (kept.method, kept.path) != (request.method, request.path):

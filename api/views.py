@@ -35,6 +35,7 @@ from api.serializers import (
     RescheduleInput,
     VisitSerializer,
 )
+from core.locks import keyed_lock_id
 from crm.forms import ContactForm, CustomerForm
 from crm.models import Contact, Customer
 from crm.selectors import customer_edit_choices, customers_visible_to
@@ -275,7 +276,7 @@ def _visit_once(request, write) -> Response:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [str(client_uuid)]
+                "SELECT pg_advisory_xact_lock(%s)", [keyed_lock_id("client_uuid", client_uuid)]
             )
         existing = Visit.objects.filter(client_uuid=client_uuid).first()
         if existing is not None:
