@@ -32,15 +32,7 @@ def _account(customer: Customer, today: dt.date) -> dict:
         "code": customer.code,
         "name": customer.name,
         "tier": customer.tier,
-        "address": ", ".join(
-            part
-            for part in (
-                customer.address_line1,
-                customer.address_line2,
-                f"{customer.postal_code} {customer.city}".strip(),
-            )
-            if part
-        ),
+        "address": customer.address,
         "phone": customer.phone,
         "latitude": customer.latitude,
         "longitude": customer.longitude,

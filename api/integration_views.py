@@ -21,7 +21,14 @@ from api.serializers import (
     SupportCaseSerializer,
     UpsertResultSerializer,
 )
-from api.views import ERRORS, IDEMPOTENCY_KEY, ById, customer_id, form_data
+from api.views import (
+    ERRORS,
+    IDEMPOTENCY_KEY,
+    ById,
+    customer_id,
+    form_data,
+    of_visible_customers,
+)
 from crm.forms import SupportCaseForm
 from crm.models import Invoice, SupportCase
 from crm.selectors import customers_visible_to
@@ -58,9 +65,7 @@ class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     integration_path = True
 
     def get_queryset(self):
-        return Invoice.objects.filter(
-            customer__in=customers_visible_to(self.request.user).values("pk")
-        )
+        return of_visible_customers(self.request, Invoice.objects.all())
 
     @extend_schema(
         request=InvoiceBatchInput,
@@ -85,9 +90,7 @@ class SupportCaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     integration_path = True
 
     def get_queryset(self):
-        return SupportCase.objects.filter(
-            customer__in=customers_visible_to(self.request.user).values("pk")
-        )
+        return of_visible_customers(self.request, SupportCase.objects.all())
 
     @extend_schema(
         request=SupportCaseInput,

@@ -22,8 +22,7 @@ from api.serializers import (
     UserSerializer,
     WhoToVisitSerializer,
 )
-from api.views import ERRORS, ByCustomer, ById
-from crm.selectors import customers_visible_to
+from api.views import ERRORS, ByCustomer, ById, of_visible_customers
 from health.models import AccountFlag, AccountMetrics
 from visits.selectors import schedule_visits, who_to_visit
 
@@ -99,9 +98,7 @@ class FlagViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = ById
 
     def get_queryset(self):
-        flags = AccountFlag.objects.filter(
-            customer__in=customers_visible_to(self.request.user).values("pk")
-        )
+        flags = of_visible_customers(self.request, AccountFlag.objects.all())
         if self.request.query_params.get("open") == "true":
             flags = flags.filter(resolved_at__isnull=True)
         return flags
@@ -116,9 +113,7 @@ class MetricsViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = ByCustomer
 
     def get_queryset(self):
-        return AccountMetrics.objects.filter(
-            customer__in=customers_visible_to(self.request.user).values("pk")
-        )
+        return of_visible_customers(self.request, AccountMetrics.objects.all())
 
 
 @extend_schema(responses={200: TerritorySerializer, **ERRORS})

@@ -89,6 +89,12 @@ class ByCustomer(ByChange):
     ordering = ("customer_id",)
 
 
+def of_visible_customers(request, rows: QuerySet) -> QuerySet:
+    """Rows that belong to a customer (contacts, invoices, cases, flags, metrics): those of the
+    customers the caller sees."""
+    return rows.filter(customer__in=customers_visible_to(request.user).values("pk"))
+
+
 def updated_since(request, rows: QuerySet) -> QuerySet:
     raw = request.query_params.get("updated_since")
     if not raw:
@@ -227,9 +233,9 @@ class ContactViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = ById
 
     def get_queryset(self):
-        contacts = Contact.objects.filter(
-            customer__in=customers_visible_to(self.request.user).values("pk")
-        ).order_by("customer_id", "-is_primary", "name", "id")
+        contacts = of_visible_customers(self.request, Contact.objects.all()).order_by(
+            "customer_id", "-is_primary", "name", "id"
+        )
         customer = self.request.query_params.get("customer", "")
         if customer:
             if not customer.isdigit():
