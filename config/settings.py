@@ -367,6 +367,13 @@ CADENCE_ROUTE_ROAD_FACTOR = float(os.environ.get("CADENCE_ROUTE_ROAD_FACTOR", "1
 CADENCE_ROUTE_SPEED_KMH = float(os.environ.get("CADENCE_ROUTE_SPEED_KMH", "50"))
 CADENCE_OSRM_URL = os.environ.get("CADENCE_OSRM_URL", "").strip()
 CADENCE_OSRM_TIMEOUT = float(os.environ.get("CADENCE_OSRM_TIMEOUT", "3"))
+# Each of the route's two solves stops searching after this many seconds (an ordinary day of
+# 8 meetings and 20 candidates is solved in tens of milliseconds; docs/field.md).
+CADENCE_ROUTE_SOLVE_SECONDS = float(os.environ.get("CADENCE_ROUTE_SOLVE_SECONDS", "0.5"))
+# The most planned meetings one person's day may hold (a field rep's day is 5-12, an inside
+# seller's call list can be long), and the first meetings of a day the route takes.
+CADENCE_MAX_MEETINGS_PER_DAY = int(os.environ.get("CADENCE_MAX_MEETINGS_PER_DAY", "60"))
+CADENCE_ROUTE_MAX_MEETINGS = int(os.environ.get("CADENCE_ROUTE_MAX_MEETINGS", "25"))
 
 CELERY_BEAT_SCHEDULE = {
     # Every 10 minutes: place accounts that have an address and no location yet.

@@ -179,8 +179,15 @@ def test_a_field_day_near_me_then_the_route_then_a_check_in_and_the_log(
         expect(page.get_by_role("link", name="Open in Google Maps")).to_have_attribute(
             "href", re.compile(r"^https://www\.google\.com/maps/dir/\?api=1&origin=53\.7997")
         )
+        # Suggestions are offered, not pre-ticked: the rep ticks the ones to add.
+        ticks = page.locator("li.route-stop.suggested input[name=stop]")
+        for index in range(2):
+            expect(ticks.nth(index)).not_to_be_checked()
+            ticks.nth(index).check()
         page.get_by_role("button", name="Add the ticked stops to my schedule").click()
-        expect(page.get_by_text("2 stop(s) added to your schedule")).to_be_visible()
+        expect(
+            page.get_by_text(re.compile(r"2 stops added to your schedule on .*Kirkstall Kitchens"))
+        ).to_be_visible()
         suggested = Visit.objects.filter(
             customer__name__in=["Kirkstall Kitchens", "Chapel Allerton Cafe"],
             status=VisitStatus.PLANNED,

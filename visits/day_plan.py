@@ -21,7 +21,7 @@ from crm.models import Customer, ServiceModel
 from visits.models import REMOTE_VISIT_KINDS, Visit, VisitStatus
 from visits.routing import Job, Route, route_solve
 from visits.selectors import who_to_visit
-from visits.travel import Point, TravelMatrix, great_circle_km, travel_matrix
+from visits.travel import Point, TravelMatrix, great_circle_km_matrix, travel_matrix
 
 SUGGESTIONS_CONSIDERED = 20
 WHO_TO_VISIT_READ = 500
@@ -53,6 +53,7 @@ class PlanStop:
     leg_km: float
     days_overdue: int = 0
     profit: Decimal | None = None
+    reachable: bool = True  # False: a meeting the route cannot reach at its time
 
     @property
     def suggested(self) -> bool:
@@ -81,6 +82,7 @@ class DayPlan:
     not_located: list[Visit] = field(default_factory=list)
     calls: list[Visit] = field(default_factory=list)
     left_out: list[Customer] = field(default_factory=list)
+    not_routed: int = 0  # meetings after the first CADENCE_ROUTE_MAX_MEETINGS of the day
     considered: int = 0
     travel_source: str = "estimate"
     travel_note: str = ""
@@ -89,6 +91,16 @@ class DayPlan:
     @property
     def suggestions(self) -> list[PlanStop]:
         return [stop for stop in self.stops if stop.suggested]
+
+    @property
+    def routed_stops(self) -> list[PlanStop]:
+        """The stops the route drives to, in order (the unreachable meetings are listed among
+        the stops at their times, but no leg leads to them)."""
+        return [stop for stop in self.stops if stop.reachable]
+
+    @property
+    def route_limit(self) -> int:
+        return settings.CADENCE_ROUTE_MAX_MEETINGS
 
     @property
     def added_minutes(self) -> float:
@@ -102,7 +114,7 @@ class DayPlan:
     def google_maps_url(self) -> str:
         """Directions through the stops in order (Google's documented Maps URL); a day with
         more stops than one link takes ends at the last stop the link can hold."""
-        points = [stop.customer for stop in self.stops]
+        points = [stop.customer for stop in self.routed_stops]
         waypoints = points[:GOOGLE_MAPS_WAYPOINTS]
         destination = self.end.point
         if len(points) > GOOGLE_MAPS_WAYPOINTS:
@@ -119,7 +131,7 @@ class DayPlan:
 
     @property
     def google_maps_partial(self) -> bool:
-        return len(self.stops) > GOOGLE_MAPS_WAYPOINTS
+        return len(self.routed_stops) > GOOGLE_MAPS_WAYPOINTS
 
     def legs(self, kept: list[PlanStop]) -> list[tuple[float, float]]:
         """(minutes, km) to each of `kept` (stops of this plan, in its order) from the one
@@ -128,8 +140,8 @@ class DayPlan:
         for stop in kept:
             legs.append(
                 (
-                    self.matrix.minutes[previous][stop.location],
-                    self.matrix.km[previous][stop.location],
+                    float(self.matrix.minutes[previous, stop.location]),
+                    float(self.matrix.km[previous, stop.location]),
                 )
             )
             previous = stop.location
@@ -177,15 +189,19 @@ def _seconds_into(day: dt.date, moment: dt.datetime) -> int:
     return round((moment - _midnight(day)).total_seconds())
 
 
-def _meetings(user: User, day: dt.date, *, now: dt.datetime) -> list[Visit]:
-    """The rep's planned meetings that day still ahead of them."""
+def _meetings(user: User, day: dt.date, *, now: dt.datetime) -> tuple[list[Visit], int]:
+    """The rep's first planned meetings that day still ahead of them (at most the route's
+    limit, so an overfull day costs no more than a full one), and how many more there are."""
     meetings = Visit.objects.filter(
         salesperson=user,
         status=VisitStatus.PLANNED,
         scheduled_start__gte=max(_midnight(day), now),
         scheduled_start__lt=_midnight(day + dt.timedelta(days=1)),
     )
-    return list(meetings.select_related("customer").order_by("scheduled_start", "id"))
+    limit = settings.CADENCE_ROUTE_MAX_MEETINGS
+    first = list(meetings.select_related("customer").order_by("scheduled_start", "id")[:limit])
+    more = meetings.count() - limit if len(first) == limit else 0
+    return first, more
 
 
 def _suggestion_pool(user: User, day: dt.date, *, today: dt.date) -> list[Customer]:
@@ -232,7 +248,7 @@ def day_plan(
 ) -> DayPlan:
     now = now or timezone.now()
     plan = DayPlan(day=day, start=start, end=end)
-    meetings = _meetings(user, day, now=now)
+    meetings, plan.not_routed = _meetings(user, day, now=now)
     routed = []
     for meeting in meetings:
         if meeting.kind in REMOTE_VISIT_KINDS:
@@ -244,12 +260,15 @@ def day_plan(
     anchors = [start.point, end.point, *(_point_of(m.customer) for m in routed)]
     reach = _reach_km(detour_minutes)
     met = {meeting.customer_id for meeting in meetings}
-    pool = [
+    unmet = [
         customer
         for customer in _suggestion_pool(user, day, today=timezone.localdate(now))
         if customer.pk not in met
-        and min(great_circle_km(_point_of(customer), anchor) for anchor in anchors) <= reach
     ]
+    nearest_anchor_km = (
+        great_circle_km_matrix([_point_of(c) for c in unmet], anchors).min(axis=1) if unmet else []
+    )
+    pool = [c for c, km in zip(unmet, nearest_anchor_km, strict=True) if km <= reach]
     pool.sort(key=lambda customer: (-customer.worth, customer.next_visit_due, customer.pk))
     candidates = pool[:SUGGESTIONS_CONSIDERED] if detour_minutes > 0 else []
     plan.considered = len(candidates)
@@ -338,3 +357,20 @@ def _read_route(
     plan.baseline_minutes, plan.baseline_km = route.baseline_minutes, route.baseline_km
     plan.unreachable = [visits[key] for key in route.unassigned if key in visits]
     plan.left_out = [customers[key] for key in route.unassigned if key in customers]
+    # An unreachable meeting stays in the list and on the map at its own time, marked.
+    locations = {f"visit:{meeting.pk}": 2 + index for index, meeting in enumerate(meetings)}
+    for meeting in plan.unreachable:
+        plan.stops.append(
+            PlanStop(
+                location=locations[f"visit:{meeting.pk}"],
+                customer=meeting.customer,
+                visit=meeting,
+                arrival=meeting.scheduled_start,
+                starts=meeting.scheduled_start,
+                ends=meeting.scheduled_end or meeting.scheduled_start,
+                leg_minutes=0.0,
+                leg_km=0.0,
+                reachable=False,
+            )
+        )
+    plan.stops.sort(key=lambda stop: stop.starts)

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -115,7 +116,7 @@ def _map_points(plan: DayPlan) -> list[list]:
     """[latitude, longitude, label, kind] from the start through the stops to the end."""
     points = [[*plan.start.point, plan.start.label, "start"]]
     for number, stop in enumerate(plan.stops, start=1):
-        kind = "suggested" if stop.suggested else "meeting"
+        kind = "suggested" if stop.suggested else "meeting" if stop.reachable else "unreachable"
         label = f"{number}. {timezone.localtime(stop.starts):%H:%M} {stop.customer.name}"
         points.append([stop.customer.latitude, stop.customer.longitude, label, kind])
     points.append([*plan.end.point, plan.end.label, "end"])
@@ -128,8 +129,31 @@ def _stop_links(plan: DayPlan) -> list[str]:
     for stop in plan.stops:
         here = (stop.customer.latitude, stop.customer.longitude)
         links.append(apple_maps_url(previous, here))
-        previous = here
+        if stop.reachable:
+            previous = here
     return links
+
+
+def _todays_question(places: dict) -> QueryDict | None:
+    """Opened without a question, the page shows today's route from the rep's home base (or
+    office) with the form's defaults; with neither, it waits for "Where I am"."""
+    place = "home" if places.get("home") else "office" if places.get("office") else None
+    if place is None:
+        return None
+    fields = RouteForm.base_fields
+    question = QueryDict(mutable=True)
+    question.update(
+        {
+            "day": timezone.localdate().isoformat(),
+            "start": place,
+            "end": place,
+            "opens": fields["opens"].initial.strftime("%H:%M"),
+            "closes": fields["closes"].initial.strftime("%H:%M"),
+            "detour": str(fields["detour"].initial),
+            "stop_minutes": str(fields["stop_minutes"].initial),
+        }
+    )
+    return question
 
 
 @role_required(Role.SALESPERSON)
@@ -138,8 +162,8 @@ def route(request: HtmxHttpRequest) -> HttpResponse:
     """The day as a route: the meetings fixed, the overdue accounts worth the detour between
     them (VROOM), arrival times, km and driving; then one tap plans the chosen suggestions."""
     places = _places(request.user)
-    form = RouteForm(request.GET or None, places=places)
-    plan = _plan_from(form, request.user) if form.is_valid() else None
+    form = RouteForm(request.GET or _todays_question(places), places=places)
+    plan = _plan_from(form, request.user) if form.is_bound and form.is_valid() else None
     return render(
         request,
         "visits/route.html",
@@ -187,9 +211,12 @@ def route_schedule(request: HtmxHttpRequest) -> HttpResponse:
             "the route below is the day as it is now.",
         )
     if result.planned:
+        names = ", ".join(visit.customer.name for visit in result.planned)
+        count = len(result.planned)
         messages.success(
             request,
-            f"{len(result.planned)} stop(s) added to your schedule on {plan.day:%a %d %b}.",
+            f"{count} stop{pluralize(count)} added to your schedule on {plan.day:%a %d %b}: "
+            f"{names}.",
         )
     elif not gone:
         messages.info(request, "No suggested stop was ticked: nothing was added.")

@@ -11,7 +11,11 @@ them, so VROOM (which maximises the priority served before it minimises travel) 
 fixed meeting for suggestions.
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
+
+import numpy
+from django.conf import settings
 
 from visits.travel import TravelMatrix
 
@@ -77,17 +81,15 @@ def _solve(
     window: tuple[int, int],
     max_travel_seconds: int | None,
 ) -> Route:
+    minutes, km = numpy.asarray(matrix.minutes, float), numpy.asarray(matrix.km, float)
     if not jobs:
         # Nothing to visit: the day is the drive from start to end.
-        return Route(travel_minutes=matrix.minutes[start][end], km=matrix.km[start][end])
-    # Imported here: pyvroom brings numpy and pandas, which only the route page needs.
-    import numpy
+        return Route(travel_minutes=float(minutes[start, end]), km=float(km[start, end]))
+    # Imported here: pyvroom brings pandas, which only the route page needs.
     import vroom
 
     problem = vroom.Input()
-    durations = numpy.array(
-        [[_seconds(minutes) for minutes in row] for row in matrix.minutes], dtype=numpy.uint32
-    )
+    durations = numpy.rint(minutes * 60).astype(numpy.uint32)
     problem.set_durations_matrix(profile="car", matrix_input=durations)
     vehicle_options = {}
     if max_travel_seconds is not None:
@@ -125,14 +127,19 @@ def _solve(
             )
         )
     problem.add_job(vroom_jobs)
-    answer = problem.solve(exploration_level=5, nb_threads=1).to_dict()
+    # The budget bounds a pathological day; an ordinary one is solved long before it.
+    answer = problem.solve(
+        exploration_level=5,
+        nb_threads=1,
+        timeout=dt.timedelta(seconds=settings.CADENCE_ROUTE_SOLVE_SECONDS),
+    ).to_dict()
     route = Route(unassigned=[by_id[row["id"]].key for row in answer.get("unassigned", [])])
     for vroom_route in answer.get("routes", []):
         previous = None
         for step in vroom_route["steps"]:
             location = step["location_index"]
-            leg_minutes = matrix.minutes[previous][location] if previous is not None else 0.0
-            leg_km = matrix.km[previous][location] if previous is not None else 0.0
+            leg_minutes = float(minutes[previous, location]) if previous is not None else 0.0
+            leg_km = float(km[previous, location]) if previous is not None else 0.0
             route.steps.append(
                 RouteStep(
                     key=by_id[step["id"]].key if step["type"] == "job" else None,
@@ -148,7 +155,7 @@ def _solve(
             route.km += leg_km
             previous = location
     if not route.steps:
-        route.travel_minutes, route.km = matrix.minutes[start][end], matrix.km[start][end]
+        route.travel_minutes, route.km = float(minutes[start, end]), float(km[start, end])
     return route
 
 

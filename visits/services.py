@@ -21,6 +21,7 @@ from accounts.models import User
 from core.bounds import validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
 from core.events import announce, visit_logged
+from core.locks import keyed_lock_id
 from core.refresh import customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import Contact, Customer, LocationSource
@@ -87,6 +88,32 @@ def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
         raise ValidationError({"scheduled_end": "A meeting cannot last more than 24 hours."})
 
 
+def _validate_day_room(salesperson_id: int, start: dt.datetime, *, adding: int = 1) -> None:
+    """A day holds at most CADENCE_MAX_MEETINGS_PER_DAY planned meetings per person. The day's
+    lock (held to the end of the transaction) makes two plans at once count each other."""
+    day = timezone.localdate(start)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [keyed_lock_id("day", salesperson_id, day)]
+        )
+    midnight = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    limit = settings.CADENCE_MAX_MEETINGS_PER_DAY
+    held = Visit.objects.filter(
+        salesperson_id=salesperson_id,
+        status=VisitStatus.PLANNED,
+        scheduled_start__gte=midnight,
+        scheduled_start__lt=midnight + dt.timedelta(days=1),
+    )[:limit].count()
+    if held + adding > limit:
+        raise ValidationError(
+            {
+                "scheduled_start": f"{day:%a %d %b} already holds {held} planned meetings, "
+                f"the most one day can hold is {limit}: choose another day."
+            },
+            code="day_full",
+        )
+
+
 def _meeting_changed(*, customer: Customer, salesperson_id: int) -> None:
     """After the commit: refresh the account's health (follow-ups and this week's meetings
     depend on planned ones too) and mark the schedules that show the meeting as stale."""
@@ -115,6 +142,7 @@ def visit_schedule(
     _validate_kind(user, kind)
     _validate_times(start, end)
     validate_contacts_belong_to(customer, contacts)
+    _validate_day_room(user.pk, start)
     visit = Visit(
         customer=customer,
         salesperson=user,
@@ -164,6 +192,8 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     )
     _require_planned(visit, "rescheduled")
     _validate_times(start, end)
+    if timezone.localdate(start) != timezone.localdate(visit.scheduled_start):
+        _validate_day_room(visit.salesperson_id, start)
     visit.scheduled_start, visit.scheduled_end = start, end
     visit.sequence += 1
     visit.save(update_fields=["scheduled_start", "scheduled_end", "sequence", "updated_at"])
@@ -187,6 +217,8 @@ def visit_reassign(*, visit: Visit, salesperson: User) -> Visit:
     )
     _require_planned(visit, "re-assigned")
     before = visit.salesperson_id
+    if salesperson.pk != before:
+        _validate_day_room(salesperson.pk, visit.scheduled_start)
     visit.salesperson = salesperson
     if visit.kind == VisitKind.ON_SITE and (
         visit.customer.is_remote or salesperson.is_inside_sales
@@ -484,8 +516,11 @@ def day_plan_schedule(*, user: User, plan: "DayPlan", chosen: set[int]) -> Route
     """Plan the chosen suggested stops (customer ids) at the plan's times, and give every
     meeting of the day that has no travel yet the drive to it. Travel is the leg from the stop
     before among those kept, so a skipped suggestion does not count."""
-    kept = [stop for stop in plan.stops if not stop.suggested or stop.customer.pk in chosen]
+    kept = [stop for stop in plan.routed_stops if not stop.suggested or stop.customer.pk in chosen]
     result = RoutePlanned()
+    adding = sum(1 for stop in kept if stop.suggested)
+    if adding:
+        _validate_day_room(user.pk, kept[0].starts, adding=adding)
     for stop, (minutes, km) in zip(kept, plan.legs(kept), strict=True):
         travel = {"travel_minutes": round(minutes), "distance_km": Decimal(f"{km:.1f}")}
         if stop.suggested:

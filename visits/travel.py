@@ -8,11 +8,11 @@ estimate is used and the plan says so.
 
 import json
 import logging
-import math
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+import numpy
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -26,21 +26,30 @@ Point = tuple[float, float]  # (latitude, longitude)
 
 @dataclass(frozen=True)
 class TravelMatrix:
-    """minutes[i][j] and km[i][j]: from point i to point j. `source` says where they came from."""
+    """minutes[i][j] and km[i][j]: from point i to point j (float arrays, so a day's matrix is
+    built and read without a Python loop per pair). `source` says where they came from."""
 
-    minutes: list[list[float]]
-    km: list[list[float]]
+    minutes: numpy.ndarray
+    km: numpy.ndarray
     source: str
     note: str = ""
 
 
 def great_circle_km(a: Point, b: Point) -> float:
-    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    return float(great_circle_km_matrix([a], [b])[0, 0])
+
+
+def great_circle_km_matrix(origins: list[Point], destinations: list[Point]) -> numpy.ndarray:
+    """km[i][j] from origins[i] to destinations[j]: `great_circle_km` over whole arrays."""
+    a = numpy.radians(numpy.asarray(origins, dtype=float).reshape(-1, 2))
+    b = numpy.radians(numpy.asarray(destinations, dtype=float).reshape(-1, 2))
+    lat1, lng1 = a[:, 0:1], a[:, 1:2]
+    lat2, lng2 = b[:, 0], b[:, 1]
     h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+        numpy.sin((lat2 - lat1) / 2) ** 2
+        + numpy.cos(lat1) * numpy.cos(lat2) * numpy.sin((lng2 - lng1) / 2) ** 2
     )
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return 2 * EARTH_RADIUS_KM * numpy.arcsin(numpy.minimum(1.0, numpy.sqrt(h)))
 
 
 def drive_estimate(straight_km: float) -> tuple[int, float]:
@@ -50,10 +59,8 @@ def drive_estimate(straight_km: float) -> tuple[int, float]:
 
 
 def estimated_matrix(points: list[Point]) -> TravelMatrix:
-    factor = settings.CADENCE_ROUTE_ROAD_FACTOR
-    speed = settings.CADENCE_ROUTE_SPEED_KMH
-    km = [[great_circle_km(a, b) * factor for b in points] for a in points]
-    minutes = [[distance / speed * 60 for distance in row] for row in km]
+    km = great_circle_km_matrix(points, points) * settings.CADENCE_ROUTE_ROAD_FACTOR
+    minutes = km / settings.CADENCE_ROUTE_SPEED_KMH * 60
     return TravelMatrix(minutes=minutes, km=km, source="estimate")
 
 
@@ -66,26 +73,15 @@ def osrm_matrix(points: list[Point], base_url: str, timeout: float) -> TravelMat
         answer = json.load(response)
     if answer.get("code") != "Ok":
         raise ValueError(answer.get("message") or answer.get("code") or "no answer")
-    durations, distances = answer["durations"], answer["distances"]
     size = len(points)
-    if len(durations) != size or any(len(row) != size for row in durations):
+    # None (OSRM's null for a pair it cannot route, an island) becomes NaN.
+    durations = numpy.array(answer["durations"], dtype=float)
+    distances = numpy.array(answer["distances"], dtype=float)
+    if durations.shape != (size, size) or distances.shape != (size, size):
         raise ValueError("the table does not match the points asked for")
-    # OSRM answers null for a pair it cannot route (an island); the estimate stands in for it.
     fallback = estimated_matrix(points)
-    minutes = [
-        [
-            durations[i][j] / 60 if durations[i][j] is not None else fallback.minutes[i][j]
-            for j in range(size)
-        ]
-        for i in range(size)
-    ]
-    km = [
-        [
-            distances[i][j] / 1000 if distances[i][j] is not None else fallback.km[i][j]
-            for j in range(size)
-        ]
-        for i in range(size)
-    ]
+    minutes = numpy.where(numpy.isnan(durations), fallback.minutes, durations / 60)
+    km = numpy.where(numpy.isnan(distances), fallback.km, distances / 1000)
     return TravelMatrix(minutes=minutes, km=km, source="osrm")
 
 

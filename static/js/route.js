@@ -53,13 +53,22 @@
     var data = document.getElementById("route-points");
     if (!element || !data || !window.L) return;
     var points = JSON.parse(data.textContent);
-    var COLOURS = { start: "#37474f", end: "#37474f", meeting: "#1565c0", suggested: "#ef6c00" };
+    var COLOURS = {
+      start: "#37474f",
+      end: "#37474f",
+      meeting: "#1565c0",
+      suggested: "#ef6c00",
+      unreachable: "#c62828",
+    };
     var map = L.map(element, { preferCanvas: true });
     L.tileLayer(element.dataset.tiles, {
       maxZoom: 19,
       attribution: element.dataset.attribution,
     }).addTo(map);
-    var line = points.map(function (point) { return [point[0], point[1]]; });
+    // The line follows the route; an unreachable meeting is a marker off it.
+    var line = points
+      .filter(function (point) { return point[3] !== "unreachable"; })
+      .map(function (point) { return [point[0], point[1]]; });
     L.polyline(line, { color: "#1565c0", weight: 3, opacity: 0.7 }).addTo(map);
     points.forEach(function (point) {
       L.circleMarker([point[0], point[1]], {
@@ -72,6 +81,7 @@
         .bindTooltip(point[2])
         .addTo(map);
     });
-    map.fitBounds(L.latLngBounds(line), { padding: [24, 24], maxZoom: 14 });
+    var everywhere = points.map(function (point) { return [point[0], point[1]]; });
+    map.fitBounds(L.latLngBounds(everywhere), { padding: [24, 24], maxZoom: 14 });
   });
 })();

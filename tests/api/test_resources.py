@@ -7,7 +7,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from api.services import access_token_create
@@ -16,6 +15,7 @@ from crm.models import Contact, Customer, ExchangeRate, Invoice, SupportCase
 from crm.selectors import customers_visible_to
 from health.models import AccountFlag, FlagKind
 from health.services import accounts_refresh
+from tests.api_client import Api
 from tests.factories import (
     ContactFactory,
     CustomerFactory,
@@ -26,31 +26,6 @@ from tests.factories import (
 from visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.django_db
-
-
-class Api:
-    """A client acting with one user's token."""
-
-    def __init__(self, user, **token_options):
-        self.token = access_token_create(user=user, name="test", **token_options)[1]
-        self.client = Client()
-
-    def _headers(self, key):
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return headers | ({"Idempotency-Key": key} if key else {})
-
-    def get(self, url, params=None):
-        return self.client.get(url, params or {}, headers=self._headers(None))
-
-    def post(self, url, body, key=None):
-        return self.client.post(
-            url, body, content_type="application/json", headers=self._headers(key)
-        )
-
-    def patch(self, url, body):
-        return self.client.patch(
-            url, body, content_type="application/json", headers=self._headers(None)
-        )
 
 
 def _soon(hours: int = 24) -> dt.datetime:

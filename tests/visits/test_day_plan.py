@@ -328,7 +328,7 @@ def test_the_route_page_plans_the_ticked_stops_with_their_travel(client, world, 
         {**route_query(), "stop": [str(on_the_way.pk)], "submission": key},
         follow=True,
     )
-    assert "1 stop(s) added to your schedule" in answer.text
+    assert "1 stop added to your schedule" in answer.text
     planned = Visit.objects.get(customer=on_the_way, status=VisitStatus.PLANNED)
     assert planned.salesperson == world.rep_north and planned.kind == "on_site"
     assert planned.travel_minutes > 0 and planned.distance_km > 0
