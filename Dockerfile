@@ -24,4 +24,4 @@ ENV DJANGO_STATIC_ROOT=/app/staticfiles
 RUN mkdir -p /app/media && chown cadence /app/media
 USER cadence
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

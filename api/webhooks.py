@@ -6,14 +6,18 @@ on Celery (`retry(countdown=...)`), and a sweep every few minutes sends the deli
 task never ran. A receiver sees the same delivery id again if an answer got lost: it should
 treat the id as the event's identity."""
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
+import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,6 +38,8 @@ SIGNATURE_HEADER = "Cadence-Signature"
 MAX_ATTEMPTS = 10
 LONGEST_WAIT = dt.timedelta(hours=6)
 FLAGS_PER_DELIVERY = 500
+# Bytes of a receiver's answer read (and dropped): the status is what counts.
+RECEIVER_ANSWER_READ = 64 * 1024
 # A delivery still pending this long after it was due lost its task (Redis was down).
 LOST_AFTER = dt.timedelta(minutes=2)
 _ACTIVE_EVENTS_KEY = "webhooks:active-events"
@@ -82,8 +88,9 @@ def _wait_after(attempts: int) -> dt.timedelta:
 
 
 def _claim(delivery_id: int) -> WebhookDelivery | None:
-    """The delivery if it is due and no other worker is sending it; moves its next attempt past
-    the send's timeout so the sweep leaves it alone meanwhile."""
+    """The delivery if it is due and no other worker is sending it, with this attempt counted
+    before it is made: a worker killed mid-send (or a task past its time limit) has used an
+    attempt, and the next one waits as a failure's would, so no receiver is retried forever."""
     now = timezone.now()
     with transaction.atomic():
         delivery = (
@@ -94,9 +101,67 @@ def _claim(delivery_id: int) -> WebhookDelivery | None:
         )
         if delivery is None:
             return None
-        delivery.next_attempt_at = now + dt.timedelta(seconds=settings.CADENCE_WEBHOOK_TIMEOUT * 4)
-        delivery.save(update_fields=["next_attempt_at"])
+        delivery.attempts += 1
+        if delivery.attempts > MAX_ATTEMPTS:
+            delivery.attempts = MAX_ATTEMPTS
+            delivery.status = DeliveryStatus.FAILED
+            delivery.last_error = (delivery.last_error or "the sending worker stopped")[:300]
+            delivery.save(update_fields=["attempts", "status", "last_error"])
+            return None
+        delivery.next_attempt_at = now + max(
+            _wait_after(delivery.attempts),
+            dt.timedelta(seconds=settings.CADENCE_WEBHOOK_TIMEOUT * 2),
+        )
+        delivery.last_error = "the sending worker stopped before the receiver answered"
+        delivery.save(update_fields=["attempts", "next_attempt_at", "last_error"])
     return delivery
+
+
+def _send_within(url: str, body: bytes, headers: dict, deadline: float) -> tuple[int, str]:
+    """POST `body` and read the answer's status and Location, all within `deadline` seconds.
+
+    A socket timeout bounds each read, not the request: a receiver that trickles a byte every
+    few seconds would never time out (nor would httpx's or urllib's timeouts, which are per
+    operation too). So the request runs in a thread, and when the deadline passes the socket is
+    shut from outside, which ends whatever read is waiting. http.client never follows
+    redirects: a 3xx comes back as it is."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) address: {url}")
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=deadline, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=deadline)
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    outcome: dict = {}
+
+    def send() -> None:
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            answer = connection.getresponse()
+            answer.read(RECEIVER_ANSWER_READ)
+            outcome["answer"] = (answer.status, answer.getheader("Location") or "")
+        except Exception as error:
+            outcome["error"] = error
+
+    sender = threading.Thread(target=send, name="webhook-send", daemon=True)
+    sender.start()
+    sender.join(deadline)
+    if sender.is_alive():
+        if connection.sock is not None:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        connection.close()
+        sender.join(1)
+        raise TimeoutError(f"no complete answer within {deadline:g} s")
+    connection.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
@@ -109,25 +174,25 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         },
         cls=DjangoJSONEncoder,
     ).encode()
-    request = urllib.request.Request(
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Cadence-Webhooks/1",
-            "Cadence-Event": delivery.event,
-            "Cadence-Delivery": str(delivery.pk),
-            SIGNATURE_HEADER: sign(delivery.webhook.secret, int(time.time()), body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Cadence-Webhooks/1",
+        "Cadence-Event": delivery.event,
+        "Cadence-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: sign(delivery.webhook.secret, int(time.time()), body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=settings.CADENCE_WEBHOOK_TIMEOUT) as answer:
-            return answer.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code}"
-    except (OSError, ValueError) as error:  # refused, timed out, bad address
-        return None, str(error)[:300]
+        code, location = _send_within(
+            delivery.webhook.url, body, headers, settings.CADENCE_WEBHOOK_TIMEOUT
+        )
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        # refused, timed out, a broken answer, a bad address
+        return None, (str(error) or type(error).__name__)[:300]
+    if 300 <= code < 400:
+        return code, f"HTTP {code}: redirected to {location or '(no Location)'}, not followed"[:300]
+    if not 200 <= code < 300:
+        return code, f"HTTP {code}"
+    return code, ""
 
 
 def webhook_deliver(delivery_id: int) -> float | None:
@@ -137,7 +202,6 @@ def webhook_deliver(delivery_id: int) -> float | None:
     if delivery is None:
         return None
     code, error = _post(delivery)
-    delivery.attempts += 1
     delivery.last_status_code = code
     delivery.last_error = error
     now = timezone.now()

@@ -8,3 +8,19 @@ app = Celery("cadence")
 # Every CELERY_* setting in crm/settings.py configures this app, beat schedule included.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The tasks that run on a lane of their own (settings.CADENCE_QUEUE_LANES).
+LANES = {
+    "api.tasks.webhook_deliver_task": "webhooks",
+    "imports.tasks.import_inspect_task": "imports",
+    "imports.tasks.import_run_task": "imports",
+    "imports.tasks.import_revert_task": "imports",
+}
+
+
+def route_task(name, args, kwargs, options, task=None, **_):
+    """A lane's queue is named after the default queue as it is when the task is sent."""
+    lane = LANES.get(name)
+    if lane is None:
+        return None
+    return {"queue": f"{app.conf.task_default_queue}.{lane}"}

@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -285,6 +286,19 @@ CELERY_RESULT_BACKEND = REDIS_URL
 # The queue tasks go to and workers read when none is named (several Cadence installations can
 # share one Redis by giving each its own queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+# Slow work has lanes of its own beside it, "<queue>.imports" and "<queue>.webhooks"
+# (config.celery.route_task names the tasks), so a slow webhook receiver or a big import never
+# holds up a refresh. A worker started with no --queues reads all three; scripts/run and
+# docker-compose give webhooks a worker of their own (docs/operations.md).
+CADENCE_QUEUE_LANES = ("imports", "webhooks")
+CELERY_TASK_QUEUES = [
+    Queue(name)
+    for name in (
+        CELERY_TASK_DEFAULT_QUEUE,
+        *(f"{CELERY_TASK_DEFAULT_QUEUE}.{lane}" for lane in CADENCE_QUEUE_LANES),
+    )
+]
+CELERY_TASK_ROUTES = ["config.celery.route_task"]
 CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

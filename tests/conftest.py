@@ -191,8 +191,11 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(queue: str, loglevel: str = "WARNING", **env_extra: str) -> subprocess.Popen:
-    """A real Celery worker process (solo pool) consuming `queue` from the real Redis broker and
+def start_worker(
+    queue: str, loglevel: str = "WARNING", *, queues_args: tuple = (), **env_extra: str
+) -> subprocess.Popen:
+    """A real Celery worker process (solo pool) consuming `queue` and its lanes (or what
+    `queues_args` names, e.g. ("--queues", f"{queue}.webhooks")) from the real Redis broker and
     writing to the test database; what it logs at `loglevel` shows in a failed test's output."""
     env = {
         **os.environ,
@@ -214,8 +217,7 @@ def start_worker(queue: str, loglevel: str = "WARNING", **env_extra: str) -> sub
             "worker",
             "--pool",
             "solo",
-            "--queues",
-            queue,
+            *queues_args,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

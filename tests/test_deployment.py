@@ -3,12 +3,24 @@ by reading: every variable the settings read reaches the containers, the proxy s
 default, migrations run once before anything else starts, and every service has a health check."""
 
 import ast
+import contextlib
+import fnmatch
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
+from scripts.healthcheck import healthcheck_host
+
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = {"migrate", "web", "worker", "beat"}
+APP_SERVICES = {"migrate", "web", "worker", "webhooks", "beat"}
 # Read by the settings but fixed by docker-compose for the containers (the lines under the
 # app's `environment`), or meaningless there.
 SET_BY_COMPOSE = {
@@ -95,10 +107,109 @@ def test_one_image_migrated_once_before_the_rest_start():
             "condition": "service_completed_successfully"
         }, name
         assert "migrate" not in str(services[name]["command"]), f"{name} must not migrate"
-    for name in ("postgres", "redis", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "web", "worker", "webhooks", "beat"):
         assert "healthcheck" in services[name], f"{name} has no health check"
 
 
 def test_the_dockerfile_pins_its_tools():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "uv==" in dockerfile and "uv sync --frozen" in dockerfile
+
+
+def test_the_image_keeps_secrets_out():
+    """`COPY . .` takes what .dockerignore does not exclude: never the .env with the secrets."""
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def excluded(path: str) -> bool:
+        verdict = False
+        for pattern in patterns:
+            negated = pattern.startswith("!")
+            if fnmatch.fnmatch(path, pattern.lstrip("!")):
+                verdict = not negated
+        return verdict
+
+    for secret in (".env", ".env.production", ".env.local", "server.key"):
+        assert excluded(secret), f"{secret} would be copied into the image"
+    assert not excluded(".env.example"), "the example documents the variables"
+    assert not excluded("manage.py") and not excluded("config/settings.py")
+
+
+@pytest.mark.parametrize(
+    "allowed", ["cadence.example.com", ".example.com,cadence.example.com", "*", "", "a.b, c"]
+)
+def test_the_web_health_check_asks_under_an_allowed_host(allowed):
+    from django.http.request import validate_host
+
+    healthcheck = compose()["services"]["web"]["healthcheck"]["test"]
+    assert healthcheck == ["CMD", "python", "scripts/healthcheck.py"]
+    host = healthcheck_host(allowed)
+    hosts = [item.strip() for item in allowed.split(",") if item.strip()] or ["localhost"]
+    assert validate_host(host, hosts), f"{host!r} is refused by ALLOWED_HOSTS={hosts}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_as_deployed_is_healthy_and_logs_no_positions(tmp_path):
+    """gunicorn with the image's config, DEBUG off and a production host name: the health
+    check passes (not a DisallowedHost 400), and a Near me request's position is not in the
+    access log."""
+    from tests.conftest import database_url_for_subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "deployment-test-secret",
+        "DJANGO_ALLOWED_HOSTS": "cadence.example.com",
+        "CADENCE_SITE_URL": "https://cadence.example.com",
+        "WEB_CONCURRENCY": "1",
+        "CADENCE_HEALTHCHECK_PORT": str(port),
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "config.wsgi",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            healthy = None
+            for _ in range(100):
+                healthy = subprocess.run(
+                    [sys.executable, "scripts/healthcheck.py"], cwd=ROOT, env=env, check=False
+                )
+                if healthy.returncode == 0:
+                    break
+                time.sleep(0.2)
+            assert healthy.returncode == 0, log.read_text()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/near/?lat=53.812345&lng=-1.598765&km=10",
+                headers={"Host": "cadence.example.com", "X-Forwarded-Proto": "https"},
+            )
+            # A redirect to log in, or to https: the request is logged either way.
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=10).close()
+            time.sleep(0.5)
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    text = log.read_text()
+    assert "GET /near/ HTTP/1.1" in text, text
+    assert "53.812345" not in text and "1.598765" not in text

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from api.services import webhook_save
 from api.webhooks import (
     MAX_ATTEMPTS,
     SIGNATURE_HEADER,
+    _claim,
     active_events,
     lost_deliveries_send,
     webhook_deliver,
@@ -243,3 +245,157 @@ def test_an_admin_sets_a_webhook_up_in_the_admin(client, world, django_capture_o
         {"url": "ftp://erp.example.com/", "events": ["visit.logged"], "secret": "x"},
     )
     assert refused.status_code == 200 and Webhook.objects.count() == 1
+
+
+class Trickler:
+    """A receiver that reads the request, then answers one byte every `every` seconds: a
+    per-read timeout never fires on it."""
+
+    def __init__(self, every: float = 0.3):
+        self.requests = 0
+        self.closed = threading.Event()
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        self.listener = listener
+        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}/slow"
+        self.every = every
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection):
+        self.requests += 1
+        with connection:
+            connection.recv(65536)
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" * 100:
+                    connection.sendall(bytes([byte]))
+                    time.sleep(self.every)
+            except OSError:
+                return
+
+    def close(self):
+        self.closed.set()
+        self.listener.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_trickles_bytes_is_cut_off_at_the_deadline(world, settings):
+    settings.CADENCE_WEBHOOK_TIMEOUT = 1
+    trickler = Trickler()
+    try:
+        hook(trickler.url, WebhookEvent.VISIT_LOGGED)
+        _log(world)
+        delivery = WebhookDelivery.objects.get()
+        started = time.monotonic()
+        wait = webhook_deliver(delivery.pk)
+        elapsed = time.monotonic() - started
+    finally:
+        trickler.close()
+    delivery.refresh_from_db()
+    assert elapsed < 2.5, f"the attempt took {elapsed:.1f} s against a 1 s deadline"
+    assert wait == 30 and delivery.attempts == 1
+    assert delivery.status == DeliveryStatus.PENDING and delivery.last_status_code is None
+    assert "no complete answer within 1 s" in delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redirect_is_a_failed_attempt_saying_where_it_pointed(world):
+    target = Receiver()
+    redirects = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            redirects.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", target.url)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook(f"http://127.0.0.1:{server.server_port}/old", WebhookEvent.VISIT_LOGGED)
+        _log(world)
+        delivery = WebhookDelivery.objects.get()
+        assert webhook_deliver(delivery.pk) == 30
+    finally:
+        server.shutdown()
+        server.server_close()
+        target.close()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.last_status_code == 302
+    assert f"redirected to {target.url}, not followed" in delivery.last_error
+    assert redirects == ["/old"] and target.received == [], "the redirect was not followed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_whose_worker_died_is_counted_and_the_delivery_given_up_in_the_end(world):
+    hook("http://127.0.0.1:9/never-answers", WebhookEvent.VISIT_LOGGED)
+    _log(world)
+    delivery = WebhookDelivery.objects.get()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        # A worker claims the delivery, then is killed (or hits its time limit) mid-send.
+        assert _claim(delivery.pk) is not None
+        delivery.refresh_from_db()
+        assert delivery.attempts == attempt and delivery.next_attempt_at > timezone.now()
+        assert "stopped before the receiver answered" in delivery.last_error
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert webhook_deliver(delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == MAX_ATTEMPTS
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_receiver_never_holds_up_a_refresh(world, monkeypatch):
+    """The documented workers: one for everything but webhooks, one for webhooks. While a
+    trickling receiver holds the webhooks worker, a refresh request is done at once."""
+    trickler = Trickler(every=0.5)
+    queue = f"test-lanes-{time.monotonic_ns()}"
+    main = start_worker(queue, queues_args=("--exclude-queues", f"{queue}.webhooks"))
+    hooks_worker = start_worker(
+        queue, queues_args=("--queues", f"{queue}.webhooks"), CADENCE_WEBHOOK_TIMEOUT="20"
+    )
+    monkeypatch.setitem(current_app.conf, "task_default_queue", queue)
+    try:
+        hook(trickler.url, WebhookEvent.VISIT_LOGGED)
+        _log(world)  # queues the delivery (webhooks lane) and the account's refresh
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and trickler.requests == 0:
+            time.sleep(0.1)
+        assert trickler.requests == 1, "the webhooks worker is sending"
+        customer = CustomerFactory(territory=world.north, owner=world.rep_north)
+        started = time.monotonic()
+        _log(world, customer)
+        while time.monotonic() < started + 20:
+            if customer_refreshed(customer):
+                break
+            time.sleep(0.1)
+        waited = time.monotonic() - started
+        assert customer_refreshed(customer), "the refresh never ran"
+        assert waited < 10, f"the refresh waited {waited:.1f} s behind a slow webhook"
+        sending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, attempts=1)
+        assert sending.exists(), "the slow send is still in progress meanwhile"
+    finally:
+        stop_worker(main)
+        stop_worker(hooks_worker)
+        trickler.close()
+
+
+def customer_refreshed(customer) -> bool:
+    from health.models import AccountMetrics
+
+    metrics = AccountMetrics.objects.filter(customer=customer).first()
+    return metrics is not None and metrics.last_visit_on == timezone.localdate()
