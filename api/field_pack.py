@@ -7,10 +7,12 @@ import datetime as dt
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Left, RowNumber
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core.bounds import excerpt
 from crm.models import Contact, Customer, Invoice
 from crm.selectors import customers_visible_to
 from health.models import AccountFlag
@@ -23,7 +25,13 @@ MAX_ACCOUNTS = 500
 MAX_WHO_TO_VISIT = 50
 MAX_CONTACTS = 10
 MAX_OVERDUE_INVOICES = 5
+MAX_MEETINGS = 200
 DAYS = 2
+# Free text travels as an excerpt with a link to the whole (read with signal), so the pack is
+# bounded in bytes as well as rows: every other field has a short max_length.
+EXCERPT_CHARS = 400
+# What the pack can come to with every field at its longest (tests/api: hostile notes).
+MAX_PACK_BYTES = 2_000_000
 
 
 def _account(customer: Customer, today: dt.date) -> dict:
@@ -58,7 +66,9 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
     meetings = list(
         schedule_visits(user, start=start, end=start + dt.timedelta(days=DAYS))
         .prefetch_related("contacts")
-        .order_by("moment", "id")
+        .defer("notes", "brief")
+        .annotate(notes_start=Left("notes", EXCERPT_CHARS + 1))
+        .order_by("moment", "id")[:MAX_MEETINGS]
     )
     who = list(who_to_visit(user, today=today)[:MAX_WHO_TO_VISIT])
     first_ids = [visit.customer_id for visit in meetings] + [customer.pk for customer in who]
@@ -91,9 +101,13 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
         Visit.objects.filter(customer_id__in=ids, status=VisitStatus.DONE)
         .order_by("customer_id", "-visited_at", "-id")
         .distinct("customer_id")
-        .values("customer_id", "visited_at", "kind", "notes", "outcome", "next_step")
+        # One character past the excerpt tells whether there is more, without reading it all.
+        .annotate(notes_start=Left("notes", EXCERPT_CHARS + 1))
+        .values("id", "customer_id", "visited_at", "kind", "notes_start", "outcome", "next_step")
     )
     for last in last_visits:
+        last["notes"], last["notes_truncated"] = excerpt(last.pop("notes_start"), EXCERPT_CHARS)
+        last["url"] = reverse("visits:detail", args=[last["id"]])
         accounts[last.pop("customer_id")]["last_visit"] = last
     flags = (
         AccountFlag.objects.filter(customer_id__in=ids, resolved_at__isnull=True)
@@ -116,6 +130,9 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
                 "currency": invoice.currency,
             }
         )
+    for meeting in meetings:
+        # The serializer reads these: the pack carries excerpts (docs/offline.md).
+        meeting.notes, meeting.notes_truncated = excerpt(meeting.notes_start, EXCERPT_CHARS)
     return {
         "generated_at": now,
         "today": today,
@@ -129,5 +146,7 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
             "contacts": MAX_CONTACTS,
             "overdue_invoices": MAX_OVERDUE_INVOICES,
             "days": DAYS,
+            "meetings": MAX_MEETINGS,
+            "excerpt_chars": EXCERPT_CHARS,
         },
     }

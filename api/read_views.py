@@ -3,6 +3,7 @@ metrics, territories and people, each scoped by the pages' selectors."""
 
 import datetime as dt
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -72,7 +73,11 @@ class FieldPackView(APIView):
     )
     def get(self, request):
         pack = field_pack(request.user, now=timezone.now())
-        pack["meetings"] = ScheduleItemSerializer(pack["meetings"], many=True).data
+        meetings = pack["meetings"]
+        pack["meetings"] = ScheduleItemSerializer(meetings, many=True).data
+        for row, meeting in zip(pack["meetings"], meetings, strict=True):
+            row["notes_truncated"] = meeting.notes_truncated
+            row["url"] = reverse("visits:detail", args=[meeting.pk])
         return Response(pack)
 
 

@@ -26,6 +26,13 @@ MAX_TRAVEL_MINUTES = 24 * 60
 MAX_VISIT_KM = 5_000
 MAX_SUPPORT_MINUTES = 100_000
 
+# Free text a person writes in one field: about four typed pages. An account's notes hold many
+# dated notes appended over the years, so they get more. Every text field without a smaller
+# max_length has one of these (a TextField's max_length is checked by its forms and, through
+# the validator the field lists, by full_clean; imports check the same lengths).
+MAX_TEXT_CHARS = 10_000
+MAX_ACCOUNT_NOTES_CHARS = 50_000
+
 # Dates exports write for "none": read as empty by the import, never stored.
 PLACEHOLDER_DATES = frozenset(
     {dt.date(9999, 12, 31), dt.date(9999, 1, 1), dt.date(1, 1, 1), dt.date(1900, 1, 1)}
@@ -90,3 +97,13 @@ class MaxVisitExpensesValidator:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, MaxVisitExpensesValidator)
+
+
+def excerpt(text: str, chars: int) -> tuple[str, bool]:
+    """The first `chars` characters of `text`, cut at a word where one is near, and whether
+    anything was cut."""
+    if len(text) <= chars:
+        return text, False
+    cut = text[:chars]
+    space = cut.rfind(" ", chars - 40)
+    return (cut[:space] if space > 0 else cut).rstrip() + "…", True

@@ -2,13 +2,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
 
 from core.bounds import (
+    MAX_ACCOUNT_NOTES_CHARS,
     MAX_SUPPORT_MINUTES,
+    MAX_TEXT_CHARS,
     date_in_range,
     validate_plausible_date,
     validate_single_line,
@@ -222,7 +224,11 @@ class Customer(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text="Overrides the tier's visit cadence for this customer.",
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True,
+        max_length=MAX_ACCOUNT_NOTES_CHARS,
+        validators=[MaxLengthValidator(MAX_ACCOUNT_NOTES_CHARS)],
+    )
     status_reason = models.CharField(
         max_length=300,
         blank=True,
@@ -358,7 +364,9 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True, validators=[validate_single_line])
     is_primary = models.BooleanField("primary", default=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True, max_length=MAX_TEXT_CHARS, validators=[MaxLengthValidator(MAX_TEXT_CHARS)]
+    )
 
     class Meta:
         ordering = ["-is_primary", "name", "id"]
@@ -480,7 +488,12 @@ class SupportCase(models.Model):
             )
         ],
     )
-    note = models.TextField("what the customer said", blank=True)
+    note = models.TextField(
+        "what the customer said",
+        blank=True,
+        max_length=MAX_TEXT_CHARS,
+        validators=[MaxLengthValidator(MAX_TEXT_CHARS)],
+    )
     # Cases logged in Cadence stay open until someone closes them; imported ones (history from
     # a helpdesk) arrive closed (db_default: the import's INSERT names no such column).
     is_open = models.BooleanField("open", default=True, db_default=False)

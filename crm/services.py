@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.bounds import validate_single_line
+from core.bounds import MAX_ACCOUNT_NOTES_CHARS, validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
 from core.refresh import customers_deletion, customers_refresh_request
 from crm.cadence import cadence_sql_params, next_due_sql
@@ -146,7 +146,15 @@ def customer_note_add(*, customer: Customer, user: User, text: str, at: dt.datet
         raise ValidationError({"text": f"A note is at most {MAX_NOTE:,} characters."})
     stored = Customer.objects.select_for_update().get(pk=customer.pk)
     stamp = f"[{timezone.localtime(at):%Y-%m-%d %H:%M}, {user}]"
-    stored.notes = f"{stored.notes.rstrip()}\n\n{stamp} {text}".lstrip()
+    notes = f"{stored.notes.rstrip()}\n\n{stamp} {text}".lstrip()
+    if len(notes) > MAX_ACCOUNT_NOTES_CHARS:
+        raise ValidationError(
+            {
+                "text": f"The account's notes are full ({MAX_ACCOUNT_NOTES_CHARS:,} characters): "
+                "move older notes out on the account's edit page, then add this one."
+            }
+        )
+    stored.notes = notes
     stored.save(update_fields=["notes", "updated_at"])
     return stored
 

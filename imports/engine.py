@@ -157,11 +157,12 @@ class _RowReader:
         if f.parse is None or f.is_reference:
             if not f.max_length:
                 return None
-            limit = f.max_length
+            limit, multiline = f.max_length, f.multiline
 
             def text(value: str) -> str:
                 # One-line fields: line breaks and tabs other systems let in become spaces.
-                value = single_line(value)
+                if not multiline:
+                    value = single_line(value)
                 if len(value) > limit:
                     raise CellError(f"is longer than {limit} characters")
                 return value

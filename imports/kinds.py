@@ -8,7 +8,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from core.bounds import MAX_SUPPORT_MINUTES, MAX_TRAVEL_MINUTES, MAX_VISIT_KM, MAX_VISIT_MINUTES
+from core.bounds import (
+    MAX_ACCOUNT_NOTES_CHARS,
+    MAX_SUPPORT_MINUTES,
+    MAX_TEXT_CHARS,
+    MAX_TRAVEL_MINUTES,
+    MAX_VISIT_KM,
+    MAX_VISIT_MINUTES,
+)
 from crm.models import (
     Contact,
     Customer,
@@ -51,6 +58,7 @@ class Field:
     required: bool = False
     synonyms: tuple[str, ...] = ()
     create_default: str = "''"
+    multiline: bool = False  # free text: line breaks kept (one-line fields fold them)
 
     @property
     def is_reference(self) -> bool:
@@ -86,6 +94,10 @@ class Kind:
 
 def _text(name, label, max_length, *synonyms, required=False):
     return Field(name, label, max_length=max_length, required=required, synonyms=synonyms)
+
+
+def _free_text(name, label, max_length, *synonyms):
+    return Field(name, label, max_length=max_length, synonyms=synonyms, multiline=True)
 
 
 _CUSTOMER_CODE = (
@@ -265,7 +277,7 @@ CUSTOMERS = Kind(
             synonyms=("service model", "served by", "coverage", "remote", "inside sales"),
             create_default=f"'{ServiceModel.FIELD}'",
         ),
-        _text("notes", "Notes", 0, "notes", "description", "comments"),
+        _free_text("notes", "Notes", MAX_ACCOUNT_NOTES_CHARS, "notes", "description", "comments"),
         Field(
             "latitude",
             "Latitude",
@@ -321,7 +333,7 @@ CONTACTS = Kind(
             synonyms=("primary", "main contact", "is primary"),
             create_default="false",
         ),
-        _text("notes", "Notes", 0, "notes", "comments"),
+        _free_text("notes", "Notes", MAX_TEXT_CHARS, "notes", "comments"),
     ),
     match=(
         "t.customer_id = s.customer_id AND CASE WHEN s.email IS NOT NULL "
@@ -566,10 +578,10 @@ VISITS = Kind(
                 )
             },
         ),
-        _text(
+        _free_text(
             "notes",
             "Notes",
-            0,
+            MAX_TEXT_CHARS,
             "notes",
             "what the customer said",
             "comments",
@@ -644,7 +656,7 @@ SUPPORT_CASES = Kind(
             parse=int_reader(maximum=MAX_SUPPORT_MINUTES),
             **_MINUTES,
         ),
-        _text("note", "Note", 0, "note", "notes", "subject", "description"),
+        _free_text("note", "Note", MAX_TEXT_CHARS, "note", "notes", "subject", "description"),
     ),
     match="t.customer_id = s.customer_id AND t.opened_on = s.opened_on AND t.kind = s.kind",
     key="s.customer_id::text || '|' || s.opened_on::text || '|' || s.kind",

@@ -1,12 +1,13 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from core.bounds import (
+    MAX_TEXT_CHARS,
     MAX_TRAVEL_MINUTES,
     MAX_VISIT_KM,
     MAX_VISIT_MINUTES,
@@ -103,7 +104,12 @@ class Visit(models.Model):
         default=Decimal("0"),
         validators=[MinValueValidator(0), MaxVisitExpensesValidator()],
     )
-    notes = models.TextField("what the customer said", blank=True)
+    notes = models.TextField(
+        "what the customer said",
+        blank=True,
+        max_length=MAX_TEXT_CHARS,
+        validators=[MaxLengthValidator(MAX_TEXT_CHARS)],
+    )
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     next_step = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     follow_up_on = models.DateField(
@@ -112,6 +118,8 @@ class Visit(models.Model):
     brief = models.TextField(
         blank=True,
         db_default="",
+        max_length=MAX_TEXT_CHARS,
+        validators=[MaxLengthValidator(MAX_TEXT_CHARS)],
         help_text="Prepared for the meeting, e.g. the account brief copied at a hand-off.",
     )
     competitor = models.CharField(

@@ -56,7 +56,10 @@
     }
     if (item.last_visit) {
       const last = item.last_visit;
-      container.append(element("p", `Last visit ${last.visited_at.slice(0, 10)}: ${last.notes || "no notes"}`));
+      const said = element("p", `Last visit ${last.visited_at.slice(0, 10)}: ${last.notes || "no notes"}`);
+      // The pack carries an excerpt of long notes; the whole visit is a page away (with signal).
+      if (last.notes_truncated && last.url) said.append(" ", element("a", "Read all", { href: last.url }));
+      container.append(said);
       if (last.next_step) container.append(element("p", `Next step: ${last.next_step}`));
     }
     if (item.open_flags.length) {
