@@ -49,6 +49,8 @@ class IdempotentRequest(models.Model):
     key = models.CharField(max_length=100)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
+    # SHA-256 of the request's canonical body: the same key with another body is refused.
+    body_hash = models.CharField(max_length=64, blank=True, db_default="")
     status_code = models.PositiveSmallIntegerField()
     body = models.JSONField(encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True)

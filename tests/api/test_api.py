@@ -2,6 +2,7 @@
 rate limits and the OpenAPI schema."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.test import Client
@@ -152,6 +153,59 @@ def test_planning_through_the_api_is_idempotent_with_a_key(world, rep_token):
     )
     assert reused.status_code == 422
     assert Visit.objects.get(pk=visit_id).status == VisitStatus.PLANNED
+
+
+def test_a_key_reused_with_another_body_is_refused_and_writes_nothing(world, rep_token):
+    api = Client()
+    headers = {**bearer(rep_token), "Idempotency-Key": "reused-body"}
+    body = plan_body(world)
+    first = api.post("/api/v1/visits/", body, content_type="application/json", headers=headers)
+    assert first.status_code == 201
+    # The same request with its keys in another order and other spacing is the same request.
+    same = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = api.post("/api/v1/visits/", same, content_type="application/json", headers=headers)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    other = api.post(
+        "/api/v1/visits/",
+        plan_body(world, purpose="Another meeting"),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert other.status_code == 422, other.content
+    assert "used for another request" in other.json()["error"]["message"]
+    assert Visit.objects.filter(customer=world.north_customer).count() == 1
+    patched = api.patch(
+        f"/api/v1/customers/{world.north_customer.pk}/",
+        {"phone": "0113 496 0000"},
+        content_type="application/json",
+        headers={**bearer(rep_token), "Idempotency-Key": "patch-key"},
+    )
+    assert patched.status_code == 200, patched.content
+    changed = api.patch(
+        f"/api/v1/customers/{world.north_customer.pk}/",
+        {"phone": "0113 496 9999"},
+        content_type="application/json",
+        headers={**bearer(rep_token), "Idempotency-Key": "patch-key"},
+    )
+    assert changed.status_code == 422
+    world.north_customer.refresh_from_db()
+    assert world.north_customer.phone == "0113 496 0000"
+
+
+def test_an_expired_key_never_replays(world, rep_token):
+    api = Client()
+    headers = {**bearer(rep_token), "Idempotency-Key": "a-day-old"}
+    api.post("/api/v1/visits/", plan_body(world), content_type="application/json", headers=headers)
+    IdempotentRequest.objects.update(created_at=timezone.now() - dt.timedelta(days=1, seconds=1))
+    later = api.post(
+        "/api/v1/visits/",
+        plan_body(world, purpose="Next month"),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later
+    assert later.json()["purpose"] == "Next month"
+    assert Visit.objects.filter(customer=world.north_customer).count() == 2
 
 
 def test_api_writes_follow_the_pages_rules(world, rep_token):
