@@ -62,7 +62,7 @@ class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Invoice.objects.none()
     serializer_class = InvoiceSerializer
     pagination_class = ById
-    integration_path = True
+    integration_actions = ("upsert",)
 
     def get_queryset(self):
         return of_visible_customers(self.request, Invoice.objects.all())
@@ -87,7 +87,7 @@ class SupportCaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     queryset = SupportCase.objects.none()
     serializer_class = SupportCaseSerializer
     pagination_class = ById
-    integration_path = True
+    integration_actions = ("upsert",)
 
     def get_queryset(self):
         return of_visible_customers(self.request, SupportCase.objects.all())

@@ -5,7 +5,8 @@ from api.models import AccessToken
 
 class TokenScope(permissions.BasePermission):
     """A read-only token reads; it never writes. An integration token pushes invoices and
-    support cases (views with `integration_path`) and reads customers (`integration_reads`)."""
+    support cases (the viewset actions named in `integration_actions`) and reads customers
+    (the read actions named in `integration_reads`): nothing else, whatever its owner may do."""
 
     message = "This token is read-only."
 
@@ -16,7 +17,8 @@ class TokenScope(permissions.BasePermission):
         safe = request.method in permissions.SAFE_METHODS
         if token.integration:
             self.message = "An integration token only pushes invoices and support cases."
-            return getattr(view, "integration_path", False) or (
-                safe and getattr(view, "integration_reads", False)
+            action = getattr(view, "action", None)
+            return action in getattr(view, "integration_actions", ()) or (
+                safe and action in getattr(view, "integration_reads", ())
             )
         return safe or not token.read_only

@@ -150,7 +150,7 @@ class CustomerViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CustomerSerializer
     pagination_class = ByChange
     http_method_names = ["get", "patch", "post", "head", "options"]
-    integration_reads = True
+    integration_reads = ("list", "retrieve")
 
     def get_queryset(self):
         return updated_since(self.request, customers_visible_to(self.request.user))
