@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.bounds import MAX_SUPPORT_MINUTES, is_plausible_date
+from core.bounds import MAX_SUPPORT_MINUTES, MAX_TEXT_CHARS, is_plausible_date
 from core.refresh import customers_refresh_request
 from crm.models import Customer, ExchangeRate, SupportCaseKind
 
@@ -86,7 +86,8 @@ class _Row:
         except InvalidOperation:
             self.fail(name, "Give a number.")
             return default
-        if not amount.is_finite() or abs(amount) > MAX_MONEY:
+        # copy_abs, not abs(): abs() rounds in the context and overflows on 1e999999999.
+        if not amount.is_finite() or amount.copy_abs() > MAX_MONEY:
             self.fail(name, "Give an amount below a trillion.")
             return default
         return amount.quantize(CENT)
@@ -106,9 +107,17 @@ class _Row:
         return number
 
 
+def _storable(value: str) -> bool:
+    """PostgreSQL text cannot hold NUL: such a value is refused by the row's checks, and never
+    reaches a query (where it would fail the whole batch)."""
+    return "\x00" not in value
+
+
 def _customers_by_key(rows: list[_Row]) -> tuple[dict[str, int], set[int]]:
     codes = {
-        str(code) for row in rows if isinstance(code := row.data.get("customer_code"), str | int)
+        str(code)
+        for row in rows
+        if isinstance(code := row.data.get("customer_code"), str | int) and _storable(str(code))
     } - {""}
     ids = {pk for row in rows if isinstance(pk := row.data.get("customer"), int)}
     found = Customer.objects.filter(code__in=codes).values_list("code", "pk")
@@ -184,7 +193,13 @@ def invoices_upsert(rows: list) -> UpsertResult:
     rate of its issue date like every invoice."""
     checked = [_Row(data) for data in rows]
     by_code, known_ids = _customers_by_key(checked)
-    rates = _Rates({str(row.data.get("currency", "")).upper() for row in checked})
+    rates = _Rates(
+        {
+            currency.upper()
+            for row in checked
+            if isinstance(currency := row.data.get("currency"), str) and _storable(currency)
+        }
+    )
     result = UpsertResult()
     columns: list[list] = [[] for _ in range(10)]
     seen: set[str] = set()
@@ -200,6 +215,8 @@ def invoices_upsert(rows: list) -> UpsertResult:
         currency = row.text("currency", 3).upper() or settings.CADENCE_CURRENCY
         if issued_on and due_on and due_on < issued_on:
             row.fail("due_on", "An invoice is not due before it is issued.")
+        if issued_on and paid_on and paid_on < issued_on:
+            row.fail("paid_on", "An invoice is not paid before it is issued.")
         for name, value in (("cost_of_goods", cost_of_goods), ("discount", discount)):
             if value < 0:
                 row.fail(name, "Give zero or more.")
@@ -252,8 +269,13 @@ def support_cases_upsert(rows: list) -> UpsertResult:
             row.fail("kind", f"Give one of: {', '.join(SupportCaseKind.values)}.")
         minutes = row.whole("minutes", low=0, high=MAX_SUPPORT_MINUTES)
         note = row.data.get("note") or ""
-        if not isinstance(note, str) or len(note) > 10_000:
-            row.fail("note", "Give text of at most 10,000 characters.")
+        if not isinstance(note, str) or len(note) > MAX_TEXT_CHARS:
+            row.fail("note", f"Give text of at most {MAX_TEXT_CHARS:,} characters.")
+        elif any(
+            (ord(character) < 32 and character not in "\n\r\t") or ord(character) == 127
+            for character in note
+        ):
+            row.fail("note", "Give text without control characters.")
         is_open = row.data.get("is_open", False)
         if not isinstance(is_open, bool):
             row.fail("is_open", "Give true or false.")
@@ -273,7 +295,11 @@ def support_cases_upsert(rows: list) -> UpsertResult:
 
 def _write(sql: str, columns: list[list], result: UpsertResult, *, table: str, key: str) -> None:
     """Upsert the rows (their keys first in `columns`); the customers refreshed are those the
-    rows belong to now and those they belonged to before (a row moved to another customer)."""
+    rows belong to now and those they belonged to before (a row moved to another customer).
+    Rows are written in key order, so two pushes of the same keys lock them in the same order
+    and never deadlock, whatever order each was sent in."""
+    order = sorted(range(len(columns[0])), key=columns[0].__getitem__)
+    columns = [[column[at] for at in order] for column in columns]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT customer_id FROM {table} WHERE {key} = ANY(%s::text[])",
