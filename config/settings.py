@@ -440,6 +440,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.import_files_clean_task",
         "schedule": crontab(hour=3, minute=50),
     },
+    # Every 30 seconds: imports whose worker stopped, sent again for a live worker to take over.
+    "imports-stalled-reclaim": {
+        "task": "imports.tasks.imports_stalled_reclaim_task",
+        "schedule": timedelta(seconds=30),
+    },
 }
 
 # DJANGO_LOG_FORMAT=json: one JSON object per line (for a log collector); plain otherwise. Every

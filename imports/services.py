@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 ORPHAN_AFTER = dt.timedelta(days=1)
 # A queued job no worker has picked up in this long is given up.
 STALLED_AFTER = dt.timedelta(hours=1)
+# After a run's heartbeats stop, how long a live worker has to take it over before the run is
+# given up (the reclaim is sent every 30 seconds; a worker busy with another import may take
+# a while to get to it).
+RECLAIM_GRACE = dt.timedelta(minutes=5)
 EDITABLE_STATUSES = frozenset({ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED})
 ANALYZE_AFTER_CUSTOMERS = 5_000
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
@@ -270,16 +275,60 @@ def import_claim(*, job_id: int, token: str) -> ImportJob | None:
     return ImportJob.objects.get(pk=job_id) if claimed else None
 
 
+def import_is_stalled(job: ImportJob, *, now: dt.datetime | None = None) -> bool:
+    """A busy job whose worker stopped beating (killed, machine gone): a live worker takes it
+    over (`imports_stalled_reclaim`), starting again, as its transaction rolled back."""
+    now = now or timezone.now()
+    return (
+        job.is_busy
+        and job.heartbeat_at is not None
+        and job.heartbeat_at < now - heartbeat_stale_after()
+    )
+
+
+def _task_of(job: ImportJob) -> tuple[str, list]:
+    """The task, with its arguments, that runs the job's current step."""
+    from imports.tasks import import_inspect_task, import_revert_task, import_run_task
+
+    if job.status == ImportStatus.INSPECTING:
+        return import_inspect_task.name, [job.pk, job.run_token]
+    if job.status == ImportStatus.REVERTING:
+        return import_revert_task.name, [job.pk, job.run_token]
+    return import_run_task.name, [job.pk, job.status == ImportStatus.CHECKING, job.run_token]
+
+
+def imports_stalled_reclaim() -> int:
+    """Send the task of every busy job whose heartbeats stopped again, under the same run
+    token, so a live worker claims it (the claim wants a stale heartbeat) without waiting for
+    the broker to redeliver the dead worker's message (CELERY_VISIBILITY_TIMEOUT, 30 minutes).
+    Once per stale window per run: a reclaim still waiting in the queue is not sent twice."""
+    now = timezone.now()
+    stale = heartbeat_stale_after()
+    jobs = ImportJob.objects.filter(
+        status__in=BUSY_STATUSES, heartbeat_at__lt=now - stale
+    ).order_by("pk")
+    sent = 0
+    for job in jobs:
+        if not cache.add(f"import-reclaim:{job.pk}:{job.run_token}", 1, stale.total_seconds()):
+            continue
+        task, args = _task_of(job)
+        if enqueue(task, args):
+            sent += 1
+            logger.warning("import %s: its worker stopped; sent again for a live worker", job.pk)
+    return sent
+
+
 def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
-    """A busy job whose worker stopped beating (killed, machine gone) is given up: its
-    transaction rolled back, so nothing was written; the admin starts it again. A job no
-    worker ever picked up is given up after STALLED_AFTER."""
+    """A busy job whose worker stopped and that no live worker took over within
+    RECLAIM_GRACE after it went stale (no worker is running) is given up: its transaction
+    rolled back, so nothing was written; the admin starts it again. A job no worker ever
+    picked up is given up after STALLED_AFTER."""
     if not job.is_busy:
         return job
     now = timezone.now()
     if job.heartbeat_at is not None:
-        stalled = job.heartbeat_at < now - heartbeat_stale_after()
-        why = "its worker stopped"
+        stalled = job.heartbeat_at < now - heartbeat_stale_after() - RECLAIM_GRACE
+        why = "its worker stopped and no other worker took it over"
     else:
         stalled = (job.queued_at or job.uploaded_at) < now - STALLED_AFTER
         why = "no worker picked it up"

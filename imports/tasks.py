@@ -22,6 +22,7 @@ from imports.services import (
     import_inspect,
     import_revert,
     import_run,
+    imports_stalled_reclaim,
     queue_customers_refresh,
 )
 
@@ -36,6 +37,12 @@ def import_inspect_task(job_id: int, token: str) -> str | None:
         return None
     with heartbeat(job.pk):
         return import_inspect(job).status
+
+
+@shared_task(soft_time_limit=60, time_limit=90, expires=25)
+def imports_stalled_reclaim_task() -> int:
+    """Imports whose worker stopped: sent again for a live worker (every 30 seconds)."""
+    return imports_stalled_reclaim()
 
 
 @shared_task(soft_time_limit=10 * 60, time_limit=12 * 60, expires=6 * 3600)

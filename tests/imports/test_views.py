@@ -187,7 +187,7 @@ def test_a_mapping_saved_as_a_preset_serves_the_next_file(client, world):
 
 
 @pytest.mark.django_db
-def test_a_run_whose_worker_died_is_shown_as_failed_and_can_start_again(client, world):
+def test_a_run_whose_worker_died_is_taken_over_else_shown_as_failed(client, world):
     client.force_login(world.admin)
     post_upload(client, FILE.encode())
     job = ImportJob.objects.get()
@@ -198,11 +198,19 @@ def test_a_run_whose_worker_died_is_shown_as_failed_and_can_start_again(client, 
     page = client.get(reverse("imports:detail", args=[job.pk])).text
     assert ImportJob.objects.get().status == ImportStatus.RUNNING, "a minute is not yet stalled"
 
+    assert "stopped answering" not in page
+
     ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=beat - dt.timedelta(minutes=2))
+    page = client.get(reverse("imports:detail", args=[job.pk])).text
+    assert ImportJob.objects.get().status == ImportStatus.RUNNING
+    assert "stopped answering" in page and "Another worker takes it over" in page
+
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=beat - dt.timedelta(minutes=7))
     page = client.get(reverse("imports:detail", args=[job.pk])).text
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
-    assert "its worker stopped" in page and "nothing was written. Start it again." in page
+    assert "no other worker took it over" in page
+    assert "nothing was written. Start it again." in page
     assert 'value="dry_run"' in page
 
 
