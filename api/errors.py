@@ -8,12 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from api.serializers import VisitSerializer
+from core.status import api_error_body
 from visits.models import Visit
 from visits.services import NotPlanned
 
 
 def error_response(code: int, message: str, fields: dict | None = None) -> Response:
-    return Response({"error": {"status": code, "message": message, "fields": fields or {}}}, code)
+    return Response(api_error_body(code, message, fields), code)
 
 
 def form_error_response(form) -> Response:

@@ -103,7 +103,10 @@ class SupportCaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
             customer = get_object_or_404(
                 customers_visible_to(request.user), pk=customer_id(request)
             )
-            data = {"opened_on": timezone.localdate().isoformat(), **form_data(request)}
+            data = {
+                "opened_on": timezone.localdate().isoformat(),
+                **form_data(request, SupportCaseForm),
+            }
             form = SupportCaseForm(data)
             if not form.is_valid():
                 return form_error_response(form)

@@ -7,7 +7,10 @@ class JSONObjectParser(JSONParser):
     before any view looks inside it."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON nested too deeply.") from None
         if not isinstance(data, dict):
             raise ParseError("Send a JSON object.")
         return data

@@ -94,7 +94,11 @@ class WhoToVisitView(APIView):
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("open", bool, description="true: only flags still open.")],
+    parameters=[
+        OpenApiParameter(
+            "open", bool, description="true: only flags still open; false: only resolved ones."
+        )
+    ],
     responses={200: FlagSerializer, **ERRORS},
 )
 class FlagViewSet(viewsets.ReadOnlyModelViewSet):
@@ -104,8 +108,13 @@ class FlagViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         flags = of_visible_customers(self.request, AccountFlag.objects.all())
-        if self.request.query_params.get("open") == "true":
+        wanted = self.request.query_params.get("open")
+        if wanted not in (None, "true", "false"):
+            raise ValidationError({"open": ["Give true or false."]})
+        if wanted == "true":
             flags = flags.filter(resolved_at__isnull=True)
+        elif wanted == "false":
+            flags = flags.filter(resolved_at__isnull=False)
         return flags
 
 

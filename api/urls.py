@@ -7,7 +7,17 @@ from api import integration_views, read_views, views
 
 app_name = "api"
 
-router = SimpleRouter()
+
+class ByNumber(SimpleRouter):
+    """Every resource is found by its number (up to 18 digits, a bigint): `/customers/abc/` is
+    the resolver's 404 (JSON under /api/), never a query that fails with a 500."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        field = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        return f"(?P<{lookup_prefix}{field}>[0-9]{{1,18}})"
+
+
+router = ByNumber()
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("visits", views.VisitViewSet, basename="visit")
 router.register("contacts", views.ContactViewSet, basename="contact")

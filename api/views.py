@@ -6,6 +6,7 @@ forms and services. Lists page by cursor, oldest change first, and take `updated
 
 import uuid
 
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -78,6 +79,17 @@ class ByChange(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request):
+        """`page_size` 1 to 500, or absent; anything else is a 400, not silently ignored."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Give a number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
 
 class ById(ByChange):
     """For rows that are written once or replaced whole (invoices, flags): by id."""
@@ -115,16 +127,32 @@ def _as_text(value) -> str:
     return str(value)
 
 
-def form_data(request) -> dict:
-    """The JSON object as a submitted form holds it: text values, and a list of texts for
-    `contacts` (the one field that takes several), so the pages' forms validate it as theirs."""
-    data = {}
+def form_data(request, form_class) -> dict:
+    """The JSON object as a submitted form holds it: text values, and a list of texts for a
+    field that takes several (`contacts`), so the pages' forms validate it as theirs. A value
+    of the wrong shape for `form_class`'s field — an object, a list where one value goes, true
+    or false for anything but a yes/no field — is refused here, never stored as its repr."""
+    fields = form_class.base_fields
+    data, errors = {}, {}
     for name, value in request.data.items():
-        if name == "contacts" and isinstance(value, list):
+        field = fields.get(name)
+        several = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+        yes_no = isinstance(field, forms.BooleanField)
+        if isinstance(value, list) and several and all(_is_scalar(item) for item in value):
             data[name] = [_as_text(item) for item in value]
+        elif isinstance(value, dict | list):
+            errors[name] = ["Give a list of ids." if several else "Give a single value."]
+        elif isinstance(value, bool) and field is not None and not yes_no:
+            errors[name] = ["Give text or a number, not true or false."]
         else:
             data[name] = _as_text(value)
+    if errors:
+        raise ValidationError(errors)
     return data
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def customer_id(request) -> int:
@@ -176,7 +204,7 @@ class CustomerViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
                 for name, value in model_to_dict(customer, fields=sorted(editable)).items()
                 if value is not None
             }
-            data = current | form_data(request)
+            data = current | form_data(request, CustomerForm)
             data["version"] = _version(request.data.get("version"))
             form = CustomerForm(
                 data,
@@ -254,7 +282,7 @@ class ContactViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             customer = get_object_or_404(
                 customers_visible_to(request.user), pk=customer_id(request)
             )
-            form = ContactForm(form_data(request), instance=Contact(customer=customer))
+            form = ContactForm(form_data(request, ContactForm), instance=Contact(customer=customer))
             if not form.is_valid():
                 return form_error_response(form)
             contact = contact_save(contact=form.instance)
@@ -317,7 +345,7 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def create(self, request, *args, **kwargs):
         def plan(client_uuid) -> Response:
             customers = customers_visible_to(request.user)
-            form = PlanForm(form_data(request), customers=customers, user=request.user)
+            form = PlanForm(form_data(request, PlanForm), customers=customers, user=request.user)
             if not form.is_valid():
                 return form_error_response(form)
             data = form.cleaned_data
@@ -342,7 +370,7 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def _logged(self, request, planned: Visit | None, customer: Customer, client_uuid) -> Response:
         blank = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
         # The page's form always sends these (prefilled); the API may leave them out.
-        data = {"travel_minutes": 0, "distance_km": 0, "expenses": 0, **form_data(request)}
+        data = {"travel_minutes": 0, "distance_km": 0, "expenses": 0, **form_data(request, LogForm)}
         form = LogForm(data, instance=blank, customer=customer, user=request.user)
         if not form.is_valid():
             return form_error_response(form)
@@ -400,7 +428,7 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def reschedule(self, request, pk=None):
         def move() -> Response:
             visit = self._editable(pk)
-            form = RescheduleForm(form_data(request))
+            form = RescheduleForm(form_data(request, RescheduleForm))
             if not form.is_valid():
                 return form_error_response(form)
             result = visit_reschedule(
@@ -437,7 +465,7 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def cancel(self, request, pk=None):
         def cancel_it() -> Response:
             visit = self._editable(pk)
-            form = CancelForm(form_data(request))
+            form = CancelForm(form_data(request, CancelForm))
             if not form.is_valid():
                 return form_error_response(form)
             visit = visit_cancel(visit=visit, reason=form.cleaned_data["reason"])

@@ -59,3 +59,5 @@ urlpatterns = [
 ]
 
 handler500 = "core.status.server_error"
+handler404 = "core.status.page_not_found"
+handler400 = "core.status.bad_request"
