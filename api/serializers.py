@@ -4,9 +4,11 @@ services (api.views), so the rules are the same whichever way a change comes in.
 from rest_framework import serializers
 
 from accounts.models import Territory, User
+from core.bounds import MAX_TEXT_CHARS
 from crm.models import Contact, Customer, Invoice, SupportCase
 from health.models import AccountFlag, AccountMetrics
-from visits.models import Visit
+from visits.forms import MEETING_KINDS
+from visits.models import Outcome, Visit, VisitKind
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -42,6 +44,8 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 class VisitSerializer(serializers.ModelSerializer):
     contacts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    # Declared: a read-only model field loses allow_blank, and a visit not yet held has "".
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Visit
@@ -269,7 +273,11 @@ class PlanInput(serializers.Serializer):
         required=False, help_text="Made by the client: the same UUID again returns this visit."
     )
     customer = serializers.IntegerField()
-    kind = serializers.CharField(required=False)
+    kind = serializers.ChoiceField(
+        choices=MEETING_KINDS,
+        required=False,
+        help_text="Default: on_site, or phone for a remote-served account and inside sales.",
+    )
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     contacts = serializers.ListField(child=serializers.IntegerField(), required=False)
@@ -288,15 +296,15 @@ class LogInput(serializers.Serializer):
         required=False, help_text="Also plan the follow-up meeting on follow_up_on."
     )
     follow_up_time = serializers.TimeField(required=False, help_text="HH:MM, default 09:00.")
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=VisitKind.choices)
     visited_at = serializers.DateTimeField()
     duration_minutes = serializers.IntegerField()
     travel_minutes = serializers.IntegerField(required=False)
     distance_km = serializers.DecimalField(max_digits=8, decimal_places=1, required=False)
     expenses = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
     contacts = serializers.ListField(child=serializers.IntegerField(), required=False)
-    notes = serializers.CharField(required=False, allow_blank=True)
-    outcome = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_CHARS)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
     next_step = serializers.CharField(required=False, allow_blank=True)
     follow_up_on = serializers.DateField(required=False)
     competitor = serializers.CharField(required=False, allow_blank=True)

@@ -366,6 +366,7 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "crm.models.CustomerStatus",
         "VisitStatusEnum": "visits.models.VisitStatus",
         "VisitKindEnum": "visits.models.VisitKind",
+        "OutcomeEnum": "visits.models.Outcome",
         "SupportCaseKindEnum": "crm.models.SupportCaseKind",
         "FlagKindEnum": "health.models.FlagKind",
     },

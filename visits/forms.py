@@ -30,6 +30,14 @@ def kinds_for(user: User, choices: list[tuple[str, str]]) -> list[tuple[str, str
     return choices
 
 
+def set_kinds(field: forms.ChoiceField, choices: list[tuple[str, str]]) -> None:
+    """The kinds offered, and a refusal that names them (an API client sees the values)."""
+    field.choices = choices
+    field.error_messages["invalid_choice"] = (
+        f"Choose one of: {', '.join(kind for kind, _ in choices)}."
+    )
+
+
 def default_kind(customer: Customer | None, user: User) -> str:
     """What a new meeting with `customer` is by default: its service model's contact kind."""
     if (customer is not None and customer.is_remote) or user.is_inside_sales:
@@ -92,7 +100,7 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
     def __init__(self, *args, customers, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = customers
-        self.fields["kind"].choices = kinds_for(user, MEETING_KINDS)
+        set_kinds(self.fields["kind"], kinds_for(user, MEETING_KINDS))
         customer = self.chosen_customer()
         self.fields["kind"].initial = default_kind(customer, user)
         if (customer is not None and customer.is_remote) or user.is_inside_sales:
@@ -172,7 +180,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["visited_at"].required = True
         self.fields["outcome"].choices = [("", "—"), *Outcome.choices]
-        self.fields["kind"].choices = kinds_for(user, list(VisitKind.choices))
+        set_kinds(self.fields["kind"], kinds_for(user, list(VisitKind.choices)))
         if not self.is_bound and "kind" not in (kwargs.get("initial") or {}):
             self.initial["kind"] = default_kind(customer, user)
         # Remote-served accounts and inside sales: no one travelled, so nothing to ask.
