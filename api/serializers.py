@@ -244,6 +244,12 @@ class SupportCaseInput(serializers.Serializer):
 class CheckInInput(serializers.Serializer):
     latitude = serializers.FloatField(required=False, allow_null=True)
     longitude = serializers.FloatField(required=False, allow_null=True)
+    accuracy = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="The phone's reported accuracy of the position, in metres.",
+    )
     at = serializers.DateTimeField(
         required=False, help_text="When it happened, for a check-in made offline (default: now)."
     )

@@ -89,8 +89,9 @@ def test_a_manager_sees_the_territory_on_a_map_coloured_by_state_or_rep(
     expect(page.locator("#map-count")).to_have_text("20 accounts on the map")
     page.get_by_role("link", name="Dashboard").click()
     reps = page.locator("#board tbody tr")
-    # rep-north: 10 on-site visits this year, 1 checked in at the address.
+    # rep-north: 10 on-site visits this year, 1 checked in at the address (as the phone said).
     expect(reps.filter(has_text=str(world.rep_north))).to_contain_text("10%")
+    expect(page.locator("#board thead")).to_contain_text("Reported at the address")
 
 
 def test_checking_in_at_a_meeting_with_the_phones_position_then_logging_it(
@@ -110,7 +111,11 @@ def test_checking_in_at_a_meeting_with_the_phones_position_then_logging_it(
     browser_login(page, live_server, "rep-north")
     page.goto(f"{live_server.url}/visits/{meeting.pk}/")
     page.get_by_role("button", name="Check in").click()
-    expect(page.get_by_text(re.compile(r"Checked in at \d\d:\d\d at the address"))).to_be_visible()
+    expect(
+        page.get_by_text(
+            re.compile(r"Checked in at \d\d:\d\d at the address, by the phone's position")
+        )
+    ).to_be_visible()
     page.get_by_role("button", name="Check out").click()
     expect(page.get_by_text(re.compile(r"Checked out at"))).to_be_visible()
     page.get_by_role("link", name="Mark done").click()
@@ -198,7 +203,9 @@ def test_a_field_day_near_me_then_the_route_then_a_check_in_and_the_log(
         page.goto(f"{live_server.url}/visits/{meeting.pk}/")
         page.get_by_role("button", name="Check in").click()
         expect(
-            page.get_by_text(re.compile(r"Checked in at \d\d:\d\d at the address"))
+            page.get_by_text(
+                re.compile(r"Checked in at \d\d:\d\d at the address, by the phone's position")
+            )
         ).to_be_visible()
         page.get_by_role("button", name="Check out").click()
         page.get_by_role("link", name="Mark done").click()

@@ -144,6 +144,8 @@ class Visit(models.Model):
     check_in_longitude = models.FloatField(null=True, blank=True, editable=False)
     # Metres from the account's location at check-in (None: no position or no location).
     check_in_distance_m = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The phone's own estimate of its position's error (metres), as it reported it.
+    check_in_accuracy_m = models.PositiveIntegerField(null=True, blank=True, editable=False)
     checked_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)

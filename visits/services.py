@@ -417,6 +417,8 @@ def _valid_position(latitude: float | None, longitude: float | None) -> bool:
     return True
 
 
+# A reported accuracy beyond this (metres) is no position worth keeping an accuracy for.
+MAX_ACCURACY_METRES = 100_000
 # An offline check-in reaches the server later; the phone's clock may be a little ahead.
 CHECK_IN_LATE_DAYS = 7
 SKEW = dt.timedelta(minutes=5)
@@ -428,11 +430,14 @@ def visit_check_in(
     visit: Visit,
     latitude: float | None = None,
     longitude: float | None = None,
+    accuracy: float | None = None,
     at: dt.datetime | None = None,
 ) -> Visit:
-    """The rep arrives: the time, and (if the phone gave it) the position and its distance
-    from the account's location. Once: a second tap keeps the first check-in. `at` is when it
-    happened, for a check-in made offline and sent later (within CHECK_IN_LATE_DAYS)."""
+    """The rep arrives: the time, and (if the phone gave it) the position, the phone's own
+    estimate of its accuracy and the distance from the account's location. The phone reports
+    the position: it is the rep's word, not proof of where they were. Once: a second tap keeps
+    the first check-in. `at` is when it happened, for a check-in made offline and sent later
+    (within CHECK_IN_LATE_DAYS)."""
     now = timezone.now()
     if at is not None and not now - dt.timedelta(days=CHECK_IN_LATE_DAYS) <= at <= now + SKEW:
         raise ValidationError(
@@ -449,12 +454,15 @@ def visit_check_in(
             cursor.execute(_DISTANCE_SQL, [latitude, longitude, visit.customer_id])
             row = cursor.fetchone()
         visit.check_in_distance_m = int(row[0]) if row else None
+        if accuracy is not None and 0 <= accuracy <= MAX_ACCURACY_METRES:
+            visit.check_in_accuracy_m = round(accuracy)
     visit.save(
         update_fields=[
             "checked_in_at",
             "check_in_latitude",
             "check_in_longitude",
             "check_in_distance_m",
+            "check_in_accuracy_m",
             "updated_at",
         ]
     )

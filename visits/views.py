@@ -8,6 +8,7 @@ page of its own and a save redirects back.
 
 import datetime as dt
 import hashlib
+import math
 
 from django.conf import settings
 from django.contrib import messages
@@ -414,28 +415,42 @@ def _log_initial(planned: Visit | None) -> dict:
     }
 
 
-def _position(request: HtmxHttpRequest) -> tuple[float | None, float | None]:
-    """The position the page's script put in the form, if the phone gave one."""
+def _position(request: HtmxHttpRequest) -> tuple[float | None, float | None, float | None]:
+    """The position the page's script put in the form, if the phone gave one, and the
+    accuracy it reported (metres)."""
     try:
-        return float(request.POST["latitude"]), float(request.POST["longitude"])
+        latitude, longitude = float(request.POST["latitude"]), float(request.POST["longitude"])
     except (KeyError, ValueError):
-        return None, None
+        return None, None, None
+    try:
+        accuracy = float(request.POST.get("accuracy", ""))
+    except ValueError:
+        accuracy = None
+    return (
+        latitude,
+        longitude,
+        accuracy if accuracy is not None and math.isfinite(accuracy) else None,
+    )
 
 
 @require_POST
 def check_in(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     visit = _editable_visit(request, pk)
-    latitude, longitude = _position(request)
+    latitude, longitude, accuracy = _position(request)
     try:
-        visit = visit_check_in(visit=visit, latitude=latitude, longitude=longitude)
+        visit = visit_check_in(
+            visit=visit, latitude=latitude, longitude=longitude, accuracy=accuracy
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
         far = visit.check_in_distance_m
         where = (
-            f" {far / 1000:.1f} km from the address"
+            f", the phone's position {far / 1000:.1f} km from the address"
             if far is not None and far > ON_SITE_METRES
-            else (" at the address" if far is not None else " (no position)")
+            else (
+                " at the address, by the phone's position" if far is not None else " (no position)"
+            )
         )
         messages.success(
             request, f"Checked in at {timezone.localtime(visit.checked_in_at):%H:%M}{where}."

@@ -206,17 +206,17 @@
 
   function checkIn(meeting) {
     const at = new Date().toISOString();
-    const save = (latitude, longitude) =>
+    const save = (latitude, longitude, accuracy) =>
       queue({
         kind: "check_in",
         title: `Check-in at ${meeting.customer_name}`,
         url: `/api/v1/visits/${meeting.id}/check-in/`,
-        body: { latitude, longitude, at },
+        body: { latitude, longitude, accuracy, at },
       });
-    if (!navigator.geolocation) return save(null, null);
+    if (!navigator.geolocation) return save(null, null, null);
     navigator.geolocation.getCurrentPosition(
-      (position) => save(position.coords.latitude, position.coords.longitude),
-      () => save(null, null),
+      (position) => save(position.coords.latitude, position.coords.longitude, position.coords.accuracy),
+      () => save(null, null, null),
       { timeout: 8000, maximumAge: 60000 },
     );
   }

@@ -9,6 +9,7 @@ document.addEventListener("submit", function (event) {
     function (position) {
       form.elements.latitude.value = position.coords.latitude.toFixed(6);
       form.elements.longitude.value = position.coords.longitude.toFixed(6);
+      if (form.elements.accuracy) form.elements.accuracy.value = Math.round(position.coords.accuracy);
       send();
     },
     send,

@@ -353,11 +353,12 @@ def test_check_in_made_offline_keeps_its_time_and_a_note_never_overwrites(world)
     earlier = (timezone.now() - dt.timedelta(hours=3)).replace(microsecond=0)
     arrived = rep.post(
         f"/api/v1/visits/{meeting.pk}/check-in/",
-        {"latitude": 51.5, "longitude": -0.12, "at": earlier.isoformat()},
+        {"latitude": 51.5, "longitude": -0.12, "accuracy": 24.6, "at": earlier.isoformat()},
     )
     assert arrived.status_code == 200, arrived.json()
     meeting.refresh_from_db()
     assert meeting.checked_in_at == earlier and meeting.check_in_latitude == 51.5
+    assert meeting.check_in_accuracy_m == 25
     other = PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north)
     future = rep.post(f"/api/v1/visits/{other.pk}/check-in/", {"at": _soon().isoformat()})
     assert future.status_code == 400 and "at" in future.json()["error"]["fields"]

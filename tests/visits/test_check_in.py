@@ -57,12 +57,13 @@ def test_on_site_without_a_position_and_nonsense(client, world, meeting):
     with time_machine.travel(NOW, tick=False):
         client.post(
             reverse("visits:check_in", args=[meeting.pk]),
-            {"latitude": "53.8195", "longitude": "-1.5817"},
+            {"latitude": "53.8195", "longitude": "-1.5817", "accuracy": "35"},
         )
     meeting.refresh_from_db()
-    assert meeting.check_in_distance_m < 50
+    assert meeting.check_in_distance_m < 50 and meeting.check_in_accuracy_m == 35
     page = client.get(reverse("visits:detail", args=[meeting.pk])).text
-    assert "at the address" in page and "Check out" in page
+    assert "reported position at the address" in page and "Check out" in page
+    assert "the phone&#x27;s accuracy ±35 m" in page or "the phone's accuracy ±35 m" in page
     other = PlannedVisitFactory(customer=meeting.customer, salesperson=world.rep_north)
     refused = client.post(
         reverse("visits:check_in", args=[other.pk]),
