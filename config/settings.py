@@ -373,6 +373,8 @@ SPECTACULAR_SETTINGS = {
 }
 CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))
 # Seconds a webhook receiver has to answer one delivery (api.webhooks).
+# Wrong API tokens one address may send a minute before it is answered 429 (no lookup).
+CADENCE_API_FAILED_AUTH_PER_MINUTE = int(os.environ.get("CADENCE_API_FAILED_AUTH_PER_MINUTE", "30"))
 CADENCE_WEBHOOK_TIMEOUT = float(os.environ.get("CADENCE_WEBHOOK_TIMEOUT", "5"))
 # Seconds before a failed delivery's first retry; each later wait doubles (at most 6 hours).
 CADENCE_WEBHOOK_FIRST_WAIT = float(os.environ.get("CADENCE_WEBHOOK_FIRST_WAIT", "30"))

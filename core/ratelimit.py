@@ -18,8 +18,8 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
-    """Count one request under `key`; True once more than `limit` came in this window."""
+def count_one(key: str, *, window_seconds: int) -> int:
+    """Count one event under `key` in a window of `window_seconds`; the count so far."""
     name = redis_key("rate", key)
 
     def count(client) -> int:
@@ -28,4 +28,15 @@ def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
         pipe.expire(name, window_seconds, nx=True)
         return pipe.execute()[0]
 
-    return redis_guarded(count, default=0, what=f"rate limit {key}") > limit
+    return redis_guarded(count, default=0, what=f"rate limit {key}")
+
+
+def counted(key: str) -> int:
+    """The events counted under `key` in its current window, without counting one."""
+    name = redis_key("rate", key)
+    return int(redis_guarded(lambda client: client.get(name) or 0, default=0, what=key))
+
+
+def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one request under `key`; True once more than `limit` came in this window."""
+    return count_one(key, window_seconds=window_seconds) > limit

@@ -216,3 +216,27 @@ def test_objects_lists_and_booleans_for_text_fields_are_refused(world, url_name,
     assert field in answer.json()["error"]["fields"]
     customer.refresh_from_db()
     assert "{" not in customer.phone and customer.phone != "true"
+
+
+def test_wrong_tokens_are_limited_per_address(world, settings, django_assert_max_num_queries):
+    settings.CADENCE_API_FAILED_AUTH_PER_MINUTE = 5
+    good = access_token_create(user=world.rep_north, name="good")[1]
+    api = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [
+        api.get(
+            reverse("api:customer-list"), headers={"Authorization": f"Bearer cad_x{n}_guess"}
+        ).status_code
+        for n in range(5)
+    ]
+    assert answers == [401] * 5
+    with django_assert_max_num_queries(0):
+        limited = api.get(
+            reverse("api:customer-list"), headers={"Authorization": "Bearer cad_abc_guess"}
+        )
+    assert limited.status_code == 429 and "wrong tokens" in limited.json()["error"]["message"]
+    assert limited["Retry-After"] == "60"
+    # Another address is unaffected; so is the right token from it.
+    elsewhere = Client(REMOTE_ADDR="198.51.100.9").get(
+        reverse("api:customer-list"), headers={"Authorization": f"Bearer {good}"}
+    )
+    assert elsewhere.status_code == 200
