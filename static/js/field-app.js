@@ -316,10 +316,9 @@
 
   async function send() {
     await refresh();
-    if (navigator.onLine) {
-      await field.flush();
-      await refresh();
-    }
+    // Tried whatever navigator.onLine says; the outbox keeps what cannot be sent.
+    await field.flush();
+    await refresh();
   }
 
   async function refresh() {

@@ -146,6 +146,8 @@
       }
       const error = answer.error || {};
       if (response.status === 401 || (response.status === 403 && /CSRF/i.test(error.message))) {
+        // The session is gone: the accounts leave the phone (unsent work stays, for this rep).
+        await remove("pack", "current");
         result.stopped = "signed-out";
         break;
       }
@@ -168,6 +170,13 @@
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
+    if (response.status === 401 || response.status === 403) {
+      // Signed out elsewhere, or the session expired: what the phone kept of the accounts is
+      // no longer this browser's to show (docs/offline.md). Unsent work stays, for this rep.
+      await remove("pack", "current");
+      announce({ type: "pack" });
+      throw new Error("field pack: signed out");
+    }
     if (!response.ok) throw new Error(`field pack: HTTP ${response.status}`);
     const pack = await response.json();
     pack.syncedAt = new Date().toISOString();
@@ -177,7 +186,25 @@
     return pack;
   }
 
+  // Whether Cadence itself answers now. navigator.onLine says only whether the phone has a
+  // network (a host with loopback only says false while the server is right there; a captive
+  // Wi-Fi says true while nothing gets through), so a request is the test: any answer from
+  // Cadence (it carries X-Request-ID) is signal.
+  async function reachable() {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 4000);
+    try {
+      const response = await fetch("/healthz", { cache: "no-store", signal: controller.signal });
+      return response.headers.has("X-Request-ID");
+    } catch (error) {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   scope.CadenceField = {
+    reachable,
     SYNC_TAG,
     CHANNEL,
     get,

@@ -31,7 +31,7 @@
   }
 
   async function freshenNow(force) {
-    if (!navigator.onLine) return;
+    // Tried whatever navigator.onLine says: a failed request is what "no signal" means.
     const result = await field.flush();
     const pack = await field.pack();
     const stale = !pack || Date.now() - Date.parse(pack.syncedAt) > PACK_EVERY_MS;
@@ -119,14 +119,23 @@
     return entry;
   }
 
+  // navigator.onLine false is only a hint: Cadence is asked before the form is kept offline.
   document.addEventListener(
     "submit",
     (event) => {
       const form = event.target;
       if (!form.dataset || !form.dataset.offline || navigator.onLine) return;
+      if (form.dataset.reachable) return;
       event.preventDefault();
       event.stopPropagation();
-      keepOffline(form);
+      field.reachable().then((yes) => {
+        if (yes) {
+          form.dataset.reachable = "yes";
+          form.requestSubmit(event.submitter || undefined);
+        } else {
+          keepOffline(form);
+        }
+      });
     },
     true,
   );
