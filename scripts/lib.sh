@@ -24,8 +24,14 @@ as_root() {
 apt_install() {
   command -v apt-get >/dev/null || die "$* is missing and this is not a Debian/Ubuntu machine; install it, or set DATABASE_URL / REDIS_URL."
   say "Installing $* (Debian packages)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 \
-    || { as_root apt-get update -q >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; } \
+  # Another apt or dpkg (unattended upgrades, a second run) may hold the lock: wait for it,
+  # up to CADENCE_APT_LOCK_WAIT seconds, rather than fail at once.
+  local wait=(-o "DPkg::Lock::Timeout=${CADENCE_APT_LOCK_WAIT:-300}")
+  if command -v fuser >/dev/null && fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1; then
+    say "Another apt/dpkg is running: waiting for it (up to ${CADENCE_APT_LOCK_WAIT:-300} s)"
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q "$@" >/dev/null 2>&1 \
+    || { as_root apt-get "${wait[@]}" update -q >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q "$@" >/dev/null; } \
     || die "could not install $*"
 }
 

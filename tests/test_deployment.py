@@ -6,6 +6,7 @@ import ast
 import contextlib
 import fnmatch
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -213,3 +214,29 @@ def test_gunicorn_as_deployed_is_healthy_and_logs_no_positions(tmp_path):
     text = log.read_text()
     assert "GET /near/ HTTP/1.1" in text, text
     assert "53.812345" not in text and "1.598765" not in text
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("apt-get") or not shutil.which("flock"),
+    reason="needs root and Debian's apt",
+)
+def test_scripts_wait_for_another_apt_instead_of_dying():
+    """scripts/test installs what is missing with apt; another apt/dpkg holding the lock (an
+    unattended upgrade) makes it wait, not fail."""
+    holder = subprocess.Popen(["flock", "/var/lib/dpkg/lock-frontend", "sleep", "4"])
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        done = subprocess.run(
+            ["bash", "-c", "source scripts/lib.sh && apt_install bash"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert waited >= 2, "it did not wait for the lock"
