@@ -395,7 +395,10 @@ class _Generator:
         self.rng = rng
         self.today = today
         self.tz = ZoneInfo(settings.TIME_ZONE)
-        self.now = timezone.now()
+        # The seed's "now" is the start of `today`, not the clock: the same seed on the same
+        # day gives the same data whenever it runs, and nothing is done ahead of the hour it
+        # runs at (today's meetings are all still to be held).
+        self.now = dt.datetime.combine(today, dt.time.min, tzinfo=self.tz)
         self.currency = settings.CADENCE_CURRENCY
         self.territory_names = list(TERRITORIES)
         self.rep_territory_ids = {pk: territory.id for pk, territory in rep_territories.items()}
@@ -564,7 +567,7 @@ class _Generator:
             status = "done"
         scheduled = kind != "email"
         if start > self.now:
-            # Later today than the seed runs: a meeting still ahead (an e-mail already sent).
+            # Today: a meeting still ahead (an e-mail already sent).
             if scheduled:
                 status = "planned"
             else:

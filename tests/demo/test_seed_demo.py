@@ -89,6 +89,20 @@ def test_same_seed_same_data_and_other_seed_other_data():
     assert snapshot()["customers"] != first["customers"]
 
 
+def test_the_same_seed_on_the_same_day_is_the_same_whatever_the_hour():
+    day = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    with time_machine.travel(day.replace(hour=6, minute=10), tick=False):
+        demo_data_seed(customers=40, seed=7)
+        morning = snapshot()
+    with time_machine.travel(day.replace(hour=16, minute=45), tick=False):
+        demo_data_seed(customers=40, seed=7, reset=True)
+        assert snapshot() == morning
+        planned_today = Visit.objects.filter(
+            status="planned", scheduled_start__date=timezone.localdate()
+        )
+        assert planned_today.exists(), "today's meetings are still to be held"
+
+
 def test_smith_and_jones_customers_both_exist():
     demo_data_seed(customers=300, seed=1, today=TODAY)
     margin = {
