@@ -1,6 +1,7 @@
 """User journeys in a real browser (headless Chromium through Playwright)."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 from demo.generator import demo_data_seed
 from health.services import health_refresh_everything
 from tests.conftest import browser_login
-from tests.factories import InvoiceFactory
+from tests.factories import CustomerFactory, InvoiceFactory
 from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -172,3 +173,31 @@ def test_manager_filters_the_dashboard_and_acts_from_the_worklist(live_server, p
     world.north_customer.refresh_from_db()
     assert world.north_customer.tier == "A"
     assert page.evaluate("window.__marker") == "worklist"
+
+
+def test_the_plan_form_logs_no_console_error_or_csp_violation(live_server, desktop_page, world):
+    """Searching for a customer before any is listed, then an end before the start: the page
+    fixture fails on any console error or CSP violation."""
+    CustomerFactory(name="Roundhay Rope Co", territory=world.north, owner=world.rep_north)
+    page = desktop_page
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/visits/plan/")
+    page.get_by_label("Find a customer").fill("Roundhay")
+    option = page.get_by_label(re.compile("Roundhay Rope Co"))
+    expect(option).to_be_visible()
+    option.check()
+    start = timezone.localtime() + dt.timedelta(days=1)
+    page.get_by_label("Start").fill(local_input(start))
+    page.get_by_label("End").fill(local_input(start - dt.timedelta(hours=1)))
+    page.get_by_role("button", name="Plan meeting").click()
+    expect(page.get_by_text("The meeting must end after it starts.")).to_be_visible()
+    page.wait_for_timeout(300)
+
+
+def test_the_api_docs_page_logs_no_csp_violation(live_server, desktop_page, world):
+    page = desktop_page
+    browser_login(page, live_server, "the-admin")
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    expect(page.locator(".swagger-ui .info")).to_be_visible()
+    expect(page.get_by_text("Cadence API")).to_be_visible()
+    page.wait_for_timeout(500)
