@@ -214,6 +214,7 @@ def test_gunicorn_as_deployed_is_healthy_and_logs_no_positions(tmp_path):
     text = log.read_text()
     assert "GET /near/ HTTP/1.1" in text, text
     assert "53.812345" not in text and "1.598765" not in text
+    assert "Error" not in text and "Traceback" not in text, text
 
 
 @pytest.mark.skipif(
