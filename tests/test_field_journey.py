@@ -19,7 +19,10 @@ from visits.services import customer_cadence_refresh
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_near_me_on_a_phone_plans_the_nearest_overdue_account(live_server, phone_in_leeds, world):
+def test_near_me_on_a_phone_plans_the_nearest_overdue_account(
+    live_server, phone_in_leeds, world, settings
+):
+    settings.CADENCE_MAP_TILES = f"{live_server.url}/static/vendor/leaflet-1.9.4/images/layers.png"
     nearest = CustomerFactory(
         name="Headingley Hardware",
         territory=world.north,
@@ -45,6 +48,8 @@ def test_near_me_on_a_phone_plans_the_nearest_overdue_account(live_server, phone
     expect(rows.first).to_contain_text("Headingley Hardware")
     expect(rows.first).to_contain_text("3.1 km")
     expect(rows.first).to_contain_text("overdue")
+    # The accounts found are on a map too (markers on a canvas, around where the rep stands).
+    expect(page.locator("#near-map.leaflet-container canvas")).to_be_attached()
     rows.first.get_by_role("link", name="Plan").click()
     page.get_by_role("button", name="Plan meeting").click()
     expect(page.get_by_text("Meeting with Headingley Hardware planned for")).to_be_visible()

@@ -56,10 +56,29 @@ def near(request: HtmxHttpRequest) -> HttpResponse:
         )
     for customer in accounts:
         customer.drive_minutes, customer.drive_km = drive_estimate(customer.distance_km)
+    points = []
+    if accounts:
+        data = form.cleaned_data
+        points = [[data["lat"], data["lng"], "You are here", "here"]] + [
+            [
+                customer.latitude,
+                customer.longitude,
+                f"{customer.name} · {customer.distance_km:.1f} km",
+                "overdue" if customer.is_overdue else "account",
+            ]
+            for customer in accounts
+        ]
     return render(
         request,
         "visits/near.html",
-        {"form": form, "accounts": accounts, "searched": form.is_valid()},
+        {
+            "form": form,
+            "accounts": accounts,
+            "searched": form.is_valid(),
+            "map_points": points,
+            "tiles": settings.CADENCE_MAP_TILES,
+            "attribution": settings.CADENCE_MAP_ATTRIBUTION,
+        },
     )
 
 

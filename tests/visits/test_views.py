@@ -25,7 +25,7 @@ def form_time(value: dt.datetime) -> str:
 
 
 def test_schedule_shows_the_week_and_each_region_as_an_htmx_partial(client, world):
-    PlannedVisitFactory(
+    meeting = PlannedVisitFactory(
         customer=world.north_customer,
         salesperson=world.rep_north,
         scheduled_start=local(0, 23) - dt.timedelta(minutes=30),
@@ -35,6 +35,8 @@ def test_schedule_shows_the_week_and_each_region_as_an_htmx_partial(client, worl
     client.force_login(world.rep_north)
     page = client.get(reverse("visits:schedule")).text
     assert "Northern Mills" in page and "Quarterly review" in page and "Who to visit" in page
+    # Each meeting links to its own page (check-in, brief) from its time and an Open button.
+    assert page.count(f'href="{reverse("visits:detail", args=[meeting.pk])}"') == 2
     agenda = client.get(reverse("visits:schedule"), headers={**HTMX, "HX-Target": "agenda"}).text
     assert agenda.lstrip().startswith('<section id="agenda"') and "Who to visit" not in agenda
     who = client.get(reverse("visits:schedule"), headers={**HTMX, "HX-Target": "who-to-visit"}).text
