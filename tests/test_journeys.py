@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.conftest import browser_login
-from tests.factories import PlannedVisitFactory
+from tests.factories import CustomerFactory, PlannedVisitFactory, VisitFactory
 from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -221,3 +221,26 @@ def test_a_phone_gets_a_compact_week_that_opens_a_day_on_tap(live_server, phone_
     assert page.evaluate("document.documentElement.scrollHeight") < 2500
     day.locator("summary").click()
     expect(day.get_by_role("link", name="Done").first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/manage/",
+        "/manage/competitors/",
+        "/manage/profitability/",
+        "/manage/review/",
+        "/manage/outcomes/",
+        "/manage/team/",
+        "/manage/lists/overdue/",
+    ],
+)
+def test_every_manager_page_fits_a_phone(live_server, phone_page, world, path):
+    demo = CustomerFactory(name="Wide Table Traders", territory=world.north, owner=world.rep_north)
+    VisitFactory(customer=demo, salesperson=world.rep_north, competitor="Acme Supplies Ltd")
+    page = phone_page
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}{path}")
+    expect(page.locator("h1")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"{path} is {width} px wide on a 375 px phone"
