@@ -218,15 +218,25 @@ def test_gunicorn_as_deployed_is_healthy_and_logs_no_positions(tmp_path):
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("apt-get") or not shutil.which("flock"),
+    os.geteuid() != 0 or not shutil.which("apt-get"),
     reason="needs root and Debian's apt",
 )
 def test_scripts_wait_for_another_apt_instead_of_dying():
     """scripts/test installs what is missing with apt; another apt/dpkg holding the lock (an
     unattended upgrade) makes it wait, not fail."""
-    holder = subprocess.Popen(["flock", "/var/lib/dpkg/lock-frontend", "sleep", "4"])
+    # dpkg and apt lock with fcntl (POSIX) locks, as lockf does; flock(1) would not block them.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; lock = open('/var/lib/dpkg/lock-frontend', 'w'); "
+            "fcntl.lockf(lock, fcntl.LOCK_EX); print('held', flush=True); time.sleep(4)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        time.sleep(0.5)
+        assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
         done = subprocess.run(
             ["bash", "-c", "source scripts/lib.sh && apt_install bash"],

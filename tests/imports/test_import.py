@@ -325,12 +325,14 @@ def test_rows_that_break_the_database_rules_are_rejected_not_fatal(world):
     assert reasons[0] == "the due date is before the invoice date"
     assert "below 0" in reasons[1] and "too large" in reasons[2]
     # A NUL byte in the first 64 KB marks a binary file; past them it only rejects its row.
+    padding = "".join(
+        f"{code},Person {n},p{n}@example.com,{'x' * 9_000}\n" for n in range(8)
+    )  # 72 KB of rows, each note within the 10,000 characters a note may hold
     contacts = (
-        f"Customer Code,Name,Email,Notes\n{code},Ann,ann@example.com,{'x' * 70_000}\n"
-        f"{code},Bo,not-an-email,\n{code},Bo\x00b,,\n"
+        f"Customer Code,Name,Email,Notes\n{padding}{code},Bo,not-an-email,\n{code},Bo\x00b,,\n"
     )
     job, _ = run(world, "contacts", contacts)
-    assert counts(job) == (1, 0, 0, 2)
+    assert counts(job) == (8, 0, 0, 2)
     assert "not an email address" in job.reject_samples[0]["reason"]
     assert "NUL" in job.reject_samples[1]["reason"]
 
