@@ -9,7 +9,26 @@ document.addEventListener("DOMContentLoaded", function () {
     maxZoom: 19,
     attribution: element.dataset.attribution,
   }).addTo(map);
-  var clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+  var byRep = false;
+  // A cluster takes the colour of its most urgent account (the legend's states, most urgent
+  // first), never the library's count colours: a green cluster must mean all fine.
+  var clusters = L.markerClusterGroup({
+    chunkedLoading: true,
+    showCoverageOnHover: false,
+    iconCreateFunction: function (cluster) {
+      var children = cluster.getAllChildMarkers();
+      var worst = children.reduce(function (most, marker) {
+        return Math.min(most, marker.options.state);
+      }, STATE_COLOURS.length - 1);
+      var size = "cluster-" + (children.length < 10 ? "small" : children.length < 100 ? "medium" : "large");
+      var kind = byRep ? "by-rep" : "state-" + worst;
+      return L.divIcon({
+        html: "<span>" + children.length + "</span>",
+        className: "map-cluster " + kind + " " + size,
+        iconSize: L.point(36, 36),
+      });
+    },
+  });
   map.addLayer(clusters);
   var data = null;
   var colourBy = document.getElementById("colour-by");
@@ -26,11 +45,11 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function draw() {
     clusters.clearLayers();
-    var byRep = colourBy && colourBy.value === "rep";
+    byRep = !!(colourBy && colourBy.value === "rep");
     var markers = data.points.map(function (point) {
       var colour = byRep ? repColour(point[4]) : STATE_COLOURS[point[3]];
       var marker = L.circleMarker([point[1], point[2]], {
-        radius: 7, color: "#fff", weight: 1, fillColor: colour, fillOpacity: 0.9,
+        radius: 7, color: "#fff", weight: 1, fillColor: colour, fillOpacity: 0.9, state: point[3],
       });
       var link = document.createElement("a");
       link.href = accountUrl(point[0]);
