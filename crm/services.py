@@ -159,10 +159,20 @@ def customer_note_add(*, customer: Customer, user: User, text: str, at: dt.datet
     return stored
 
 
+def owner_fits_service(owner: User, service_model: str) -> bool:
+    """Inside-sales people own inside-sales accounts only, and those only them (what a reassign
+    menu offers, and what the owner check below refuses)."""
+    return owner.is_inside_sales == (service_model == ServiceModel.INSIDE_SALES)
+
+
 def _validate_owner_fits_service(customer: Customer, owner: User | None) -> None:
-    """Inside-sales people own inside-sales accounts only, and those only them: moving an
-    account between the two is a hand-off (reports.handoff), which plans the introduction."""
-    if owner is None or owner.pk == customer.owner_id:
+    """Moving an account between inside sales and the field is a hand-off (reports.handoff),
+    which plans the introduction, not a change of owner."""
+    if (
+        owner is None
+        or owner.pk == customer.owner_id
+        or owner_fits_service(owner, customer.service_model)
+    ):
         return
     if owner.is_inside_sales and customer.service_model != ServiceModel.INSIDE_SALES:
         raise ValidationError(

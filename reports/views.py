@@ -25,8 +25,9 @@ from core.pagination import CappedPaginator, CountedPaginator
 from core.params import query_date
 from core.replica import reads_from_replica
 from core.spreadsheet import spreadsheet_safe
-from crm.models import Tier
+from crm.models import ServiceModel, Tier
 from crm.selectors import customers_visible_to
+from crm.services import owner_fits_service
 from health.cycles import (
     review_cycle_complete,
     review_cycle_configure,
@@ -298,10 +299,18 @@ TEAM_ONE_PERSON_PER_CELL = 60
 
 def _review_rows(customers, owners):
     rows = list(customers)
-    # Every row's reassign menu lists the same owners: built once, the row's own marked.
-    options = format_html_join(
-        "", '<option value="{}">{}</option>', ((owner.pk, str(owner)) for owner in owners)
-    )
+    # A row's reassign menu lists the owners its account may have (never an inside-sales
+    # person for a field account, nor the reverse: that is a hand-off): two menus, built once,
+    # the row's own owner marked.
+    owners = list(owners)
+    menus = {
+        service: format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            ((owner.pk, str(owner)) for owner in owners if owner_fits_service(owner, service)),
+        )
+        for service in (ServiceModel.FIELD, ServiceModel.INSIDE_SALES)
+    }
     flags = AccountFlag.objects.filter(
         customer__in=[c.pk for c in rows], resolved_at__isnull=True, acknowledged_until__isnull=True
     ).order_by("kind")
@@ -313,6 +322,8 @@ def _review_rows(customers, owners):
         customer.label = RECOMMENDATIONS[customer.recommendation]
         customer.open_flags = by_customer.get(customer.pk, [])
         current = f'<option value="{customer.owner_id}">'
+        inside = customer.service_model == ServiceModel.INSIDE_SALES
+        options = menus[ServiceModel.INSIDE_SALES if inside else ServiceModel.FIELD]
         customer.owner_options = mark_safe(
             options.replace(current, f'<option value="{customer.owner_id}" selected>', 1)
         )

@@ -222,7 +222,7 @@ def test_a_field_day_near_me_then_the_route_then_a_check_in_and_the_log(
         page.get_by_role("link", name="Mark done").click()
         meeting.refresh_from_db()
         assert meeting.travel_minutes > 0, "the route gave the meeting its drive"
-        expect(page.get_by_label("Travel minutes")).to_have_value(str(meeting.travel_minutes))
+        expect(page.get_by_label("Travel (minutes)")).to_have_value(str(meeting.travel_minutes))
         expect(page.get_by_label("Duration (minutes)")).to_have_value("1")
         page.get_by_role("button", name="Save visit").click()
         expect(page.get_by_text("Visit to Roundhay Retail logged.")).to_be_visible()

@@ -71,7 +71,7 @@ def test_manager_hands_smiths_to_inside_sales_and_inside_sales_calls(
     phone.get_by_role("link", name="Mark done").click()
     kinds = phone.get_by_label("Kind").locator("option").all_inner_texts()
     assert "On site" not in kinds and "Phone" in kinds
-    expect(phone.get_by_label("Travel minutes")).to_have_count(0)
+    expect(phone.get_by_label("Travel (minutes)")).to_have_count(0)
     phone.get_by_label("What the customer said").fill("Happy to be called from now on")
     phone.get_by_role("button", name="Save visit").click()
     expect(phone.get_by_text(f"Visit to {first.customer.name} logged.")).to_be_visible()

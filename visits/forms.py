@@ -174,7 +174,13 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
             # Suggests the known competitors (the page's datalist); anything else may be typed.
             "competitor": forms.TextInput(attrs={"list": "competitors", "autocomplete": "off"}),
         }
-        labels = {"visited_at": "When", "duration_minutes": "Duration (minutes)"}
+        # The plan form's labels for the same fields (PlanForm.travel_minutes, distance_km).
+        labels = {
+            "visited_at": "When",
+            "duration_minutes": "Duration (minutes)",
+            "travel_minutes": "Travel (minutes)",
+            "distance_km": "Distance (km)",
+        }
 
     def __init__(self, *args, customer: Customer, user: User, **kwargs):
         super().__init__(*args, **kwargs)

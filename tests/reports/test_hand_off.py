@@ -315,8 +315,18 @@ def test_the_page_query_count_does_not_grow_with_the_selection(
 
 def test_reassigning_across_inside_sales_is_a_hand_off_not_a_reassign(client, world, inside):
     account = CustomerFactory(territory=world.north, owner=world.rep_north)
+    phoned = CustomerFactory(
+        territory=world.north, owner=inside, service_model=ServiceModel.INSIDE_SALES
+    )
     health_refresh_everything(as_of=TODAY())
     client.force_login(world.north_manager)
+    # The review's reassign menus offer only owners the account may have.
+    page = client.get(reverse("manage:review"), {"q": account.name}).text
+    menu = page.split(f'id="review-{account.pk}"', 1)[-1].split("</select>", 1)[0]
+    assert f'value="{world.rep_north.pk}"' in menu and f'value="{inside.pk}"' not in menu
+    page = client.get(reverse("manage:review"), {"q": phoned.name}).text
+    menu = page.split(f'id="review-{phoned.pk}"', 1)[-1].split("</select>", 1)[0]
+    assert f'value="{inside.pk}"' in menu and f'value="{world.rep_north.pk}"' not in menu
     answer = client.post(
         reverse("manage:review_action", args=[account.pk]),
         {"action": "reassign", "owner": inside.pk},
