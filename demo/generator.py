@@ -55,7 +55,7 @@ REPS_PER_SUB_TERRITORY = 10
 CHUNK_SIZE = 2_000
 
 MEETINGS_PER_DAY = 6
-SMITH_SHARE = 0.12
+SMITH_SHARE = 0.15
 JONES_SHARE = 0.15
 
 
@@ -654,7 +654,7 @@ class _Generator:
 
     def invoices(self, customer_id, tier, status, archetype, rows) -> None:
         rng = self.rng
-        base = {"A": 9000, "B": 3500, "C": 1400, "D": 600}[tier]
+        base = {"A": 2500, "B": 800, "C": 250, "D": 100}[tier]
         per_year = {
             "smith": rng.randint(12, 20),
             "jones": rng.randint(6, 12),
@@ -662,21 +662,26 @@ class _Generator:
         }[archetype]
         # Each account has a margin of its own, spread around its archetype's (so the book's
         # margins form a continuum, not three bands), and each invoice varies around it.
-        centre = {"smith": 0.045, "jones": 0.52, "normal": 0.31}[archetype]
+        centre = {"smith": 0.045, "jones": 0.52, "normal": 0.22}[archetype]
         own = min(0.75, max(-0.05, rng.gauss(centre, 0.07)))
         margin = (own - 0.03, own + 0.03)
         discount_share = {"smith": (0.08, 0.15), "jones": (0.0, 0.02), "normal": (0.0, 0.05)}[
             archetype
         ]
         active_days = 365 if status == "active" else rng.randint(60, 200)
-        for _ in range(per_year):
-            issued = self.today - dt.timedelta(days=rng.randint(365 - active_days, 364))
+        # Orders come at a steady pace (one every `step` days, give or take), as real accounts
+        # order: three months then hold about a quarter's revenue, so before/after comparisons
+        # (Outcomes) show the action's effect, not the luck of which months an order fell in.
+        step = active_days / per_year
+        for order in range(per_year):
+            days_ago = 364 - int(order * step + rng.uniform(0, step))
+            issued = self.today - dt.timedelta(days=max(365 - active_days, days_ago))
             if archetype == "jones":
                 amount = base * 2.5 * rng.lognormvariate(0, 0.3)
             elif archetype == "smith":
                 amount = base * 0.4 * rng.lognormvariate(0, 0.3)
             else:
-                amount = base * rng.lognormvariate(0, 0.4)
+                amount = base * rng.lognormvariate(0, 0.25)
             due = issued + dt.timedelta(days=30)
             late = {
                 "smith": rng.randint(25, 120),

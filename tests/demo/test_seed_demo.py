@@ -181,6 +181,34 @@ def test_the_demo_book_looks_real_margins_spread_and_nothing_done_ahead_of_now()
     assert len(set(margins)) >= 30 and min(margins) < 10 and max(margins) > 50
 
 
+def test_the_demo_whale_curve_and_outcomes_look_like_a_real_book():
+    """Kaplan's studies: the most profitable 20-40 % of accounts earn 150-300 % of the profit,
+    the rest give part of it back. And a hand-off changes cost to serve, not revenue by
+    multiples: each group's revenue moves by tens of percent at most."""
+    from accounts.models import User
+    from reports.outcomes import outcomes
+
+    with time_machine.travel(dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC), tick=False):
+        demo_data_seed(customers=600, seed=3)
+        profits = sorted(
+            (m.profit for m in AccountMetrics.objects.exclude(profit=None)), reverse=True
+        )
+        running, peak, peak_at = 0, 0, 0
+        for count, profit in enumerate(profits, start=1):
+            running += profit
+            if running > peak:
+                peak, peak_at = running, count
+        total = sum(profits)
+        assert 150 <= peak / total * 100 <= 300, f"peak {peak / total:.0%}"
+        assert 20 <= peak_at / len(profits) * 100 <= 40, f"at {peak_at / len(profits):.0%}"
+        groups, _ = outcomes(User.objects.get(username="admin"), today=timezone.localdate())
+    measured = [group for group in groups if group.accounts >= 10]
+    assert measured, "the demo has hand-offs old enough to measure"
+    for group in measured:
+        assert abs(group.revenue_change) <= 40, (group.label, group.revenue_change)
+        assert group.cost_change < 0, (group.label, group.cost_change)
+
+
 def test_the_team_grows_with_the_book_keeping_the_fixed_logins():
     demo_data_seed(customers=300, seed=2, today=TODAY, accounts_per_rep=6)
 
