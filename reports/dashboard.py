@@ -508,6 +508,11 @@ def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict
         share = max(-0.5, min(1.0, float(margin)))
         return height - pad - (share + 0.5) / 1.5 * (height - 2 * pad)
 
+    def beyond(margin, cost) -> bool:
+        """Off the axes' scale: drawn at the edge as an outlier (a hollow marker), not as if
+        it were there."""
+        return float(cost) > axis_cost or not -0.5 <= float(margin) <= 1.0
+
     # Up to 300 points a page: plain rows, one reverse() for every link, and the markup built
     # here with format_html_join (escaped like a template, at a fraction of the cost of model
     # instances, reverse() and a template loop per point).
@@ -516,8 +521,10 @@ def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict
     for pk, name, tier, revenue, gross_margin, cost in accounts:
         margin = gross_margin / revenue
         segment = _segment(margin, cost, median_margin, median_cost)
+        outlier = beyond(margin, cost)
         points.append(
             {
+                "outlier": outlier,
                 "name": name,
                 "tier": tier,
                 "url": account_url.format(pk),
@@ -527,6 +534,7 @@ def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict
                 "label": (
                     f"{name} (tier {tier}): {round(margin * 100)}% margin, "
                     f"{cost:,.0f} cost to serve — {segment}"
+                    + (" (beyond the axis, drawn at its edge)" if outlier else "")
                 ),
                 "segment": segment,
             }
@@ -537,10 +545,22 @@ def quadrant(segments: QuerySet[Segment], customers: QuerySet[Customer]) -> dict
         "points": points,
         "dots": format_html_join(
             "\n",
-            '<a href="{}"><circle class="dot tier-{}" cx="{}" cy="{}" r="4">'
+            '<a href="{}"><circle class="dot tier-{}{}" cx="{}" cy="{}" r="{}">'
             "<title>{}</title></circle></a>",
-            ((p["url"], p["tier"], p["x"], p["y"], p["label"]) for p in points),
+            (
+                (
+                    p["url"],
+                    p["tier"],
+                    " outlier" if p["outlier"] else "",
+                    p["x"],
+                    p["y"],
+                    6 if p["outlier"] else 4,
+                    p["label"],
+                )
+                for p in points
+            ),
         ),
+        "outliers": sum(1 for p in points if p["outlier"]),
         # Axis values, so a point reads as a margin and a cost, not only as a quadrant.
         "x_ticks": [
             (round(x(value), 1), f"{value:,.0f}")

@@ -244,3 +244,31 @@ def test_every_manager_page_fits_a_phone(live_server, phone_page, world, path):
     expect(page.locator("h1")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"{path} is {width} px wide on a 375 px phone"
+
+
+def test_the_managers_pages_use_a_desktops_width(live_server, desktop_page, world):
+    """At 1280 px: the dashboard's salespeople table fits its card (no column cut off) and the
+    charts take their card's width."""
+    from health.services import health_refresh_everything
+    from tests.factories import InvoiceFactory
+
+    for n in range(6):
+        account = CustomerFactory(territory=world.north, owner=world.rep_north, tier="ABCD"[n % 4])
+        InvoiceFactory(customer=account, amount=1000 + 500 * n, cost_of_goods=600)
+        VisitFactory(customer=account, salesperson=world.rep_north)
+    health_refresh_everything(as_of=timezone.localdate())
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/")
+    table = page.locator("#salespeople")
+    expect(table).to_be_visible()
+    fits = table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
+    assert fits, "the salespeople table runs past its card"
+    page.goto(f"{live_server.url}/manage/profitability/")
+    charts = page.locator(".chart svg")
+    expect(charts.first).to_be_visible()
+    for index in range(charts.count()):
+        share = charts.nth(index).evaluate(
+            "svg => svg.getBoundingClientRect().width / svg.closest('.card').clientWidth"
+        )
+        assert share > 0.85, f"chart {index} uses {share:.0%} of its card"

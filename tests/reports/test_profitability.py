@@ -89,6 +89,34 @@ def test_the_quadrant_has_all_four_segments(world):
     }
 
 
+def test_accounts_beyond_the_quadrants_axes_are_drawn_as_outliers_not_stacked(
+    client, world, settings
+):
+    world.bay = TerritoryFactory(name="Outlier Bay", parent=world.north)
+    for n in range(20):
+        account(world, f"Ordinary {n}", Decimal("300"), visit_minutes=60 + n)
+    costly = account(world, "Very costly", Decimal("300"), visit_minutes=1400)
+    for _ in range(5):
+        VisitFactory(customer=costly, salesperson=world.rep_north, duration_minutes=1400)
+    account(world, "Giveaway", Decimal("-900"))  # net margin -90 %: below the axis
+    health_refresh_everything(as_of=timezone.localdate())
+    chart = quadrant(
+        Segment.objects.filter(territory=world.bay), Customer.objects.filter(territory=world.bay)
+    )
+    by_name = {p["name"]: p for p in chart["points"]}
+    assert by_name["Very costly"]["outlier"] and by_name["Giveaway"]["outlier"]
+    assert not by_name["Ordinary 3"]["outlier"]
+    assert chart["outliers"] == sum(1 for p in chart["points"] if p["outlier"]) >= 2
+    assert 'class="dot tier-B outlier"' in chart["dots"]
+    assert "beyond the axis, drawn at its edge" in by_name["Very costly"]["label"]
+    client.force_login(world.north_manager)
+    page = client.get(reverse("manage:profitability"), {"territory": world.bay.pk}).text
+    assert (
+        "a ring: beyond the axes" in page
+        and f"Money figures in {settings.CADENCE_CURRENCY}" in page
+    )
+
+
 def test_profitability_page_full_and_htmx_and_scoped(client, whales):
     client.force_login(whales.north_manager)
     page = client.get(reverse("manage:profitability"))
