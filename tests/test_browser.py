@@ -192,6 +192,17 @@ def test_the_plan_form_logs_no_console_error_or_csp_violation(live_server, deskt
     page.get_by_role("button", name="Plan meeting").click()
     expect(page.get_by_text("The meeting must end after it starts.")).to_be_visible()
     page.wait_for_timeout(300)
+    # The same in the schedule's panel (htmx swaps the form with its errors in place).
+    page.goto(f"{live_server.url}/visits/schedule/")
+    page.get_by_role("link", name="Plan a meeting").first.click()
+    panel = page.locator("#panel")
+    panel.get_by_label("Find a customer").fill("Roundhay")
+    panel.get_by_label(re.compile("Roundhay Rope Co")).check()
+    panel.get_by_label("Start").fill(local_input(start))
+    panel.get_by_label("End").fill(local_input(start - dt.timedelta(hours=1)))
+    panel.get_by_role("button", name="Plan meeting").click()
+    expect(panel.get_by_text("The meeting must end after it starts.")).to_be_visible()
+    page.wait_for_timeout(300)
 
 
 def test_the_api_docs_page_logs_no_csp_violation(live_server, desktop_page, world):
