@@ -9,6 +9,9 @@ home base and places every account round its town). Run by hand: `.venv/bin/pyth
 3. Kilometres on the seed's own days: each rep's planned on-site meetings of a day (3 or more)
    visited from home and back, in the order of their times, in nearest-neighbour order, and in
    the solver's order (the meetings as stops without fixed times).
+4. An overfull day: 2,000 planned meetings on one of sales1's days (written straight to the
+   table, as data from before the day's limit could be; rolled back after), the whole day plan
+   as the route page builds it: the route takes the first CADENCE_ROUTE_MAX_MEETINGS.
 """
 
 import datetime as dt
@@ -26,6 +29,7 @@ import django
 
 django.setup()
 
+from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.db.models.functions import TruncDate  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -213,5 +217,47 @@ def main() -> None:
         print("   no day with 3 or more planned on-site meetings")
 
 
+def overfull_day(rep: User, today: dt.date) -> None:
+    day = today + dt.timedelta(days=1)
+    accounts = list(Customer.objects.filter(owner=rep, latitude__isnull=False)[:200])
+    home = home_place(rep)
+    with transaction.atomic():
+        Visit.objects.bulk_create(
+            Visit(
+                customer=accounts[n % len(accounts)],
+                salesperson=rep,
+                kind=VisitKind.ON_SITE,
+                status=VisitStatus.PLANNED,
+                scheduled_start=timezone.make_aware(
+                    dt.datetime.combine(day, dt.time(8)) + dt.timedelta(minutes=n % 600)
+                ),
+                scheduled_end=timezone.make_aware(
+                    dt.datetime.combine(day, dt.time(8)) + dt.timedelta(minutes=n % 600 + 30)
+                ),
+            )
+            for n in range(2000)
+        )
+
+        def plan():
+            return day_plan(
+                rep,
+                day=day,
+                start=home,
+                end=home,
+                opens=dt.time(8, 30),
+                closes=dt.time(17, 30),
+                detour_minutes=60,
+            )
+
+        result = plan()
+        print(
+            f"   {rep.username} {day}: {median_ms(plan):7.1f} ms; {len(result.stops)} stops "
+            f"listed, {result.not_routed:,} meetings past the route's limit"
+        )
+        transaction.set_rollback(True)
+
+
 if __name__ == "__main__":
     main()
+    print("4. an overfull day: 2,000 planned meetings")
+    overfull_day(User.objects.get(username="sales1"), timezone.localdate())

@@ -46,7 +46,7 @@ class _Row:
             if required:
                 self.fail(name, "This field is required.")
             return ""
-        if not isinstance(value, str | int):
+        if not isinstance(value, str | int) or isinstance(value, bool):
             self.fail(name, "Give text.")
             return ""
         value = str(value).strip()
@@ -119,7 +119,11 @@ def _customers_by_key(rows: list[_Row]) -> tuple[dict[str, int], set[int]]:
         for row in rows
         if isinstance(code := row.data.get("customer_code"), str | int) and _storable(str(code))
     } - {""}
-    ids = {pk for row in rows if isinstance(pk := row.data.get("customer"), int)}
+    ids = {
+        pk
+        for row in rows
+        if isinstance(pk := row.data.get("customer"), int) and not isinstance(pk, bool)
+    }
     found = Customer.objects.filter(code__in=codes).values_list("code", "pk")
     known_ids = set(Customer.objects.filter(pk__in=ids).values_list("pk", flat=True))
     return dict(found), known_ids
@@ -137,7 +141,7 @@ def _customer(row: _Row, by_code: dict[str, int], known_ids: set[int]) -> int | 
     if pk is None:
         row.fail("customer_code", "Give the customer's code (or its Cadence id as customer).")
         return None
-    if not isinstance(pk, int) or pk not in known_ids:
+    if not isinstance(pk, int) or isinstance(pk, bool) or pk not in known_ids:
         row.fail("customer", f"No customer with the id {pk}.")
         return None
     return pk
