@@ -145,6 +145,24 @@ def km_comparison(rep: User, today: dt.date) -> list[tuple[float, float, float]]
     return days
 
 
+def plan_of(rep: User, day: dt.date):
+    """The day plan as the route page builds it (start and end at home, detour 60 minutes)."""
+    home = home_place(rep)
+
+    def plan():
+        return day_plan(
+            rep,
+            day=day,
+            start=home,
+            end=home,
+            opens=dt.time(8, 30),
+            closes=dt.time(17, 30),
+            detour_minutes=60,
+        )
+
+    return plan
+
+
 def busiest_day(rep: User, today: dt.date) -> dt.date:
     row = (
         Visit.objects.filter(
@@ -179,20 +197,8 @@ def main() -> None:
     print("2. whole day plan (database reads + solve), detour 60 min, start/end home")
     for username in REPS:
         rep = User.objects.get(username=username)
-        home = home_place(rep)
         day = busiest_day(rep, today)
-
-        def plan(rep=rep, home=home, day=day):
-            return day_plan(
-                rep,
-                day=day,
-                start=home,
-                end=home,
-                opens=dt.time(8, 30),
-                closes=dt.time(17, 30),
-                detour_minutes=60,
-            )
-
+        plan = plan_of(rep, day)
         result = plan()
         print(
             f"   {username:7} {day} {median_ms(plan):7.1f} ms  {len(result.stops)} stops "
@@ -220,7 +226,6 @@ def main() -> None:
 def overfull_day(rep: User, today: dt.date) -> None:
     day = today + dt.timedelta(days=1)
     accounts = list(Customer.objects.filter(owner=rep, latitude__isnull=False)[:200])
-    home = home_place(rep)
     with transaction.atomic():
         Visit.objects.bulk_create(
             Visit(
@@ -237,18 +242,7 @@ def overfull_day(rep: User, today: dt.date) -> None:
             )
             for n in range(2000)
         )
-
-        def plan():
-            return day_plan(
-                rep,
-                day=day,
-                start=home,
-                end=home,
-                opens=dt.time(8, 30),
-                closes=dt.time(17, 30),
-                detour_minutes=60,
-            )
-
+        plan = plan_of(rep, day)
         result = plan()
         print(
             f"   {rep.username} {day}: {median_ms(plan):7.1f} ms; {len(result.stops)} stops "

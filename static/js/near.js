@@ -36,27 +36,8 @@ document.addEventListener("DOMContentLoaded", function () {
 document.addEventListener("DOMContentLoaded", function () {
   var element = document.getElementById("near-map");
   var data = document.getElementById("near-points");
-  if (!element || !data || !window.L) return;
+  if (!element || !data || !window.L || !window.CadenceMap) return;
   var points = JSON.parse(data.textContent);
   var COLOURS = { here: "#37474f", overdue: "#c62828", account: "#1565c0" };
-  var map = L.map(element, { preferCanvas: true });
-  L.tileLayer(element.dataset.tiles, {
-    maxZoom: 19,
-    attribution: element.dataset.attribution,
-  }).addTo(map);
-  points.forEach(function (point) {
-    L.circleMarker([point[0], point[1]], {
-      radius: point[3] === "here" ? 6 : 9,
-      color: "#fff",
-      weight: 2,
-      fillColor: COLOURS[point[3]],
-      fillOpacity: 0.95,
-    })
-      .bindTooltip(point[2])
-      .addTo(map);
-  });
-  map.fitBounds(
-    L.latLngBounds(points.map(function (point) { return [point[0], point[1]]; })),
-    { padding: [24, 24], maxZoom: 15 }
-  );
+  CadenceMap.draw(element, points, COLOURS, ["here"], 15);
 });

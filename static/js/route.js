@@ -51,7 +51,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var element = document.getElementById("route-map");
     var data = document.getElementById("route-points");
-    if (!element || !data || !window.L) return;
+    if (!element || !data || !window.L || !window.CadenceMap) return;
     var points = JSON.parse(data.textContent);
     var COLOURS = {
       start: "#37474f",
@@ -60,28 +60,11 @@
       suggested: "#ef6c00",
       unreachable: "#c62828",
     };
-    var map = L.map(element, { preferCanvas: true });
-    L.tileLayer(element.dataset.tiles, {
-      maxZoom: 19,
-      attribution: element.dataset.attribution,
-    }).addTo(map);
+    var map = CadenceMap.draw(element, points, COLOURS, ["start", "end"], 14);
     // The line follows the route; an unreachable meeting is a marker off it.
     var line = points
       .filter(function (point) { return point[3] !== "unreachable"; })
       .map(function (point) { return [point[0], point[1]]; });
     L.polyline(line, { color: "#1565c0", weight: 3, opacity: 0.7 }).addTo(map);
-    points.forEach(function (point) {
-      L.circleMarker([point[0], point[1]], {
-        radius: point[3] === "start" || point[3] === "end" ? 6 : 9,
-        color: "#fff",
-        weight: 2,
-        fillColor: COLOURS[point[3]],
-        fillOpacity: 0.95,
-      })
-        .bindTooltip(point[2])
-        .addTo(map);
-    });
-    var everywhere = points.map(function (point) { return [point[0], point[1]]; });
-    map.fitBounds(L.latLngBounds(everywhere), { padding: [24, 24], maxZoom: 14 });
   });
 })();
