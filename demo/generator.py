@@ -662,7 +662,7 @@ class _Generator:
         }[archetype]
         # Each account has a margin of its own, spread around its archetype's (so the book's
         # margins form a continuum, not three bands), and each invoice varies around it.
-        centre = {"smith": 0.045, "jones": 0.52, "normal": 0.22}[archetype]
+        centre = {"smith": 0.045, "jones": 0.52, "normal": 0.2}[archetype]
         own = min(0.75, max(-0.05, rng.gauss(centre, 0.07)))
         margin = (own - 0.03, own + 0.03)
         discount_share = {"smith": (0.08, 0.15), "jones": (0.0, 0.02), "normal": (0.0, 0.05)}[

@@ -35,8 +35,9 @@ PARTNERS = {
 }
 
 # Which accounts move, by the refreshed recommendation and the id (a deterministic sample):
-# a third of those that lose money on visits went to inside sales, half of those that lose
-# money anyway to a partner, a few small ones to self-service and a few to remote visits.
+# a third of those that lose money on visits went to inside sales and a sixth to remote
+# visits, half of those that lose money anyway to a partner, a few small ones to self-service
+# and a few profitable ones to remote visits.
 _CHOOSE_SQL = f"""
 SELECT c.id,
        CASE WHEN m.recommendation = '{Recommendation.MOVE_REMOTE}' AND MOD(c.id, 3) = 0
@@ -54,7 +55,7 @@ JOIN crm_accountmetrics m ON m.customer_id = c.id
 JOIN accounts_territory t ON t.id = c.territory_id
 LEFT JOIN accounts_territory parent ON parent.id = t.parent_id
 WHERE c.status = 'active'
-  AND ((m.recommendation = '{Recommendation.MOVE_REMOTE}' AND MOD(c.id, 3) = 0)
+  AND ((m.recommendation = '{Recommendation.MOVE_REMOTE}' AND MOD(c.id, 6) IN (0, 1, 3))
        OR (m.recommendation = '{Recommendation.HAND_OFF}' AND MOD(c.id, 2) = 0)
        OR (c.tier = 'D' AND m.recommendation IN ('{Recommendation.KEEP}',
                                                  '{Recommendation.REPRICE}') AND MOD(c.id, 10) = 3)

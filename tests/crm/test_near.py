@@ -89,7 +89,8 @@ def test_the_near_me_page_lists_with_badges_and_refuses_nonsense(client, world):
     customers_due_refresh(customer_ids=[overdue.pk])
     client.force_login(world.rep_north)
     page = client.get(reverse("visits:near"), {"lat": LEEDS[0], "lng": LEEDS[1], "km": 5}).text
-    row = page.split("Headingley Hardware")[1].split("</li>")[0]
+    listed = page.split('<ol class="plain who near">', 1)[1]
+    row = listed.split("Headingley Hardware")[1].split("</li>")[0]
     assert "3.1 km" in row and ">overdue<" in row
     # Plan carries the estimated drive from here (3.1 km times 1.3 at 50 km/h).
     assert (

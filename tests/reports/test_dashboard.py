@@ -149,7 +149,7 @@ def test_discounts_given_show_beside_margin(client, world):
     client.force_login(world.north_manager)
     page = client.get(reverse("manage:dashboard")).text
     assert "after 137 discounts given" in page
-    assert "Discounts (12 mo.)" in page and '<td class="num">137</td>' in page
+    assert "Discounts (12 mo., " in page and '<td class="num">137</td>' in page
     review = client.get(reverse("manage:review")).text
     assert "Haggler Ltd" in review and "after discounts of 137" in review
 
