@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import Territory, User
-from accounts.signals import hourly_cost_changed
+from accounts.services import user_save
 
 
 @admin.register(User)
@@ -20,9 +20,7 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and "hourly_cost" in form.changed_data:
-            hourly_cost_changed.send(sender=User, user=obj)
+        user_save(user=obj, changed=set(form.changed_data) if change else set())
 
 
 @admin.register(Territory)

@@ -1,6 +1,9 @@
 import secrets
 
+from django.db import transaction
+
 from accounts.models import User
+from accounts.signals import hourly_cost_changed
 
 CALENDAR_TOKEN_BYTES = 32
 
@@ -10,6 +13,18 @@ def calendar_token_regenerate(*, user: User) -> str:
     user.calendar_token = secrets.token_urlsafe(CALENDAR_TOKEN_BYTES)
     user.save(update_fields=["calendar_token"])
     return user.calendar_token
+
+
+@transaction.atomic
+def user_save(*, user: User, changed: set[str] | frozenset[str] = frozenset()) -> User:
+    """Save a user as an admin edited them (`changed`: the fields they changed). A new hourly
+    cost puts every figure costing that user's visits out of date: health hears of it in the
+    same transaction and asks for their refresh."""
+    existing = user.pk is not None
+    user.save()
+    if existing and "hourly_cost" in changed:
+        hourly_cost_changed.send(sender=User, user=user)
+    return user
 
 
 def user_home_base_set(*, user: User, label: str, latitude: float, longitude: float) -> User:
