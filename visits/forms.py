@@ -18,6 +18,8 @@ from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_MEETING = dt.timedelta(hours=24)
+# A follow-up meeting's time when none is given (the log form's default, for the API too).
+FOLLOW_UP_TIME = dt.time(9, 0)
 MEETING_KINDS = [(k, label) for k, label in VisitKind.choices if k != VisitKind.EMAIL]
 # Travel is asked for only where someone travels: on-site visits of field accounts.
 TRAVEL_FIELDS = ("travel_minutes", "distance_km", "expenses")
@@ -146,7 +148,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
     )
     follow_up_time = forms.TimeField(
         required=False,
-        initial=dt.time(9, 0),
+        initial=FOLLOW_UP_TIME,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         label="Follow-up meeting at",
     )
@@ -203,12 +205,16 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
             follow_up_on = cleaned.get("follow_up_on")
             if not follow_up_on:
                 self.add_error("follow_up_on", "Set the follow-up date to plan the meeting.")
-            elif not cleaned.get("follow_up_time"):
-                self.add_error("follow_up_time", "Set the time of the follow-up meeting.")
-            else:
-                start = timezone.make_aware(
-                    dt.datetime.combine(follow_up_on, cleaned["follow_up_time"])
-                )
+            # Left out (an API client, the offline app): the page's default. Emptied on the
+            # page: asked for.
+            at = cleaned.get("follow_up_time") or (
+                None if "follow_up_time" in self.data else FOLLOW_UP_TIME
+            )
+            if follow_up_on and at is None:
+                if "follow_up_time" not in self.errors:
+                    self.add_error("follow_up_time", "Set the time of the follow-up meeting.")
+            elif follow_up_on:
+                start = timezone.make_aware(dt.datetime.combine(follow_up_on, at))
                 if start <= timezone.now():
                     self.add_error("follow_up_on", "The follow-up meeting must be in the future.")
                 cleaned["plan_follow_up_at"] = start

@@ -279,7 +279,8 @@
         next_step: data.next_step,
       };
       if (data.follow_up_on) body.follow_up_on = data.follow_up_on;
-      if (data.plan_follow_up) Object.assign(body, { plan_follow_up: true, follow_up_time: "09:00" });
+      // The follow-up's time is the log form's default (the server's, not a copy here).
+      if (data.plan_follow_up) Object.assign(body, { plan_follow_up: true });
       if (meeting) {
         return { kind: "log", title: `Visit to ${name}`, url: `/api/v1/visits/${meeting.id}/log/`, body };
       }

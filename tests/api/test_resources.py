@@ -99,6 +99,30 @@ def test_an_unplanned_visit_logged_offline_arrives_once_with_its_follow_up(world
     assert future.status_code == 400 and "visited_at" in future.json()["error"]["fields"]
 
 
+def test_a_follow_up_without_a_time_takes_the_log_forms_default_as_documented(world):
+    """docs/api.md: follow_up_time "default 09:00" — left out, the follow-up is at 09:00, as
+    the page's prefilled field would have it; sent empty, it is asked for."""
+    from visits.forms import FOLLOW_UP_TIME
+
+    rep = Api(world.rep_north)
+    next_week = timezone.localdate() + dt.timedelta(days=7)
+    body = {
+        "customer": world.north_customer.pk,
+        "kind": "on_site",
+        "visited_at": (timezone.now() - dt.timedelta(hours=2)).replace(microsecond=0).isoformat(),
+        "duration_minutes": 30,
+        "follow_up_on": next_week.isoformat(),
+        "plan_follow_up": True,
+    }
+    logged = rep.post("/api/v1/visits/log/", body)
+    assert logged.status_code == 201, logged.json()
+    follow_up = Visit.objects.get(pk=logged.json()["follow_up"]["id"])
+    assert timezone.localtime(follow_up.scheduled_start).time() == FOLLOW_UP_TIME
+    emptied = rep.post("/api/v1/visits/log/", body | {"follow_up_time": ""})
+    assert emptied.status_code == 400
+    assert "follow_up_time" in emptied.json()["error"]["fields"]
+
+
 def test_reschedule_and_a_meeting_cancelled_meanwhile_is_a_conflict_with_both_versions(world):
     rep = Api(world.rep_north)
     meeting = PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north)
