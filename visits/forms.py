@@ -11,9 +11,9 @@ from core.bounds import (
     validate_plausible_date,
     validate_single_line,
 )
-from crm.cadence import remote_kind_for
 from crm.models import Competitor, Contact, Customer
 from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
+from visits.services import default_meeting_kind
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -38,13 +38,6 @@ def set_kinds(field: forms.ChoiceField, choices: list[tuple[str, str]]) -> None:
     field.error_messages["invalid_choice"] = (
         f"Choose one of: {', '.join(kind for kind, _ in choices)}."
     )
-
-
-def default_kind(customer: Customer | None, user: User) -> str:
-    """What a new meeting with `customer` is by default: its service model's contact kind."""
-    if (customer is not None and customer.is_remote) or user.is_inside_sales:
-        return remote_kind_for(customer.service_model if customer else "inside_sales")
-    return VisitKind.ON_SITE
 
 
 class ContactsField(forms.ModelMultipleChoiceField):
@@ -104,7 +97,7 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
         self.fields["customer"].queryset = customers
         set_kinds(self.fields["kind"], kinds_for(user, MEETING_KINDS))
         customer = self.chosen_customer()
-        self.fields["kind"].initial = default_kind(customer, user)
+        self.fields["kind"].initial = default_meeting_kind(customer, user)
         if (customer is not None and customer.is_remote) or user.is_inside_sales:
             del self.fields["travel_minutes"], self.fields["distance_km"]
         self.limit_contacts(customer)
@@ -190,7 +183,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
         self.fields["outcome"].choices = [("", "—"), *Outcome.choices]
         set_kinds(self.fields["kind"], kinds_for(user, list(VisitKind.choices)))
         if not self.is_bound and "kind" not in (kwargs.get("initial") or {}):
-            self.initial["kind"] = default_kind(customer, user)
+            self.initial["kind"] = default_meeting_kind(customer, user)
         # Remote-served accounts and inside sales: no one travelled, so nothing to ask.
         self.known_competitors = Competitor.objects.values_list("name", flat=True)
         self.remote = customer.is_remote or user.is_inside_sales

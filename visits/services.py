@@ -23,8 +23,8 @@ from core.cache import all_schedules_changed, schedules_changed
 from core.events import announce, visit_logged
 from core.locks import keyed_lock_id
 from core.refresh import customers_refresh_request
-from crm.cadence import cadence_sql_params, next_due_sql
-from crm.models import Contact, Customer, LocationSource
+from crm.cadence import cadence_sql_params, next_due_sql, remote_kind_for
+from crm.models import Contact, Customer, LocationSource, ServiceModel
 from crm.services import competitor_normalise, validate_contacts_belong_to
 from visits.models import (
     CADENCE_VISIT_KINDS,
@@ -201,10 +201,12 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
-def _meeting_kind(customer: Customer, user: User) -> str:
-    """A meeting's kind when nothing says otherwise: a call for remote service, else on site."""
-    if customer.is_remote or user.is_inside_sales:
-        return VisitKind.PHONE
+def default_meeting_kind(customer: Customer | None, user: User) -> str:
+    """What a meeting with `customer` led by `user` is by default: its service model's contact
+    kind (phone, or video where an admin set it) for a remote-served account or an inside
+    seller, else on site. The plan and log forms propose it; a hand-off converts to it."""
+    if (customer is not None and customer.is_remote) or user.is_inside_sales:
+        return remote_kind_for(customer.service_model if customer else ServiceModel.INSIDE_SALES)
     return VisitKind.ON_SITE
 
 
@@ -223,7 +225,7 @@ def visit_reassign(*, visit: Visit, salesperson: User) -> Visit:
     if visit.kind == VisitKind.ON_SITE and (
         visit.customer.is_remote or salesperson.is_inside_sales
     ):
-        visit.kind = _meeting_kind(visit.customer, salesperson)
+        visit.kind = default_meeting_kind(visit.customer, salesperson)
     visit.sequence += 1
     visit.save(update_fields=["salesperson", "kind", "sequence", "updated_at"])
     schedules_changed([before])
@@ -340,7 +342,9 @@ def visit_log(
         follow_up = visit_schedule(
             user=visit.salesperson,
             customer=customer,
-            kind=kind if kind != VisitKind.EMAIL else _meeting_kind(customer, visit.salesperson),
+            kind=kind
+            if kind != VisitKind.EMAIL
+            else default_meeting_kind(customer, visit.salesperson),
             start=plan_follow_up_at,
             end=plan_follow_up_at + dt.timedelta(minutes=FOLLOW_UP_MEETING_MINUTES),
             contacts=contacts,

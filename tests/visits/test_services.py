@@ -205,3 +205,25 @@ def test_nightly_cadence_job_fixes_rows_written_outside_the_services(world):
         timezone.localdate() - dt.timedelta(days=2)
     )
     assert customers_refresh_cadence.apply().get() == 0
+
+
+def test_a_handed_meeting_becomes_the_kind_the_plan_form_proposes(world):
+    """A remote-served account whose service model an admin set to video: the plan form
+    proposes video, and a meeting handed to another person turns into video too (not phone)."""
+    from crm.models import RemoteKind, ServiceCadence, ServiceModel
+    from visits.forms import PlanForm
+    from visits.services import visit_reassign
+
+    ServiceCadence.objects.create(service_model=ServiceModel.REMOTE, days=30, kind=RemoteKind.VIDEO)
+    customer = world.north_customer
+    customer.service_model = ServiceModel.REMOTE
+    customer.save(update_fields=["service_model"])
+    form = PlanForm(
+        initial={"customer": customer.pk},
+        customers=type(customer).objects.filter(pk=customer.pk),
+        user=world.rep_north,
+    )
+    assert form.fields["kind"].initial == VisitKind.VIDEO
+    meeting = PlannedVisitFactory(customer=customer, salesperson=world.rep_north, kind="on_site")
+    handed = visit_reassign(visit=meeting, salesperson=world.rep_coast)
+    assert handed.kind == VisitKind.VIDEO
