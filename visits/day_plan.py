@@ -3,7 +3,7 @@ detour between them (docs/field.md, "The day plan").
 
 Suggestions come from who-to-visit: field-served, located accounts of the rep's that are overdue
 or due within two weeks and have nothing planned, worth (days overdue + 1) times the year's profit.
-Loss-making accounts are never suggested (the review decides those); accounts with no figures yet
+Accounts health flags unprofitable are never suggested (the review decides those); accounts with no figures yet
 count as earning 1. Only accounts within reach of the day (half the detour budget's driving from
 the start, the end or a meeting) are considered, the 20 worth most of them handed to the solver.
 """
@@ -217,9 +217,10 @@ def _suggestion_pool(user: User, day: dt.date, *, today: dt.date) -> list[Custom
     pool = []
     for customer in customers:
         metrics = getattr(customer, "metrics", None)
-        profit = metrics.profit if metrics is not None else None
-        if profit is not None and profit < 0:
+        # Health's rule, as of its last refresh: the review decides what to do with these.
+        if metrics is not None and metrics.is_unprofitable:
             continue
+        profit = metrics.profit if metrics is not None else None
         customer.days_overdue = max(0, (day - customer.next_visit_due).days)
         customer.profit_at_stake = profit
         customer.worth = (customer.days_overdue + 1) * float(max(profit or 0, 1))
