@@ -4,8 +4,9 @@ detour between them (docs/field.md, "The day plan").
 Suggestions come from who-to-visit: field-served, located accounts of the rep's that are overdue
 or due within two weeks and have nothing planned, worth (days overdue + 1) times the year's profit.
 Accounts health flags unprofitable are never suggested (the review decides those); accounts with
-no figures yet count as earning 1. Only accounts within reach of the day (half the detour budget's driving from
-the start, the end or a meeting) are considered, the 20 worth most of them handed to the solver.
+no figures yet count as earning 1. Only accounts within reach of the day (half the detour budget's
+driving from the start, the end or a meeting) are considered, the 20 worth most of them handed to
+the solver.
 """
 
 import datetime as dt
