@@ -37,8 +37,9 @@ invoices AS (
            SUM(amount) FILTER (WHERE issued_on >= %(start)s) AS revenue,
            SUM(amount - cogs) FILTER (WHERE issued_on >= %(start)s) AS margin,
            SUM(discount) FILTER (WHERE issued_on >= %(start)s) AS discount,
-           SUM(amount * days_late) FILTER (WHERE due_on >= %(start)s) AS amount_days,
-           SUM(amount) FILTER (WHERE due_on >= %(start)s) AS amount_due,
+           SUM(amount * days_late) FILTER (WHERE due_on BETWEEN %(start)s AND %(as_of)s)
+               AS amount_days,
+           SUM(amount) FILTER (WHERE due_on BETWEEN %(start)s AND %(as_of)s) AS amount_due,
            MAX(days_late) FILTER (WHERE (paid_on IS NULL OR paid_on > %(as_of)s)
                                         AND due_on < %(as_of)s) AS oldest_unpaid
     FROM house GROUP BY customer_id

@@ -170,8 +170,12 @@ invoice_totals AS (
            SUM(h.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
            SUM(h.amount - h.cost_of_goods) FILTER (WHERE i.issued_on >= %(window_start)s) AS margin,
            SUM(h.discount) FILTER (WHERE i.issued_on >= %(window_start)s) AS discount,
-           SUM(h.amount * late.days) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_days,
-           SUM(h.amount) FILTER (WHERE i.due_on >= %(window_start)s) AS amount_due,
+           -- Invoices due in the window (docs/account-health.md): one not yet due can be
+           -- neither late nor on time, so it does not dilute the average.
+           SUM(h.amount * late.days)
+               FILTER (WHERE i.due_on BETWEEN %(window_start)s AND %(as_of)s) AS amount_days,
+           SUM(h.amount)
+               FILTER (WHERE i.due_on BETWEEN %(window_start)s AND %(as_of)s) AS amount_due,
            MAX(late.days) FILTER (WHERE late.unpaid) AS oldest_unpaid_days
     FROM crm_invoice i
     CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h

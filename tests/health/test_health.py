@@ -241,6 +241,31 @@ def test_weighted_average_days_late_over_thirty(world, rep, days_late, flagged):
     assert ("late_payer" in open_kinds(account)) is flagged
 
 
+def test_an_invoice_not_yet_due_does_not_dilute_the_average_days_late(world, rep):
+    """docs/account-health.md: the average is over invoices due in the window. 1,000 paid 40
+    days late and 9,000 not due until next month: the average is 40, not 4."""
+    account = customer(world)
+    InvoiceFactory(
+        customer=account,
+        issued_on=days_before(100),
+        due_on=days_before(70),
+        paid_on=days_before(30),
+        amount=Decimal("1000"),
+        cost_of_goods=Decimal("0"),
+    )
+    InvoiceFactory(
+        customer=account,
+        issued_on=days_before(5),
+        due_on=days_before(-25),
+        paid_on=None,
+        amount=Decimal("9000"),
+        cost_of_goods=Decimal("0"),
+    )
+    health_refresh_all(as_of=AS_OF)
+    assert metrics(account).average_days_late == 40
+    assert "late_payer" in open_kinds(account)
+
+
 # Life cycle ------------------------------------------------------------------------------
 
 
