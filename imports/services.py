@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 ORPHAN_AFTER = dt.timedelta(days=1)
 # A queued job no worker has picked up in this long is given up.
 STALLED_AFTER = dt.timedelta(hours=1)
+# The import tasks by name: imports.tasks calls these services, so they do not import it back.
+INSPECT_TASK = "imports.tasks.import_inspect_task"
+RUN_TASK = "imports.tasks.import_run_task"
+REVERT_TASK = "imports.tasks.import_revert_task"
 # After a run's heartbeats stop, how long a live worker has to take it over before the run is
 # given up (the reclaim is sent every 30 seconds; a worker busy with another import may take
 # a while to get to it).
@@ -109,12 +113,10 @@ def import_store(
 
 def import_inspect_queue(job: ImportJob) -> None:
     """After the upload's commit: a worker reads the file while the page polls."""
-    from imports.tasks import import_inspect_task
-
     transaction.on_commit(
         lambda: _send_or_give_up(
             job,
-            import_inspect_task.name,
+            INSPECT_TASK,
             [job.pk, job.run_token],
             status=ImportStatus.FAILED,
             error="The task queue (Redis) is not answering, so the file could not be read. "
@@ -222,8 +224,6 @@ def import_configure(
 def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
     """Hand the dry run or the import to a worker; the page polls its progress. One run per
     job: of two clicks (or two admins) only the first queues anything."""
-    from imports.tasks import import_run_task
-
     token = uuid.uuid4().hex
     queued = ImportJob.objects.filter(pk=job.pk, status__in=EDITABLE_STATUSES).update(
         status=ImportStatus.CHECKING if dry_run else ImportStatus.RUNNING,
@@ -244,7 +244,7 @@ def import_queue(*, job: ImportJob, dry_run: bool) -> ImportJob:
     transaction.on_commit(
         lambda: _send_or_give_up(
             job,
-            import_run_task.name,
+            RUN_TASK,
             [job.pk, dry_run, token],
             status=ImportStatus.FAILED,
             error="The task queue (Redis) is not answering; nothing was imported. Try again.",
@@ -288,13 +288,11 @@ def import_is_stalled(job: ImportJob, *, now: dt.datetime | None = None) -> bool
 
 def _task_of(job: ImportJob) -> tuple[str, list]:
     """The task, with its arguments, that runs the job's current step."""
-    from imports.tasks import import_inspect_task, import_revert_task, import_run_task
-
     if job.status == ImportStatus.INSPECTING:
-        return import_inspect_task.name, [job.pk, job.run_token]
+        return INSPECT_TASK, [job.pk, job.run_token]
     if job.status == ImportStatus.REVERTING:
-        return import_revert_task.name, [job.pk, job.run_token]
-    return import_run_task.name, [job.pk, job.status == ImportStatus.CHECKING, job.run_token]
+        return REVERT_TASK, [job.pk, job.run_token]
+    return RUN_TASK, [job.pk, job.status == ImportStatus.CHECKING, job.run_token]
 
 
 def imports_stalled_reclaim() -> int:
@@ -354,16 +352,6 @@ def import_give_up_if_stalled(job: ImportJob) -> ImportJob:
     return job
 
 
-def queue_customers_refresh(customer_ids: list[int]) -> None:
-    """After an import or a revert has committed: refresh those customers' figures on a
-    worker. If the queue is down their figures are kept as pending (refreshed within minutes
-    of Redis coming back) and the nightly job recomputes their cadence dates."""
-    from imports.tasks import customers_refresh_task
-
-    if not enqueue(customers_refresh_task.name, [customer_ids]):
-        customers_refresh_request(customer_ids)
-
-
 def import_summary(job: ImportJob) -> dict:
     """What a finished import did, as the webhook `import.finished` carries it."""
     return {
@@ -401,7 +389,12 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
         )
 
     try:
-        result = import_execute(job, write=not dry_run, progress=progress)
+        with transaction.atomic():
+            result = import_execute(job, write=not dry_run, progress=progress)
+            if not dry_run:
+                # In the import's transaction, like every other writer: the refresh is pending
+                # from the moment the rows are, whatever happens to the worker after.
+                customers_refresh_request(import_customer_ids(job))
     except Exception as exc:
         logger.exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(
@@ -432,6 +425,7 @@ def import_run(*, job: ImportJob, dry_run: bool) -> ImportResult:
     )
     job.refresh_from_db()
     if not dry_run:
+        statistics_refresh_after(result.created + result.updated)
         all_schedules_changed()
         announce(import_finished, sender=ImportJob, summary=import_summary(job))
     logger.info(
@@ -479,15 +473,18 @@ def customers_refresh_after_import(customer_ids: list[int]) -> None:
     lock: a revert deleting these customers waits for it (or it for the revert)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
-    today = timezone.localdate()
-    if len(customer_ids) >= ANALYZE_AFTER_CUSTOMERS:
-        # After a big import the planner's statistics describe the tables before it; with them
-        # the refresh statements below take several times longer.
+    statistics_refresh_after(len(customer_ids))
+    accounts_refresh(customer_ids=customer_ids, as_of=timezone.localdate())
+
+
+def statistics_refresh_after(rows_changed: int) -> None:
+    """After a big import the planner's statistics describe the tables before it; with them the
+    refresh statements that follow take several times longer."""
+    if rows_changed >= ANALYZE_AFTER_CUSTOMERS:
         with connection.cursor() as cursor:
             cursor.execute(
                 "ANALYZE crm_customer, crm_contact, crm_invoice, visits_visit, crm_supportcase"
             )
-    accounts_refresh(customer_ids=customer_ids, as_of=today)
 
 
 def import_revert_blockers(job: ImportJob) -> list[str]:
@@ -549,8 +546,6 @@ def import_revert_blockers(job: ImportJob) -> list[str]:
 def import_revert_queue(*, job: ImportJob, user: User) -> ImportJob:
     """Hand the revert to a worker (a large import's revert takes longer than a request may);
     the page polls it like an import."""
-    from imports.tasks import import_revert_task
-
     blockers = import_revert_blockers(job)
     if blockers:
         raise ValidationError(" ".join(blockers))
@@ -570,7 +565,7 @@ def import_revert_queue(*, job: ImportJob, user: User) -> ImportJob:
     transaction.on_commit(
         lambda: _send_or_give_up(
             job,
-            import_revert_task.name,
+            REVERT_TASK,
             [job.pk, token],
             status=ImportStatus.DONE,
             error="The task queue (Redis) is not answering; nothing was reverted. Try again.",
@@ -580,9 +575,10 @@ def import_revert_queue(*, job: ImportJob, user: User) -> ImportJob:
 
 
 def import_revert(*, job: ImportJob, user: User) -> list[int]:
-    """Remove the rows the import created and restore the ones it updated. Returns the
-    customers whose figures change (refreshed by the caller). Holds the import lock, so no
-    import runs in between and no two reverts interleave."""
+    """Remove the rows the import created and restore the ones it updated, asking in the same
+    transaction for the refresh of the customers that remain (those it created are gone with
+    their figures). Returns the customers it touched. Holds the import lock, so no import runs
+    in between and no two reverts interleave."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
@@ -611,6 +607,9 @@ def import_revert(*, job: ImportJob, user: User) -> list[int]:
                 """,
                 [job.pk],
             )
+        customers_refresh_request(
+            Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True)
+        )
         all_schedules_changed()
         job.status = ImportStatus.REVERTED
         job.reverted_at = timezone.now()

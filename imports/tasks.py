@@ -6,7 +6,6 @@ job over once the dead worker's heartbeat is stale; a task whose run was superse
 nothing."""
 
 import logging
-import time
 
 from celery import shared_task
 from django.core.exceptions import ValidationError
@@ -15,15 +14,12 @@ from imports.heartbeat import heartbeat
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_report
 from imports.services import (
-    customers_refresh_after_import,
     import_claim,
-    import_customer_ids,
     import_files_clean,
     import_inspect,
     import_revert,
     import_run,
     imports_stalled_reclaim,
-    queue_customers_refresh,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,14 +54,12 @@ def import_run_task(job_id: int, dry_run: bool, token: str) -> dict | None:
         return None
     with heartbeat(job.pk):
         result = import_run(job=job, dry_run=dry_run)
-    if not dry_run:
-        queue_customers_refresh(import_customer_ids(job))
     return result.as_dict(job.kind)
 
 
 @shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)
 def import_revert_task(job_id: int, token: str) -> int | None:
-    """Revert, then refresh the figures of the customers it touched, in this task."""
+    """Revert; the refresh of the customers it touched is requested in its transaction."""
     job = import_claim(job_id=job_id, token=token)
     if job is None:
         logger.info("revert of import %s: run %s superseded or taken", job_id, token)
@@ -80,8 +74,6 @@ def import_revert_task(job_id: int, token: str) -> int | None:
         except Exception as exc:
             _revert_refused(job, f"The revert stopped: {exc}"[:2000])
             raise
-        progress_report(job.pk, phase="refreshing figures", rows=0, percent=60, per_second=0)
-        customers_refresh_after_import(customer_ids)
         progress_report(job.pk, phase="done", rows=0, percent=100, per_second=0)
     return len(customer_ids)
 
@@ -90,16 +82,3 @@ def _revert_refused(job: ImportJob, error: str) -> None:
     ImportJob.objects.filter(pk=job.pk, status=ImportStatus.REVERTING).update(
         status=ImportStatus.DONE, error=error
     )
-
-
-@shared_task(soft_time_limit=20 * 60, time_limit=25 * 60)
-def customers_refresh_task(customer_ids: list[int]) -> int:
-    """After an import: the affected customers' figures, in set-based batches."""
-    started = time.monotonic()
-    customers_refresh_after_import(customer_ids)
-    logger.info(
-        "import customers_refresh customers=%d seconds=%.1f",
-        len(customer_ids),
-        time.monotonic() - started,
-    )
-    return len(customer_ids)

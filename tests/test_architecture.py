@@ -1,5 +1,6 @@
 """The layer rule of docs/architecture.md: apps import only downward, with no cycles."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,41 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
 
     assert result.returncode != 0
     assert "crm.services -> health.models" in result.stdout
+
+
+def _module_cycles(root) -> set[tuple[str, str]]:
+    """Pairs of our modules that import each other, directly or through others (grimp, the
+    graph import-linter reads; imports inside functions count)."""
+    packages = _contract()["root_packages"]
+    script = (
+        "import grimp, json, sys\n"
+        f"packages = {packages!r}\n"
+        "graph = grimp.build_graph(*packages)\n"
+        "cycles = sorted({tuple(sorted((m, n))) for m in graph.modules\n"
+        "    for n in graph.find_modules_directly_imported_by(m)\n"
+        "    if n.split('.')[0] in packages and graph.chain_exists(importer=n, imported=m)})\n"
+        "print(json.dumps(cycles))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    return {tuple(pair) for pair in json.loads(result.stdout)}
+
+
+def test_no_two_modules_import_each_other():
+    assert _module_cycles(ROOT) == set()
+
+
+def test_a_planted_import_cycle_is_found(tmp_path):
+    for package in _contract()["root_packages"]:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    services = tmp_path / "imports" / "services.py"
+    services.write_text(
+        services.read_text() + "\n\ndef _later():\n    import imports.tasks  # noqa\n"
+    )
+    assert ("imports.services", "imports.tasks") in _module_cycles(tmp_path)

@@ -428,3 +428,24 @@ Nowhere Co,NOWHERE-1,North,,
     job, _ = run(world, "customers", again)
     assert (job.updated, job.unchanged) == (1, 2)
     assert Customer.objects.get(code="BETA-1").latitude == 53.97
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_its_revert_ask_for_the_refresh_in_their_own_transaction(world):
+    """Like every other writer: the refresh is pending from the moment the rows are (a worker
+    killed after the commit loses nothing), queued in batches to health's one entry point."""
+    from core.models import PendingRefresh
+    from imports.services import import_revert
+
+    existing = CustomerFactory(code="KEEP-1", territory=world.north)
+    text = "Name,Code,Territory\nKept,KEEP-1,North\nNew One,NEW-1,North\nNew Two,NEW-2,North\n"
+    job = upload(world, "customers", text)
+    import_run(job=job, dry_run=False)
+    imported = set(
+        Customer.objects.filter(code__in=["KEEP-1", "NEW-1", "NEW-2"]).values_list("pk", flat=True)
+    )
+    assert set(PendingRefresh.objects.values_list("customer_id", flat=True)) == imported
+    PendingRefresh.objects.all().delete()
+    import_revert(job=ImportJob.objects.get(pk=job.pk), user=world.admin)
+    # The created accounts are gone; the one it updated is asked for again.
+    assert list(PendingRefresh.objects.values_list("customer_id", flat=True)) == [existing.pk]
