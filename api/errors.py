@@ -10,7 +10,7 @@ from rest_framework.views import exception_handler
 from api.serializers import VisitSerializer
 from core.status import api_error_body
 from visits.models import Visit
-from visits.services import NotPlanned
+from visits.services import ClientUUIDTaken, NotPlanned
 
 
 def error_response(code: int, message: str, fields: dict | None = None) -> Response:
@@ -36,6 +36,8 @@ def _not_planned(exc: NotPlanned) -> Response:
 def api_exception_handler(exc, context):
     if isinstance(exc, NotPlanned):
         return _not_planned(exc)
+    if isinstance(exc, ClientUUIDTaken):
+        return error_response(409, exc.messages[0])
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         general = fields.pop("__all__", []) if fields else exc.messages

@@ -8,7 +8,6 @@ import uuid
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404
@@ -36,7 +35,6 @@ from api.serializers import (
     RescheduleInput,
     VisitSerializer,
 )
-from core.locks import keyed_lock_id
 from crm.forms import ContactForm, CustomerForm
 from crm.models import Contact, Customer
 from crm.selectors import customer_edit_choices, customers_visible_to
@@ -54,6 +52,7 @@ from visits.services import (
     visit_cancel,
     visit_check_in,
     visit_log,
+    visit_once,
     visit_reschedule,
     visit_schedule,
 )
@@ -307,19 +306,16 @@ def _visit_once(request, write) -> Response:
     client_uuid = _client_uuid(request)
     if client_uuid is None:
         return idempotent(request, lambda: write(None))
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s)", [keyed_lock_id("client_uuid", client_uuid)]
-            )
-        existing = Visit.objects.filter(client_uuid=client_uuid).first()
-        if existing is not None:
-            if existing.salesperson_id != request.user.pk:
-                return error_response(409, "This client_uuid belongs to someone else's visit.")
-            response = Response(VisitSerializer(existing).data)
-            response["Idempotent-Replayed"] = "true"
-            return response
-        return idempotent(request, lambda: write(client_uuid))
+    existing, made = visit_once(
+        user=request.user,
+        client_uuid=client_uuid,
+        make=lambda: idempotent(request, lambda: write(client_uuid)),
+    )
+    if existing is None:
+        return made
+    response = Response(VisitSerializer(existing).data)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

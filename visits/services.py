@@ -6,7 +6,7 @@ same transaction, so the schedule, the "who to visit" list and the account page 
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -166,6 +166,32 @@ def visit_schedule(
     schedules_changed(colleagues)
     _meeting_changed(customer=customer, salesperson_id=user.pk)
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
+
+
+class ClientUUIDTaken(ValidationError):
+    """The client_uuid names another person's visit (the API answers 409)."""
+
+
+@transaction.atomic
+def visit_once[Made](
+    *, user: User, client_uuid: uuid.UUID, make: Callable[[], Made]
+) -> tuple[Visit | None, Made | None]:
+    """The offline app sends a visit again until it hears back; its `client_uuid` makes the
+    visit once. Under the UUID's lock (two sendings at once wait for each other): the visit
+    already made with it, and nothing made; or None and what `make` returns (it writes the
+    visit with this UUID, through visit_schedule or visit_log)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [keyed_lock_id("client_uuid", client_uuid)]
+        )
+    existing = Visit.objects.filter(client_uuid=client_uuid).first()
+    if existing is not None:
+        if existing.salesperson_id != user.pk:
+            raise ClientUUIDTaken(
+                "This client_uuid belongs to someone else's visit.", code="client_uuid_taken"
+            )
+        return existing, None
+    return None, make()
 
 
 class NotPlanned(ValidationError):

@@ -227,3 +227,30 @@ def test_a_handed_meeting_becomes_the_kind_the_plan_form_proposes(world):
     meeting = PlannedVisitFactory(customer=customer, salesperson=world.rep_north, kind="on_site")
     handed = visit_reassign(visit=meeting, salesperson=world.rep_coast)
     assert handed.kind == VisitKind.VIDEO
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_uuid_makes_one_visit_whoever_sends_it_and_however_often(world):
+    import uuid
+
+    from visits.services import ClientUUIDTaken, visit_once, visit_schedule
+
+    made = uuid.uuid4()
+    start = timezone.now() + dt.timedelta(days=1)
+
+    def plan():
+        return visit_schedule(
+            user=world.rep_north,
+            customer=world.north_customer,
+            kind="on_site",
+            start=start,
+            end=start + dt.timedelta(hours=1),
+            client_uuid=made,
+        ).visit
+
+    existing, first = visit_once(user=world.rep_north, client_uuid=made, make=plan)
+    assert existing is None and first.client_uuid == made
+    again, nothing = visit_once(user=world.rep_north, client_uuid=made, make=plan)
+    assert again == first and nothing is None
+    with pytest.raises(ClientUUIDTaken):
+        visit_once(user=world.rep_coast, client_uuid=made, make=plan)
