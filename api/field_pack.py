@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.bounds import excerpt
 from crm.models import Contact, Customer, Invoice
-from crm.selectors import customers_visible_to
+from crm.selectors import customers_visible_to, with_overdue
 from health.models import AccountFlag
 from visits.models import Visit, VisitStatus
 from visits.selectors import schedule_visits, who_to_visit
@@ -45,7 +45,8 @@ def _account(customer: Customer, today: dt.date) -> dict:
         "latitude": customer.latitude,
         "longitude": customer.longitude,
         "next_visit_due": customer.next_visit_due,
-        "days_overdue": (today - customer.next_visit_due).days if customer.next_visit_due else None,
+        # crm.selectors.days_overdue, annotated below: the phone shows it, never computes it.
+        "days_overdue": customer.days_overdue,
         "contacts": [],
         "last_visit": None,
         "open_flags": [],
@@ -73,7 +74,7 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
     who = list(who_to_visit(user, today=today)[:MAX_WHO_TO_VISIT])
     first_ids = [visit.customer_id for visit in meetings] + [customer.pk for customer in who]
     wanted = list(dict.fromkeys(first_ids))[:MAX_ACCOUNTS]
-    visible = customers_visible_to(user)
+    visible = with_overdue(customers_visible_to(user), today=today)
     customers = {customer.pk: customer for customer in visible.filter(pk__in=wanted)}
     room = MAX_ACCOUNTS - len(customers)
     if room > 0:

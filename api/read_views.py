@@ -90,7 +90,7 @@ class WhoToVisitView(APIView):
     def get(self, request):
         today = timezone.localdate()
         customers = who_to_visit(request.user, today=today)[:WHO_TO_VISIT_LISTED]
-        return Response(WhoToVisitSerializer(customers, many=True, context={"today": today}).data)
+        return Response(WhoToVisitSerializer(customers, many=True).data)
 
 
 @extend_schema(

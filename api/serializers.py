@@ -173,18 +173,13 @@ class ScheduleItemSerializer(VisitSerializer):
 
 
 class WhoToVisitSerializer(serializers.ModelSerializer):
-    days_overdue = serializers.SerializerMethodField()
+    # crm.selectors.days_overdue, annotated by who_to_visit: 0 until due, never negative.
+    days_overdue = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = Customer
         fields = ["id", "code", "name", "tier", "city", "next_visit_due", "days_overdue"]
         read_only_fields = fields
-
-    def get_days_overdue(self, customer) -> int | None:
-        today = self.context["today"]
-        if customer.next_visit_due is None:
-            return None
-        return (today - customer.next_visit_due).days
 
 
 class UpsertResultSerializer(serializers.Serializer):

@@ -109,5 +109,11 @@ def next_due_sql(customer: str, last_visit_at: str) -> str:
     return f"{cadence_start_sql(customer, last_visit_at)} + {cadence_days_sql(customer)}"
 
 
+def days_overdue_sql(next_due: str, today: str) -> str:
+    """Days since the next visit fell due, 0 until it does, NULL without a due date (the SQL
+    twin of crm.selectors.days_overdue; tests/crm hold them equal)."""
+    return f"GREATEST(0, {today} - {next_due})"
+
+
 def cadence_sql_params() -> dict:
     return {"tz": settings.TIME_ZONE}

@@ -5,9 +5,12 @@ import datetime as dt
 from django.db.models import (
     BooleanField,
     Case,
+    DateField,
     ExpressionWrapper,
     F,
     FloatField,
+    Func,
+    IntegerField,
     Q,
     QuerySet,
     Value,
@@ -65,12 +68,36 @@ def overdue_q(today: dt.date, *, through: str = "") -> Q:
     return Q(**{f"{through}status": CustomerStatus.ACTIVE, f"{through}next_visit_due__lt": today})
 
 
+def days_overdue(today: dt.date, *, through: str = "") -> Func:
+    """Days since the next visit fell due, 0 until it does, None without a due date: the one
+    expression the API, the field pack, the day plan and the pages read (its SQL twin is
+    crm.cadence.days_overdue_sql)."""
+    return Func(
+        Value(0),
+        Func(
+            Value(today, output_field=DateField()),
+            F(f"{through}next_visit_due"),
+            arg_joiner=" - ",
+            template="(%(expressions)s)",
+            output_field=IntegerField(),
+        ),
+        function="GREATEST",
+        output_field=IntegerField(),
+    )
+
+
 def with_overdue(rows: QuerySet, *, today: dt.date, through: str = "") -> QuerySet:
-    """Annotate `is_overdue` (customers) or `customer_is_overdue` (rows with a customer, with
-    `through="customer__"`), for templates and views to read instead of comparing dates."""
-    name = f"{through.replace('__', '_')}is_overdue"
+    """Annotate `is_overdue` and `days_overdue` (customers) or `customer_is_overdue` and
+    `customer_days_overdue` (rows with a customer, with `through="customer__"`), for templates,
+    serializers and views to read instead of comparing dates."""
+    prefix = through.replace("__", "_")
     return rows.annotate(
-        **{name: ExpressionWrapper(overdue_q(today, through=through), output_field=BooleanField())}
+        **{
+            f"{prefix}is_overdue": ExpressionWrapper(
+                overdue_q(today, through=through), output_field=BooleanField()
+            ),
+            f"{prefix}days_overdue": days_overdue(today, through=through),
+        }
     )
 
 

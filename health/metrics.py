@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from core.events import announce, flags_changed
 from core.isolation import DATA_FAULTS, run_isolating
-from crm.cadence import cadence_days_sql
+from crm.cadence import cadence_days_sql, cadence_start_sql
 from crm.models import Customer, CustomerStatus, ServiceModel
 from health.costs import (
     HOUSE_AMOUNTS_SQL,
@@ -73,7 +73,7 @@ _CADENCE_KINDS = ", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)
 
 _METRICS_SQL = f"""
 WITH scope AS (
-    SELECT c.id, c.status, c.since, (c.created_at AT TIME ZONE %(tz)s)::date AS created_on,
+    SELECT c.id, c.status, c.since, c.created_at,
            c.service_model, c.partner_id, c.service_since,
            {cadence_days_sql("c")} AS cadence
     FROM crm_customer c
@@ -219,8 +219,8 @@ figures AS (
            scope.service_model,
            scope.cadence,
            (vt.last_visit_at AT TIME ZONE %(tz)s)::date AS last_visit_on,
-           %(as_of)s::date - COALESCE((vt.last_visit_at AT TIME ZONE %(tz)s)::date, scope.since,
-                                      scope.created_on) AS days_since,
+           -- The cadence counts from where crm.cadence says (the customer's next_visit_due).
+           %(as_of)s::date - {cadence_start_sql("scope", "vt.last_visit_at")} AS days_since,
            COALESCE(it.revenue, 0) AS revenue,
            COALESCE(it.margin, 0) AS margin,
            COALESCE(it.discount, 0) AS discount,

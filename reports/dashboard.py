@@ -42,7 +42,8 @@ LIST_SORTS = {
     },
 }
 LIST_TITLES = {
-    "overdue": "Overdue accounts",
+    # Health's "neglected", as of its last refresh: the account list's "overdue" is live.
+    "overdue": "Neglected accounts (overdue at the last health refresh)",
     "unprofitable": "Unprofitable accounts",
     "late_payer": "Late payers",
 }

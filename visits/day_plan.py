@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from crm.models import Customer, ServiceModel
+from crm.selectors import days_overdue
 from visits.models import REMOTE_VISIT_KINDS, Visit, VisitStatus
 from visits.routing import Job, Route, route_solve
 from visits.selectors import who_to_visit
@@ -213,6 +214,8 @@ def _suggestion_pool(user: User, day: dt.date, *, today: dt.date) -> list[Custom
             latitude__isnull=False,
             longitude__isnull=False,
         )
+        # Overdue as of the planned day (the one rule, evaluated on that day).
+        .annotate(days_overdue_on_day=days_overdue(day))
         .select_related("metrics")[:WHO_TO_VISIT_READ]
     )
     pool = []
@@ -222,7 +225,7 @@ def _suggestion_pool(user: User, day: dt.date, *, today: dt.date) -> list[Custom
         if metrics is not None and metrics.is_unprofitable:
             continue
         profit = metrics.profit if metrics is not None else None
-        customer.days_overdue = max(0, (day - customer.next_visit_due).days)
+        customer.days_overdue = customer.days_overdue_on_day
         customer.profit_at_stake = profit
         customer.worth = (customer.days_overdue + 1) * float(max(profit or 0, 1))
         pool.append(customer)
