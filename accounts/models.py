@@ -8,9 +8,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 
-# One line, no control characters (core.bounds.validate_single_line; accounts sits below crm).
+from core.bounds import CONTROL_CHARACTERS
+
+# One line, no control characters (core.bounds' rule, as a validator Django can serialise).
 SINGLE_LINE = RegexValidator(
-    r"[\x00-\x1f\x7f]",
+    CONTROL_CHARACTERS.pattern,
     "Keep this to one line: no line breaks, tabs or control characters.",
     inverse_match=True,
 )

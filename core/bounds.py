@@ -66,6 +66,8 @@ def date_in_range(field: str, *, moment: bool = False) -> Q:
 # Names, codes, addresses and the like are one line: a CR or LF in them forges lines in the
 # plain-text digest, in CSV consumers and in logs. Tabs and other control characters too.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Free text (notes) may hold line breaks and tabs, never the other control characters.
+FREE_TEXT_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def validate_single_line(value: str) -> None:

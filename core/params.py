@@ -2,11 +2,9 @@
 not parse, or parses to something out of range, is treated as absent, never a 500."""
 
 import datetime as dt
-import re
 
-from core.bounds import is_plausible_date
+from core.bounds import CONTROL_CHARACTERS, is_plausible_date
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ID = 2_147_483_647
 
 
@@ -30,4 +28,4 @@ def query_id(value: str | None) -> int | None:
 
 def query_text(value: str | None, *, max_length: int = 100) -> str:
     """Trimmed, cut to max_length, without control characters (PostgreSQL refuses NUL)."""
-    return _CONTROL.sub("", value or "").strip()[:max_length]
+    return CONTROL_CHARACTERS.sub("", value or "").strip()[:max_length]

@@ -21,7 +21,6 @@ from crm.models import (
     Contact,
     Customer,
     CustomerStatus,
-    ExchangeRate,
     Invoice,
     Partner,
     ServiceCadence,
@@ -242,17 +241,40 @@ def validate_contacts_belong_to(customer: Customer, contacts: Iterable[Contact])
         )
 
 
-def exchange_rate_on(*, currency: str, day: dt.date) -> Decimal | None:
-    """House currency per unit of `currency` on `day`: the latest rate from that day or
-    before, 1 for the house currency, None when there is none."""
-    if currency.upper() == settings.CADENCE_CURRENCY:
-        return Decimal("1")
+def exchange_rate_sql(currency: str, day: str) -> str:
+    """The one rule for an invoice's rate, as SQL over the columns or parameters named:
+    house currency per unit of `currency` on `day`, the latest rate from that day or before,
+    1 for the house currency (bound as %(house)s), NULL when there is none. The invoice form,
+    the ERP upserts and the import engine all convert with it."""
     return (
-        ExchangeRate.objects.filter(currency=currency.upper(), on_date__lte=day)
-        .order_by("-on_date")
-        .values_list("rate", flat=True)
-        .first()
+        f"CASE WHEN {currency} = %(house)s THEN 1 ELSE "
+        f"(SELECT r.rate FROM crm_exchangerate r WHERE r.currency = {currency} "
+        f"AND r.on_date <= {day} ORDER BY r.on_date DESC LIMIT 1) END"
     )
+
+
+def exchange_rates_on(pairs: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], Decimal]:
+    """The rate of each (currency, day) that has one (`exchange_rate_sql`), in one query."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT x.currency, x.day, {exchange_rate_sql('x.currency', 'x.day')} "
+            "FROM unnest(%(currencies)s::text[], %(days)s::date[]) AS x (currency, day)",
+            {
+                "house": settings.CADENCE_CURRENCY,
+                "currencies": [currency for currency, _ in pairs],
+                "days": [day for _, day in pairs],
+            },
+        )
+        return {(currency, day): rate for currency, day, rate in cursor if rate is not None}
+
+
+def exchange_rate_on(*, currency: str, day: dt.date) -> Decimal | None:
+    """House currency per unit of `currency` on `day` (`exchange_rate_sql`), None if none."""
+    currency = currency.upper()
+    return exchange_rates_on([(currency, day)]).get((currency, day))
 
 
 @transaction.atomic

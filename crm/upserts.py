@@ -4,7 +4,6 @@ row is checked by the same rules as the models', the good rows are written in on
 back with its index and what is wrong with it; nothing is dropped silently. The customers
 touched are refreshed once per batch."""
 
-import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -12,9 +11,16 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.bounds import MAX_SUPPORT_MINUTES, MAX_TEXT_CHARS, is_plausible_date
+from core.bounds import (
+    CONTROL_CHARACTERS,
+    FREE_TEXT_CONTROL_CHARACTERS,
+    MAX_SUPPORT_MINUTES,
+    MAX_TEXT_CHARS,
+    is_plausible_date,
+)
 from core.refresh import customers_refresh_request
-from crm.models import Customer, ExchangeRate, SupportCaseKind
+from crm.models import Customer, SupportCaseKind
+from crm.services import exchange_rates_on
 
 MAX_BATCH = 1_000
 MAX_MONEY = Decimal("999999999999.99")  # crm.models.MONEY: 14 digits, 2 decimals
@@ -52,7 +58,7 @@ class _Row:
         value = str(value).strip()
         if len(value) > max_length:
             self.fail(name, f"At most {max_length} characters.")
-        elif any(ord(character) < 32 or ord(character) == 127 for character in value):
+        elif CONTROL_CHARACTERS.search(value):
             self.fail(name, "Give one line, without control characters.")
         return value
 
@@ -147,26 +153,15 @@ def _customer(row: _Row, by_code: dict[str, int], known_ids: set[int]) -> int | 
     return pk
 
 
-class _Rates:
-    """Each currency's rates by date, read once per batch."""
-
-    def __init__(self, currencies: set[str]):
-        self.by_currency: dict[str, tuple[list[dt.date], list[Decimal]]] = {}
-        for currency, on_date, rate in (
-            ExchangeRate.objects.filter(currency__in=currencies)
-            .order_by("currency", "on_date")
-            .values_list("currency", "on_date", "rate")
-        ):
-            days, rates = self.by_currency.setdefault(currency, ([], []))
-            days.append(on_date)
-            rates.append(rate)
-
-    def on(self, currency: str, day: dt.date) -> Decimal | None:
-        if currency == settings.CADENCE_CURRENCY:
-            return Decimal("1")
-        days, rates = self.by_currency.get(currency, ([], []))
-        at = bisect.bisect_right(days, day)
-        return rates[at - 1] if at else None
+def _rate_key(row: _Row) -> tuple[str, dt.date] | None:
+    """(currency, issue date) as the row's checks below will read them, if they can."""
+    currency = row.data.get("currency") or settings.CADENCE_CURRENCY
+    if not isinstance(currency, str) or not _storable(currency):
+        return None
+    try:
+        return currency.strip().upper(), dt.date.fromisoformat(str(row.data.get("issued_on")))
+    except ValueError:
+        return None
 
 
 def _row_errors(index: int, row: _Row, key: str) -> dict:
@@ -197,13 +192,8 @@ def invoices_upsert(rows: list) -> UpsertResult:
     rate of its issue date like every invoice."""
     checked = [_Row(data) for data in rows]
     by_code, known_ids = _customers_by_key(checked)
-    rates = _Rates(
-        {
-            currency.upper()
-            for row in checked
-            if isinstance(currency := row.data.get("currency"), str) and _storable(currency)
-        }
-    )
+    # Each row's rate, by the one rule (crm.services.exchange_rate_sql), in one query.
+    rates = exchange_rates_on(pair for row in checked if (pair := _rate_key(row)) is not None)
     result = UpsertResult()
     columns: list[list] = [[] for _ in range(10)]
     seen: set[str] = set()
@@ -224,7 +214,7 @@ def invoices_upsert(rows: list) -> UpsertResult:
         for name, value in (("cost_of_goods", cost_of_goods), ("discount", discount)):
             if value < 0:
                 row.fail(name, "Give zero or more.")
-        rate = rates.on(currency, issued_on) if issued_on else None
+        rate = rates.get((currency, issued_on)) if issued_on else None
         if issued_on and rate is None:
             row.fail("currency", f"No exchange rate for {currency} on or before {issued_on}.")
         if number in seen:
@@ -275,10 +265,7 @@ def support_cases_upsert(rows: list) -> UpsertResult:
         note = row.data.get("note") or ""
         if not isinstance(note, str) or len(note) > MAX_TEXT_CHARS:
             row.fail("note", f"Give text of at most {MAX_TEXT_CHARS:,} characters.")
-        elif any(
-            (ord(character) < 32 and character not in "\n\r\t") or ord(character) == 127
-            for character in note
-        ):
+        elif FREE_TEXT_CONTROL_CHARACTERS.search(note):
             row.fail("note", "Give text without control characters.")
         is_open = row.data.get("is_open", False)
         if not isinstance(is_open, bool):

@@ -40,6 +40,7 @@ from core.bounds import (
 from core.locks import IMPORT_LOCK
 from core.spreadsheet import FORMULA_STARTS, spreadsheet_safe
 from crm.models import LocationSource
+from crm.services import exchange_rate_sql
 from imports.kinds import (
     CONTACTS,
     CUSTOMER,
@@ -496,13 +497,8 @@ def _invoice_rates(cursor, mapped: set[str]) -> None:
         {"house": settings.CADENCE_CURRENCY},
     )
     cursor.execute(
-        """
-        UPDATE import_rows s SET exchange_rate = CASE
-            WHEN s.rate_currency = %(house)s THEN 1
-            ELSE (SELECT r.rate FROM crm_exchangerate r
-                  WHERE r.currency = s.rate_currency AND r.on_date <= s.rate_day
-                  ORDER BY r.on_date DESC LIMIT 1) END
-        """,
+        "UPDATE import_rows s SET exchange_rate = "
+        + exchange_rate_sql("s.rate_currency", "s.rate_day"),
         {"house": settings.CADENCE_CURRENCY},
     )
     _reject(

@@ -257,3 +257,31 @@ def test_a_refresh_of_many_accounts_is_queued_one_batch_per_task(
     assert [args for _, args in sent] == [[sorted(ids)[:2], True], [sorted(ids)[2:4], True]]
     assert {name for name, _ in sent} == {refresh.REFRESH_TASK}
     assert PendingRefresh.objects.count() == len(ids) == 4
+
+
+def _source_files():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for app in ("accounts", "api", "core", "crm", "visits", "health", "reports", "imports", "demo"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" not in path.parts:
+                yield path.relative_to(root).as_posix(), path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("rule", "pattern", "home"),
+    [
+        ("an invoice's exchange rate", "FROM crm_exchangerate", {"crm/services.py"}),
+        ("days overdue", "- customer.next_visit_due", set()),
+        ("days overdue", "next_visit_due).days", set()),
+        ("control characters", "ord(character) < 32", set()),
+        ("control characters", r"[\x00-\x1f\x7f]", {"core/bounds.py"}),
+        ("a meeting's default start", "dt.time(9, 0)", {"visits/forms.py"}),
+        ("who travels to a meeting", "or user.is_inside_sales", {"visits/services.py"}),
+    ],
+)
+def test_a_rule_is_written_in_its_one_home(rule, pattern, home):
+    """Plant a second copy of one of these rules and this fails, naming where it was found."""
+    found = {path for path, text in _source_files() if pattern in text}
+    assert found <= home, f"{rule} is decided again in {sorted(found - home)}"

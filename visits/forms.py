@@ -13,13 +13,16 @@ from core.bounds import (
 )
 from crm.models import Competitor, Contact, Customer
 from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
-from visits.services import default_meeting_kind
+from visits.services import default_meeting_kind, meeting_is_remote
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_MEETING = dt.timedelta(hours=24)
-# A follow-up meeting's time when none is given (the log form's default, for the API too).
-FOLLOW_UP_TIME = dt.time(9, 0)
+# A new meeting starts at 9:00 unless said otherwise (the plan form's prefill, and a follow-up
+# planned from the log form without a time, for the API too), for an hour.
+MEETING_START = dt.time(9, 0)
+MEETING_LENGTH = dt.timedelta(hours=1)
+FOLLOW_UP_TIME = MEETING_START
 MEETING_KINDS = [(k, label) for k, label in VisitKind.choices if k != VisitKind.EMAIL]
 # Travel is asked for only where someone travels: on-site visits of field accounts.
 TRAVEL_FIELDS = ("travel_minutes", "distance_km", "expenses")
@@ -98,7 +101,7 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
         set_kinds(self.fields["kind"], kinds_for(user, MEETING_KINDS))
         customer = self.chosen_customer()
         self.fields["kind"].initial = default_meeting_kind(customer, user)
-        if (customer is not None and customer.is_remote) or user.is_inside_sales:
+        if meeting_is_remote(customer, user):
             del self.fields["travel_minutes"], self.fields["distance_km"]
         self.limit_contacts(customer)
 
@@ -186,7 +189,7 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
             self.initial["kind"] = default_meeting_kind(customer, user)
         # Remote-served accounts and inside sales: no one travelled, so nothing to ask.
         self.known_competitors = Competitor.objects.values_list("name", flat=True)
-        self.remote = customer.is_remote or user.is_inside_sales
+        self.remote = meeting_is_remote(customer, user)
         if self.remote:
             for name in TRAVEL_FIELDS:
                 del self.fields[name]

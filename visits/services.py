@@ -227,11 +227,16 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
     return ScheduleResult(visit=visit, overlaps=overlapping_meetings(visit))
 
 
+def meeting_is_remote(customer: Customer | None, user: User) -> bool:
+    """Nobody travels to it: a remote-served account's, or an inside seller's meeting."""
+    return (customer is not None and customer.is_remote) or user.is_inside_sales
+
+
 def default_meeting_kind(customer: Customer | None, user: User) -> str:
     """What a meeting with `customer` led by `user` is by default: its service model's contact
     kind (phone, or video where an admin set it) for a remote-served account or an inside
     seller, else on site. The plan and log forms propose it; a hand-off converts to it."""
-    if (customer is not None and customer.is_remote) or user.is_inside_sales:
+    if meeting_is_remote(customer, user):
         return remote_kind_for(customer.service_model if customer else ServiceModel.INSIDE_SALES)
     return VisitKind.ON_SITE
 

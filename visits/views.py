@@ -33,7 +33,14 @@ from core.ratelimit import client_ip, over_limit
 from crm.models import Customer
 from crm.selectors import customer_search, customers_visible_to
 from visits.calendar import calendar_feed
-from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
+from visits.forms import (
+    MEETING_LENGTH,
+    MEETING_START,
+    CancelForm,
+    LogForm,
+    PlanForm,
+    RescheduleForm,
+)
 from visits.models import ON_SITE_METRES, Visit, VisitStatus
 from visits.selectors import (
     agenda,
@@ -231,8 +238,8 @@ def _plan_initial(request: HtmxHttpRequest, customers) -> dict:
             customers, pk=query_id(request.GET["customer"]) or 0
         )
     day = query_date(request.GET.get("date")) or timezone.localdate() + dt.timedelta(days=1)
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
-    initial["start"], initial["end"] = start, start + dt.timedelta(hours=1)
+    start = timezone.make_aware(dt.datetime.combine(day, MEETING_START))
+    initial["start"], initial["end"] = start, start + MEETING_LENGTH
     # "Near me" sends the estimated drive from where the rep stood; the form checks its bounds.
     for name in ("travel_minutes", "distance_km"):
         if request.GET.get(name):
