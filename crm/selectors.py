@@ -25,6 +25,7 @@ from accounts.selectors import (
     territory_ids_managed_by,
     territory_ids_worked_by,
 )
+from core.figures import with_account_figures
 from crm.models import Contact, Customer, CustomerStatus, Invoice, SupportCase
 
 CUSTOMER_SORTS = {
@@ -207,13 +208,13 @@ def customer_map_points(customers: QuerySet[Customer], *, today: dt.date) -> lis
     MAP_MAX_POINTS, as tuples (the map's JSON is arrays, not objects: a territory's 25,000
     accounts stay small)."""
     state = Case(
-        When(metrics__is_neglected=True, then=Value(0)),
+        When(is_neglected=True, then=Value(0)),
         When(overdue_q(today), then=Value(1)),
-        When(metrics__is_unprofitable=True, then=Value(2)),
+        When(is_unprofitable=True, then=Value(2)),
         default=Value(3),
     )
     return list(
-        customers.filter(latitude__isnull=False)
+        with_account_figures(customers.filter(latitude__isnull=False))
         .order_by()
         .annotate(state=state)
         .values_list("id", "latitude", "longitude", "state", "owner_id", "name")[:MAP_MAX_POINTS]

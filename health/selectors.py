@@ -2,12 +2,23 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 
 from accounts.models import User
 from crm.models import Customer
 from crm.selectors import customer_scope
 from health.models import AccountFlag, AccountMetrics, FlagKind, Segment
+
+ACCOUNT_FIGURES = ("profit", "revenue", "is_neglected", "is_unprofitable", "is_late_payer")
+
+
+def account_figures(rows: QuerySet, *, through: str = "") -> QuerySet:
+    """The figures core.figures promises the apps below health, from the account's metrics as
+    of the last refresh (a LEFT JOIN: None for an account not refreshed yet)."""
+    prefix = through.replace("__", "_")
+    return rows.annotate(
+        **{f"{prefix}{name}": F(f"{through}metrics__{name}") for name in ACCOUNT_FIGURES}
+    )
 
 
 def open_flag_counts() -> dict[str, int]:

@@ -92,3 +92,35 @@ def test_a_planted_import_cycle_is_found(tmp_path):
         services.read_text() + "\n\ndef _later():\n    import imports.tasks  # noqa\n"
     )
     assert ("imports.services", "imports.tasks") in _module_cycles(tmp_path)
+
+
+def test_crm_and_visits_read_health_only_through_core_figures():
+    """crm and visits sit below health: they may not reach its tables through the customer's
+    reverse relations (`metrics__profit`, `select_related("metrics")`, `customer.metrics`),
+    which the import contract cannot see. They read core.figures' annotations."""
+    from django.apps import apps
+
+    relations = {
+        field.related_query_name()
+        for model in apps.get_app_config("health").get_models()
+        for field in model._meta.get_fields()
+        if getattr(field, "related_model", None) is not None
+        and field.related_model._meta.label == "crm.Customer"
+        and field.concrete
+        and not field.related_query_name().endswith("+")
+    }
+    assert "metrics" in relations
+    sources = [
+        path
+        for folder in ("crm", "visits")
+        for path in (ROOT / folder).rglob("*.py")
+        if "migrations" not in path.parts
+    ] + list((ROOT / "templates" / "visits").rglob("*.html"))
+    found = []
+    for path in sources:
+        text = path.read_text()
+        for name in relations:
+            for pattern in (f"{name}__", f'"{name}"', f".{name}.", f"__{name}"):
+                if pattern in text:
+                    found.append(f"{path.relative_to(ROOT)}: {pattern}")
+    assert not found, "health's tables read from below it: " + ", ".join(found)

@@ -215,16 +215,15 @@ def _suggestion_pool(user: User, day: dt.date, *, today: dt.date) -> list[Custom
             longitude__isnull=False,
         )
         # Overdue as of the planned day (the one rule, evaluated on that day).
-        .annotate(days_overdue_on_day=days_overdue(day))
-        .select_related("metrics")[:WHO_TO_VISIT_READ]
+        .annotate(days_overdue_on_day=days_overdue(day))[:WHO_TO_VISIT_READ]
     )
     pool = []
     for customer in customers:
-        metrics = getattr(customer, "metrics", None)
-        # Health's rule, as of its last refresh: the review decides what to do with these.
-        if metrics is not None and metrics.is_unprofitable:
+        # Health's rule, as of its last refresh (who_to_visit carries health's figures): the
+        # review decides what to do with these.
+        if customer.is_unprofitable:
             continue
-        profit = metrics.profit if metrics is not None else None
+        profit = customer.profit
         customer.days_overdue = customer.days_overdue_on_day
         customer.profit_at_stake = profit
         customer.worth = (customer.days_overdue + 1) * float(max(profit or 0, 1))

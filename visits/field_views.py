@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.services import user_home_base_set
+from core.figures import with_account_figures
 from core.http import AlreadySubmitted, HtmxHttpRequest, acting_once
 from crm.selectors import NEAR_MAX_KM, NEAR_MAX_RESULTS, customers_near, with_overdue
 from visits.day_plan import DayPlan, Place, apple_maps_url, day_plan, home_place, office_place
@@ -50,8 +51,8 @@ def near(request: HtmxHttpRequest) -> HttpResponse:
             longitude=data["lng"],
             km=data["km"] or 10,
             limit=NEAR_SHOWN,
-            prepare=lambda customers: with_overdue(
-                customers.select_related("metrics"), today=timezone.localdate()
+            prepare=lambda customers: with_account_figures(
+                with_overdue(customers, today=timezone.localdate())
             ),
         )
     for customer in accounts:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import territory_ids_managed_by
+from core.figures import with_account_figures
 from crm.models import Contact, Customer, CustomerStatus
 from crm.selectors import customers_visible_to, with_overdue
 from visits.models import ON_SITE_METRES, Visit, VisitAttendee, VisitKind, VisitStatus
@@ -112,14 +113,17 @@ def agenda(user: User, *, start: dt.datetime, end: dt.datetime, per_day: int) ->
         )
     )
     return (
-        with_overdue(visits, today=timezone.localdate(), through="customer__")
+        with_account_figures(
+            with_overdue(visits, today=timezone.localdate(), through="customer__"),
+            through="customer__",
+        )
         .annotate(
             rank=Window(
                 RowNumber(), partition_by=[TruncDate("moment")], order_by=[F("moment").asc(), "id"]
             )
         )
         .filter(rank__lte=per_day)
-        .select_related("customer__territory", "customer__metrics")
+        .select_related("customer__territory")
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
         .order_by("moment", "id")
     )
@@ -198,7 +202,7 @@ def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
     planned = Visit.objects.filter(
         customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=start_of_today
     )
-    customers = with_overdue(customers_visible_to(user), today=today)
+    customers = with_account_figures(with_overdue(customers_visible_to(user), today=today))
     return (
         customers.filter(
             owner=user,
@@ -209,7 +213,7 @@ def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
         .order_by(
             "next_visit_due",
             "tier",
-            F("metrics__revenue").desc(nulls_last=True),
+            F("revenue").desc(nulls_last=True),
             "name",
             "id",
         )

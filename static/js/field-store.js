@@ -98,18 +98,17 @@
     return [error.message, ...fields].filter(Boolean).join(" ");
   }
 
-  let flushing = null;
+  let flushed = Promise.resolve();
 
   // Sends the waiting writes in order. Stops at the first one that cannot be sent now (no
   // signal, signed out, server trouble) so the order is kept; a conflict (409) or a refusal is
-  // kept with the server's answer for the rep to see.
+  // kept with the server's answer for the rep to see. Each call makes a pass of its own after
+  // the one in flight: a pass that started without signal must not answer for one asked for
+  // when the signal came back.
   function flush() {
-    if (!flushing) {
-      flushing = sendWaiting().finally(() => {
-        flushing = null;
-      });
-    }
-    return flushing;
+    const pass = flushed.then(sendWaiting, sendWaiting);
+    flushed = pass.catch(() => undefined);
+    return pass;
   }
 
   async function sendWaiting() {
