@@ -2,6 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
@@ -13,11 +14,10 @@ from core.bounds import (
 )
 from crm.models import Competitor, Contact, Customer
 from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
-from visits.services import default_meeting_kind, meeting_is_remote
+from visits.services import default_meeting_kind, meeting_is_remote, validate_meeting_times
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-MAX_MEETING = dt.timedelta(hours=24)
 # A new meeting starts at 9:00 unless said otherwise (the plan form's prefill, and a follow-up
 # planned from the log form without a time, for the API too), for an hour.
 MEETING_START = dt.time(9, 0)
@@ -69,10 +69,11 @@ class MeetingTimesForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and end <= start:
-            self.add_error("end", "The meeting must end after it starts.")
-        elif start and end and end - start > MAX_MEETING:
-            self.add_error("end", "A meeting cannot last more than 24 hours.")
+        if start and end:
+            try:
+                validate_meeting_times(start, end)
+            except ValidationError as error:
+                self.add_error("end", error.message_dict["scheduled_end"])
         return cleaned
 
 

@@ -81,10 +81,15 @@ def _validate_kind(user: User, kind: str) -> None:
         )
 
 
-def _validate_times(start: dt.datetime, end: dt.datetime) -> None:
+LONGEST_MEETING = dt.timedelta(hours=24)
+
+
+def validate_meeting_times(start: dt.datetime, end: dt.datetime) -> None:
+    """A meeting ends after it starts and lasts at most a day (the plan and move forms ask
+    this too, for the message by the field)."""
     if end <= start:
         raise ValidationError({"scheduled_end": "The meeting must end after it starts."})
-    if end - start > dt.timedelta(hours=24):
+    if end - start > LONGEST_MEETING:
         raise ValidationError({"scheduled_end": "A meeting cannot last more than 24 hours."})
 
 
@@ -140,7 +145,7 @@ def visit_schedule(
     """Plan a meeting for `user` (with colleagues `attendees`, on their schedules too).
     Overlaps are allowed; they come back so the user is warned."""
     _validate_kind(user, kind)
-    _validate_times(start, end)
+    validate_meeting_times(start, end)
     validate_contacts_belong_to(customer, contacts)
     _validate_day_room(user.pk, start)
     visit = Visit(
@@ -217,7 +222,7 @@ def visit_reschedule(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> S
         Visit.objects.select_for_update().values_list("status", flat=True).get(pk=visit.pk)
     )
     _require_planned(visit, "rescheduled")
-    _validate_times(start, end)
+    validate_meeting_times(start, end)
     if timezone.localdate(start) != timezone.localdate(visit.scheduled_start):
         _validate_day_room(visit.salesperson_id, start)
     visit.scheduled_start, visit.scheduled_end = start, end
