@@ -251,3 +251,13 @@ def test_scripts_wait_for_another_apt_instead_of_dying():
         holder.wait(timeout=30)
     assert done.returncode == 0, done.stderr
     assert waited >= 2, "it did not wait for the lock"
+
+
+def test_gunicorn_workers_load_the_route_solver_when_they_start():
+    """docs/field.md: no rep's first route waits for pyvroom's pandas import."""
+    check = (
+        "import sys, runpy; hooks = runpy.run_path('config/gunicorn.py');"
+        "assert 'vroom' not in sys.modules; hooks['post_worker_init'](None);"
+        "assert 'vroom' in sys.modules and 'pandas' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True)

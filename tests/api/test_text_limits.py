@@ -103,3 +103,22 @@ def test_hostile_notes_leave_the_field_pack_small(world):
     assert last["notes"].startswith("Told us everything") and last["url"].startswith("/visits/")
     assert all(len(m["notes"]) <= EXCERPT_CHARS + 1 for m in pack["meetings"])
     assert all(m["notes_truncated"] for m in pack["meetings"])
+
+
+def test_the_field_pack_carries_at_most_its_meetings_limit(world):
+    from api.field_pack import MAX_MEETINGS
+
+    soon = timezone.now() + dt.timedelta(hours=2)
+    Visit.objects.bulk_create(
+        Visit(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            kind="on_site",
+            status=VisitStatus.PLANNED,
+            scheduled_start=soon + dt.timedelta(minutes=n),
+            scheduled_end=soon + dt.timedelta(minutes=n + 30),
+        )
+        for n in range(MAX_MEETINGS + 50)
+    )
+    pack = Api(world.rep_north).get("/api/v1/field-pack/").json()
+    assert len(pack["meetings"]) == MAX_MEETINGS == pack["limits"]["meetings"]

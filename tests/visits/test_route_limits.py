@@ -160,3 +160,39 @@ def test_a_meeting_moved_or_handed_into_a_full_day_is_refused(world, frozen, set
         end=_at(90) + dt.timedelta(days=1),
     )
     assert moved.visit.scheduled_start == _at(60) + dt.timedelta(days=1)
+
+
+def test_each_solve_stops_at_its_time_budget(settings):
+    """400 candidate stops take VROOM about 44 s to search through (measured 2026-12-07); the
+    budget stops it early with a route that keeps every fixed meeting."""
+    import random
+
+    from visits.routing import Job, route_solve
+    from visits.travel import estimated_matrix
+
+    settings.CADENCE_ROUTE_SOLVE_SECONDS = 0.2
+    rng = random.Random(1)
+    points = [(53.8, -1.55), (53.8, -1.55)] + [
+        (53.5 + rng.random() * 0.6, -1.9 + rng.random() * 0.8) for _ in range(402)
+    ]
+    fixed = [
+        Job("visit:1", location=2, service_minutes=30, starts_at=10 * 3600),
+        Job("visit:2", location=3, service_minutes=30, starts_at=15 * 3600),
+    ]
+    optional = [
+        Job(f"customer:{n}", location=4 + n, service_minutes=5, value=rng.random() * 100)
+        for n in range(400)
+    ]
+    started = time.perf_counter()
+    route = route_solve(
+        estimated_matrix(points),
+        start=0,
+        end=1,
+        fixed=fixed,
+        optional=optional,
+        window=(8 * 3600, 18 * 3600),
+        detour_minutes=240,
+    )
+    elapsed = time.perf_counter() - started
+    assert elapsed < 6, f"the solve ran {elapsed:.1f} s past a 0.2 s budget"
+    assert {"visit:1", "visit:2"} <= set(route.stop_keys)
