@@ -1,6 +1,6 @@
 """The honest floor of the nightly job: read-only queries over the same rows, under the same
 rules, that produce the same per-customer figures as the refresh (metrics and flags' conditions,
-and the monthly figures), written independently of health/metrics.py.
+and the monthly figures), written independently of health/figures/.
 tests/test_bench_floor.py proves they agree with the refresh on demo data.
 
 Rules (docs/account-health.md): done visits; last visit from on-site/phone/video visits of all

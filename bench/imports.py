@@ -43,13 +43,12 @@ from django.db import connection, transaction  # noqa: E402
 
 from accounts.models import Role, Territory, User  # noqa: E402
 from crm.models import Customer  # noqa: E402
-from imports.services import (  # noqa: E402
+from imports.runs import (  # noqa: E402
     customers_refresh_after_import,
-    import_configure,
     import_customer_ids,
     import_run,
-    import_upload,
 )
+from imports.services import import_configure, import_upload  # noqa: E402
 
 HEADERS = [
     "Account Name",

@@ -35,7 +35,7 @@ from django.utils import timezone  # noqa: E402
 
 from bench.floor import floor_run  # noqa: E402
 from crm.models import Customer  # noqa: E402
-from health.metrics import health_batches  # noqa: E402
+from health.figures.refresh import health_batches  # noqa: E402
 from health.rollup import rollup_rebuild  # noqa: E402
 from health.services import accounts_refresh_range, health_refresh_everything  # noqa: E402
 from visits.services import customer_cadence_refresh  # noqa: E402

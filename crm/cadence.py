@@ -16,7 +16,9 @@ after the day the customer was created.
 from collections.abc import Mapping
 
 from django.conf import settings
+from psycopg import sql
 
+from core.sql import compose, identifier, joined, literal
 from crm.models import (
     DEFAULT_CADENCE_DAYS,
     DEFAULT_REMOTE_CADENCE,
@@ -74,45 +76,63 @@ def remote_kind_for(service_model: str) -> str:
     return kind or DEFAULT_REMOTE_CADENCE.get(service_model, (0, RemoteKind.PHONE))[1]
 
 
-def _case_sql(column: str, mapping: Mapping[str, int]) -> str:
-    branches = " ".join(f"WHEN '{key}' THEN {days}" for key, days in mapping.items())
-    return f"CASE {column} {branches} END"
+def _case_sql(column: sql.Composable, mapping: Mapping[str, int]) -> sql.Composed:
+    branches = joined(
+        (
+            compose("WHEN {key} THEN {days}", key=literal(key), days=days)
+            for key, days in mapping.items()
+        ),
+        " ",
+    )
+    return compose("CASE {column} {branches} END", column=column, branches=branches)
 
 
-def cadence_days_sql(customer: str) -> str:
+def cadence_days_sql(customer: str) -> sql.Composed:
     """The cadence of the crm_customer row aliased `customer`, as an SQL expression (NULL: the
     account has no cadence)."""
-    no_cadence = ", ".join(f"'{model}'" for model in NO_CADENCE_SERVICE_MODELS)
     remote_defaults = {model: days for model, (days, _) in DEFAULT_REMOTE_CADENCE.items()}
-    return (
-        f"CASE WHEN {customer}.service_model IN ({no_cadence}) THEN NULL "
-        f"ELSE COALESCE({customer}.cadence_days, "
-        f"CASE WHEN {customer}.service_model = '{ServiceModel.FIELD}' THEN COALESCE("
-        f"(SELECT policy.days FROM crm_cadencepolicy policy WHERE policy.tier = {customer}.tier), "
-        f"{_case_sql(f'{customer}.tier', DEFAULT_CADENCE_DAYS)}) "
-        f"ELSE COALESCE((SELECT sc.days FROM crm_servicecadence sc "
-        f"WHERE sc.service_model = {customer}.service_model), "
-        f"{_case_sql(f'{customer}.service_model', remote_defaults)}) END) END"
+    return compose(
+        "CASE WHEN {model} IN ({no_cadence}) THEN NULL "
+        "ELSE COALESCE({own}, "
+        "CASE WHEN {model} = {field} THEN COALESCE("
+        "(SELECT policy.days FROM crm_cadencepolicy policy WHERE policy.tier = {tier}), "
+        "{tier_defaults}) "
+        "ELSE COALESCE((SELECT sc.days FROM crm_servicecadence sc "
+        "WHERE sc.service_model = {model}), {model_defaults}) END) END",
+        model=identifier(customer, "service_model"),
+        no_cadence=list(NO_CADENCE_SERVICE_MODELS),
+        own=identifier(customer, "cadence_days"),
+        field=ServiceModel.FIELD,
+        tier=identifier(customer, "tier"),
+        tier_defaults=_case_sql(identifier(customer, "tier"), DEFAULT_CADENCE_DAYS),
+        model_defaults=_case_sql(identifier(customer, "service_model"), remote_defaults),
     )
 
 
-def cadence_start_sql(customer: str, last_visit_at: str) -> str:
+def cadence_start_sql(customer: str, last_visit_at: sql.Composable) -> sql.Composed:
     """The local date the cadence counts from: the last visit's, else `since`, else the day the
     customer was created. The statement must bind the time zone as %(tz)s."""
-    return (
-        f"COALESCE(({last_visit_at} AT TIME ZONE %(tz)s)::date, {customer}.since, "
-        f"({customer}.created_at AT TIME ZONE %(tz)s)::date)"
+    return compose(
+        "COALESCE(({last_visit_at} AT TIME ZONE %(tz)s)::date, {since}, "
+        "({created_at} AT TIME ZONE %(tz)s)::date)",
+        last_visit_at=last_visit_at,
+        since=identifier(customer, "since"),
+        created_at=identifier(customer, "created_at"),
     )
 
 
-def next_due_sql(customer: str, last_visit_at: str) -> str:
-    return f"{cadence_start_sql(customer, last_visit_at)} + {cadence_days_sql(customer)}"
+def next_due_sql(customer: str, last_visit_at: sql.Composable) -> sql.Composed:
+    return compose(
+        "{start} + {days}",
+        start=cadence_start_sql(customer, last_visit_at),
+        days=cadence_days_sql(customer),
+    )
 
 
-def days_overdue_sql(next_due: str, today: str) -> str:
+def days_overdue_sql(next_due: sql.Composable, today: sql.Composable) -> sql.Composed:
     """Days since the next visit fell due, 0 until it does, NULL without a due date (the SQL
     twin of crm.selectors.days_overdue; tests/crm hold them equal)."""
-    return f"GREATEST(0, {today} - {next_due})"
+    return compose("GREATEST(0, {today} - {next_due})", today=today, next_due=next_due)
 
 
 def cadence_sql_params() -> dict:

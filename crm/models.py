@@ -326,7 +326,7 @@ class Customer(models.Model):
                 ),
                 name="customer_location_plausible",
             ),
-            # A partner left on an account served otherwise charges nothing (health.metrics
+            # A partner left on an account served otherwise charges nothing (health.figures
             # counts the partner only while the model is partner); a file import may change
             # the model without knowing about partners.
             models.CheckConstraint(

@@ -13,6 +13,7 @@ from accounts.models import User
 from core.bounds import MAX_ACCOUNT_NOTES_CHARS, validate_single_line
 from core.cache import all_schedules_changed, schedules_changed
 from core.refresh import customers_deletion, customers_refresh_request
+from core.sql import Composable, Composed, compose, fragment, identifier
 from crm.cadence import cadence_sql_params, next_due_sql
 from crm.models import (
     NO_CADENCE_SERVICE_MODELS,
@@ -54,10 +55,10 @@ MANAGER_EDITABLE_FIELDS = SALESPERSON_EDITABLE_FIELDS | {
     "since",
 }
 
-_DUE_REFRESH_SQL = f"""
+_DUE_REFRESH = """
 UPDATE crm_customer c
-SET next_visit_due = {next_due_sql("c", "c.last_visit_at")}
-WHERE {{where}} AND c.next_visit_due IS DISTINCT FROM {next_due_sql("c", "c.last_visit_at")}
+SET next_visit_due = {due}
+WHERE {where} AND c.next_visit_due IS DISTINCT FROM {due}
 """
 
 
@@ -74,7 +75,12 @@ def customers_due_refresh(
             where, params = "c.service_model = %(model)s", {"model": service_model}
         else:
             where, params = "c.tier = %(tier)s", {"tier": tier}
-        cursor.execute(_DUE_REFRESH_SQL.format(where=where), params | cadence_sql_params())
+        statement = compose(
+            _DUE_REFRESH,
+            due=next_due_sql("c", identifier("c", "last_visit_at")),
+            where=fragment(where),
+        )
+        cursor.execute(statement, params | cadence_sql_params())
         return cursor.rowcount
 
 
@@ -241,15 +247,17 @@ def validate_contacts_belong_to(customer: Customer, contacts: Iterable[Contact])
         )
 
 
-def exchange_rate_sql(currency: str, day: str) -> str:
+def exchange_rate_sql(currency: Composable, day: Composable) -> Composed:
     """The one rule for an invoice's rate, as SQL over the columns or parameters named:
     house currency per unit of `currency` on `day`, the latest rate from that day or before,
     1 for the house currency (bound as %(house)s), NULL when there is none. The invoice form,
     the ERP upserts and the import engine all convert with it."""
-    return (
-        f"CASE WHEN {currency} = %(house)s THEN 1 ELSE "
-        f"(SELECT r.rate FROM crm_exchangerate r WHERE r.currency = {currency} "
-        f"AND r.on_date <= {day} ORDER BY r.on_date DESC LIMIT 1) END"
+    return compose(
+        "CASE WHEN {currency} = %(house)s THEN 1 ELSE "
+        "(SELECT r.rate FROM crm_exchangerate r WHERE r.currency = {currency} "
+        "AND r.on_date <= {day} ORDER BY r.on_date DESC LIMIT 1) END",
+        currency=currency,
+        day=day,
     )
 
 
@@ -260,8 +268,11 @@ def exchange_rates_on(pairs: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, d
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT x.currency, x.day, {exchange_rate_sql('x.currency', 'x.day')} "
-            "FROM unnest(%(currencies)s::text[], %(days)s::date[]) AS x (currency, day)",
+            compose(
+                "SELECT x.currency, x.day, {rate} "
+                "FROM unnest(%(currencies)s::text[], %(days)s::date[]) AS x (currency, day)",
+                rate=exchange_rate_sql(identifier("x", "currency"), identifier("x", "day")),
+            ),
             {
                 "house": settings.CADENCE_CURRENCY,
                 "currencies": [currency for currency, _ in pairs],

@@ -19,6 +19,7 @@ from core.bounds import (
     is_plausible_date,
 )
 from core.refresh import customers_refresh_request
+from core.sql import compose, identifier
 from crm.models import Customer, SupportCaseKind
 from crm.services import exchange_rates_on
 
@@ -293,7 +294,11 @@ def _write(sql: str, columns: list[list], result: UpsertResult, *, table: str, k
     columns = [[column[at] for at in order] for column in columns]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT customer_id FROM {table} WHERE {key} = ANY(%s::text[])",
+            compose(
+                "SELECT DISTINCT customer_id FROM {table} WHERE {key} = ANY(%s::text[])",
+                table=identifier(table),
+                key=identifier(key),
+            ),
             [columns[0]],
         )
         before = [customer_id for (customer_id,) in cursor.fetchall()]

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role, Territory, User
+from core.sql import compose, identifier, joined, literal
 from crm.cadence import cadence_days
 from crm.models import Competitor, Contact, Customer, Invoice, SupportCase
 from demo.service_models import INSIDE_SALES, seed_service_models
@@ -374,7 +375,11 @@ def _copy_chunk(raw_connection, rows: _Rows) -> None:
     it runs in a helper thread, where Django's thread-local `connection` is another one."""
     with raw_connection.cursor() as cursor:
         for name, (model, columns) in COPY_COLUMNS.items():
-            statement = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+            statement = compose(
+                "COPY {table} ({columns}) FROM STDIN",
+                table=identifier(model._meta.db_table),
+                columns=joined(map(identifier, columns)),
+            )
             with cursor.copy(statement) as copy:
                 for row in getattr(rows, name):
                     copy.write_row(row)
@@ -385,8 +390,12 @@ def _reset_sequences() -> None:
         for model in (Customer, Contact, Visit, Invoice, SupportCase):
             table = model._meta.db_table
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                compose(
+                    "SELECT setval(pg_get_serial_sequence({name}, 'id'), "
+                    "COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)",
+                    name=literal(table),
+                    table=identifier(table),
+                )
             )
 
 

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Role, Territory, User
-from crm.models import Partner, ServiceModel
+from core.sql import compose
+from crm.models import CustomerStatus, Partner, ServiceModel
 from health.models import Recommendation
 from health.services import accounts_refresh
 from reports.models import ReviewAction, ReviewActionKind
+from visits.models import VisitKind
 
 INSIDE_SALES = {"inside1": ("North", "East"), "inside2": ("South", "West")}
 PARTNERS = {
@@ -38,36 +40,48 @@ PARTNERS = {
 # a third of those that lose money on visits went to inside sales and a sixth to remote
 # visits, half of those that lose money anyway to a partner, a few small ones to self-service
 # and a few profitable ones to remote visits.
-_CHOOSE_SQL = f"""
+_CHOOSE = """
 SELECT c.id,
-       CASE WHEN m.recommendation = '{Recommendation.MOVE_REMOTE}' AND MOD(c.id, 3) = 0
-                THEN '{ServiceModel.INSIDE_SALES}'
-            WHEN m.recommendation = '{Recommendation.HAND_OFF}' AND MOD(c.id, 2) = 0
-                THEN '{ServiceModel.PARTNER}'
-            WHEN c.tier = 'D' AND m.recommendation IN ('{Recommendation.KEEP}',
-                                                       '{Recommendation.REPRICE}')
-                 AND MOD(c.id, 10) = 3 THEN '{ServiceModel.SELF_SERVICE}'
-            ELSE '{ServiceModel.REMOTE}' END AS model,
+       CASE WHEN m.recommendation = {move_remote} AND MOD(c.id, 3) = 0
+                THEN {inside_sales}
+            WHEN m.recommendation = {hand_off} AND MOD(c.id, 2) = 0
+                THEN {partner}
+            WHEN c.tier = 'D' AND m.recommendation IN ({keep},
+                                                       {reprice})
+                 AND MOD(c.id, 10) = 3 THEN {self_service}
+            ELSE {remote} END AS model,
        COALESCE(parent.name, t.name) AS region,
        %(today)s::date - (90 + MOD(c.id * 37, 180))::integer AS since
 FROM crm_customer c
 JOIN crm_accountmetrics m ON m.customer_id = c.id
 JOIN accounts_territory t ON t.id = c.territory_id
 LEFT JOIN accounts_territory parent ON parent.id = t.parent_id
-WHERE c.status = 'active'
-  AND ((m.recommendation = '{Recommendation.MOVE_REMOTE}' AND MOD(c.id, 6) IN (0, 1, 3))
-       OR (m.recommendation = '{Recommendation.HAND_OFF}' AND MOD(c.id, 2) = 0)
-       OR (c.tier = 'D' AND m.recommendation IN ('{Recommendation.KEEP}',
-                                                 '{Recommendation.REPRICE}') AND MOD(c.id, 10) = 3)
-       OR (m.recommendation = '{Recommendation.KEEP}' AND MOD(c.id, 25) = 1))
+WHERE c.status = {active}
+  AND ((m.recommendation = {move_remote} AND MOD(c.id, 6) IN (0, 1, 3))
+       OR (m.recommendation = {hand_off} AND MOD(c.id, 2) = 0)
+       OR (c.tier = 'D' AND m.recommendation IN ({keep},
+                                                 {reprice}) AND MOD(c.id, 10) = 3)
+       OR (m.recommendation = {keep} AND MOD(c.id, 25) = 1))
 ORDER BY c.id
 """
+_CHOOSE_SQL = compose(
+    _CHOOSE,
+    move_remote=Recommendation.MOVE_REMOTE,
+    hand_off=Recommendation.HAND_OFF,
+    keep=Recommendation.KEEP,
+    reprice=Recommendation.REPRICE,
+    inside_sales=ServiceModel.INSIDE_SALES,
+    partner=ServiceModel.PARTNER,
+    self_service=ServiceModel.SELF_SERVICE,
+    remote=ServiceModel.REMOTE,
+    active=CustomerStatus.ACTIVE,
+)
 
 # From the hand-off on: calls instead of on-site visits, by the new owner where there is one.
-_AS_CALLS_SQL = """
+_AS_CALLS = """
 UPDATE visits_visit v
 SET salesperson_id = COALESCE(moved.caller, v.salesperson_id),
-    kind = CASE WHEN v.kind = 'on_site' THEN 'phone' ELSE v.kind END,
+    kind = CASE WHEN v.kind = {on_site} THEN {phone} ELSE v.kind END,
     duration_minutes = LEAST(v.duration_minutes, 25),
     travel_minutes = 0, distance_km = 0, expenses = 0
 FROM unnest(%(ids)s::bigint[], %(since)s::date[], %(callers)s::bigint[])
@@ -75,6 +89,7 @@ FROM unnest(%(ids)s::bigint[], %(since)s::date[], %(callers)s::bigint[])
 WHERE v.customer_id = moved.customer_id
   AND COALESCE(v.visited_at, v.scheduled_start) >= moved.since::timestamptz
 """
+_AS_CALLS_SQL = compose(_AS_CALLS, on_site=VisitKind.ON_SITE, phone=VisitKind.PHONE)
 
 # From the hand-off on, nobody on the team visits partner and self-service accounts.
 _NOT_VISITED_SQL = """

@@ -1,4 +1,4 @@
-"""Account health: derived figures only, written by the refresh (health.metrics, health.monthly,
+"""Account health: derived figures only, written by the refresh (health.figures,
 health.rollup) and never edited by hand. The tables keep their crm_ names: the models moved here
 from crm without touching the database (see docs/architecture.md)."""
 
@@ -64,7 +64,7 @@ class AccountFigures(models.Model):
 
 
 class Recommendation(models.TextChoices):
-    """What the review worklist suggests for an account; the rule is health.metrics'
+    """What the review worklist suggests for an account; the rule is health.figures.year's
     RECOMMENDATION_SQL, applied at every refresh."""
 
     MOVE_REMOTE = "move_remote", "Move to inside sales / remote cadence"
@@ -107,7 +107,7 @@ class AccountMetrics(AccountFigures):
     recommendation = models.CharField(
         max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
     )
-    # Consistency over the year (health.metrics): gaps between consecutive contacts that kept
+    # Consistency over the year (health.figures.year): gaps between consecutive contacts that kept
     # the cadence, and follow-ups promised for a day now passed that had a contact by then.
     intervals = models.PositiveIntegerField(db_default=0, default=0)
     intervals_on_cadence = models.PositiveIntegerField(db_default=0, default=0)
@@ -217,7 +217,7 @@ class DigestRun(models.Model):
 
 class AccountMonth(AccountFigures):
     """One customer's figures for one calendar month, for the managers' period views and
-    trends; written only by health.metrics.monthly_refresh_* (the 24 months up to as-of)."""
+    trends; written only by health.figures.months (the 24 months up to as-of)."""
 
     # Indexed by the (customer, month) constraint below, whose first column it is.
     customer = models.ForeignKey(

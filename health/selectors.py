@@ -7,7 +7,14 @@ from django.db.models import Count, F, QuerySet
 from accounts.models import User
 from crm.models import Customer
 from crm.selectors import customer_scope
-from health.models import AccountFlag, AccountMetrics, FlagKind, Segment
+from health.models import AccountFlag, AccountMetrics, FlagKind, HealthSettings, Segment
+
+
+def health_settings() -> HealthSettings:
+    """The rates and thresholds the figures use (the one row, or the defaults before an admin
+    saves it)."""
+    return HealthSettings.objects.filter(pk=1).first() or HealthSettings(pk=1)
+
 
 ACCOUNT_FIGURES = ("profit", "revenue", "is_neglected", "is_unprofitable", "is_late_payer")
 

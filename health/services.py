@@ -12,12 +12,12 @@ from django.utils import timezone
 from core.models import PendingRefresh
 from core.refresh import AfterDeletion, customers_refresh_request
 from crm.models import Customer
-from health.metrics import (
+from health.figures.months import monthly_window_start
+from health.figures.refresh import (
     RefreshResult,
     figures_refresh_customers,
     figures_refresh_range,
     health_batches,
-    monthly_window_start,
 )
 from health.models import AccountFlag, HealthSettings
 from health.rollup import (

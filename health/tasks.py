@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.cache import all_schedules_changed
 from health.digest import digest_send
-from health.metrics import health_batches
+from health.figures.refresh import health_batches
 from health.rollup import rollup_rebuild, rollups_behind_metrics
 from health.services import accounts_refresh_range, pending_refresh_run
 

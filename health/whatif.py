@@ -22,10 +22,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection
 
+from core.sql import compose, fragment, identifier, literal
 from crm.cadence import cadence_days, service_policies
 from crm.models import NO_CADENCE_SERVICE_MODELS, CadencePolicy, Partner, ServiceModel
 from health.costs import HOUSE_AMOUNTS_SQL, partner_charge_sql, visit_cost_sql
-from health.metrics import WINDOW_DAYS, health_settings
+from health.figures.year import WINDOW_DAYS
+from health.selectors import health_settings
 from visits.models import VisitKind, VisitStatus
 
 # Used when the account has no contact of the kind in the year to learn from.
@@ -37,13 +39,19 @@ DEFAULT_HOURLY_COST = Decimal("60")
 
 # One contact's cost: its time, and (on site) the travel to it: time, km and expenses.
 _CONTACT_COST = visit_cost_sql(
-    minutes="contact_minutes", km="0", expenses="0", hourly_cost="hourly_cost"
+    minutes=identifier("contact_minutes"),
+    km=literal(0),
+    expenses=literal(0),
+    hourly_cost=identifier("hourly_cost"),
 )
 _TRAVEL_COST = visit_cost_sql(
-    minutes="travel_minutes", km="km", expenses="expenses", hourly_cost="hourly_cost"
+    minutes=identifier("travel_minutes"),
+    km=identifier("km"),
+    expenses=identifier("expenses"),
+    hourly_cost=identifier("hourly_cost"),
 )
 
-_WHAT_IF_SQL = f"""
+_WHAT_IF = """
 WITH accounts AS (
     SELECT c.id, c.tier, c.cadence_days AS own_cadence, m.as_of, m.gross_margin, m.support_cost,
            m.late_payment_cost, m.cost_to_serve, m.profit, m.visit_cost, m.partner_cost,
@@ -55,32 +63,26 @@ WITH accounts AS (
 ),
 habits AS (
     SELECT v.customer_id,
-           AVG(v.duration_minutes) FILTER (WHERE v.kind = '{VisitKind.ON_SITE}') AS on_site,
-           AVG(v.travel_minutes) FILTER (WHERE v.kind = '{VisitKind.ON_SITE}') AS travel,
-           AVG(v.distance_km) FILTER (WHERE v.kind = '{VisitKind.ON_SITE}') AS km,
-           AVG(v.expenses) FILTER (WHERE v.kind = '{VisitKind.ON_SITE}') AS expenses,
+           AVG(v.duration_minutes) FILTER (WHERE v.kind = {on_site}) AS on_site,
+           AVG(v.travel_minutes) FILTER (WHERE v.kind = {on_site}) AS travel,
+           AVG(v.distance_km) FILTER (WHERE v.kind = {on_site}) AS km,
+           AVG(v.expenses) FILTER (WHERE v.kind = {on_site}) AS expenses,
            AVG(v.duration_minutes)
-               FILTER (WHERE v.kind IN ('{VisitKind.PHONE}', '{VisitKind.VIDEO}')) AS call
+               FILTER (WHERE v.kind IN ({phone}, {video})) AS call
     FROM visits_visit v
     JOIN accounts a ON a.id = v.customer_id
-    WHERE v.status = '{VisitStatus.DONE}'
-      AND v.visited_at >= (a.as_of - {WINDOW_DAYS - 1})::timestamp AT TIME ZONE %(tz)s
+    WHERE v.status = {done}
+      AND v.visited_at >= (a.as_of - {window_back})::timestamp AT TIME ZONE %(tz)s
       AND v.visited_at < (a.as_of + 1)::timestamp AT TIME ZONE %(tz)s
     GROUP BY v.customer_id
 ),
 orders AS (
     SELECT a.id AS customer_id,
-           SUM({
-    partner_charge_sql(
-        amount="h.amount",
-        commission_percent="%(commission_percent)s",
-        fee_per_order="%(fee_per_order)s",
-    )
-}) AS commission
+           SUM({partner_charge}) AS commission
     FROM accounts a
     JOIN crm_invoice i ON i.customer_id = a.id
-    CROSS JOIN LATERAL ({HOUSE_AMOUNTS_SQL}) h
-    WHERE %(partner)s AND i.issued_on BETWEEN a.as_of - {WINDOW_DAYS - 1} AND a.as_of
+    CROSS JOIN LATERAL ({house_amounts}) h
+    WHERE %(partner)s AND i.issued_on BETWEEN a.as_of - {window_back} AND a.as_of
     GROUP BY a.id
 ),
 assumed AS (
@@ -98,12 +100,28 @@ assumed AS (
 )
 SELECT id, tier, own_cadence, as_of, gross_margin, support_cost, late_payment_cost,
        cost_to_serve, profit, hourly_cost, contact_minutes, travel_minutes, km, expenses,
-       ROUND({_CONTACT_COST}, 2) AS contact_cost,
-       ROUND({_TRAVEL_COST}, 2) AS travel_cost,
+       ROUND({contact_cost}, 2) AS contact_cost,
+       ROUND({travel_cost}, 2) AS travel_cost,
        ROUND(commission, 2) AS commission
 FROM assumed
 ORDER BY id
 """
+_WHAT_IF_SQL = compose(
+    _WHAT_IF,
+    on_site=VisitKind.ON_SITE,
+    phone=VisitKind.PHONE,
+    video=VisitKind.VIDEO,
+    done=VisitStatus.DONE,
+    window_back=WINDOW_DAYS - 1,
+    house_amounts=HOUSE_AMOUNTS_SQL,
+    partner_charge=partner_charge_sql(
+        amount=identifier("h", "amount"),
+        commission_percent=fragment("%(commission_percent)s"),
+        fee_per_order=fragment("%(fee_per_order)s"),
+    ),
+    contact_cost=_CONTACT_COST,
+    travel_cost=_TRAVEL_COST,
+)
 
 
 @dataclass(frozen=True)

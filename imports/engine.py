@@ -39,6 +39,7 @@ from core.bounds import (
 )
 from core.locks import IMPORT_LOCK
 from core.spreadsheet import FORMULA_STARTS, spreadsheet_safe
+from core.sql import Composable, Composed, compose, fragment, identifier, joined, literal
 from crm.models import LocationSource
 from crm.services import exchange_rate_sql
 from imports.kinds import (
@@ -289,8 +290,16 @@ def import_execute(
 
 
 def _create_staging(cursor, kind: Kind, fields: list[Field]) -> None:
-    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in _staging_columns(kind, fields))
-    cursor.execute(f"CREATE TEMP TABLE import_rows ({columns}, target_id bigint, action text)")
+    columns = joined(
+        compose("{name} {type}", name=identifier(column), type=fragment(sql_type))
+        for column, sql_type in _staging_columns(kind, fields)
+    )
+    cursor.execute(
+        compose(
+            "CREATE TEMP TABLE import_rows ({columns}, target_id bigint, action text)",
+            columns=columns,
+        )
+    )
     cursor.execute(
         "CREATE TEMP TABLE import_rejects (line integer PRIMARY KEY, columns text, "
         "value text, reason text)"
@@ -304,7 +313,10 @@ def _load(cursor, rows, reader: _RowReader, fields, progress, started) -> int:
     count, share = 0, 0.0
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         bad = csv.writer(rejected)
-        with cursor.cursor.copy(f"COPY import_rows ({', '.join(names)}) FROM STDIN") as copy:
+        copy_rows = compose(
+            "COPY import_rows ({columns}) FROM STDIN", columns=joined(map(identifier, names))
+        )
+        with cursor.cursor.copy(copy_rows) as copy:
             for line, cells, share in rows:
                 count += 1
                 values, errors = reader.read(cells)
@@ -333,33 +345,62 @@ def _load(cursor, rows, reader: _RowReader, fields, progress, started) -> int:
     return count
 
 
-def _reject(cursor, where: str, value: str, reason: str, *, header: str = "") -> None:
+def _reject(
+    cursor, where: Composable, value: Composable, reason: Composable, *, header: str = ""
+) -> None:
     """Move staging rows matching `where` to the rejects; `value` and `reason` are SQL on the
     row, in which %(header)s is the column's header as the file has it."""
     cursor.execute(
-        f"""
+        compose(
+            """
         WITH gone AS (DELETE FROM import_rows s WHERE {where} RETURNING s.*)
         INSERT INTO import_rejects (line, columns, value, reason)
         SELECT s.line, %(header)s, {value}, {reason} FROM gone s
         """,
+            where=where,
+            value=value,
+            reason=reason,
+        ),
         {"header": header},
     )
+
+
+def _ref(f: Field, alias: str = "s") -> Composed:
+    """The staged text a reference field was given (its `<name>_ref` column)."""
+    return identifier(alias, f"{f.name}_ref")
+
+
+NOTHING = fragment("''")
+EVERY_ROW = fragment("true")
 
 
 def _resolve(cursor, kind: Kind, job: ImportJob, reader: _RowReader, fields) -> None:
     mapped = {f.name for f in fields}
     for f in fields:
         if f.is_reference:
-            cursor.execute(f"ALTER TABLE import_rows ADD COLUMN {f.column} bigint")
+            cursor.execute(
+                compose(
+                    "ALTER TABLE import_rows ADD COLUMN {column} bigint",
+                    column=identifier(f.column),
+                )
+            )
     for f in (f for f in fields if f.parse == USER):
         cursor.execute(
-            f"UPDATE import_rows s SET {f.column} = u.id FROM accounts_user u "
-            f"WHERE lower(u.username) = lower(s.{f.name}_ref)"
+            compose(
+                "UPDATE import_rows s SET {column} = u.id FROM accounts_user u "
+                "WHERE lower(u.username) = lower({ref})",
+                column=identifier(f.column),
+                ref=_ref(f),
+            )
         )
         cursor.execute(
-            f"UPDATE import_rows s SET {f.column} = u.id FROM accounts_user u "
-            f"WHERE s.{f.column} IS NULL AND u.email <> '' "
-            f"AND lower(u.email) = lower(s.{f.name}_ref)"
+            compose(
+                "UPDATE import_rows s SET {column} = u.id FROM accounts_user u "
+                "WHERE {staged} IS NULL AND u.email <> '' AND lower(u.email) = lower({ref})",
+                column=identifier(f.column),
+                staged=identifier("s", f.column),
+                ref=_ref(f),
+            )
         )
         _people_by_full_name(cursor, f, reader)
         _default_or_reject(
@@ -367,29 +408,44 @@ def _resolve(cursor, kind: Kind, job: ImportJob, reader: _RowReader, fields) -> 
         )
     for f in (f for f in fields if f.parse == TERRITORY):
         cursor.execute(
-            f"UPDATE import_rows s SET {f.column} = t.id FROM accounts_territory t "
-            f"WHERE lower(t.name) = lower(s.{f.name}_ref)"
+            compose(
+                "UPDATE import_rows s SET {column} = t.id FROM accounts_territory t "
+                "WHERE lower(t.name) = lower({ref})",
+                column=identifier(f.column),
+                ref=_ref(f),
+            )
         )
         _default_or_reject(cursor, f, reader, job.default_territory_id, "territory")
     for f in (f for f in fields if f.parse == CUSTOMER):
         cursor.execute(
-            f"UPDATE import_rows s SET {f.column} = c.id FROM crm_customer c "
-            f"WHERE c.code = s.{f.name}_ref"
+            compose(
+                "UPDATE import_rows s SET {column} = c.id FROM crm_customer c WHERE c.code = {ref}",
+                column=identifier(f.column),
+                ref=_ref(f),
+            )
         )
         # Not a code: a customer name, if exactly one customer has it.
         cursor.execute(
-            f"""
-            UPDATE import_rows s SET {f.column} = named.id
+            compose(
+                """
+            UPDATE import_rows s SET {column} = named.id
             FROM (SELECT lower(name) AS name, min(id) AS id FROM crm_customer
                   GROUP BY lower(name) HAVING count(*) = 1) named
-            WHERE s.{f.column} IS NULL AND named.name = lower(s.{f.name}_ref)
-            """
+            WHERE {staged} IS NULL AND named.name = lower({ref})
+            """,
+                column=identifier(f.column),
+                staged=identifier("s", f.column),
+                ref=_ref(f),
+            )
         )
         _reject(
             cursor,
-            f"s.{f.column} IS NULL",
-            f"s.{f.name}_ref",
-            f"%(header)s || ': no customer has the code or name \"' || s.{f.name}_ref || '\"'",
+            compose("{staged} IS NULL", staged=identifier("s", f.column)),
+            _ref(f),
+            compose(
+                "%(header)s || ': no customer has the code or name \"' || {ref} || '\"'",
+                ref=_ref(f),
+            ),
             header=reader.header_of[f.name],
         )
     if kind is VISITS and "salesperson" not in mapped and job.default_owner_id:
@@ -416,8 +472,11 @@ def _people_by_full_name(cursor, f: Field, reader) -> None:
     """References no username or email matched, tried as an active user's full name: taken when
     exactly one user has it, rejected as ambiguous (naming the candidates) when several do."""
     cursor.execute(
-        f"SELECT DISTINCT {f.name}_ref FROM import_rows "
-        f"WHERE {f.column} IS NULL AND {f.name}_ref IS NOT NULL"
+        compose(
+            "SELECT DISTINCT {ref} FROM import_rows WHERE {column} IS NULL AND {ref} IS NOT NULL",
+            ref=identifier(f"{f.name}_ref"),
+            column=identifier(f.column),
+        )
     )
     texts = [text for (text,) in cursor.fetchall()]
     if not texts:
@@ -442,16 +501,28 @@ def _people_by_full_name(cursor, f: Field, reader) -> None:
         for row in found:
             copy.write_row(row)
     cursor.execute(
-        f"UPDATE import_rows s SET {f.column} = p.user_id FROM import_people p "
-        f"WHERE s.{f.column} IS NULL AND p.text = s.{f.name}_ref AND p.user_id IS NOT NULL"
+        compose(
+            "UPDATE import_rows s SET {column} = p.user_id FROM import_people p "
+            "WHERE {staged} IS NULL AND p.text = {ref} AND p.user_id IS NOT NULL",
+            column=identifier(f.column),
+            staged=identifier("s", f.column),
+            ref=_ref(f),
+        )
     )
     _reject(
         cursor,
-        f"s.{f.column} IS NULL AND s.{f.name}_ref IN "
-        "(SELECT text FROM import_people WHERE ambiguous IS NOT NULL)",
-        f"s.{f.name}_ref",
-        f"%(header)s || ': \"' || s.{f.name}_ref || '\" is ambiguous: ' || "
-        f"(SELECT ambiguous FROM import_people p WHERE p.text = s.{f.name}_ref)",
+        compose(
+            "{staged} IS NULL AND {ref} IN "
+            "(SELECT text FROM import_people WHERE ambiguous IS NOT NULL)",
+            staged=identifier("s", f.column),
+            ref=_ref(f),
+        ),
+        _ref(f),
+        compose(
+            "%(header)s || ': \"' || {ref} || '\" is ambiguous: ' || "
+            "(SELECT ambiguous FROM import_people p WHERE p.text = {ref})",
+            ref=_ref(f),
+        ),
         header=reader.header_of[f.name],
     )
     cursor.execute("DROP TABLE import_people")
@@ -464,15 +535,18 @@ def _owners_territory(cursor, job: ImportJob, mapped: set[str]) -> None:
         cursor.execute("ALTER TABLE import_rows ADD COLUMN territory_id bigint")
     if job.default_territory_id:
         return
-    owner = "s.owner_id" if "owner" in mapped else "NULL::bigint"
+    owner = identifier("s", "owner_id") if "owner" in mapped else fragment("NULL::bigint")
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s SET territory_id = single.territory_id
         FROM (SELECT user_id, min(territory_id) AS territory_id
               FROM accounts_territory_members GROUP BY user_id HAVING count(*) = 1) single
         WHERE s.territory_id IS NULL AND s.target_id IS NULL
           AND single.user_id = COALESCE({owner}, %s)
         """,
+            owner=owner,
+        ),
         [job.default_owner_id],
     )
 
@@ -480,33 +554,41 @@ def _owners_territory(cursor, job: ImportJob, mapped: set[str]) -> None:
 def _invoice_rates(cursor, mapped: set[str]) -> None:
     """Each invoice's rate to the house currency on its issue date (1 in the house currency);
     a row in a currency without a rate on or before that date is rejected with the reason."""
-    currency = "s2.currency" if "currency" in mapped else "NULL::text"
-    issued_on = "s2.issued_on" if "issued_on" in mapped else "NULL::date"
+    currency = identifier("s2", "currency") if "currency" in mapped else fragment("NULL::text")
+    issued_on = identifier("s2", "issued_on") if "issued_on" in mapped else fragment("NULL::date")
     cursor.execute(
         "ALTER TABLE import_rows ADD COLUMN exchange_rate numeric(18,8), "
         "ADD COLUMN rate_currency text, ADD COLUMN rate_day date"
     )
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s SET rate_currency = x.currency, rate_day = x.day
         FROM (SELECT s2.line, COALESCE({currency}, t.currency, %(house)s) AS currency,
                      COALESCE({issued_on}, t.issued_on) AS day
               FROM import_rows s2 LEFT JOIN crm_invoice t ON t.id = s2.target_id) x
         WHERE x.line = s.line
         """,
+            currency=currency,
+            issued_on=issued_on,
+        ),
         {"house": settings.CADENCE_CURRENCY},
     )
     cursor.execute(
-        "UPDATE import_rows s SET exchange_rate = "
-        + exchange_rate_sql("s.rate_currency", "s.rate_day"),
+        compose(
+            "UPDATE import_rows s SET exchange_rate = {rate}",
+            rate=exchange_rate_sql(identifier("s", "rate_currency"), identifier("s", "rate_day")),
+        ),
         {"house": settings.CADENCE_CURRENCY},
     )
     _reject(
         cursor,
-        "s.exchange_rate IS NULL",
-        "s.rate_currency",
-        "'no exchange rate for ' || s.rate_currency || ' on or before ' || s.rate_day::text "
-        "|| ': add it under Exchange rates (or import them), then import this row again'",
+        fragment("s.exchange_rate IS NULL"),
+        identifier("s", "rate_currency"),
+        fragment(
+            "'no exchange rate for ' || s.rate_currency || ' on or before ' || s.rate_day::text "
+            "|| ': add it under Exchange rates (or import them), then import this row again'"
+        ),
     )
 
 
@@ -526,8 +608,18 @@ def _visits_prepare(cursor, mapped: set[str]) -> None:
         ("scheduled_end", "timestamptz"),
     ):
         if column not in mapped:
-            cursor.execute(f"ALTER TABLE import_rows ADD COLUMN {column} {sql_type}")
-    duration = "s.duration_minutes" if "duration_minutes" in mapped else "NULL::integer"
+            cursor.execute(
+                compose(
+                    "ALTER TABLE import_rows ADD COLUMN {column} {type}",
+                    column=identifier(column),
+                    type=fragment(sql_type),
+                )
+            )
+    duration = (
+        identifier("s", "duration_minutes")
+        if "duration_minutes" in mapped
+        else fragment("NULL::integer")
+    )
     cursor.execute(
         """
         UPDATE import_rows s SET
@@ -549,13 +641,16 @@ def _visits_prepare(cursor, mapped: set[str]) -> None:
         """
     )
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s SET
             visited_at = CASE WHEN s.status = %(done)s THEN s.moment END,
             scheduled_start = CASE WHEN s.status <> %(done)s THEN s.moment END,
             scheduled_end = CASE WHEN s.status <> %(done)s THEN s.moment
                 + make_interval(mins => COALESCE(NULLIF({duration}, 0), 60)) END
         """,
+            duration=duration,
+        ),
         {"done": VisitStatus.DONE},
     )
 
@@ -565,21 +660,31 @@ def _default_or_reject(cursor, f: Field, reader, default_id, what: str) -> None:
     an empty one takes the default for new records only (decided in _classify)."""
     if default_id:
         cursor.execute(
-            f"UPDATE import_rows SET {f.column} = %s "
-            f"WHERE {f.column} IS NULL AND {f.name}_ref IS NOT NULL",
+            compose(
+                "UPDATE import_rows SET {column} = %s WHERE {column} IS NULL AND {ref} IS NOT NULL",
+                column=identifier(f.column),
+                ref=identifier(f"{f.name}_ref"),
+            ),
             [default_id],
         )
         return
     _reject(
         cursor,
-        f"s.{f.column} IS NULL AND s.{f.name}_ref IS NOT NULL",
-        f"s.{f.name}_ref",
-        f"%(header)s || ': no {what} \"' || s.{f.name}_ref || '\"'",
+        compose(
+            "{staged} IS NULL AND {ref} IS NOT NULL", staged=identifier("s", f.column), ref=_ref(f)
+        ),
+        _ref(f),
+        compose(
+            "%(header)s || {no} || {ref} || '\"'",
+            no=literal(f': no {what} "'),
+            ref=_ref(f),
+        ),
         header=reader.header_of[f.name],
     )
 
 
-_NORMALISED_NAME = "regexp_replace(lower({0}), '[^[:alnum:]]+', '', 'g')"
+def _normalised_name(column: Composable) -> Composed:
+    return compose("regexp_replace(lower({column}), '[^[:alnum:]]+', '', 'g')", column=column)
 
 
 def _customer_codes(cursor, mapped: set[str]) -> None:
@@ -587,31 +692,44 @@ def _customer_codes(cursor, mapped: set[str]) -> None:
     code made from the same, so importing the file again finds them."""
     if "code" not in mapped:
         cursor.execute("ALTER TABLE import_rows ADD COLUMN code text")
-    postal = "s.postal_code" if "postal_code" in mapped else "NULL::text"
+    postal = identifier("s", "postal_code") if "postal_code" in mapped else fragment("NULL::text")
+    stored, staged = (
+        _normalised_name(identifier("c", "name")),
+        _normalised_name(identifier("s", "name")),
+    )
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s SET code = c.code
         FROM crm_customer c
-        WHERE s.code IS NULL
-          AND {_NORMALISED_NAME.format("c.name")} = {_NORMALISED_NAME.format("s.name")}
-          AND c.postal_code = COALESCE({postal}, '')
-        """
+        WHERE s.code IS NULL AND {stored} = {staged} AND c.postal_code = COALESCE({postal}, '')
+        """,
+            stored=stored,
+            staged=staged,
+            postal=postal,
+        )
     )
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s
-        SET code = 'IMP-' || upper(substr(md5({_NORMALISED_NAME.format("s.name")} || '|'
-                                              || COALESCE({postal}, '')), 1, 10))
+        SET code = 'IMP-' || upper(substr(md5({staged} || '|' || COALESCE({postal}, '')), 1, 10))
         WHERE s.code IS NULL
-        """
+        """,
+            staged=staged,
+            postal=postal,
+        )
     )
 
 
-def _reject_all_but_first(cursor, *, key: str, reason: str, where: str = "true") -> None:
+def _reject_all_but_first(
+    cursor, *, key: Composable, reason: str, where: Composable = EVERY_ROW
+) -> None:
     """Of the staged rows (matching `where`) sharing `key`, keep the first in the file and
     reject the others with `reason` followed by the first one's row number."""
     cursor.execute(
-        f"""
+        compose(
+            """
         WITH ranked AS (
             SELECT s.line, first_value(s.line) OVER same_key AS first_line,
                    row_number() OVER same_key AS n
@@ -626,32 +744,45 @@ def _reject_all_but_first(cursor, *, key: str, reason: str, where: str = "true")
         INSERT INTO import_rejects (line, columns, value, reason)
         SELECT line, '', '', %(reason)s || first_line FROM gone
         """,
+            where=where,
+            key=key,
+        ),
         {"reason": reason},
     )
 
 
 def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[str, int]:
-    _reject_all_but_first(cursor, key=kind.key, reason=f"duplicate: same {kind.key_label} as row ")
+    _reject_all_but_first(
+        cursor, key=fragment(kind.key), reason=f"duplicate: same {kind.key_label} as row "
+    )
     if kind is CONTACTS and "is_primary" in {f.name for f in fields}:
         # One primary contact per customer: the file's first wins; it replaces the stored one.
         _reject_all_but_first(
             cursor,
-            key="s.customer_id",
-            where="s.is_primary",
+            key=identifier("s", "customer_id"),
+            where=identifier("s", "is_primary"),
             reason="another primary contact for this customer in row ",
         )
     for match in (kind.match,) if isinstance(kind.match, str) else kind.match:
         cursor.execute(
-            f"UPDATE import_rows s SET target_id = t.id FROM {kind.table} t "
-            f"WHERE s.target_id IS NULL AND {match}"
+            compose(
+                "UPDATE import_rows s SET target_id = t.id FROM {table} t "
+                "WHERE s.target_id IS NULL AND {match}",
+                table=identifier(kind.table),
+                match=fragment(match),
+            )
         )
     for check, reason in kind.checks:
         _reject(
             cursor,
-            f"""s.line IN (SELECT s.line FROM import_rows s
-                           LEFT JOIN {kind.table} t ON t.id = s.target_id WHERE NOT ({check}))""",
-            "''",
-            "%(header)s",
+            compose(
+                """s.line IN (SELECT s.line FROM import_rows s
+                           LEFT JOIN {table} t ON t.id = s.target_id WHERE NOT ({check}))""",
+                table=identifier(kind.table),
+                check=fragment(check),
+            ),
+            NOTHING,
+            fragment("%(header)s"),
             header=reason,
         )
     if kind is INVOICES:
@@ -663,20 +794,36 @@ def _classify(cursor, kind: Kind, job: ImportJob, fields: list[Field]) -> dict[s
         if not job.default_territory_id:
             _reject(
                 cursor,
-                "s.target_id IS NULL AND s.territory_id IS NULL",
-                "''",
-                "%(header)s || ': a new customer needs a territory: map a territory column, "
-                "choose a default territory, or give it an owner who belongs to exactly one'",
+                fragment("s.target_id IS NULL AND s.territory_id IS NULL"),
+                NOTHING,
+                fragment(
+                    "%(header)s || ': a new customer needs a territory: map a territory column, "
+                    "choose a default territory, or give it an owner who belongs to exactly one'"
+                ),
                 header=_header(job, "territory"),
             )
     cursor.execute("UPDATE import_rows SET action = 'create' WHERE target_id IS NULL")
-    same = " AND ".join(f"COALESCE(s.{c}, t.{c}) IS NOT DISTINCT FROM t.{c}" for c in columns)
+    same = joined(
+        (
+            compose(
+                "COALESCE({staged}, {stored}) IS NOT DISTINCT FROM {stored}",
+                staged=identifier("s", column),
+                stored=identifier("t", column),
+            )
+            for column in columns
+        ),
+        " AND ",
+    )
     cursor.execute(
-        f"""
+        compose(
+            """
         UPDATE import_rows s
-        SET action = CASE WHEN {same or "true"} THEN 'unchanged' ELSE 'update' END
-        FROM {kind.table} t WHERE t.id = s.target_id
-        """
+        SET action = CASE WHEN {same} THEN 'unchanged' ELSE 'update' END
+        FROM {table} t WHERE t.id = s.target_id
+        """,
+            same=same if columns else fragment("true"),
+            table=identifier(kind.table),
+        )
     )
     cursor.execute("SELECT action, count(*) FROM import_rows GROUP BY action")
     return dict(cursor.fetchall())
@@ -687,23 +834,42 @@ def _half_locations(cursor, job: ImportJob, mapped: set[str]) -> None:
     one of them (the file's, else the stored one) is rejected."""
     if not mapped & {"latitude", "longitude"}:
         return
-    latitude = "COALESCE(s.latitude, t.latitude)" if "latitude" in mapped else "t.latitude"
-    longitude = "COALESCE(s.longitude, t.longitude)" if "longitude" in mapped else "t.longitude"
+    latitude = fragment(
+        "COALESCE(s.latitude, t.latitude)" if "latitude" in mapped else "t.latitude"
+    )
+    longitude = fragment(
+        "COALESCE(s.longitude, t.longitude)" if "longitude" in mapped else "t.longitude"
+    )
     _reject(
         cursor,
-        f"""s.line IN (SELECT s.line FROM import_rows s
+        compose(
+            """s.line IN (SELECT s.line FROM import_rows s
                        LEFT JOIN crm_customer t ON t.id = s.target_id
                        WHERE ({latitude} IS NULL) <> ({longitude} IS NULL))""",
-        "''",
-        "%(header)s || ': a location needs both a latitude and a longitude'",
+            latitude=latitude,
+            longitude=longitude,
+        ),
+        NOTHING,
+        fragment("%(header)s || ': a location needs both a latitude and a longitude'"),
         header=_header(job, "latitude" if "latitude" in mapped else "longitude"),
     )
 
 
-def _located(mapped: set[str], otherwise: str) -> str:
-    """SQL: whether the file gives this row a location (then its source is "imported")."""
-    given = " OR ".join(f"s.{c} IS NOT NULL" for c in ("latitude", "longitude") if c in mapped)
-    return f"CASE WHEN {given} THEN {{given}} ELSE {otherwise} END" if given else otherwise
+def _located(mapped: set[str], given: Composable, otherwise: Composable) -> Composable:
+    """SQL: `given` where the file gives this row a location (its source is then "imported"),
+    else `otherwise`."""
+    columns = [column for column in ("latitude", "longitude") if column in mapped]
+    if not columns:
+        return otherwise
+    return compose(
+        "CASE WHEN {any_given} THEN {given} ELSE {otherwise} END",
+        any_given=joined(
+            (compose("{column} IS NOT NULL", column=identifier("s", column)) for column in columns),
+            " OR ",
+        ),
+        given=given,
+        otherwise=otherwise,
+    )
 
 
 def _header(job: ImportJob, field_name: str) -> str:
@@ -737,63 +903,89 @@ def _written_columns(kind: Kind, fields: list[Field]) -> list[str]:
 
 def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
     columns = _written_columns(kind, fields)
+    table = identifier(kind.table)
     cursor.execute(
-        f"""
+        compose(
+            """
         INSERT INTO imports_importchange (job_id, object_id, created, before)
         SELECT %s, t.id, false, to_jsonb(t)
-        FROM {kind.table} t JOIN import_rows s ON s.target_id = t.id
+        FROM {table} t JOIN import_rows s ON s.target_id = t.id
         WHERE s.action = 'update'
         """,
+            table=table,
+        ),
         [job.pk],
     )
     if kind is CONTACTS and "is_primary" in columns:
         _demote_primaries(cursor, job)
-    assignments = [f"{c} = COALESCE(s.{c}, t.{c})" for c in columns]
+    updated = {
+        column: compose(
+            "COALESCE({staged}, {stored})",
+            staged=identifier("s", column),
+            stored=identifier("t", column),
+        )
+        for column in columns
+    }
     located = {"latitude", "longitude"} & set(columns)
+    imported, now = literal(LocationSource.IMPORTED), fragment("now()")
     if kind is CUSTOMERS and located:
-        source = _located(located, "t.location_source").format(given=f"'{LocationSource.IMPORTED}'")
-        assignments += [
-            f"location_source = {source}",
-            f"located_at = {_located(located, 't.located_at').format(given='now()')}",
-        ]
+        updated["location_source"] = _located(located, imported, identifier("t", "location_source"))
+        updated["located_at"] = _located(located, now, identifier("t", "located_at"))
     if kind.table in _HAS_UPDATED_AT:
-        assignments.append("updated_at = now()")
+        updated["updated_at"] = now
     cursor.execute(
-        f"""
-        UPDATE {kind.table} t SET {", ".join(assignments)}
+        compose(
+            """
+        UPDATE {table} t SET {assignments}
         FROM import_rows s WHERE t.id = s.target_id AND s.action = 'update'
-        """
+        """,
+            table=table,
+            assignments=joined(
+                compose("{column} = {value}", column=identifier(column), value=value)
+                for column, value in updated.items()
+            ),
+        )
     )
-    defaults = {f.column: f.create_default for f in kind.fields}
+    defaults = {f.column: fragment(f.create_default) for f in kind.fields}
     if kind is CUSTOMERS:
-        defaults["territory_id"] = "%(default_territory)s"
-        defaults["owner_id"] = "%(default_owner)s"
-    insert = {c: f"COALESCE(s.{c}, {defaults.get(c, 'NULL')})" for c in columns}
+        defaults["territory_id"] = fragment("%(default_territory)s")
+        defaults["owner_id"] = fragment("%(default_owner)s")
+    insert = {
+        column: compose(
+            "COALESCE({staged}, {default})",
+            staged=identifier("s", column),
+            default=defaults.get(column, fragment("NULL")),
+        )
+        for column in columns
+    }
     for f in kind.fields:
         if f.column not in insert and f.create_default != "NULL":
-            insert[f.column] = f.create_default
+            insert[f.column] = fragment(f.create_default)
     if kind is CUSTOMERS and "territory_id" not in insert:
-        insert["territory_id"] = "%(default_territory)s"
+        insert["territory_id"] = fragment("%(default_territory)s")
     if kind is CUSTOMERS and "owner_id" not in insert:
-        insert["owner_id"] = "%(default_owner)s"
+        insert["owner_id"] = fragment("%(default_owner)s")
     if kind is CUSTOMERS and located:
-        insert["location_source"] = _located(located, "''").format(
-            given=f"'{LocationSource.IMPORTED}'"
-        )
-        insert["located_at"] = _located(located, "NULL").format(given="now()")
+        insert["location_source"] = _located(located, imported, NOTHING)
+        insert["located_at"] = _located(located, now, fragment("NULL"))
     for column, value in _EXTRA_INSERT[kind.table].items():
-        insert.setdefault(column, value)
+        insert.setdefault(column, fragment(value))
     cursor.execute(
-        f"""
+        compose(
+            """
         WITH created AS (
-            INSERT INTO {kind.table} ({", ".join(insert)})
-            SELECT {", ".join(insert.values())} FROM import_rows s
+            INSERT INTO {table} ({columns})
+            SELECT {values} FROM import_rows s
             WHERE s.action = 'create'
             RETURNING id
         )
         INSERT INTO imports_importchange (job_id, object_id, created, before)
         SELECT %(job)s, id, true, NULL FROM created
         """,
+            table=table,
+            columns=joined(map(identifier, insert)),
+            values=joined(insert.values()),
+        ),
         {
             "job": job.pk,
             "default_territory": job.default_territory_id,
@@ -805,19 +997,26 @@ def _apply(cursor, kind: Kind, fields: list[Field], job: ImportJob) -> None:
 def _demote_primaries(cursor, job: ImportJob) -> None:
     """Customers getting a primary contact from the file lose their stored one (logged, so a
     revert makes it primary again), as when a primary contact is saved on the account page."""
-    demoted = """
+    demoted = fragment("""
         SELECT c.id FROM crm_contact c
         JOIN import_rows s ON s.customer_id = c.customer_id AND s.is_primary
         WHERE c.is_primary AND c.id IS DISTINCT FROM s.target_id
-    """
+    """)
     cursor.execute(
-        f"""
+        compose(
+            """
         INSERT INTO imports_importchange (job_id, object_id, created, before)
         SELECT %s, c.id, false, to_jsonb(c) FROM crm_contact c WHERE c.id IN ({demoted})
         """,
+            demoted=demoted,
+        ),
         [job.pk],
     )
-    cursor.execute(f"UPDATE crm_contact SET is_primary = false WHERE id IN ({demoted})")
+    cursor.execute(
+        compose(
+            "UPDATE crm_contact SET is_primary = false WHERE id IN ({demoted})", demoted=demoted
+        )
+    )
 
 
 def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:
@@ -829,17 +1028,24 @@ def _preview(cursor, kind: Kind, fields: list[Field]) -> list[dict]:
     # Who an owner or salesperson text was read as: "Liam Walker → lwalker".
     people = {f"{f.name}_ref": f.column for f in fields if f.parse == USER}
     selected = [
-        f"COALESCE(s.{name} || ' → ' || (SELECT username FROM accounts_user u "
-        f"WHERE u.id = s.{people[name]}), s.{name})"
-        if name in people
-        else f"s.{name}"
-        for name in shown
+        compose(
+            "COALESCE({text} || ' → ' || (SELECT username FROM accounts_user u "
+            "WHERE u.id = {person}), {text})",
+            text=identifier("s", column),
+            person=identifier("s", people[column]),
+        )
+        if column in people
+        else identifier("s", column)
+        for column in shown
     ]
     cursor.execute(
-        f"SELECT line, action, {', '.join(selected)} FROM import_rows s ORDER BY line LIMIT %s",
+        compose(
+            "SELECT line, action, {selected} FROM import_rows s ORDER BY line LIMIT %s",
+            selected=joined(selected),
+        ),
         [PREVIEW_ROWS],
     )
-    labels = ["row", "action"] + [kind.field(name.removesuffix("_ref")).label for name in shown]
+    labels = ["row", "action"] + [kind.field(column.removesuffix("_ref")).label for column in shown]
     return [
         dict(zip(labels, ["" if v is None else str(v) for v in row], strict=True))
         for row in cursor.fetchall()

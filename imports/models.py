@@ -32,6 +32,7 @@ BUSY_STATUSES = frozenset(
         ImportStatus.REVERTING,
     }
 )
+EDITABLE_STATUSES = frozenset({ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.FAILED})
 
 
 class DateOrder(models.TextChoices):

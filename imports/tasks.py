@@ -13,13 +13,15 @@ from django.core.exceptions import ValidationError
 from imports.heartbeat import heartbeat
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_report
-from imports.services import (
+from imports.reverts import import_revert
+from imports.runs import (
     import_claim,
-    import_files_clean,
-    import_inspect,
-    import_revert,
     import_run,
     imports_stalled_reclaim,
+)
+from imports.services import (
+    import_files_clean,
+    import_inspect,
 )
 
 logger = logging.getLogger(__name__)

@@ -17,15 +17,19 @@ from imports.forms import MappingForm, PresetChoiceForm, PresetForm, UploadForm
 from imports.kinds import KINDS, has_dates, mapping_notes
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
+from imports.reverts import (
+    import_revert_blockers,
+    import_revert_queue,
+)
+from imports.runs import (
+    import_give_up_if_stalled,
+    import_is_stalled,
+    import_queue,
+)
 from imports.selectors import data_overview
 from imports.services import (
     import_configure,
-    import_give_up_if_stalled,
     import_inspect_queue,
-    import_is_stalled,
-    import_queue,
-    import_revert_blockers,
-    import_revert_queue,
     import_store,
     preset_apply,
     preset_save,

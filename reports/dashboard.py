@@ -18,7 +18,7 @@ from accounts.selectors import salespeople_visible_to, territory_ids_with_descen
 from core.forms import PlainSelect
 from crm.models import Customer, CustomerStatus, Tier
 from crm.selectors import customer_edit_choices, customers_visible_to
-from health.metrics import MONTHS_KEPT
+from health.figures.months import MONTHS_KEPT
 from health.models import (
     AccountFlag,
     BandMeasure,

@@ -1,7 +1,7 @@
 """The account review worklist: one recommendation per account, and what managers do about it.
 
 The recommendation is computed with the account's figures at every refresh (the rule, first
-match wins, is health.metrics.RECOMMENDATION_SQL; docs/user-guide.md, "Account review", says it
+match wins, is health.figures.year.RECOMMENDATION_SQL; docs/user-guide.md, "Account review", says it
 in words) and stored in AccountMetrics, so the worklist filters, counts and pages over any number
 of accounts without evaluating it again.
 """

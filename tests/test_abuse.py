@@ -22,12 +22,15 @@ from django.utils import timezone
 from core.observability import PlainFormatter
 from crm.models import Customer
 from health.digest import digest_send
-from health.metrics import health_refresh_all, health_refresh_customers, monthly_refresh_all
 from health.models import AccountMetrics, AccountMonth
 from health.rollup import rollup_rebuild
+from health.services import accounts_refresh, health_refresh_everything
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus
-from imports.services import import_files_clean, import_inspect
+from imports.services import (
+    import_files_clean,
+    import_inspect,
+)
 from tests.factories import CustomerFactory, ImportJobFactory, InvoiceFactory, VisitFactory
 from tests.imports.test_import import run
 from tests.test_authorization import ROUTES
@@ -198,9 +201,9 @@ def test_one_account_the_database_refuses_does_not_stop_the_refresh(world, table
 
     today = timezone.localdate()
     with caplog.at_level(logging.ERROR, logger="core.isolation"):
-        health_refresh_all(as_of=today)
-        monthly_refresh_all(as_of=today)
-        health_refresh_customers(customer_ids=[a.pk for a in accounts], as_of=today)
+        health_refresh_everything(as_of=today)
+        health_refresh_everything(as_of=today)
+        accounts_refresh(customer_ids=[a.pk for a in accounts], as_of=today)
         rollup_rebuild()
 
     model = AccountMetrics if table == "crm_accountmetrics" else AccountMonth
@@ -320,7 +323,7 @@ def test_the_digest_keeps_one_flag_per_line(world, mailoutbox, django_capture_on
     Customer.objects.filter(pk=world.north_customer.pk).update(
         name="Evil\r\n- Forged line", owner=world.rep_north
     )
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     with django_capture_on_commit_callbacks(execute=True):
         digest_send()
     body = "\n".join(message.body for message in mailoutbox)

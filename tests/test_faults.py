@@ -32,23 +32,22 @@ from core.refresh import customers_refresh_request as health_refresh_request
 from crm.models import Customer
 from crm.services import customer_update
 from demo.generator import demo_data_seed
-from health.metrics import health_refresh_all
 from health.models import AccountFlag, AccountMetrics, SegmentFigures
-from health.services import _FORGET_ANSWERED_SQL, pending_refresh_run
+from health.services import _FORGET_ANSWERED_SQL, health_refresh_everything, pending_refresh_run
 from health.tasks import health_refresh_nightly, health_refresh_pending
 from imports.engine import IMPORT_LOCK
 from imports.models import ImportJob, ImportStatus
 from imports.progress import progress_read
-from imports.services import (
+from imports.reverts import import_revert
+from imports.runs import (
     customers_refresh_after_import,
     import_claim,
-    import_configure,
     import_customer_ids,
     import_queue,
-    import_revert,
     import_run,
     imports_stalled_reclaim,
 )
+from imports.services import import_configure
 from tests.conftest import settings_base_dir, start_worker, stop_worker
 from tests.factories import CustomerFactory, ImportJobFactory, PlannedVisitFactory
 from tests.imports.test_import import upload
@@ -283,7 +282,7 @@ def test_a_worker_killed_mid_refresh_converges_when_the_refresh_runs_again(
         stop_worker(worker)
 
     flags = set(AccountFlag.objects.values_list("customer_id", "kind", "resolved_at"))
-    clean = health_refresh_all(as_of=timezone.localdate())
+    clean = health_refresh_everything(as_of=timezone.localdate())
     assert clean.customers == 0, "a clean run finds no metrics to change"
     assert not clean.opened and not clean.resolved and not clean.reraised
     assert set(AccountFlag.objects.values_list("customer_id", "kind", "resolved_at")) == flags

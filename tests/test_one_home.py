@@ -2,7 +2,9 @@
 overlap rule the schedule's badges read from the service, the overdue annotation, and admin
 edits of visits, contacts and health settings going through the services."""
 
+import ast
 import datetime as dt
+import re
 from decimal import Decimal
 from unittest import mock
 
@@ -286,3 +288,56 @@ def test_a_rule_is_written_in_its_one_home(rule, pattern, home):
     """Plant a second copy of one of these rules and this fails, naming where it was found."""
     found = {path for path, text in _source_files() if pattern in text}
     assert found <= home, f"{rule} is decided again in {sorted(found - home)}"
+
+
+_SQL_WORDS = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WHERE|ALTER TABLE|COPY)\b")
+
+
+def _sqlish(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and bool(_SQL_WORDS.search(node.value))
+    ) or (isinstance(node, ast.Name) and node.id.endswith("_SQL"))
+
+
+def _puts_sql_together(node: ast.AST) -> bool:
+    if isinstance(node, ast.JoinedStr):
+        return any(_sqlish(part) for part in node.values if isinstance(part, ast.Constant))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr in {"format", "replace"} and _sqlish(node.func.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return _sqlish(node.left)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _sqlish(node.left) or _sqlish(node.right)
+    return False
+
+
+def _sql_composed_by_hand(source: str) -> list[int]:
+    """Lines where SQL text is put together outside core.sql: an f-string holding SQL, or
+    str.format, `%` or `+` on SQL text."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if _puts_sql_together(node)]
+
+
+def test_raw_sql_is_composed_one_way():
+    """CONVENTIONS.md, "Raw SQL": statements and fragments through core.sql (psycopg.sql),
+    values as parameters or literals; never an f-string, format, % or + on SQL text."""
+    by_hand = {
+        path: lines
+        for path, text in _source_files()
+        if path != "core/sql.py" and (lines := _sql_composed_by_hand(text))
+    }
+    assert by_hand == {}
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        'cursor.execute(f"SELECT * FROM crm_customer WHERE id = {pk}")',
+        '_DUE_SQL = "UPDATE crm_customer SET x = 1 WHERE {where}"\ns = _DUE_SQL.format(where="1")',
+        's = "SELECT id FROM crm_customer WHERE " + where',
+        's = "DELETE FROM crm_customer WHERE id = %s" % pk',
+    ],
+)
+def test_sql_put_together_by_hand_is_found(planted):
+    assert _sql_composed_by_hand(planted)

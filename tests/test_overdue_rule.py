@@ -8,6 +8,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.sql import compose, fragment, identifier
 from crm.cadence import days_overdue_sql
 from crm.models import Customer, CustomerStatus
 from crm.selectors import with_overdue
@@ -62,8 +63,10 @@ def test_health_and_the_pages_agree_on_overdue(world, rows, today_offset):
         health = {m.customer_id: m for m in AccountMetrics.objects.filter(customer_id__in=made)}
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, {days_overdue_sql('next_visit_due', '%s::date')} "
-                "FROM crm_customer WHERE id = ANY(%s)",
+                compose(
+                    "SELECT id, {days} FROM crm_customer WHERE id = ANY(%s)",
+                    days=days_overdue_sql(identifier("next_visit_due"), fragment("%s::date")),
+                ),
                 [as_of, made],
             )
             sql = dict(cursor.fetchall())

@@ -19,7 +19,8 @@ from django.utils import timezone
 from accounts.services import calendar_token_regenerate
 from health.services import health_refresh_everything
 from imports.models import ImportJob
-from imports.services import import_inspect, import_run
+from imports.runs import import_run
+from imports.services import import_inspect
 from tests.conftest import settings_base_dir
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 

@@ -23,6 +23,7 @@ from core.cache import all_schedules_changed, schedules_changed
 from core.events import announce, visit_logged
 from core.locks import keyed_lock_id
 from core.refresh import customers_refresh_request
+from core.sql import Composable, Composed, compose, fragment, identifier
 from crm.cadence import cadence_sql_params, next_due_sql, remote_kind_for
 from crm.models import Contact, Customer, LocationSource, ServiceModel
 from crm.services import competitor_normalise, validate_contacts_belong_to
@@ -392,18 +393,18 @@ def visit_log(
     return LogResult(visit=visit, follow_up=follow_up)
 
 
-_CADENCE_REFRESH_SQL = f"""
+_CADENCE_REFRESH = """
 WITH target AS (
-    SELECT c.id, last_visit.at AS last_at, {next_due_sql("c", "last_visit.at")} AS due
+    SELECT c.id, last_visit.at AS last_at, {due} AS due
     FROM crm_customer c
     LEFT JOIN LATERAL (
         SELECT MAX(v.visited_at) AS at
         FROM visits_visit v
         WHERE v.customer_id = c.id
-          AND v.status = '{VisitStatus.DONE}'
-          AND v.kind IN ({", ".join(f"'{kind}'" for kind in CADENCE_VISIT_KINDS)})
+          AND v.status = {done}
+          AND v.kind IN ({cadence_kinds})
     ) last_visit ON true
-    WHERE {{where}}
+    WHERE {where}
 )
 UPDATE crm_customer c
 SET last_visit_at = target.last_at, next_visit_due = target.due
@@ -412,6 +413,16 @@ WHERE c.id = target.id
   AND (c.last_visit_at IS DISTINCT FROM target.last_at
        OR c.next_visit_due IS DISTINCT FROM target.due)
 """
+
+
+def _cadence_refresh(where: Composable) -> Composed:
+    return compose(
+        _CADENCE_REFRESH,
+        due=next_due_sql("c", identifier("last_visit", "at")),
+        done=VisitStatus.DONE,
+        cadence_kinds=list(CADENCE_VISIT_KINDS),
+        where=where,
+    )
 
 
 def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
@@ -428,14 +439,14 @@ def customer_cadence_refresh(*, customer_ids: Iterable[int] | None = None) -> in
     with connection.cursor() as cursor:
         if customer_ids is not None:
             ids = sorted(set(customer_ids))
-            sql = _CADENCE_REFRESH_SQL.format(where="c.id = ANY(%(ids)s)")
+            sql = _cadence_refresh(fragment("c.id = ANY(%(ids)s)"))
             for start in range(0, len(ids), size):
                 cursor.execute(sql, {**params, "ids": ids[start : start + size]})
                 changed += cursor.rowcount
             return changed
         cursor.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM crm_customer")
         low, high = cursor.fetchone()
-        sql = _CADENCE_REFRESH_SQL.format(where="c.id BETWEEN %(low)s AND %(high)s")
+        sql = _cadence_refresh(fragment("c.id BETWEEN %(low)s AND %(high)s"))
         for start in range(low, high + 1, size):
             cursor.execute(sql, {**params, "low": start, "high": start + size - 1})
             changed += cursor.rowcount

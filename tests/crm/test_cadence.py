@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import PendingRefresh
+from core.sql import compose, identifier
 from crm.cadence import cadence_days_for, cadence_days_sql, cadence_sql_params, next_due_sql
 from crm.models import CadencePolicy, Customer, Tier
 from crm.services import cadence_policy_delete, cadence_policy_save
@@ -19,8 +20,11 @@ pytestmark = pytest.mark.django_db
 def _sql_rule() -> dict[int, tuple[int, dt.date]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT c.id, {cadence_days_sql('c')}, {next_due_sql('c', 'c.last_visit_at')} "
-            "FROM crm_customer c",
+            compose(
+                "SELECT c.id, {days}, {due} FROM crm_customer c",
+                days=cadence_days_sql("c"),
+                due=next_due_sql("c", identifier("c", "last_visit_at")),
+            ),
             cadence_sql_params(),
         )
         return {pk: (days, due) for pk, days, due in cursor.fetchall()}

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from crm.models import ExchangeRate, Invoice
 from crm.services import invoice_save
-from health.metrics import health_refresh_customers, monthly_refresh_customers
 from health.models import AccountMetrics, AccountMonth
+from health.services import accounts_refresh
 from tests.imports.test_import import counts, run
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def rates(world, settings):
 
 
 def revenue(account) -> Decimal:
-    health_refresh_customers(customer_ids=[account.pk], as_of=AS_OF)
+    accounts_refresh(customer_ids=[account.pk], as_of=AS_OF)
     return AccountMetrics.objects.get(customer=account).revenue
 
 
@@ -56,7 +56,7 @@ def test_a_usd_invoice_adds_exactly_its_converted_amount(rates):
     )
     assert (usd.currency, usd.exchange_rate) == ("USD", Decimal("0.8"))
     assert revenue(account) - before == Decimal("987.65")  # 1,234.56 at 0.8, to the cent
-    monthly_refresh_customers(customer_ids=[account.pk], as_of=AS_OF)
+    accounts_refresh(customer_ids=[account.pk], as_of=AS_OF)
     july = AccountMonth.objects.get(customer=account, month=dt.date(2026, 7, 1))
     assert july.revenue == Decimal("1987.65") and july.gross_margin == Decimal("1800.00")
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.models import PendingRefresh
 from crm.models import Customer
-from health.metrics import health_refresh_all, monthly_refresh_all, monthly_window_start
+from health.figures.months import monthly_window_start
 from health.models import AccountMetrics, AccountMonth, RollupRebuild, SegmentFigures
 from health.services import health_refresh_everything
 from health.tasks import rollup_rebuild_all
@@ -97,7 +97,7 @@ def test_the_nightly_run_brings_months_forward_as_a_full_recomputation_would(led
     for night in nights:
         health_refresh_everything(as_of=night)
         forward = stored_months()
-        assert monthly_refresh_all(as_of=night, full=True) == 0, night
+        assert health_refresh_everything(as_of=night, full=True).months == 0, night
         assert stored_months() == forward, night
         assert set(AccountMetrics.objects.values_list("months_as_of", flat=True)) == {night}
     kept_from = monthly_window_start(nights[-1])
@@ -115,9 +115,9 @@ def test_an_unpaid_invoice_costs_more_every_night_without_being_touched(ledger):
 
 
 def test_a_second_run_for_the_same_day_refreshes_no_one(ledger):
-    first = health_refresh_all(as_of=FIRST_NIGHT)
+    first = health_refresh_everything(as_of=FIRST_NIGHT)
     assert first.customers == Customer.objects.count() > 2
-    assert health_refresh_all(as_of=FIRST_NIGHT).customers == 0
+    assert health_refresh_everything(as_of=FIRST_NIGHT).customers == 0
 
 
 def test_a_customer_with_a_change_pending_is_refreshed_again_the_same_day(ledger, world):
@@ -128,9 +128,9 @@ def test_a_customer_with_a_change_pending_is_refreshed_again_the_same_day(ledger
         visited_at=noon(FIRST_NIGHT),
         duration_minutes=60,
     )
-    assert health_refresh_all(as_of=FIRST_NIGHT).customers == 0
+    assert health_refresh_everything(as_of=FIRST_NIGHT).customers == 0
     PendingRefresh.objects.create(customer=ledger, requested_at=timezone.now())
-    assert health_refresh_all(as_of=FIRST_NIGHT).customers == 1
+    assert health_refresh_everything(as_of=FIRST_NIGHT).customers == 1
     assert AccountMetrics.objects.get(customer=ledger).last_visit_on == FIRST_NIGHT
 
 

@@ -5,7 +5,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from health.metrics import monthly_refresh_all
 from health.models import AccountMonth
 from health.services import health_refresh_everything
 from reports.dashboard import DashboardFilterForm
@@ -60,7 +59,7 @@ def months(world):
 
 def test_monthly_figures_by_month_and_idempotent(months):
     # March: issued and visited; April: due and paid on time (no cost); May: issued, due, case.
-    assert monthly_refresh_all(as_of=AS_OF) == 3
+    assert health_refresh_everything(as_of=AS_OF).months == 3
     rows = {r.month: r for r in AccountMonth.objects.filter(customer=months)}
     assert set(rows) == {dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)}
     assert rows[dt.date(2026, 4, 1)].late_payment_cost == 0
@@ -77,10 +76,11 @@ def test_monthly_figures_by_month_and_idempotent(months):
         Decimal("10.00"),
         Decimal("45.00"),
     )
-    assert monthly_refresh_all(as_of=AS_OF) == 0
+    assert health_refresh_everything(as_of=AS_OF).months == 0
     months.invoices.filter(issued_on=dt.date(2026, 3, 10)).delete()
     months.visits.all().delete()
-    monthly_refresh_all(as_of=AS_OF)
+    # Deleted behind the services' back: only a full run sees it.
+    health_refresh_everything(as_of=AS_OF, full=True)
     assert not AccountMonth.objects.filter(customer=months, month=dt.date(2026, 3, 1)).exists()
 
 

@@ -16,8 +16,8 @@ from accounts.services import calendar_token_regenerate
 from config.celery import app
 from crm.models import Customer, Partner, ServiceCadence, ServiceModel
 from crm.services import customers_due_refresh, partner_save, support_case_report
-from health.metrics import health_refresh_all, monthly_refresh_all
 from health.models import AccountMetrics, AccountMonth
+from health.services import health_refresh_everything
 from tests.factories import (
     InvoiceFactory,
     PlannedVisitFactory,
@@ -63,7 +63,7 @@ def test_inside_sales_calls_cost_their_own_hourly_cost_and_no_travel(world, insi
         amount=Decimal("300"),
         cost_of_goods=Decimal("200"),
     )
-    health_refresh_all(as_of=AS_OF)
+    health_refresh_everything(as_of=AS_OF)
     m = AccountMetrics.objects.get(customer=served)
     assert m.visit_cost == Decimal("10.00")  # 20 min at 30 an hour, nothing travelled
     assert m.partner_cost == Decimal("0")
@@ -95,8 +95,8 @@ def test_a_partner_charges_its_commission_and_fee_on_orders_since_it_took_the_ac
         amount=Decimal("500"),
         cost_of_goods=Decimal("300"),
     )
-    health_refresh_all(as_of=AS_OF)
-    monthly_refresh_all(as_of=AS_OF, full=True)
+    health_refresh_everything(as_of=AS_OF)
+    health_refresh_everything(as_of=AS_OF, full=True)
     m = AccountMetrics.objects.get(customer=served)
     # 1000 x 10% + 5, and 500 x 10% + 5; the order before the partner took over is free.
     assert m.partner_cost == Decimal("160.00")
@@ -122,7 +122,7 @@ def test_partner_and_self_service_accounts_have_no_cadence_and_are_never_neglect
         amount=Decimal("100"),
         cost_of_goods=Decimal("100"),
     )
-    health_refresh_all(as_of=AS_OF)
+    health_refresh_everything(as_of=AS_OF)
     for served in (by_partner, online):
         m = AccountMetrics.objects.get(customer=served)
         assert (m.cadence_days, m.next_due_on, m.days_overdue, m.is_neglected) == (
@@ -141,11 +141,11 @@ def test_remote_accounts_follow_the_remote_cadence_which_admins_may_change(world
     VisitFactory(
         customer=called, salesperson=world.rep_north, kind="phone", visited_at=noon(days_before(31))
     )
-    health_refresh_all(as_of=AS_OF)
+    health_refresh_everything(as_of=AS_OF)
     m = AccountMetrics.objects.get(customer=called)
     assert m.cadence_days == 30 and m.is_neglected
     ServiceCadence.objects.create(service_model=ServiceModel.REMOTE, days=45, kind="video")
-    health_refresh_all(as_of=AS_OF, full=True)
+    health_refresh_everything(as_of=AS_OF, full=True)
     m.refresh_from_db()
     assert m.cadence_days == 45 and not m.is_neglected
 
@@ -166,7 +166,7 @@ def test_a_remote_account_losing_money_on_visits_is_not_told_to_move_remote(worl
             amount=Decimal("500"),
             cost_of_goods=Decimal("400"),
         )
-    health_refresh_all(as_of=AS_OF)
+    health_refresh_everything(as_of=AS_OF)
     recommendations = dict(
         AccountMetrics.objects.filter(customer__name__in=ServiceModel.values).values_list(
             "customer__name", "recommendation"
@@ -329,7 +329,7 @@ def test_new_partner_terms_and_a_field_case_reach_the_figures_through_a_real_wor
         amount=Decimal("1000"),
         cost_of_goods=Decimal("500"),
     )
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     assert AccountMetrics.objects.get(customer=served).partner_cost == Decimal("100.00")
 
     partner.commission_percent = Decimal("20")

@@ -18,12 +18,14 @@ from health.models import AccountMetrics
 from imports.engine import _write_rejects
 from imports.models import ImportJob, ImportStatus
 from imports.readers import FileInfo
-from imports.services import (
+from imports.reverts import import_revert
+from imports.runs import (
     customers_refresh_after_import,
-    import_configure,
     import_customer_ids,
-    import_revert,
     import_run,
+)
+from imports.services import (
+    import_configure,
     import_upload,
 )
 from tests.factories import CustomerFactory, ImportJobFactory, InvoiceFactory
@@ -435,7 +437,7 @@ def test_an_import_and_its_revert_ask_for_the_refresh_in_their_own_transaction(w
     """Like every other writer: the refresh is pending from the moment the rows are (a worker
     killed after the commit loses nothing), queued in batches to health's one entry point."""
     from core.models import PendingRefresh
-    from imports.services import import_revert
+    from imports.reverts import import_revert
 
     existing = CustomerFactory(code="KEEP-1", territory=world.north)
     text = "Name,Code,Territory\nKept,KEEP-1,North\nNew One,NEW-1,North\nNew Two,NEW-2,North\n"

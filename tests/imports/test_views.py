@@ -12,7 +12,8 @@ from config.celery import app
 from crm.models import Customer
 from imports.engine import media_path
 from imports.models import ImportJob, ImportStatus, MappingPreset
-from imports.services import import_inspect, import_run
+from imports.runs import import_run
+from imports.services import import_inspect
 
 FILE = "Company,Customer Code,Town,Territory,Tier\nAcme,AC-1,Leeds,North,A\nBad,BD-1,York,North,Q\n"
 

@@ -9,8 +9,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from health.metrics import health_refresh_customers
 from health.models import AccountMetrics
+from health.services import accounts_refresh
 from tests.factories import CustomerFactory
 from tests.imports.test_import import counts, run
 from visits.models import Visit, VisitStatus
@@ -89,7 +89,7 @@ def test_a_plain_list_without_ids_or_statuses_imports_every_row_once(accounts):
 def test_the_figures_count_only_what_took_place(accounts):
     run(accounts, "visits", SALESFORCE_EVENTS)
     account = accounts.north_customer.__class__.objects.get(code="HIST-1")
-    health_refresh_customers(customer_ids=[account.pk], as_of=TODAY)
+    accounts_refresh(customer_ids=[account.pk], as_of=TODAY)
     metrics = AccountMetrics.objects.get(customer=account)
     # Done: 60 + 10 + 30 + 45 minutes, at 60 an hour; cancelled, no-show and planned cost nothing.
     assert metrics.visits_done == 4

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Contact
-from health.metrics import health_refresh_all
+from health.services import health_refresh_everything
 from tests.factories import (
     ContactFactory,
     InvoiceFactory,
@@ -33,7 +33,7 @@ def test_header_shows_cadence_last_visit_next_due_and_profitability(client, worl
     )
     InvoiceFactory(customer=customer, amount=Decimal("1000"), cost_of_goods=Decimal("600"))
     customer_cadence_refresh(customer_ids=[customer.pk])
-    health_refresh_all(as_of=timezone.localdate())
+    health_refresh_everything(as_of=timezone.localdate())
     client.force_login(world.rep_north)
     page = client.get(account_url(customer)).text
     customer.refresh_from_db()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Competitor
-from health.metrics import monthly_refresh_all
+from health.services import health_refresh_everything
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 from visits.services import visit_log
 
@@ -68,7 +68,7 @@ def test_the_report_counts_mentions_and_finds_accounts_whose_margin_fell(client,
                 visited_at=noon(day),
                 competitor="Globex",
             )
-        monthly_refresh_all(as_of=NOW.date(), full=True)
+        health_refresh_everything(as_of=NOW.date(), full=True)
         client.force_login(world.north_manager)
         page = client.get(reverse("manage:competitors")).text
     row = page.split("<td>Globex</td>")[1].split("</tr>")[0]

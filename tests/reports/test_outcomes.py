@@ -11,7 +11,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from health.metrics import monthly_refresh_all
+from health.services import health_refresh_everything
 from reports.models import ReviewAction
 from reports.outcomes import outcomes
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
@@ -59,7 +59,7 @@ def handed_off(world):
                 amount=Decimal(margin),
                 cost_of_goods=Decimal("0"),
             )
-        monthly_refresh_all(as_of=NOW.date(), full=True)
+        health_refresh_everything(as_of=NOW.date(), full=True)
         action = ReviewAction.objects.create(
             customer=account,
             user=world.north_manager,

@@ -8,11 +8,13 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Role, Territory, User
 from imports.kinds import KINDS
 from imports.models import DateOrder
-from imports.services import (
+from imports.runs import (
     customers_refresh_after_import,
-    import_configure,
     import_customer_ids,
     import_run,
+)
+from imports.services import (
+    import_configure,
     import_upload,
 )
 
