@@ -11,6 +11,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from api.common import (
+    ERRORS,
+    IDEMPOTENCY_KEY,
+    ById,
+    customer_id,
+    form_data,
+    of_visible_customers,
+)
 from api.errors import error_response, form_error_response
 from api.idempotency import idempotent
 from api.serializers import (
@@ -20,14 +28,6 @@ from api.serializers import (
     SupportCaseInput,
     SupportCaseSerializer,
     UpsertResultSerializer,
-)
-from api.views import (
-    ERRORS,
-    IDEMPOTENCY_KEY,
-    ById,
-    customer_id,
-    form_data,
-    of_visible_customers,
 )
 from crm.forms import SupportCaseForm
 from crm.models import Invoice, SupportCase

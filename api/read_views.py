@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Territory, User
 from accounts.selectors import territory_ids_managed_by, territory_ids_worked_by
+from api.common import ERRORS, ByCustomer, ById, of_visible_customers
 from api.field_pack import field_pack
 from api.serializers import (
     FlagSerializer,
@@ -23,7 +24,6 @@ from api.serializers import (
     UserSerializer,
     WhoToVisitSerializer,
 )
-from api.views import ERRORS, ByCustomer, ById, of_visible_customers
 from health.models import AccountFlag, AccountMetrics
 from visits.selectors import schedule_visits, who_to_visit
 

@@ -1,5 +1,6 @@
 """What the API answers. Writes are validated by the pages' own forms and done by the same
-services (api.views), so the rules are the same whichever way a change comes in."""
+services (api.account_views, api.visit_views), so the rules are the same whichever way a change
+comes in."""
 
 from rest_framework import serializers
 

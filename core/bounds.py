@@ -9,6 +9,7 @@ figure. So both are refused where they enter.
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,6 +26,10 @@ MAX_VISIT_MINUTES = 24 * 60
 MAX_TRAVEL_MINUTES = 24 * 60
 MAX_VISIT_KM = 5_000
 MAX_SUPPORT_MINUTES = 100_000
+# Ten years: a cadence longer than that is a typo, not a plan.
+MAX_CADENCE_DAYS = 3650
+# crm.models.MONEY (14 digits, 2 decimals): what a money column can hold.
+MAX_MONEY = Decimal("999999999999.99")
 
 # Free text a person writes in one field: about four typed pages. An account's notes hold many
 # dated notes appended over the years, so they get more. Every text field without a smaller

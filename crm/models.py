@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from core.bounds import (
     MAX_ACCOUNT_NOTES_CHARS,
+    MAX_CADENCE_DAYS,
     MAX_SUPPORT_MINUTES,
     MAX_TEXT_CHARS,
     date_in_range,
@@ -101,7 +102,7 @@ class ServiceCadence(models.Model):
         choices=[(model.value, model.label) for model in REMOTE_SERVICE_MODELS],
     )
     days = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(3650)]
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CADENCE_DAYS)]
     )
     kind = models.CharField(max_length=16, choices=RemoteKind.choices, default=RemoteKind.PHONE)
 
@@ -110,7 +111,8 @@ class ServiceCadence(models.Model):
         verbose_name_plural = "service cadences"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(days__gte=1, days__lte=3650), name="service_cadence_days_range"
+                condition=models.Q(days__gte=1, days__lte=MAX_CADENCE_DAYS),
+                name="service_cadence_days_range",
             )
         ]
 
@@ -221,7 +223,7 @@ class Customer(models.Model):
     cadence_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CADENCE_DAYS)],
         help_text="Overrides the tier's visit cadence for this customer.",
     )
     notes = models.TextField(

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from core.bounds import (
     CONTROL_CHARACTERS,
     FREE_TEXT_CONTROL_CHARACTERS,
+    MAX_MONEY,
     MAX_SUPPORT_MINUTES,
     MAX_TEXT_CHARS,
     is_plausible_date,
@@ -24,7 +25,6 @@ from crm.models import Customer, SupportCaseKind
 from crm.services import exchange_rates_on
 
 MAX_BATCH = 1_000
-MAX_MONEY = Decimal("999999999999.99")  # crm.models.MONEY: 14 digits, 2 decimals
 CENT = Decimal("0.01")
 
 

@@ -10,6 +10,7 @@ from django.db import models
 
 from core.bounds import (
     MAX_ACCOUNT_NOTES_CHARS,
+    MAX_CADENCE_DAYS,
     MAX_SUPPORT_MINUTES,
     MAX_TEXT_CHARS,
     MAX_TRAVEL_MINUTES,
@@ -266,7 +267,7 @@ CUSTOMERS = Kind(
             "cadence_days",
             "Own cadence (days)",
             sql_type="integer",
-            parse=int_reader(minimum=1, maximum=3650),
+            parse=int_reader(minimum=1, maximum=MAX_CADENCE_DAYS),
             synonyms=("cadence", "visit every", "cadence days"),
             create_default="NULL",
         ),

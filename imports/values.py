@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import TextChoices
 
+from core.bounds import MAX_MONEY
+
 
 class CellError(ValueError):
     """A cell that cannot be read; the message says why, in words for the admin."""
@@ -145,23 +147,20 @@ def choice_parser(choices: type[TextChoices], aliases: dict[str, str] | None = N
     return parse
 
 
-MONEY_LIMIT = Decimal("1e12")
-
-
 def decimal_reader(
     *,
     places: int = 2,
     minimum: Decimal | None = None,
-    maximum: Decimal = MONEY_LIMIT,
+    maximum: Decimal = MAX_MONEY,
     most: Callable[[], Decimal] | None = None,
     what: str = "",
 ):
-    """A decimal within the database column's range (below `maximum`), at least `minimum` and,
+    """A decimal within the database column's range (at most `maximum`), at least `minimum` and,
     with `most`, at most what it returns when the cell is read (a bound the settings hold)."""
 
     def parse(text: str) -> Decimal:
         number = parse_decimal(text, places=places)
-        if abs(number) >= maximum:
+        if abs(number) > maximum:
             raise CellError(f"{text.strip()!r} is too large")
         if minimum is not None and number < minimum:
             raise CellError(f"{text.strip()!r} is below {minimum}")

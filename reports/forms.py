@@ -1,11 +1,26 @@
 import datetime as dt
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.bounds import validate_plausible_date, validate_single_line
+from accounts.models import Territory, User
+from accounts.selectors import salespeople_visible_to, territory_ids_with_descendants
+from core.bounds import MAX_CADENCE_DAYS, validate_plausible_date, validate_single_line
+from core.forms import PlainSelect
 from core.params import MAX_ID
-from crm.models import NO_CADENCE_SERVICE_MODELS, Partner, ServiceModel, Tier
+from crm.models import (
+    NO_CADENCE_SERVICE_MODELS,
+    Customer,
+    CustomerStatus,
+    Partner,
+    ServiceModel,
+    Tier,
+)
+from crm.selectors import customer_edit_choices, customers_visible_to
+from health.figures.months import MONTHS_KEPT
+from health.models import Segment
+from health.selectors import segments_visible_to
 from reports.handoff import MAX_SELECTION, HandOffPlan, MeetingsChoice
 from reports.models import ReviewActionKind
 
@@ -40,7 +55,7 @@ class ReviewActionForm(forms.Form):
     )
     owner = forms.ModelChoiceField(queryset=None, required=False)
     tier = forms.ChoiceField(choices=Tier.choices, required=False)
-    cadence_days = forms.IntegerField(required=False, min_value=1, max_value=3650)
+    cadence_days = forms.IntegerField(required=False, min_value=1, max_value=MAX_CADENCE_DAYS)
     flag = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     reason = forms.CharField(required=False, max_length=300, validators=[validate_single_line])
     until = forms.DateField(required=False, validators=[validate_plausible_date])
@@ -124,7 +139,7 @@ class HandOffForm(AccountSelectionForm):
         label="Contact every (days)",
         required=False,
         min_value=1,
-        max_value=3650,
+        max_value=MAX_CADENCE_DAYS,
         help_text="Empty: the service model's cadence.",
     )
     meetings = forms.ChoiceField(
@@ -174,3 +189,129 @@ class LetGoForm(AccountSelectionForm):
         error_messages={"required": "Say why the accounts are let go."},
         help_text="Kept on the account, e.g. “costs more than it earns; declined a price rise”.",
     )
+
+
+# One definition of each period, named on the page with its months: "the last 12 months" are
+# the 12 whole months before this one; this month so far is "month to date", a choice of its own.
+PERIODS = [
+    ("ttm", "Last 12 whole months"),
+    ("this_month", "Month to date"),
+    ("last_quarter", "Last quarter"),
+    ("custom", "Custom (months)"),
+]
+
+
+def _months_before(month: dt.date, count: int) -> dt.date:
+    for _ in range(count):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
+
+
+def _month(value: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(value or "", "%Y-%m").date()
+    except ValueError:
+        return None
+
+
+class DashboardFilterForm(forms.Form):
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.none(),
+        required=False,
+        empty_label="All my territories",
+        widget=PlainSelect,
+    )
+    salesperson = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Everyone", widget=PlainSelect
+    )
+    tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *Tier.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *CustomerStatus.choices]
+    )
+    period = forms.ChoiceField(required=False, choices=PERIODS)
+    start = forms.CharField(
+        required=False, label="From month", widget=forms.TextInput(attrs={"type": "month"})
+    )
+    end = forms.CharField(
+        required=False, label="To month", widget=forms.TextInput(attrs={"type": "month"})
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = customer_edit_choices(user)
+        self.fields["territory"].queryset = choices["territories"]
+        self.fields["salesperson"].queryset = salespeople_visible_to(user)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("period") == "custom":
+            for name in ("start", "end"):
+                if cleaned.get(name) and _month(cleaned[name]) is None:
+                    self.add_error(name, "Choose a month (YYYY-MM).")
+            first, last = _month(cleaned.get("start")), _month(cleaned.get("end"))
+            if first and last and first > last:
+                self.add_error("end", "The range ends before it starts.")
+        return cleaned
+
+    def period_error(self) -> str:
+        """Why a custom range was not used (shown by the figures), or ""."""
+        self.is_valid()
+        errors = [*self.errors.get("start", []), *self.errors.get("end", [])]
+        return " ".join(errors)
+
+    def period_bounds(self, today: dt.date) -> tuple[dt.date, dt.date, str]:
+        """First days of the first and last month of the chosen period, and its name."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        this_month = today.replace(day=1)
+        period = data.get("period") or "ttm"
+        if period == "this_month":
+            return this_month, this_month, f"{this_month:%b %Y}, month to date"
+        if period == "last_quarter":
+            quarter_start = this_month.replace(month=3 * ((today.month - 1) // 3) + 1)
+            first = _months_before(quarter_start, 3)
+            return first, _months_before(quarter_start, 1), "last quarter"
+        if period == "custom":
+            first, last = _month(data.get("start")), _month(data.get("end"))
+            if first and last and first <= last:
+                first = max(first, _months_before(this_month, MONTHS_KEPT - 1))
+                last = min(last, this_month)
+                to_date = " (its last month to date)" if last == this_month else ""
+                return first, last, f"{first:%b %Y} to {last:%b %Y}{to_date}"
+        first, last = _months_before(this_month, 12), _months_before(this_month, 1)
+        return first, last, f"{first:%b %Y} to {last:%b %Y}, 12 whole months"
+
+    def salespeople(self, user: User) -> QuerySet[User]:
+        """The salespeople the filters select: the chosen one, or those working the chosen
+        territory (with its sub-territories), or everyone the user may see."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        people = salespeople_visible_to(user).order_by("username")
+        if data.get("salesperson"):
+            return people.filter(pk=data["salesperson"].pk)
+        if data.get("territory"):
+            territories = territory_ids_with_descendants({data["territory"].pk})
+            people = people.filter(territories__in=territories).distinct()
+        return people
+
+    def _filtered(self, rows: QuerySet, prefix: str = "") -> QuerySet:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        if data.get("territory"):
+            territories = territory_ids_with_descendants({data["territory"].pk})
+            rows = rows.filter(**{f"{prefix}territory_id__in": territories})
+        for name in ("salesperson", "tier", "status"):
+            if data.get(name):
+                field = "owner" if name == "salesperson" else name
+                rows = rows.filter(**{f"{prefix}{field}": data[name]})
+        return rows
+
+    def scope(self, user: User) -> QuerySet[Customer]:
+        """The customers the filters select among those the user may see (a malformed filter
+        is ignored rather than failing the page)."""
+        return self._filtered(customers_visible_to(user))
+
+    def segments(self, user: User) -> QuerySet[Segment]:
+        """The same selection as `scope`, as the segments whose rollups the totals and charts
+        read."""
+        return self._filtered(segments_visible_to(user))

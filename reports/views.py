@@ -35,20 +35,17 @@ from health.cycles import (
     review_list,
 )
 from health.models import AccountFlag
+from reports.charts import monthly_trend, quadrant, whale_curve
 from reports.dashboard import (
     LIST_COUNTS,
     LIST_TITLES,
-    DashboardFilterForm,
     account_list,
     dashboard_kpis,
     explained,
-    monthly_trend,
     period_figures,
-    quadrant,
     rep_table,
-    whale_curve,
 )
-from reports.forms import ReviewActionForm
+from reports.forms import DashboardFilterForm, ReviewActionForm
 from reports.review import (
     RECOMMENDATIONS,
     recommendation_counts,

@@ -282,6 +282,8 @@ def _source_files():
         ("a meeting's default start", "dt.time(9, 0)", {"visits/forms.py"}),
         ("who travels to a meeting", "or user.is_inside_sales", {"visits/services.py"}),
         ("a meeting's longest length", "timedelta(hours=24)", {"visits/services.py"}),
+        ("the longest cadence", "=3650", {"core/bounds.py"}),
+        ("what a money column holds", "999999999999", {"core/bounds.py"}),
     ],
 )
 def test_a_rule_is_written_in_its_one_home(rule, pattern, home):

@@ -132,7 +132,7 @@ class Visit(models.Model):
         max_length=64, blank=True, db_default="", validators=[validate_single_line]
     )
     # Made by the client that first sent the visit (the offline app, an integration): sending it
-    # again finds this visit instead of writing a second one (api.views).
+    # again finds this visit instead of writing a second one (visits.services.visit_once).
     client_uuid = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # False for visits imported with a date but no time (stored at noon): pages say "time not
     # recorded" instead of showing 12:00.

@@ -28,6 +28,7 @@ OFFLINE_ASSETS = (
     "js/cadence.js",
     "js/field-store.js",
     "js/field.js",
+    "js/field-form.js",
     "js/field-app.js",
     "favicon.svg",
     "icons/cadence-192.png",

@@ -4,28 +4,11 @@
 (function () {
   "use strict";
   const field = window.CadenceField;
-  if (!field) return;
+  const form = window.CadenceFieldForm;
+  if (!field || !form) return;
   const $ = (id) => document.getElementById(id);
-  const VISIT_KINDS = [["on_site", "On site"], ["phone", "Phone"], ["video", "Video"], ["email", "Email"]];
-  const MEETING_KINDS = VISIT_KINDS.slice(0, 3);
-  const CASE_KINDS = [["complaint", "Complaint"], ["request", "Request"], ["order_issue", "Order issue"], ["other", "Other"]];
+  const { element, localDay, timeOf } = form;
   let pack = null;
-  let formAction = null;
-
-  const pad = (n) => String(n).padStart(2, "0");
-  const localDay = (date) => `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-  const localInput = (date) => `${localDay(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-  const timeOf = (iso) => {
-    const date = new Date(iso);
-    return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-  };
-
-  function element(tag, text, attributes) {
-    const made = document.createElement(tag);
-    if (text !== undefined && text !== null) made.textContent = text;
-    Object.entries(attributes || {}).forEach(([name, value]) => made.setAttribute(name, value));
-    return made;
-  }
 
   function button(label, onClick) {
     const made = element("button", label, { type: "button" });
@@ -84,7 +67,7 @@
     if (meeting.purpose) slot("brief").prepend(element("p", meeting.purpose));
     if (meeting.status === "planned") {
       if (!meeting.checked_in_at) slot("actions").append(button("Check in", () => checkIn(meeting)));
-      slot("actions").append(button("Log visit", () => openForm("log", item, meeting)));
+      slot("actions").append(button("Log visit", () => form.open("log", item, meeting)));
     }
     return row;
   }
@@ -98,10 +81,10 @@
     }
     briefOf(item, slot("brief"));
     slot("actions").append(
-      button("Log visit", () => openForm("log", item)),
-      button("Plan", () => openForm("plan", item)),
-      button("Support case", () => openForm("case", item)),
-      button("Note", () => openForm("note", item)),
+      button("Log visit", () => form.open("log", item)),
+      button("Plan", () => form.open("plan", item)),
+      button("Support case", () => form.open("case", item)),
+      button("Note", () => form.open("note", item)),
     );
     return row;
   }
@@ -144,11 +127,9 @@
     renderAccounts();
   }
 
-  const KIND_LABELS = Object.fromEntries([...VISIT_KINDS, ...CASE_KINDS]);
-
   function summary(entry) {
     const body = entry.body;
-    return [KIND_LABELS[body.kind] || body.kind, body.visited_at && `at ${localDay(new Date(body.visited_at))} ${timeOf(body.visited_at)}`, body.notes, body.next_step && `next: ${body.next_step}`, body.purpose, body.note, body.text]
+    return [form.kindLabels[body.kind] || body.kind, body.visited_at && `at ${localDay(new Date(body.visited_at))} ${timeOf(body.visited_at)}`, body.notes, body.next_step && `next: ${body.next_step}`, body.purpose, body.note, body.text]
       .filter(Boolean)
       .join(" · ");
   }
@@ -221,95 +202,6 @@
     );
   }
 
-  function options(select, choices, chosen) {
-    select.replaceChildren(...choices.map(([value, label]) => element("option", label, { value })));
-    if (chosen) select.value = chosen;
-  }
-
-  function openForm(action, item, meeting) {
-    formAction = { action, item, meeting };
-    const form = $("field-form-element");
-    form.reset();
-    form.querySelectorAll("[data-for]").forEach((part) => {
-      part.hidden = !part.dataset.for.split(" ").includes(action);
-      part.querySelectorAll("input, select, textarea").forEach((input) => {
-        input.disabled = part.hidden;
-      });
-    });
-    const titles = { log: "Log visit", plan: "Plan a meeting", case: "Support case", note: "Note" };
-    $("field-form-title").textContent = `${titles[action]}: ${item ? item.name : meeting.customer_name}`;
-    $("field-form-about").textContent = navigator.onLine ? "" : "Offline: saved on this phone and sent when the signal returns.";
-    $("field-form-error").hidden = true;
-    const kind = $("f-kind");
-    if (action === "log") {
-      options(kind, VISIT_KINDS, meeting ? meeting.kind : "on_site");
-      $("f-visited-at").value = localInput(new Date(Date.now() - 30 * 60000));
-    } else if (action === "plan") {
-      options(kind, MEETING_KINDS, "on_site");
-      const tomorrow = new Date(Date.now() + 86400000);
-      tomorrow.setHours(10, 0, 0, 0);
-      $("f-start").value = localInput(tomorrow);
-    } else if (action === "case") {
-      options(kind, CASE_KINDS, "complaint");
-    }
-    $("field-form").hidden = false;
-    $("field-form").scrollIntoView();
-    const first = form.querySelector("[data-for]:not([hidden]) input, [data-for]:not([hidden]) select, [data-for]:not([hidden]) textarea");
-    if (first) first.focus();
-  }
-
-  function closeForm() {
-    $("field-form").hidden = true;
-    formAction = null;
-  }
-
-  function entryFromForm() {
-    const { action, item, meeting } = formAction;
-    const data = Object.fromEntries(new FormData($("field-form-element")).entries());
-    const customer = item ? item.id : meeting.customer;
-    const name = item ? item.name : meeting.customer_name;
-    if (action === "log") {
-      if (!data.visited_at) throw new Error("Say when the visit was.");
-      const body = {
-        kind: data.kind,
-        visited_at: new Date(data.visited_at).toISOString(),
-        duration_minutes: Number(data.duration_minutes),
-        notes: data.notes,
-        outcome: data.outcome,
-        next_step: data.next_step,
-      };
-      if (data.follow_up_on) body.follow_up_on = data.follow_up_on;
-      // The follow-up's time is the log form's default (the server's, not a copy here).
-      if (data.plan_follow_up) Object.assign(body, { plan_follow_up: true });
-      if (meeting) {
-        return { kind: "log", title: `Visit to ${name}`, url: `/api/v1/visits/${meeting.id}/log/`, body };
-      }
-      return { kind: "log", visit: true, title: `Visit to ${name}`, url: "/api/v1/visits/log/", body: { ...body, customer } };
-    }
-    if (action === "plan") {
-      if (!data.start) throw new Error("Say when the meeting starts.");
-      const start = new Date(data.start);
-      const end = new Date(start.getTime() + Number(data.length || 60) * 60000);
-      return {
-        kind: "plan",
-        visit: true,
-        title: `Meeting with ${name} on ${data.start.replace("T", " ")}`,
-        url: "/api/v1/visits/",
-        body: { customer, kind: data.kind, start: start.toISOString(), end: end.toISOString(), purpose: data.purpose },
-      };
-    }
-    if (action === "case") {
-      return {
-        kind: "case",
-        title: `Support case for ${name}`,
-        url: "/api/v1/support-cases/",
-        body: { customer, kind: data.kind, minutes: Number(data.minutes), note: data.text, opened_on: localDay(new Date()) },
-      };
-    }
-    if (!data.text.trim()) throw new Error("Write the note.");
-    return { kind: "note", title: `Note on ${name}`, url: `/api/v1/customers/${customer}/note/`, body: { text: data.text, at: new Date().toISOString() } };
-  }
-
   async function queue(entry) {
     await field.add(entry);
     await send();
@@ -329,26 +221,25 @@
 
   $("field-form-element").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const form = event.target;
     const error = $("field-form-error");
-    if (!form.checkValidity()) {
+    if (!event.target.checkValidity()) {
       error.textContent = "Fill in the marked fields.";
       error.hidden = false;
-      form.reportValidity();
+      event.target.reportValidity();
       return;
     }
     let entry;
     try {
-      entry = entryFromForm();
+      entry = form.entry();
     } catch (problem) {
       error.textContent = problem.message;
       error.hidden = false;
       return;
     }
-    closeForm();
+    form.close();
     await queue(entry);
   });
-  $("field-form-cancel").addEventListener("click", closeForm);
+  $("field-form-cancel").addEventListener("click", form.close);
   $("field-search").addEventListener("input", () => pack && renderAccounts());
   if ("BroadcastChannel" in window) {
     new BroadcastChannel(field.CHANNEL).addEventListener("message", (event) => {

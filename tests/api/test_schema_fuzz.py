@@ -1,5 +1,6 @@
 """The API and its schema cannot drift: schemathesis generates requests from /api/v1/schema/ for
-every operation, with each role's token, and every answer must be no 5xx and match the schema."""
+every operation, sends each with every role's token, and every answer must be no 5xx and match the
+schema. Each generated request goes out once per role (generating is most of the cost)."""
 
 import pytest
 import schemathesis
@@ -40,7 +41,6 @@ def api_world(world, settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("role", ROLES)
 @schema.parametrize()
 @settings(
     max_examples=5,
@@ -49,8 +49,9 @@ def api_world(world, settings):
     database=None,
     derandomize=True,
 )
-def test_every_operation_answers_within_its_schema(case, role, api_world):
-    response = case.call(headers={"Authorization": f"Bearer {api_world.tokens[role]}"})
-    assert response.status_code < 500, (case.method, case.path, response.status_code)
-    # Raises (naming the field and the schema it broke) when an answer does not match.
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+def test_every_operation_answers_within_its_schema(case, api_world):
+    for role in ROLES:
+        response = case.call(headers={"Authorization": f"Bearer {api_world.tokens[role]}"})
+        assert response.status_code < 500, (role, case.method, case.path, response.status_code)
+        # Raises (naming the field and the schema it broke) when an answer does not match.
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from health.models import AccountMonth
 from health.services import health_refresh_everything
-from reports.dashboard import DashboardFilterForm
+from reports.forms import DashboardFilterForm
 from tests.factories import CustomerFactory, InvoiceFactory, SupportCaseFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

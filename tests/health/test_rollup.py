@@ -28,7 +28,8 @@ from health.rollup import rollup_rebuild
 from health.selectors import segments_visible_to
 from health.services import health_refresh_everything
 from health.tasks import health_refresh_for_customers, health_refresh_nightly
-from reports.dashboard import dashboard_kpis, rep_table, whale_curve
+from reports.charts import whale_curve
+from reports.dashboard import dashboard_kpis, rep_table
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from crm.models import Customer
 from health.models import Segment
 from health.services import health_refresh_everything
-from reports.dashboard import quadrant, whale_curve
+from reports.charts import quadrant, whale_curve
 from tests.factories import CustomerFactory, InvoiceFactory, TerritoryFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
