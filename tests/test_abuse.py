@@ -2,6 +2,7 @@
 form, service and import, and a database that refuses one account's figures. Each answers with a
 message by the field (never a 500, never stored), and no single account stops a refresh."""
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -9,12 +10,14 @@ import time
 import zipfile
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlencode
 
 import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -255,11 +258,54 @@ QUERY_NAMES = [
 ]
 
 
+# Asking a QueryDict for one value, or for all of them at once.
+_READS_ONE = ("__getitem__", "get", "getlist", "__contains__")
+_READS_ALL = ("items", "lists", "dict", "copy", "urlencode", "keys", "values", "__iter__")
+PROBE = "probe7q"
+
+
+@contextlib.contextmanager
+def _query_reads():
+    """The names any QueryDict is asked for while inside ("*": read whole)."""
+    read: set[str] = set()
+
+    def one(original):
+        def reading(self, key, *args, **kwargs):
+            read.add(key)
+            return original(self, key, *args, **kwargs)
+
+        return reading
+
+    def whole(original):
+        def reading(self, *args, **kwargs):
+            read.add("*")
+            return original(self, *args, **kwargs)
+
+        return reading
+
+    with contextlib.ExitStack() as patches:
+        for name in _READS_ONE:
+            patches.enter_context(mock.patch.object(QueryDict, name, one(getattr(QueryDict, name))))
+        for name in _READS_ALL:
+            patches.enter_context(
+                mock.patch.object(QueryDict, name, whole(getattr(QueryDict, name)))
+            )
+        yield read
+
+
 def test_no_view_answers_5xx_to_hostile_query_parameters(world, sides, settings):
     """Every URL pattern, as a salesperson and as an admin, with each hostile value in every
-    query parameter any view reads."""
+    query parameter any view reads. A first request with a harmless value finds the views that
+    look at their query at all (a parameter asked for, the query read whole, or echoed in the
+    answer); a view that does not answers the same whatever the query holds, so the hostile
+    values are sent only to the others."""
     settings.CADENCE_FEED_REQUESTS_PER_MINUTE = 1_000_000
     failures = []
+    hostile = 0
+
+    def query(value: str) -> str:
+        return urlencode(dict.fromkeys(QUERY_NAMES, value))
+
     for user in (world.rep_north, world.admin):
         client = Client()
         client.force_login(user)
@@ -267,13 +313,39 @@ def test_no_view_answers_5xx_to_hostile_query_parameters(world, sides, settings)
             if name in {"logout", "visits:calendar_regenerate"}:
                 continue
             url = reverse(name, kwargs=route.kwargs(sides["north"]) if route.kwargs else {})
-            for value in HOSTILE_VALUES:
-                query = urlencode(dict.fromkeys(QUERY_NAMES, value))
-                for headers in ({}, {"HX-Request": "true"}):
-                    response = client.get(f"{url}?{query}", headers=headers)
-                    if response.status_code >= 500:
-                        failures.append(f"{user.username} {url} {value[:20]!r} {headers}")
+            for headers in ({}, {"HX-Request": "true"}):
+                with _query_reads() as read:
+                    probe = client.get(f"{url}?{query(PROBE)}", headers=headers)
+                answer = (b"" if probe.streaming else probe.content).decode(errors="replace")
+                echoed = PROBE in answer or PROBE in str(probe.headers)
+                responses = [(PROBE, probe)]
+                if read & {*QUERY_NAMES, "*"} or echoed:
+                    responses += [
+                        (value, client.get(f"{url}?{query(value)}", headers=headers))
+                        for value in HOSTILE_VALUES
+                    ]
+                    hostile += len(HOSTILE_VALUES)
+                failures += [
+                    f"{user.username} {url} {value[:20]!r} {headers}"
+                    for value, response in responses
+                    if response.status_code >= 500
+                ]
     assert not failures, "\n".join(failures)
+    # The probe is not blind: the pages with filters, search and dates read their query.
+    assert hostile >= len(HOSTILE_VALUES) * 20, hostile
+
+
+def test_the_query_probe_sees_a_parameter_read_and_a_query_read_whole():
+    request = QueryDict("date=2024-02-30&q=x")
+    with _query_reads() as read:
+        request.get("date")
+    assert read == {"date"}
+    with _query_reads() as read:
+        dict(request.items())
+    assert "*" in read
+    with _query_reads() as read:
+        "q" in request  # noqa: B015
+    assert read == {"q"}
 
 
 def test_a_forged_line_in_the_path_stays_on_its_own_line_of_the_log(client, world):
