@@ -84,14 +84,17 @@ def _as_text(value) -> str:
     return str(value)
 
 
-def form_data(request, form_class) -> dict:
+def form_data(request, form_class, *, besides: tuple[str, ...] = ()) -> dict:
     """The JSON object as a submitted form holds it: text values, and a list of texts for a
     field that takes several (`contacts`), so the pages' forms validate it as theirs. A value
     of the wrong shape for `form_class`'s field — an object, a list where one value goes, true
-    or false for anything but a yes/no field — is refused here, never stored as its repr."""
+    or false for anything but a yes/no field — is refused here, never stored as its repr. Names
+    in `besides` are the caller's to read (rows of a form within the form)."""
     fields = form_class.base_fields
     data, errors = {}, {}
     for name, value in request.data.items():
+        if name in besides:
+            continue
         field = fields.get(name)
         several = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
         yes_no = isinstance(field, forms.BooleanField)
@@ -117,3 +120,21 @@ def customer_id(request) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool):
         raise ValidationError({"customer": ["Give the customer's id."]})
     return raw
+
+
+ASK_FIELDS = ("kind", "text", "owner", "due_on", "value")
+
+
+def asks_given(request) -> list[dict]:
+    """A visit's `asks` as sent: a list of objects of scalar values (kind, text, owner, due_on,
+    value); anything else is refused with a message."""
+    asks = request.data.get("asks", [])
+    shaped = isinstance(asks, list) and all(
+        isinstance(ask, dict)
+        and set(ask) <= set(ASK_FIELDS)
+        and all(value is None or _is_scalar(value) for value in ask.values())
+        for ask in asks
+    )
+    if not shaped:
+        raise ValidationError({"asks": [f"Give a list of objects with {', '.join(ASK_FIELDS)}."]})
+    return asks

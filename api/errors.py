@@ -19,6 +19,8 @@ def error_response(code: int, message: str, fields: dict | None = None) -> Respo
 
 def form_error_response(form) -> Response:
     fields = {name: list(messages) for name, messages in form.errors.items()}
+    # Rows of a form within the form (a visit's asks), named as the JSON has them: asks[0].text.
+    fields |= getattr(form, "nested_errors", dict)()
     general = fields.pop("__all__", [])
     message = " ".join(general) or "Some fields are not valid."
     return error_response(status.HTTP_400_BAD_REQUEST, message, fields)

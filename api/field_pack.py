@@ -1,7 +1,7 @@
 """What the offline app keeps on the phone (docs/offline.md): today's and tomorrow's meetings,
 each account's brief (address, contacts with phones, the last visit's notes and next step, open
-flags, overdue invoices), who to visit, and the basic details of the rep's accounts, read in a
-fixed number of queries and bounded in size."""
+flags, overdue invoices, what the customer asked for and waits on), who to visit, and the basic
+details of the rep's accounts, read in a fixed number of queries and bounded in size."""
 
 import datetime as dt
 
@@ -16,7 +16,7 @@ from core.bounds import excerpt
 from crm.models import Contact, Customer, Invoice
 from crm.selectors import customers_visible_to, with_overdue
 from health.models import AccountFlag
-from visits.models import Visit, VisitStatus
+from visits.models import Ask, Visit, VisitStatus
 from visits.selectors import schedule_visits, who_to_visit
 
 # The pack's bounds: the phone keeps at most this many accounts (the meetings' and who-to-visit's
@@ -25,6 +25,7 @@ MAX_ACCOUNTS = 500
 MAX_WHO_TO_VISIT = 50
 MAX_CONTACTS = 10
 MAX_OVERDUE_INVOICES = 5
+MAX_OPEN_ASKS = 10
 MAX_MEETINGS = 200
 DAYS = 2
 # Free text travels as an excerpt with a link to the whole (read with signal), so the pack is
@@ -51,6 +52,7 @@ def _account(customer: Customer, today: dt.date) -> dict:
         "last_visit": None,
         "open_flags": [],
         "overdue_invoices": [],
+        "open_asks": [],
     }
 
 
@@ -131,6 +133,22 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
                 "currency": invoice.currency,
             }
         )
+    open_asks = _first_of_each(
+        Ask.objects.filter(customer_id__in=ids, answered_at__isnull=True),
+        ("due_on", "id"),
+        MAX_OPEN_ASKS,
+    )
+    for ask in open_asks.only("customer_id", "kind", "text", "due_on", "owner_id", "value"):
+        accounts[ask.customer_id]["open_asks"].append(
+            {
+                "id": ask.pk,
+                "kind": ask.kind,
+                "text": ask.text,
+                "due_on": ask.due_on,
+                "owner": ask.owner_id,
+                "value": ask.value,
+            }
+        )
     for meeting in meetings:
         # The serializer reads these: the pack carries excerpts (docs/offline.md).
         meeting.notes, meeting.notes_truncated = excerpt(meeting.notes_start, EXCERPT_CHARS)
@@ -146,6 +164,7 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
             "who_to_visit": MAX_WHO_TO_VISIT,
             "contacts": MAX_CONTACTS,
             "overdue_invoices": MAX_OVERDUE_INVOICES,
+            "open_asks": MAX_OPEN_ASKS,
             "days": DAYS,
             "meetings": MAX_MEETINGS,
             "excerpt_chars": EXCERPT_CHARS,

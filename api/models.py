@@ -70,6 +70,8 @@ class WebhookEvent(models.TextChoices):
     FLAG_RESOLVED = "flag.resolved", "Flag resolved"
     VISIT_LOGGED = "visit.logged", "Visit logged"
     IMPORT_FINISHED = "import.finished", "Import finished"
+    ASK_CREATED = "ask.created", "Ask recorded"
+    ASK_ANSWERED = "ask.answered", "Ask answered"
 
 
 def webhook_secret() -> str:

@@ -9,7 +9,15 @@ from core.bounds import MAX_TEXT_CHARS
 from crm.models import Contact, Customer, Invoice, SupportCase
 from health.models import AccountFlag, AccountMetrics
 from visits.forms import MEETING_KINDS
-from visits.models import Outcome, Visit, VisitKind
+from visits.models import (
+    Ask,
+    AskAnswerKind,
+    AskKind,
+    Outcome,
+    QuoteOutcome,
+    Visit,
+    VisitKind,
+)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -78,6 +86,68 @@ class VisitSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class AskSerializer(serializers.ModelSerializer):
+    # Declared: a read-only model field loses allow_blank, and an open ask has "".
+    answer_kind = serializers.ChoiceField(
+        choices=AskAnswerKind.choices, allow_blank=True, read_only=True
+    )
+    outcome = serializers.ChoiceField(
+        choices=QuoteOutcome.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = Ask
+        fields = [
+            "id",
+            "customer",
+            "visit",
+            "raised_by",
+            "owner",
+            "kind",
+            "text",
+            "asked_on",
+            "due_on",
+            "value",
+            "answered_at",
+            "answered_by",
+            "answer_kind",
+            "answer",
+            "outcome",
+            "outcome_reason",
+            "competitor",
+            "decided_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class AskInputSerializer(serializers.Serializer):
+    """One ask: the kind, what was asked for; who answers (default: the caller), by when
+    (default: the kind's days), a quote's value."""
+
+    kind = serializers.ChoiceField(choices=AskKind.choices)
+    text = serializers.CharField(max_length=500)
+    owner = serializers.IntegerField(required=False)
+    due_on = serializers.DateField(required=False)
+    value = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+
+
+class AskCreateInput(AskInputSerializer):
+    customer = serializers.IntegerField()
+
+
+class AnswerInput(serializers.Serializer):
+    answer_kind = serializers.ChoiceField(choices=AskAnswerKind.choices)
+    answer = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    value = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+
+
+class DecideInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=QuoteOutcome.choices)
+    outcome_reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    competitor = serializers.IntegerField(required=False)
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -310,6 +380,7 @@ class LogInput(serializers.Serializer):
     next_step = serializers.CharField(required=False, allow_blank=True)
     follow_up_on = serializers.DateField(required=False)
     competitor = serializers.CharField(required=False, allow_blank=True)
+    asks = AskInputSerializer(many=True, required=False, help_text="What the customer asked for.")
 
 
 class CancelInput(serializers.Serializer):

@@ -6,7 +6,7 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from api import account_views, integration_views, read_views, visit_views
+from api import account_views, ask_views, integration_views, read_views, visit_views
 
 app_name = "api"
 
@@ -28,6 +28,7 @@ SWAGGER_CSP = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]
 router.register("customers", account_views.CustomerViewSet, basename="customer")
 router.register("visits", visit_views.VisitViewSet, basename="visit")
 router.register("contacts", account_views.ContactViewSet, basename="contact")
+router.register("asks", ask_views.AskViewSet, basename="ask")
 router.register("invoices", integration_views.InvoiceViewSet, basename="invoice")
 router.register("support-cases", integration_views.SupportCaseViewSet, basename="support-case")
 router.register("flags", read_views.FlagViewSet, basename="flag")

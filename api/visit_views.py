@@ -16,6 +16,7 @@ from api.common import (
     IDEMPOTENCY_KEY,
     UPDATED_SINCE,
     ByChange,
+    asks_given,
     customer_id,
     form_data,
     updated_since,
@@ -32,7 +33,7 @@ from api.serializers import (
 )
 from crm.models import Customer
 from crm.selectors import customers_visible_to
-from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm
+from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm, ask_formset_data
 from visits.models import Visit, VisitStatus
 from visits.selectors import visits_editable_by, visits_visible_to
 from visits.services import (
@@ -121,7 +122,13 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def _logged(self, request, planned: Visit | None, customer: Customer, client_uuid) -> Response:
         blank = Visit(customer=customer, salesperson=request.user, status=VisitStatus.DONE)
         # The page's form always sends these (prefilled); the API may leave them out.
-        data = {"travel_minutes": 0, "distance_km": 0, "expenses": 0, **form_data(request, LogForm)}
+        data = {
+            "travel_minutes": 0,
+            "distance_km": 0,
+            "expenses": 0,
+            **form_data(request, LogForm, besides=("asks",)),
+            **ask_formset_data(asks_given(request)),
+        }
         form = LogForm(data, instance=blank, customer=customer, user=request.user)
         if not form.is_valid():
             return form_error_response(form)

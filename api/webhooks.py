@@ -26,10 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-from api.serializers import VisitSerializer
+from api.serializers import AskSerializer, VisitSerializer
 from core.enqueue import enqueue
 from health.models import AccountFlag
-from visits.models import Visit
+from visits.models import Ask, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +276,17 @@ def on_visit_logged(sender, *, visit_id: int, **_) -> None:
         return
     payload = {"visit": VisitSerializer(visit).data, "customer_name": visit.customer.name}
     deliveries_record(WebhookEvent.VISIT_LOGGED, [payload])
+
+
+def on_asks_changed(sender, *, created: list[int], answered: list[int], **_) -> None:
+    for event, ids in ((WebhookEvent.ASK_CREATED, created), (WebhookEvent.ASK_ANSWERED, answered)):
+        if not ids or event not in active_events():
+            continue
+        asks = Ask.objects.filter(pk__in=ids).select_related("customer").order_by("pk")
+        deliveries_record(
+            event,
+            [{"ask": AskSerializer(ask).data, "customer_name": ask.customer.name} for ask in asks],
+        )
 
 
 def on_import_finished(sender, *, summary: dict, **_) -> None:

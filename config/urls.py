@@ -47,6 +47,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include(crm_patterns)),
     path("visits/", include("visits.urls")),
+    path("asks/", include("visits.ask_urls")),
     path("api/v1/", include("api.urls")),
     path("account/tokens/", token_views.tokens, name="api_tokens"),
     path("account/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api_token_revoke"),

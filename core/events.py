@@ -4,6 +4,7 @@ lower layers send after their transaction commits; a listener never changes what
 - flags_changed(opened=[flag ids], resolved=[flag ids])
 - visit_logged(visit_id=id)
 - import_finished(summary={...}): the import job's outcome as JSON-ready values
+- asks_changed(created=[ask ids], answered=[ask ids])
 """
 
 import logging
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 flags_changed = Signal()
 visit_logged = Signal()
 import_finished = Signal()
+asks_changed = Signal()
 
 
 def announce(signal: Signal, sender, **payload) -> None:

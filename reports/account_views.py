@@ -1,6 +1,6 @@
 """The account page: one customer's header (dates, health, flags, next meetings) and its tabs
-(timeline, invoices, support, contacts), for every role. It lives above health because it shows
-the account's figures and flags beside the crm and visits data."""
+(timeline, invoices, support, contacts, asks), for every role. It lives above health because it
+shows the account's figures and flags beside the crm and visits data."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,11 +29,12 @@ from crm.services import StaleEdit, customer_update, editable_customer_fields
 from health.selectors import customer_health
 from health.services import flag_acknowledge
 from reports.forms import AcknowledgeForm
+from visits.ask_selectors import customer_asks
 from visits.selectors import customer_timeline, customer_upcoming
 
 TIMELINE_PAGE_SIZE = 10
 TAB_ROWS = 50
-TABS = ("timeline", "invoices", "support", "contacts")
+TABS = ("timeline", "invoices", "support", "contacts", "asks")
 
 
 def _visible_customer(request: HtmxHttpRequest, pk: int) -> Customer:
@@ -50,6 +51,8 @@ def _tab_context(request: HtmxHttpRequest, customer: Customer, tab: str) -> dict
         return {"invoices": customer_invoices(customer, today=timezone.localdate())[:TAB_ROWS]}
     if tab == "support":
         return {"support_cases": customer_support_cases(customer)[:TAB_ROWS]}
+    if tab == "asks":
+        return {"asks": customer_asks(customer)[:TAB_ROWS]}
     return {"contacts": customer_contacts(customer), "contact_form": ContactForm()}
 
 

@@ -29,6 +29,7 @@ from tests.factories import (
     TerritoryFactory,
     UserFactory,
 )
+from visits.ask_services import AskInput, asks_record
 
 # Playwright's sync API runs an event loop in the test thread; Django's live_server ORM calls
 # from that thread are safe here because the test itself makes them, not the loop.
@@ -352,6 +353,9 @@ def sides(world):
             "contact": ContactFactory(customer=customer),
             "case": SupportCaseFactory(customer=customer, is_open=True),
             "invoice": InvoiceFactory(customer=customer),
+            "ask": asks_record(
+                user=rep, customer=customer, asks=[AskInput(kind="price", text=f"{name} price")]
+            )[0],
             "flag": AccountFlag.objects.create(
                 customer=customer,
                 kind=FlagKind.NEGLECTED,

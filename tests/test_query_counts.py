@@ -242,4 +242,4 @@ def test_the_offline_field_pack(client, world):
         health_refresh_everything(as_of=timezone.localdate())
 
     small, large = before_and_after(pack, grow)
-    assert small == large <= 13, (small, large)
+    assert small == large <= 14, (small, large)

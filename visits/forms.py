@@ -7,13 +7,24 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.bounds import (
+    MAX_MONEY,
     MAX_TRAVEL_MINUTES,
     MAX_VISIT_KM,
     validate_plausible_date,
     validate_single_line,
 )
 from crm.models import Competitor, Contact, Customer
-from visits.models import REMOTE_VISIT_KINDS, Outcome, Visit, VisitKind
+from visits.ask_selectors import ASK_SCOPES, ASK_STATES, ask_owner_choices
+from visits.ask_services import MAX_ASKS_PER_VISIT, AskInput
+from visits.models import (
+    REMOTE_VISIT_KINDS,
+    AskAnswerKind,
+    AskKind,
+    Outcome,
+    QuoteOutcome,
+    Visit,
+    VisitKind,
+)
 from visits.services import default_meeting_kind, meeting_is_remote, validate_meeting_times
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -138,6 +149,79 @@ class CancelForm(forms.Form):
     )
 
 
+class AskForm(forms.Form):
+    """One thing the customer asked for; a row left empty is no ask."""
+
+    kind = forms.ChoiceField(choices=[("", "—"), *AskKind.choices], required=False)
+    text = forms.CharField(
+        max_length=500,
+        required=False,
+        label="What they asked for",
+        validators=[validate_single_line],
+    )
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Me", label="Who answers"
+    )
+    due_on = forms.DateField(
+        required=False,
+        widget=DATE_WIDGET,
+        validators=[validate_plausible_date],
+        label="Answer by",
+        help_text="Left empty: the kind's usual days.",
+    )
+    value = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MONEY,
+        decimal_places=2,
+        label="Value (a quote)",
+    )
+
+    def __init__(self, *args, owners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners
+
+    def clean(self):
+        cleaned = super().clean()
+        text, kind = (cleaned.get("text") or "").strip(), cleaned.get("kind")
+        if text and not kind:
+            self.add_error("kind", "Choose what kind of ask this is.")
+        if kind and not text and "text" not in self.errors:
+            self.add_error("text", "Say what the customer asked for.")
+        return cleaned
+
+    def ask(self) -> AskInput | None:
+        data = getattr(self, "cleaned_data", {})
+        if not (data.get("text") or "").strip():
+            return None
+        return AskInput(
+            kind=data["kind"],
+            text=data["text"],
+            owner=data.get("owner"),
+            due_on=data.get("due_on"),
+            value=data.get("value"),
+        )
+
+
+AskFormSet = forms.formset_factory(
+    AskForm, extra=2, max_num=MAX_ASKS_PER_VISIT, validate_max=True, absolute_max=MAX_ASKS_PER_VISIT
+)
+ASKS_PREFIX = "asks"
+
+
+def ask_formset_data(asks: list[dict]) -> dict:
+    """A list of asks (the API's, the offline app's) as the log form's rows."""
+    data = {
+        f"{ASKS_PREFIX}-TOTAL_FORMS": str(len(asks)),
+        f"{ASKS_PREFIX}-INITIAL_FORMS": "0",
+    }
+    for index, ask in enumerate(asks):
+        for name in ("kind", "text", "owner", "due_on", "value"):
+            if ask.get(name) is not None:
+                data[f"{ASKS_PREFIX}-{index}-{name}"] = str(ask[name])
+    return data
+
+
 class LogForm(CustomerContactsMixin, forms.ModelForm):
     contacts = ContactsField(queryset=Contact.objects.none(), required=False, label="Contacts met")
     plan_follow_up = forms.BooleanField(
@@ -195,9 +279,17 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
             for name in TRAVEL_FIELDS:
                 del self.fields[name]
         self.limit_contacts(customer)
+        # The asks' rows: a form that sends none (an older client) records none.
+        self.asks = AskFormSet(
+            self.data if f"{ASKS_PREFIX}-TOTAL_FORMS" in self.data else None,
+            prefix=ASKS_PREFIX,
+            form_kwargs={"owners": ask_owner_choices(customer)},
+        )
 
     def clean(self):
         cleaned = super().clean()
+        if self.asks.is_bound and not self.asks.is_valid():
+            self.add_error(None, "Check what the customer asked for (marked below).")
         if cleaned.get("plan_follow_up"):
             follow_up_on = cleaned.get("follow_up_on")
             if not follow_up_on:
@@ -217,12 +309,29 @@ class LogForm(CustomerContactsMixin, forms.ModelForm):
                 cleaned["plan_follow_up_at"] = start
         return cleaned
 
+    def nested_errors(self) -> dict[str, list[str]]:
+        if not self.asks.is_bound:
+            return {}
+        errors = {
+            f"asks[{index}].{name}": list(messages)
+            for index, row in enumerate(self.asks.errors)
+            for name, messages in row.items()
+        }
+        if self.asks.non_form_errors():
+            errors["asks"] = list(self.asks.non_form_errors())
+        return errors
+
     def service_arguments(self) -> dict:
         data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
         data["contacts"] = list(self.cleaned_data["contacts"])
         data["plan_follow_up_at"] = self.cleaned_data.get("plan_follow_up_at")
         for text in ("notes", "outcome", "next_step", "competitor"):
             data[text] = data[text] or ""
+        data["asks"] = (
+            [ask for form in self.asks.forms if (ask := form.ask()) is not None]
+            if self.asks.is_bound
+            else []
+        )
         return data
 
 
@@ -308,3 +417,49 @@ class HomeBaseForm(forms.Form):
     )
     lat = forms.FloatField(min_value=-90, max_value=90)
     lng = forms.FloatField(min_value=-180, max_value=180)
+
+
+class AskFilterForm(forms.Form):
+    """The asks list's filters; anything malformed falls back to the default."""
+
+    scope = forms.ChoiceField(choices=list(ASK_SCOPES.items()), required=False)
+    state = forms.ChoiceField(choices=list(ASK_STATES.items()), required=False)
+    kind = forms.ChoiceField(choices=[("", "Any kind"), *AskKind.choices], required=False)
+
+    def filters(self) -> dict:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "scope": data.get("scope") or "mine",
+            "state": data.get("state") or "open",
+            "kind": data.get("kind") or "",
+        }
+
+
+class AnswerForm(forms.Form):
+    answer_kind = forms.ChoiceField(
+        choices=[("", "—"), *AskAnswerKind.choices], label="What was done"
+    )
+    answer = forms.CharField(
+        max_length=500, required=False, label="Details", validators=[validate_single_line]
+    )
+    value = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MONEY,
+        decimal_places=2,
+        label="The proposal's value",
+    )
+
+
+class DecideForm(forms.Form):
+    outcome = forms.ChoiceField(choices=QuoteOutcome.choices, widget=forms.RadioSelect)
+    outcome_reason = forms.CharField(
+        max_length=300, required=False, label="Why", validators=[validate_single_line]
+    )
+    competitor = forms.ModelChoiceField(
+        queryset=Competitor.objects.order_by("name"),
+        required=False,
+        empty_label="—",
+        label="Won by (a competitor)",
+    )

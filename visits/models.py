@@ -234,3 +234,149 @@ class VisitAttendee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.visit_id}"
+
+
+class AskKind(models.TextChoices):
+    PRODUCT = "product", "Product or quote"
+    PRICE = "price", "Price"
+    SERVICE = "service", "Service or delivery"
+    COMPLAINT = "complaint", "Complaint"
+    INFORMATION = "information", "Information"
+    OTHER = "other", "Other"
+
+
+# Days to answer an ask of each kind, counted from the day it was asked, until an admin sets
+# them (AskPolicy). A complaint waits least.
+DEFAULT_ASK_DUE_DAYS = {
+    AskKind.PRODUCT: 5,
+    AskKind.PRICE: 3,
+    AskKind.SERVICE: 3,
+    AskKind.COMPLAINT: 2,
+    AskKind.INFORMATION: 5,
+    AskKind.OTHER: 7,
+}
+
+
+class AskAnswerKind(models.TextChoices):
+    PROPOSAL = "proposal", "Proposal or quote sent"
+    CASE = "case", "Support case opened"
+    DONE = "done", "Done as asked"
+    DECISION = "decision", "Decision given"
+    DECLINED = "declined", "Declined"
+
+
+class QuoteOutcome(models.TextChoices):
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class AskPolicy(models.Model):
+    """Days to answer an ask of a kind (DEFAULT_ASK_DUE_DAYS until a row says otherwise)."""
+
+    kind = models.CharField(max_length=16, choices=AskKind.choices, unique=True)
+    due_days = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(365)]
+    )
+
+    class Meta:
+        verbose_name_plural = "ask policies"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.due_days} days"
+
+
+class Ask(models.Model):
+    """What a customer asked for, tracked to an answer: raised at a visit (or on the account),
+    owned by who answers it, due by a date; a quote's value makes it an opportunity, won or lost
+    once decided (docs/user-guide.md, "Listening and responding")."""
+
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, related_name="asks")
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.SET_NULL, related_name="asks"
+    )
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="asks_owned"
+    )
+    kind = models.CharField(max_length=16, choices=AskKind.choices)
+    text = models.CharField(
+        "what the customer asked for", max_length=500, validators=[validate_single_line]
+    )
+    asked_on = models.DateField(validators=[validate_plausible_date])
+    due_on = models.DateField(validators=[validate_plausible_date])
+    value = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="A quote's amount, in the house currency.",
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    answer_kind = models.CharField(max_length=16, choices=AskAnswerKind.choices, blank=True)
+    answer = models.CharField(
+        "what was done", max_length=500, blank=True, validators=[validate_single_line]
+    )
+    outcome = models.CharField(max_length=8, choices=QuoteOutcome.choices, blank=True)
+    outcome_reason = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
+    competitor = models.ForeignKey(
+        "crm.Competitor", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [
+            # The owner's open asks by due date; the account's open asks.
+            models.Index(
+                fields=["owner", "due_on"],
+                condition=Q(answered_at__isnull=True),
+                name="ask_open_owner",
+            ),
+            models.Index(
+                fields=["customer", "due_on"],
+                condition=Q(answered_at__isnull=True),
+                name="ask_open_customer",
+            ),
+            models.Index(fields=["customer", "asked_on"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True, answer_kind="")
+                | (Q(answered_at__isnull=False) & ~Q(answer_kind="")),
+                name="ask_answered_has_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="")
+                | (Q(answered_at__isnull=False) & Q(decided_at__isnull=False)),
+                name="ask_decided_after_answer",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_on__gte=F("asked_on")), name="ask_due_not_before_asked"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0), name="ask_value_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=date_in_range("asked_on") & date_in_range("due_on"),
+                name="ask_dates_plausible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.customer_id}: {self.text[:40]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None

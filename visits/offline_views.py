@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Role
 from accounts.permissions import role_required
 from core.http import HtmxHttpRequest
+from visits.models import AskKind
 
 THEME_COLOUR = "#1f4e79"
 # What the worker keeps for the offline page (besides the page itself).
@@ -34,6 +35,9 @@ OFFLINE_ASSETS = (
     "icons/cadence-192.png",
 )
 
+
+# Rows for what the customer asked for in the offline log form.
+OFFLINE_ASK_ROWS = 2
 
 # The templates the offline page is made of: a change to them is a new version too.
 OFFLINE_TEMPLATES = ("base.html", "visits/offline.html")
@@ -110,4 +114,8 @@ def offline(request: HtmxHttpRequest) -> HttpResponse:
     is no signal; it renders the data kept on the phone (static/js/field-app.js). It is the same
     for every salesperson (no name, no token, no messages): the copy the worker keeps never
     carries one user's identity to the next on a shared phone."""
-    return render(request, "visits/offline.html", {"app_shell": True})
+    return render(
+        request,
+        "visits/offline.html",
+        {"app_shell": True, "ask_kinds": AskKind.choices, "ask_rows": range(OFFLINE_ASK_ROWS)},
+    )

@@ -27,6 +27,7 @@ from core.sql import Composable, Composed, compose, fragment, identifier
 from crm.cadence import cadence_sql_params, next_due_sql, remote_kind_for
 from crm.models import Contact, Customer, LocationSource, ServiceModel
 from crm.services import competitor_normalise, validate_contacts_belong_to
+from visits.ask_services import AskInput, asks_record
 from visits.models import (
     CADENCE_VISIT_KINDS,
     ON_SITE_METRES,
@@ -337,10 +338,12 @@ def visit_log(
     competitor: str = "",
     plan_follow_up_at: dt.datetime | None = None,
     client_uuid: uuid.UUID | None = None,
+    asks: list[AskInput] | tuple = (),
 ) -> LogResult:
     """Record a visit that happened: closes a planned meeting (`visit`) or logs one ad hoc.
 
-    With `plan_follow_up_at`, the follow-up meeting is planned in the same step.
+    With `plan_follow_up_at`, the follow-up meeting is planned in the same step; `asks` (what
+    the customer asked for) are recorded with the visit.
     """
     if visit is not None:
         # Locked: a second "Done" sent at the same moment waits, then finds it done.
@@ -387,6 +390,14 @@ def visit_log(
             contacts=contacts,
             purpose=next_step or "Follow-up",
         ).visit
+    if asks:
+        asks_record(
+            user=user,
+            customer=customer,
+            asks=list(asks),
+            visit=visit,
+            asked_on=timezone.localdate(visit.visited_at),
+        )
     customer_cadence_refresh(customer_ids=[customer.pk])
     _meeting_changed(customer=customer, salesperson_id=visit.salesperson_id)
     announce(visit_logged, sender=Visit, visit_id=visit.pk)

@@ -48,6 +48,9 @@
     if (item.open_flags.length) {
       container.append(element("p", `Flags: ${item.open_flags.join(", ").replaceAll("_", " ")}`, { class: "warn" }));
     }
+    (item.open_asks || []).forEach((ask) => {
+      container.append(element("p", `Asked for (answer by ${ask.due_on}): ${ask.text}`, { class: "ask" }));
+    });
     item.overdue_invoices.forEach((invoice) => {
       container.append(element("p", `Overdue invoice ${invoice.number}: ${invoice.amount} ${invoice.currency}, due ${invoice.due_on}`, { class: "warn" }));
     });

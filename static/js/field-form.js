@@ -83,6 +83,16 @@
         next_step: data.next_step,
       };
       if (data.follow_up_on) body.follow_up_on = data.follow_up_on;
+      // What the customer asked for: the rows filled in; the server gives owner and due date.
+      const asks = [];
+      for (let row = 0; `ask_kind_${row}` in data; row += 1) {
+        const kind = data[`ask_kind_${row}`];
+        const text = (data[`ask_text_${row}`] || "").trim();
+        if (!kind && !text) continue;
+        if (!kind || !text) throw new Error("Give each ask a kind and what was asked for.");
+        asks.push({ kind, text });
+      }
+      if (asks.length) body.asks = asks;
       // The follow-up's time is the log form's default (the server's, not a copy here).
       if (data.plan_follow_up) Object.assign(body, { plan_follow_up: true });
       if (meeting) {

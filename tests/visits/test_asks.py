@@ -1,0 +1,219 @@
+"""Asks: what a customer asked for at a visit, tracked to an answer (issue 28)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import Competitor
+from tests.factories import UserFactory
+from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
+from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
+from visits.models import Ask, AskKind, AskPolicy, QuoteOutcome, Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def _log(client, customer, asks: list[dict], **extra):
+    data = {
+        "customer": customer.pk,
+        "kind": "on_site",
+        "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": "45",
+        "travel_minutes": "0",
+        "distance_km": "0",
+        "expenses": "0",
+        "notes": "Wants a price for the new line",
+        "asks-TOTAL_FORMS": str(len(asks)),
+        "asks-INITIAL_FORMS": "0",
+        **extra,
+    }
+    for index, ask in enumerate(asks):
+        for name, value in ask.items():
+            data[f"asks-{index}-{name}"] = value
+    return client.post(reverse("visits:log_ad_hoc"), data)
+
+
+def test_a_visit_logged_with_two_asks_records_them_with_their_defaults(client, world):
+    AskPolicy.objects.create(kind=AskKind.PRICE, due_days=4)
+    client.force_login(world.rep_north)
+    response = _log(
+        client,
+        world.north_customer,
+        [
+            {"kind": "price", "text": "A price for 500 units", "value": "1200.50"},
+            {"kind": "complaint", "text": "Late delivery in May", "owner": world.north_manager.pk},
+            {"kind": "", "text": ""},
+        ],
+    )
+    assert response.status_code == 302
+    visit = Visit.objects.get()
+    price, complaint = Ask.objects.order_by("kind")[1], Ask.objects.order_by("kind")[0]
+    today = timezone.localdate()
+    assert (price.kind, price.owner, price.visit, price.value) == (
+        AskKind.PRICE,
+        world.rep_north,
+        visit,
+        Decimal("1200.50"),
+    )
+    assert price.due_on == today + dt.timedelta(days=4), "the admin's days for the kind"
+    assert complaint.owner == world.north_manager
+    assert complaint.due_on == today + dt.timedelta(days=2), "the built-in days for a complaint"
+    assert Ask.objects.count() == 2, "the empty row is no ask"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"kind": "", "text": "Something"}, "Choose what kind of ask this is."),
+        ({"kind": "price", "text": ""}, "Say what the customer asked for."),
+        ({"kind": "price", "text": "Two\nlines"}, "line"),
+        ({"kind": "price", "text": "x", "value": "-3"}, "greater than or equal to 0"),
+        ({"kind": "bogus", "text": "x"}, "Select a valid choice."),
+    ],
+)
+def test_a_bad_ask_keeps_the_visit_unsaved_and_says_why(client, world, row, message):
+    client.force_login(world.rep_north)
+    response = _log(client, world.north_customer, [row])
+    assert response.status_code == 200
+    assert message in response.text
+    assert not Visit.objects.exists() and not Ask.objects.exists()
+
+
+def test_an_owner_who_cannot_see_the_account_is_refused(client, world):
+    client.force_login(world.rep_north)
+    response = _log(
+        client, world.north_customer, [{"kind": "price", "text": "x", "owner": world.rep_south.pk}]
+    )
+    assert "Select a valid choice" in response.text
+    assert not Ask.objects.exists()
+    with pytest.raises(ValidationError, match="cannot see"):
+        asks_record(
+            user=world.rep_north,
+            customer=world.north_customer,
+            asks=[AskInput(kind="price", text="x", owner=world.rep_south)],
+        )
+
+
+def test_who_may_own_an_ask_is_who_may_see_the_account(world):
+    owners = set(ask_owner_choices(world.coast_customer))
+    assert {world.admin, world.north_manager, world.rep_coast} <= owners
+    assert not owners & {world.rep_south, world.south_manager, world.rep_north}
+
+
+def _ask(world, **given) -> Ask:
+    (ask,) = asks_record(
+        user=world.rep_north,
+        customer=world.north_customer,
+        asks=[AskInput(**({"kind": AskKind.PRODUCT, "text": "A quote for pumps"} | given))],
+    )
+    return ask
+
+
+def test_an_ask_is_answered_once_by_whoever_may(world):
+    ask = _ask(world)
+    colleague = UserFactory(username="rep-north-2")
+    world.north.members.add(colleague)
+    with pytest.raises(PermissionDenied):
+        ask_answer(ask=ask, user=colleague, answer_kind="proposal", answer="sent")
+    answered = ask_answer(
+        ask=ask, user=world.north_manager, answer_kind="proposal", answer="Quote 42", value=900
+    )
+    assert answered.answered_by == world.north_manager and answered.value == 900
+    with pytest.raises(ValidationError, match="already answered"):
+        ask_answer(ask=ask, user=world.rep_north, answer_kind="done", answer="")
+
+
+def test_a_quote_is_won_or_lost_with_a_reason(world):
+    ask = _ask(world)
+    with pytest.raises(ValidationError, match="Only an ask answered with a proposal"):
+        ask_decide(ask=ask, user=world.rep_north, outcome=QuoteOutcome.WON)
+    ask_answer(ask=ask, user=world.rep_north, answer_kind="proposal", answer="Q-1", value=500)
+    with pytest.raises(ValidationError, match="Say why it was lost"):
+        ask_decide(ask=ask, user=world.rep_north, outcome=QuoteOutcome.LOST)
+    rival = Competitor.objects.create(name="North Wind")
+    lost = ask_decide(ask=ask, user=world.rep_north, outcome=QuoteOutcome.LOST, competitor=rival)
+    assert (lost.outcome, lost.competitor) == (QuoteOutcome.LOST, rival)
+    with pytest.raises(ValidationError, match="already lost"):
+        ask_decide(ask=ask, user=world.rep_north, outcome=QuoteOutcome.WON)
+
+
+def test_the_asks_list_filters_and_scopes_at_the_source(client, world):
+    today = timezone.localdate()
+    mine = _ask(world, kind=AskKind.COMPLAINT, text="Broken pallet", due_on=today)
+    (theirs,) = asks_record(
+        user=world.rep_south,
+        customer=world.south_customer,
+        asks=[AskInput(kind=AskKind.PRICE, text="South price")],
+    )
+    Ask.objects.filter(pk=mine.pk).update(asked_on=today - dt.timedelta(days=5))
+    Ask.objects.filter(pk=mine.pk).update(due_on=today - dt.timedelta(days=1))
+    assert list(asks_list(world.rep_north, today=today, state="overdue")) == [mine]
+    assert list(asks_list(world.rep_north, today=today, kind=AskKind.PRICE)) == []
+    assert set(asks_list(world.admin, today=today, scope="team")) == {mine, theirs}
+    assert list(asks_list(world.north_manager, today=today, scope="team")) == [mine]
+    client.force_login(world.rep_north)
+    page = client.get(reverse("asks:list"), {"state": "overdue"}).text
+    assert "Broken pallet" in page and "South price" not in page and "overdue" in page
+    assert client.get(reverse("asks:answer", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("asks:list"), {"state": "<script>", "kind": "x"}).status_code == 200
+
+
+def test_the_account_tab_and_the_answer_page(client, world):
+    ask = _ask(world, value=Decimal("750"))
+    client.force_login(world.rep_north)
+    tab = client.get(world.north_customer.get_absolute_url(), {"tab": "asks"}).text
+    assert "A quote for pumps" in tab and "Record an ask" in tab
+    response = client.post(
+        reverse("asks:answer", args=[ask.pk]),
+        {"answer_kind": "proposal", "answer": "Quote Q-7 sent", "value": "800"},
+    )
+    assert response.status_code == 302
+    page = client.get(reverse("asks:answer", args=[ask.pk])).text
+    assert "Quote Q-7 sent" in page and "The quote" in page
+    client.post(reverse("asks:decide", args=[ask.pk]), {"outcome": "won"})
+    ask.refresh_from_db()
+    assert (ask.outcome, ask.value) == (QuoteOutcome.WON, Decimal("800"))
+    refused = client.post(reverse("asks:decide", args=[ask.pk]), {"outcome": "lost"})
+    assert refused.status_code == 400 and "already won" in refused.text
+
+
+def test_an_ask_recorded_on_the_account(client, world):
+    client.force_login(world.rep_north)
+    response = client.post(
+        reverse("asks:new"),
+        {"customer": world.north_customer.pk, "kind": "information", "text": "Delivery times"},
+    )
+    assert response.status_code == 302
+    assert Ask.objects.get().visit is None
+    assert client.get(reverse("asks:new"), {"customer": world.south_customer.pk}).status_code == 404
+    empty = client.post(reverse("asks:new"), {"customer": world.north_customer.pk, "kind": ""})
+    assert "Say what the customer asked for." in empty.text
+
+
+def test_manager_figures_equal_a_hand_computation(world):
+    today = timezone.localdate()
+    asks = [_ask(world, text=f"ask {n}", value=Decimal(100 * (n + 1))) for n in range(4)]
+    days_taken = [1, 3, 6]
+    for ask, days in zip(asks, days_taken, strict=False):
+        Ask.objects.filter(pk=ask.pk).update(
+            asked_on=today - dt.timedelta(days=10), due_on=today - dt.timedelta(days=10 - 5)
+        )
+        ask.refresh_from_db()
+        ask_answer(ask=ask, user=world.rep_north, answer_kind="proposal", answer="q")
+        Ask.objects.filter(pk=ask.pk).update(
+            answered_at=timezone.make_aware(
+                dt.datetime.combine(today - dt.timedelta(days=10 - days), dt.time(12))
+            )
+        )
+    ask_decide(ask=asks[0], user=world.rep_north, outcome=QuoteOutcome.WON)
+    ask_decide(ask=asks[1], user=world.rep_north, outcome=QuoteOutcome.LOST, reason="price")
+    figures = ask_figures(Ask.objects.all())
+    assert figures["received"] == 4 and figures["answered"] == 3
+    assert figures["on_time"] == 2, "answered within 5 days: the 1- and 3-day ones"
+    assert figures["median_days"] == 3
+    assert (figures["won"], figures["won_value"]) == (1, Decimal("100"))
+    assert (figures["lost"], figures["lost_value"]) == (1, Decimal("200"))
