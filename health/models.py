@@ -103,6 +103,9 @@ class AccountMetrics(AccountFigures):
         null=True,
         help_text="The follow-up date asked for at the last visit, passed with nothing since.",
     )
+    # Complaints (asks) still unanswered past their due date, and the earliest due date.
+    complaints_overdue = models.PositiveIntegerField(db_default=0, default=0)
+    oldest_complaint_due_on = models.DateField(null=True, blank=True)
     computed_at = models.DateTimeField()
     recommendation = models.CharField(
         max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
@@ -156,13 +159,14 @@ class FlagKind(models.TextChoices):
     NEGLECTED = "neglected", "Neglected"
     UNPROFITABLE = "unprofitable", "Unprofitable"
     LATE_PAYER = "late_payer", "Late payer"
+    UNANSWERED_COMPLAINT = "unanswered_complaint", "Unanswered complaint"
 
 
 class AccountFlag(models.Model):
     """A condition raised on an account by the health job; resolved (kept) when it clears."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="flags")
-    kind = models.CharField(max_length=16, choices=FlagKind.choices)
+    kind = models.CharField(max_length=24, choices=FlagKind.choices)
     inputs = models.JSONField(help_text="The figures behind the flag, as of `as_of`.")
     as_of = models.DateField()
     opened_at = models.DateTimeField()
@@ -305,6 +309,7 @@ class SegmentFigures(models.Model):
     open_neglected = models.PositiveIntegerField()
     open_unprofitable = models.PositiveIntegerField()
     open_late_payer = models.PositiveIntegerField()
+    open_unanswered_complaint = models.PositiveIntegerField(db_default=0)
     # Sums of the accounts' consistency (AccountMetrics), for each rep's share.
     intervals = models.PositiveIntegerField(db_default=0)
     intervals_on_cadence = models.PositiveIntegerField(db_default=0)

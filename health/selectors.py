@@ -67,6 +67,12 @@ def flag_explanation(flag: AccountFlag) -> str:
             f"support {_money(inputs['support_cost'])}, "
             f"late payment {_money(inputs['late_payment_cost'])}"
         )
+    if flag.kind == FlagKind.UNANSWERED_COMPLAINT:
+        count = int(inputs["complaints_overdue"])
+        return (
+            f"{count} complaint{'s' if count != 1 else ''} unanswered past the due date "
+            f"(the oldest due {inputs['oldest_due_on']})"
+        )
     parts = []
     if inputs.get("oldest_unpaid_days_late") not in (None, "None"):
         parts.append(f"an invoice unpaid {_days(inputs['oldest_unpaid_days_late'])} days past due")

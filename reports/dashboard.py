@@ -99,6 +99,7 @@ FIGURE_SUMS = (
     "open_neglected",
     "open_unprofitable",
     "open_late_payer",
+    "open_unanswered_complaint",
     "intervals",
     "intervals_on_cadence",
     "follow_ups_promised",

@@ -1,8 +1,9 @@
-"""The flags a year's figures raise (neglected, unprofitable, late payer), kept in step with
-crm_accountmetrics by four statements per batch, run after its upsert: resolve the flags whose
-condition no longer holds, raise again those whose acknowledgement expired, bring the inputs of
-open flags up to date, open flags for conditions that hold (ON CONFLICT DO NOTHING against the
-one-open-flag-per-kind index, so overlapping runs cannot duplicate a flag)."""
+"""The flags a year's figures raise (neglected, unprofitable, late payer, unanswered
+complaint), kept in step with crm_accountmetrics by four statements per batch, run after its
+upsert: resolve the flags whose condition no longer holds, raise again those whose
+acknowledgement expired, bring the inputs of open flags up to date, open flags for conditions
+that hold (ON CONFLICT DO NOTHING against the one-open-flag-per-kind index, so overlapping runs
+cannot duplicate a flag)."""
 
 import functools
 
@@ -16,10 +17,12 @@ def _holds(kind: Composed) -> Composed:
     return compose(
         """(CASE {kind} WHEN {neglected} THEN m.is_neglected
                        WHEN {unprofitable} THEN m.is_unprofitable
+                       WHEN {complaint} THEN m.complaints_overdue > 0
                        ELSE m.is_late_payer END)""",
         kind=kind,
         neglected=FlagKind.NEGLECTED,
         unprofitable=FlagKind.UNPROFITABLE,
+        complaint=FlagKind.UNANSWERED_COMPLAINT,
     )
 
 
@@ -38,6 +41,9 @@ def _inputs(kind: Composed) -> Composed:
         'late_payment_cost', m.late_payment_cost::text,
         'partner_cost', m.partner_cost::text,
         'cost_to_serve', m.cost_to_serve::text, 'profit', m.profit::text)
+    WHEN {complaint} THEN jsonb_build_object(
+        'complaints_overdue', m.complaints_overdue::text,
+        'oldest_due_on', m.oldest_complaint_due_on::text)
     ELSE jsonb_build_object(
         'oldest_unpaid_days_late', ROUND(m.oldest_unpaid_days_late::numeric, 2)::text,
         'average_days_late', ROUND(m.average_days_late, 2)::text,
@@ -47,6 +53,7 @@ def _inputs(kind: Composed) -> Composed:
         kind=kind,
         neglected=FlagKind.NEGLECTED,
         unprofitable=FlagKind.UNPROFITABLE,
+        complaint=FlagKind.UNANSWERED_COMPLAINT,
     )
 
 

@@ -18,7 +18,7 @@ from health.costs import (
 )
 from health.figures.batch import Scope
 from health.models import Recommendation
-from visits.models import CADENCE_VISIT_KINDS, VisitStatus
+from visits.models import CADENCE_VISIT_KINDS, AskKind, VisitStatus
 
 WINDOW_DAYS = 365
 
@@ -146,6 +146,13 @@ promises AS (
       AND p.visited_at < %(window_end_at)s
     GROUP BY p.customer_id
 ),
+complaints AS (
+    -- Complaints the customer made that are still unanswered past their due date.
+    SELECT a.customer_id, COUNT(*) AS overdue, MIN(a.due_on) AS oldest_due_on
+    FROM visits_ask a
+    WHERE {in_a} AND a.kind = {complaint} AND a.answered_at IS NULL AND a.due_on < %(as_of)s
+    GROUP BY a.customer_id
+),
 invoice_totals AS (
     SELECT i.customer_id,
            SUM(h.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
@@ -212,6 +219,8 @@ figures AS (
            COALESCE(rh.on_cadence, 0) AS intervals_on_cadence,
            COALESCE(pr.promised, 0) AS follow_ups_promised,
            COALESCE(pr.kept, 0) AS follow_ups_kept,
+           COALESCE(co.overdue, 0) AS complaints_overdue,
+           co.oldest_due_on AS oldest_complaint_due_on,
            CASE WHEN lf.visited_at = vt.last_any_at AND lf.follow_up_on < %(as_of)s
                      AND NOT EXISTS (
                     SELECT 1 FROM visits_visit planned
@@ -228,6 +237,7 @@ figures AS (
     LEFT JOIN partner_totals pt ON pt.customer_id = scope.id
     LEFT JOIN rhythm rh ON rh.customer_id = scope.id
     LEFT JOIN promises pr ON pr.customer_id = scope.id
+    LEFT JOIN complaints co ON co.customer_id = scope.id
 ),
 judged AS (
     SELECT f.*,
@@ -241,7 +251,8 @@ INSERT INTO crm_accountmetrics AS m (
     cost_to_serve, profit, visits_done, visit_minutes, support_minutes, average_days_late,
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
     recommendation, recommendation_since, months_as_of, computed_at,
-    intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept
+    intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
+    complaints_overdue, oldest_complaint_due_on
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -261,7 +272,8 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        NULL,
        %(months_as_of)s::date,
        %(now)s,
-       intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept
+       intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
+       complaints_overdue, oldest_complaint_due_on
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
     as_of = EXCLUDED.as_of, last_visit_on = EXCLUDED.last_visit_on,
@@ -285,14 +297,17 @@ ON CONFLICT (customer_id) DO UPDATE SET
     computed_at = EXCLUDED.computed_at,
     intervals = EXCLUDED.intervals, intervals_on_cadence = EXCLUDED.intervals_on_cadence,
     follow_ups_promised = EXCLUDED.follow_ups_promised,
-    follow_ups_kept = EXCLUDED.follow_ups_kept
+    follow_ups_kept = EXCLUDED.follow_ups_kept,
+    complaints_overdue = EXCLUDED.complaints_overdue,
+    oldest_complaint_due_on = EXCLUDED.oldest_complaint_due_on
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.partner_cost,
        m.visits_done,
        m.visit_minutes, m.support_minutes, m.average_days_late, m.oldest_unpaid_days_late,
        m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
        m.recommendation, m.months_as_of, m.intervals, m.intervals_on_cadence,
-       m.follow_ups_promised, m.follow_ups_kept)
+       m.follow_ups_promised, m.follow_ups_kept, m.complaints_overdue,
+       m.oldest_complaint_due_on)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
@@ -302,7 +317,8 @@ WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, 
        EXCLUDED.oldest_unpaid_days_late, EXCLUDED.is_neglected, EXCLUDED.is_unprofitable,
        EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation,
        COALESCE(EXCLUDED.months_as_of, m.months_as_of), EXCLUDED.intervals,
-       EXCLUDED.intervals_on_cadence, EXCLUDED.follow_ups_promised, EXCLUDED.follow_ups_kept)
+       EXCLUDED.intervals_on_cadence, EXCLUDED.follow_ups_promised, EXCLUDED.follow_ups_kept,
+       EXCLUDED.complaints_overdue, EXCLUDED.oldest_complaint_due_on)
 """
 
 
@@ -316,6 +332,8 @@ def metrics_statement(scope: Scope) -> Composed:
         in_p=scope.of("p"),
         in_i=scope.of("i"),
         in_s=scope.of("s"),
+        in_a=scope.of("a"),
+        complaint=AskKind.COMPLAINT,
         done=VisitStatus.DONE,
         planned=VisitStatus.PLANNED,
         cadence_kinds=list(CADENCE_VISIT_KINDS),

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.celery import app
 from health.digest import digest_send
-from health.models import AccountFlag, AccountMetrics, HealthSettings, Segment
+from health.models import AccountFlag, AccountMetrics, FlagKind, HealthSettings, Segment
 from health.services import flag_acknowledge, health_refresh_everything
 from health.tasks import health_refresh_for_customers
 from reports.dashboard import rep_table
@@ -404,7 +404,7 @@ def test_flag_accounts_json_and_list(world, rep):
         set(summary["opened"])
         == set(summary["resolved"])
         == set(summary["open"])
-        == {"neglected", "unprofitable", "late_payer"}
+        == set(FlagKind.values)
     )
     assert summary["opened"]["neglected"] == summary["open"]["neglected"] >= 1
     out = io.StringIO()

@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Competitor
+from health.models import AccountFlag, FlagKind
+from health.selectors import flag_explanation
+from health.services import accounts_refresh
 from tests.factories import UserFactory
 from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
 from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
@@ -217,3 +220,23 @@ def test_manager_figures_equal_a_hand_computation(world):
     assert figures["median_days"] == 3
     assert (figures["won"], figures["won_value"]) == (1, Decimal("100"))
     assert (figures["lost"], figures["lost_value"]) == (1, Decimal("200"))
+
+
+def test_a_complaint_left_unanswered_past_its_due_date_raises_a_flag_until_answered(world):
+    today = timezone.localdate()
+    complaint = _ask(world, kind=AskKind.COMPLAINT, text="Wrong invoice address")
+    _ask(world, kind=AskKind.PRICE, text="A price", due_on=today)
+    Ask.objects.filter(pk=complaint.pk).update(
+        asked_on=today - dt.timedelta(days=6), due_on=today - dt.timedelta(days=3)
+    )
+    accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
+    flag = AccountFlag.objects.get(
+        customer=world.north_customer, kind=FlagKind.UNANSWERED_COMPLAINT, resolved_at=None
+    )
+    assert flag_explanation(flag) == (
+        f"1 complaint unanswered past the due date (the oldest due {today - dt.timedelta(days=3)})"
+    )
+    ask_answer(ask=complaint, user=world.rep_north, answer_kind="done", answer="Corrected")
+    accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
+    flag.refresh_from_db()
+    assert flag.resolved_at is not None
