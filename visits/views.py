@@ -32,6 +32,7 @@ from core.params import query_date, query_id, query_text
 from core.ratelimit import client_ip, over_limit
 from crm.models import Customer
 from crm.selectors import customer_search, customers_visible_to
+from visits.ask_selectors import asks_due_for, open_asks_of
 from visits.calendar import calendar_feed
 from visits.forms import (
     MEETING_LENGTH,
@@ -65,6 +66,7 @@ from visits.services import (
 
 VISITS_CHANGED = "visits-changed"
 WHO_TO_VISIT_SHOWN = 15
+ASKS_DUE_SHOWN = 10
 # A day never lists more meetings than this; the rest are behind a "more" link to the day view.
 AGENDA_PER_DAY = {"week": 12, "day": 60}
 PICKER_RESULTS = 8
@@ -155,6 +157,9 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         "next": first + step,
         "who_to_visit": SimpleLazyObject(lambda: list(candidates()[:WHO_TO_VISIT_SHOWN])),
         "who_to_visit_count": SimpleLazyObject(lambda: candidates().count()),
+        "asks_due": SimpleLazyObject(
+            lambda: list(asks_due_for(request.user, today=today)[:ASKS_DUE_SHOWN])
+        ),
         "generation": schedule_generation(request.user.pk),
         "cache_seconds": SCHEDULE_CACHE_SECONDS,
         "tz": timezone.get_current_timezone_name(),
@@ -292,7 +297,9 @@ def _editable_visit(request: HtmxHttpRequest, pk: int) -> Visit:
 
 @require_GET
 def visit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    visit = get_object_or_404(visits_visible_to(request.user).prefetch_related("contacts"), pk=pk)
+    visit = get_object_or_404(
+        visits_visible_to(request.user).prefetch_related("contacts", "asks"), pk=pk
+    )
     editable = visits_editable_by(request.user).filter(pk=pk).exists()
     return render(
         request,
@@ -301,6 +308,11 @@ def visit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "visit": visit,
             "editable": editable,
             "may_locate": editable and check_in_may_locate(visit),
+            # A meeting still to hold shows what the customer is waiting on.
+            "open_asks": open_asks_of([visit.customer_id]).get(visit.customer_id, [])
+            if visit.is_planned
+            else [],
+            "today": timezone.localdate(),
         },
     )
 

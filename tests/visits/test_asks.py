@@ -12,7 +12,7 @@ from crm.models import Competitor
 from health.models import AccountFlag, FlagKind
 from health.selectors import flag_explanation
 from health.services import accounts_refresh
-from tests.factories import UserFactory
+from tests.factories import PlannedVisitFactory, UserFactory
 from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
 from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
 from visits.models import Ask, AskKind, AskPolicy, QuoteOutcome, Visit
@@ -240,3 +240,22 @@ def test_a_complaint_left_unanswered_past_its_due_date_raises_a_flag_until_answe
     accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
     flag.refresh_from_db()
     assert flag.resolved_at is not None
+
+
+def test_asks_due_show_on_the_schedule_and_open_ones_on_the_meeting(client, world):
+    today = timezone.localdate()
+    _ask(world, text="Send the brochure", due_on=today)
+    later = _ask(world, text="Price for spring", due_on=today + dt.timedelta(days=9))
+    meeting = PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(days=1),
+    )
+    client.force_login(world.rep_north)
+    schedule = client.get(reverse("visits:schedule")).text
+    assert "Asks due" in schedule and "Send the brochure" in schedule
+    assert "Price for spring" not in schedule, "not due yet"
+    brief = client.get(reverse("visits:detail", args=[meeting.pk])).text
+    assert "Send the brochure" in brief and "Price for spring" in brief
+    ask_answer(ask=later, user=world.rep_north, answer_kind="done", answer="sent")
+    assert "Price for spring" not in client.get(reverse("visits:detail", args=[meeting.pk])).text
