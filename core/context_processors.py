@@ -17,6 +17,7 @@ def cadence(request: HttpRequest) -> dict:
             nav.append(("Review", reverse("manage:review")))
             nav.append(("Outcomes", reverse("manage:outcomes")))
             nav.append(("Competitors", reverse("manage:competitors")))
+            nav.append(("Listening", reverse("manage:listening")))
             nav.append(("Team", reverse("manage:team_schedule")))
         if user.is_inside_sales:
             nav.append(("Calls", reverse("visits:calls")))
@@ -25,6 +26,7 @@ def cadence(request: HttpRequest) -> dict:
         if user.is_salesperson:
             nav.append(("Near me", reverse("visits:near")))
             nav.append(("Route", reverse("visits:route")))
+        nav.append(("Asks", reverse("asks:list")))
         nav.append(
             ("Accounts" if user.serves_accounts else "Customers", reverse("crm:customer_list"))
         )

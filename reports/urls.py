@@ -15,4 +15,5 @@ urlpatterns = [
     path("hand-off/let-go/", handoff_views.let_go, name="let_go"),
     path("outcomes/", handoff_views.outcomes_view, name="outcomes"),
     path("competitors/", handoff_views.competitors_view, name="competitors"),
+    path("listening/", views.listening, name="listening"),
 ]

@@ -53,6 +53,12 @@ from reports.review import (
     review_act,
     with_recommendation,
 )
+from visits.ask_selectors import (
+    ask_figures,
+    ask_figures_by_owner,
+    asks_asked_between,
+    asks_by_month_and_kind,
+)
 from visits.selectors import checked_in_shares, team_week
 
 LIST_PAGE_SIZE = 20
@@ -217,6 +223,27 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
         "period_error": form.period_error(),
     }
     template = "reports/profitability.html#charts" if request.htmx else "reports/profitability.html"
+    return render(request, template, context)
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+@vary_on_headers("HX-Request")
+def listening(request: HtmxHttpRequest) -> HttpResponse:
+    """What customers asked for and how the team answered, per salesperson and per month, over
+    the chosen period (asks asked in it) for the filters' accounts."""
+    form = DashboardFilterForm(request.GET, user=request.user)
+    first, last, period_name = form.period_bounds(timezone.localdate())
+    asks = asks_asked_between(form.scope(request.user), first=first, last=last)
+    context = {
+        "form": form,
+        "period_name": period_name,
+        "period_error": form.period_error(),
+        "totals": ask_figures(asks),
+        "by_owner": ask_figures_by_owner(asks),
+        "by_month": asks_by_month_and_kind(asks),
+    }
+    template = "reports/listening.html#figures" if request.htmx else "reports/listening.html"
     return render(request, template, context)
 
 

@@ -102,6 +102,7 @@ ROUTES = {
     "manage:outcomes": Route({MANAGER, ADMIN}),
     "manage:competitors": Route({MANAGER, ADMIN}),
     "manage:review_cycle": Route({MANAGER, ADMIN}),
+    "manage:listening": Route({MANAGER, ADMIN}),
     "manage:let_go": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "accounts:admin_home": Route({ADMIN}),
     "imports:list": Route({ADMIN}),

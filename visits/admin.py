@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from visits.models import Visit, VisitAttendee
+from visits.models import Ask, AskPolicy, Visit, VisitAttendee
 from visits.services import visit_admin_save, visits_delete
 
 
@@ -42,6 +42,31 @@ class VisitAttendeeAdmin(admin.ModelAdmin):
     list_select_related = ("visit__customer", "user")
     search_fields = ("user__username", "visit__customer__name")
     autocomplete_fields = ("visit", "user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AskPolicy)
+class AskPolicyAdmin(admin.ModelAdmin):
+    """Days to answer an ask of each kind (new asks take them; asks already made keep theirs)."""
+
+    list_display = ("kind", "due_days")
+
+
+@admin.register(Ask)
+class AskAdmin(admin.ModelAdmin):
+    """Read here; asks are recorded and answered on the pages and the API, whose services keep
+    the account's health (an overdue complaint's flag) in step."""
+
+    list_display = ("customer", "kind", "text", "owner", "due_on", "answered_at", "outcome")
+    list_select_related = ("customer", "owner")
+    list_filter = ("kind", "outcome")
+    search_fields = ("customer__name", "text", "answer")
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -1,10 +1,19 @@
 """Reads of asks, scoped at the source to the accounts the user may see."""
 
 import datetime as dt
-from statistics import median
 
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.utils import timezone
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import TruncDate, TruncMonth
 
 from accounts.models import Role, User
 from accounts.selectors import territory_children
@@ -20,6 +29,14 @@ def asks_visible_to(user: User) -> QuerySet[Ask]:
     scope = customer_scope(user)
     asks = Ask.objects.select_related("customer", "owner", "raised_by")
     return asks if scope is None else asks.filter(customer__in=Customer.objects.filter(scope))
+
+
+def asks_asked_between(customers: QuerySet[Customer], *, first: dt.date, last: dt.date):
+    """The asks of these customers asked in the months from `first` to `last` (first days)."""
+    after_last = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return Ask.objects.filter(
+        customer__in=customers.values("pk"), asked_on__gte=first, asked_on__lt=after_last
+    )
 
 
 def asks_list(
@@ -72,28 +89,61 @@ def asks_due_for(user: User, *, today: dt.date) -> QuerySet[Ask]:
     )
 
 
+class Median(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+# Local days from the ask to its answer: date minus date is whole days in PostgreSQL.
+DAYS_TO_ANSWER = Func(
+    TruncDate("answered_at"),
+    F("asked_on"),
+    template="(%(expressions)s)",
+    arg_joiner=" - ",
+    output_field=IntegerField(),
+)
+
+ASK_FIGURES = {
+    "received": Count("id"),
+    "answered": Count("id", filter=Q(answered_at__isnull=False)),
+    "on_time": Count("id", filter=Q(answered_at__date__lte=F("due_on"))),
+    "median_days": Median(DAYS_TO_ANSWER, filter=Q(answered_at__isnull=False)),
+    "won": Count("id", filter=Q(outcome=QuoteOutcome.WON)),
+    "lost": Count("id", filter=Q(outcome=QuoteOutcome.LOST)),
+    "won_value": Sum("value", filter=Q(outcome=QuoteOutcome.WON)),
+    "lost_value": Sum("value", filter=Q(outcome=QuoteOutcome.LOST)),
+}
+
+
 def ask_figures(asks: QuerySet[Ask]) -> dict:
-    """What managers read of a set of asks: received, answered, answered by the due date, the
-    median days to answer, quotes won and lost with their value."""
-    totals = asks.aggregate(
-        received=Count("id"),
-        answered=Count("id", filter=Q(answered_at__isnull=False)),
-        won=Count("id", filter=Q(outcome=QuoteOutcome.WON)),
-        lost=Count("id", filter=Q(outcome=QuoteOutcome.LOST)),
-        won_value=Sum("value", filter=Q(outcome=QuoteOutcome.WON)),
-        lost_value=Sum("value", filter=Q(outcome=QuoteOutcome.LOST)),
+    """What managers read of a set of asks: received, answered, answered by the due date (local
+    day), the median days to answer, quotes won and lost with their value; in one query."""
+    return asks.order_by().aggregate(**ASK_FIGURES)
+
+
+def ask_figures_by_owner(asks: QuerySet[Ask]) -> list[dict]:
+    """The same figures per owner (who answers), most asks first."""
+    return list(
+        asks.order_by()
+        .values("owner", "owner__username", "owner__first_name", "owner__last_name")
+        .annotate(**ASK_FIGURES)
+        .order_by("-received", "owner__username")
     )
-    answered = list(
-        asks.filter(answered_at__isnull=False).values_list("asked_on", "due_on", "answered_at")
+
+
+def asks_by_month_and_kind(asks: QuerySet[Ask]) -> list[dict]:
+    """What customers ask for: per month asked and kind, the asks and the accounts asking."""
+    rows = list(
+        asks.order_by()
+        .annotate(month=TruncMonth("asked_on"))
+        .values("month", "kind")
+        .annotate(asks=Count("id"), accounts=Count("customer", distinct=True))
+        .order_by("-month", "kind")
     )
-    days = [
-        (timezone.localdate(answered_at) - asked_on).days for asked_on, _, answered_at in answered
-    ]
-    totals["on_time"] = sum(
-        1 for _, due_on, answered_at in answered if timezone.localdate(answered_at) <= due_on
-    )
-    totals["median_days"] = median(days) if days else None
-    return totals
+    for row in rows:
+        row["kind_label"] = AskKind(row["kind"]).label
+    return rows
 
 
 def ask_owner_choices(customer: Customer) -> QuerySet[User]:

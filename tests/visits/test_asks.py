@@ -259,3 +259,25 @@ def test_asks_due_show_on_the_schedule_and_open_ones_on_the_meeting(client, worl
     assert "Send the brochure" in brief and "Price for spring" in brief
     ask_answer(ask=later, user=world.rep_north, answer_kind="done", answer="sent")
     assert "Price for spring" not in client.get(reverse("visits:detail", args=[meeting.pk])).text
+
+
+def test_the_listening_page_shows_each_owners_figures_in_the_managers_scope(client, world):
+    ask = _ask(world, text="North pumps", value=Decimal("300"))
+    ask_answer(ask=ask, user=world.rep_north, answer_kind="proposal", answer="q")
+    ask_decide(ask=ask, user=world.rep_north, outcome=QuoteOutcome.WON)
+    asks_record(
+        user=world.rep_south,
+        customer=world.south_customer,
+        asks=[AskInput(kind=AskKind.COMPLAINT, text="South complaint")],
+    )
+    client.force_login(world.north_manager)
+    page = client.get(reverse("manage:listening"), {"period": "this_month"})
+    rows = page.context["by_owner"]
+    assert [(row["owner"], row["received"], row["won"]) for row in rows] == [
+        (world.rep_north.pk, 1, 1)
+    ], "the South's asks are not the North manager's"
+    assert page.context["totals"]["won_value"] == Decimal("300")
+    assert [(row["kind"], row["asks"]) for row in page.context["by_month"]] == [("product", 1)]
+    assert "Product or quote" in page.text
+    client.force_login(world.rep_north)
+    assert client.get(reverse("manage:listening")).status_code == 404
