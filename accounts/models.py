@@ -69,6 +69,21 @@ class User(AbstractUser):
         null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
 
+    # Reminders (docs/user-guide.md, "Reminders"), each the user's own switch: the calendar
+    # feed's alarm before a meeting (0: none), follow-up dates in the feed as all-day items,
+    # and the morning e-mail.
+    alarm_minutes = models.PositiveSmallIntegerField(
+        "calendar alarm (minutes before a meeting)",
+        default=30,
+        db_default=30,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text="0: no alarm.",
+    )
+    calendar_follow_ups = models.BooleanField(
+        "follow-up dates in the calendar", default=True, db_default=True
+    )
+    morning_email = models.BooleanField("morning e-mail", default=True, db_default=True)
+
     class Meta:
         ordering = ["username"]
         indexes = [models.Index(fields=["role"])]

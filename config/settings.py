@@ -413,6 +413,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "health.tasks.health_send_digests",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Every 5 minutes: morning e-mails whose morning (07:00, the user's time zone) has come.
+    "reminders-send": {
+        "task": "visits.tasks.reminders_send_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # 02:00 every night: every customer's last visit and next due date, from the visits.
     "customers-refresh-cadence": {
         "task": "visits.tasks.customers_refresh_cadence",

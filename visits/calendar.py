@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.utils import timezone
-from icalendar import Calendar, Event
+from icalendar import Alarm, Calendar, Event
 
 from accounts.models import User
 from visits.models import REMOTE_VISIT_KINDS, Visit, VisitStatus
@@ -18,7 +18,13 @@ def visit_uid(visit: Visit) -> str:
     return f"visit-{visit.pk}@cadence"
 
 
-def calendar_feed(user: User, visits: Iterable[Visit]) -> bytes:
+def follow_up_uid(visit: Visit) -> str:
+    return f"follow-up-{visit.pk}@cadence"
+
+
+def calendar_feed(user: User, visits: Iterable[Visit], follow_ups: Iterable[Visit] = ()) -> bytes:
+    """The meetings (with the user's alarm before each planned one) and, if the user wants
+    them, the follow-up dates asked for at visits, as all-day items."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -28,8 +34,35 @@ def calendar_feed(user: User, visits: Iterable[Visit]) -> bytes:
     calendar.add("x-wr-timezone", user.time_zone or settings.TIME_ZONE)
     calendar.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
     for visit in visits:
-        calendar.add_component(_event(visit))
+        event = _event(visit)
+        if user.alarm_minutes and visit.status == VisitStatus.PLANNED:
+            event.add_component(_alarm(visit, user.alarm_minutes))
+        calendar.add_component(event)
+    if user.calendar_follow_ups:
+        for visit in follow_ups:
+            calendar.add_component(_follow_up(visit))
     return calendar.to_ical()
+
+
+def _alarm(visit: Visit, minutes: int) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", -dt.timedelta(minutes=minutes))
+    alarm.add("description", f"{visit.customer.name} in {minutes} min")
+    return alarm
+
+
+def _follow_up(visit: Visit) -> Event:
+    """A follow-up asked for at a visit, on its day (all day): what the next step was."""
+    event = Event()
+    event.add("uid", follow_up_uid(visit))
+    event.add("dtstamp", visit.updated_at or timezone.now())
+    event.add("dtstart", visit.follow_up_on)
+    event.add("dtend", visit.follow_up_on + dt.timedelta(days=1))
+    event.add("summary", f"Follow up: {visit.customer.name}")
+    event.add("description", visit.next_step or "Follow-up asked for at the last visit.")
+    event.add("transp", "TRANSPARENT")
+    return event
 
 
 def _event(visit: Visit) -> Event:

@@ -380,3 +380,24 @@ class Ask(models.Model):
     @property
     def is_open(self) -> bool:
         return self.answered_at is None
+
+
+class ReminderSent(models.Model):
+    """A reminder claimed for sending: one row per user, kind and key (the morning e-mail's
+    local day), written before it goes out, so a second worker or a restart never sends it
+    twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    key = models.CharField(max_length=64)
+    sent_at = models.DateTimeField()
+    # Nothing to say that day: claimed, so the next passes skip it, but no e-mail.
+    empty = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "key"], name="reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} for {self.user_id}"

@@ -163,6 +163,20 @@ def feed_visits(user: User, *, now: dt.datetime) -> QuerySet[Visit]:
     )
 
 
+def feed_follow_ups(user: User, *, today: dt.date) -> QuerySet[Visit]:
+    """The user's visits whose follow-up date is still ahead or passed at most a week ago."""
+    return (
+        Visit.objects.filter(
+            salesperson=user,
+            status=VisitStatus.DONE,
+            follow_up_on__gte=today - dt.timedelta(days=7),
+            follow_up_on__lte=today + dt.timedelta(days=FEED_DAYS_AHEAD),
+        )
+        .select_related("customer")
+        .order_by("follow_up_on", "id")
+    )
+
+
 def team_week(
     user: User, *, salespeople: list[User], start: dt.datetime, end: dt.datetime, per_cell: int
 ) -> tuple[list[Visit], dict[tuple[int, dt.date], int]]:

@@ -5,6 +5,7 @@ import time
 
 from celery import shared_task
 
+from visits.reminders import reminders_send
 from visits.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
@@ -20,3 +21,10 @@ def customers_refresh_cadence() -> int:
         "customers_refresh_cadence changed=%d seconds=%.1f", changed, time.monotonic() - started
     )
     return changed
+
+
+@shared_task(soft_time_limit=4 * 60, time_limit=5 * 60, expires=5 * 60)
+def reminders_send_task() -> int:
+    """Every 5 minutes: the morning e-mails whose morning has come (each user's time zone),
+    each once. Returns how many went out."""
+    return reminders_send().sent

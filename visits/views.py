@@ -46,6 +46,7 @@ from visits.models import ON_SITE_METRES, Visit, VisitStatus
 from visits.selectors import (
     agenda,
     agenda_day_counts,
+    feed_follow_ups,
     feed_user,
     feed_visits,
     visits_editable_by,
@@ -531,7 +532,12 @@ def calendar(request: HtmxHttpRequest, user_id: int, token: str) -> HttpResponse
     feed = hashlib.sha256(token.encode()).hexdigest()[:16]
     if over_limit(f"feed:{user.pk}:{feed}", limit=limit, window_seconds=60):
         return _too_many_requests()
-    body = calendar_feed(user, feed_visits(user, now=timezone.now()))
+    now = timezone.now()
+    body = calendar_feed(
+        user,
+        feed_visits(user, now=now),
+        feed_follow_ups(user, today=timezone.localdate(now)) if user.calendar_follow_ups else (),
+    )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadence.ics"'
     response["Cache-Control"] = "private, max-age=300"
