@@ -34,3 +34,18 @@ def user_home_base_set(*, user: User, label: str, latitude: float, longitude: fl
     user.full_clean(validate_unique=False, validate_constraints=False)
     user.save(update_fields=["home_label", "home_latitude", "home_longitude"])
     return user
+
+
+REMINDER_FIELDS = ("alarm_minutes", "calendar_follow_ups", "morning_email")
+
+
+def user_reminders_set(
+    *, user: User, alarm_minutes: int, calendar_follow_ups: bool, morning_email: bool
+) -> User:
+    """The user's own reminder switches (docs/user-guide.md, "Reminders")."""
+    user.alarm_minutes = alarm_minutes
+    user.calendar_follow_ups = calendar_follow_ups
+    user.morning_email = morning_email
+    user.full_clean(validate_unique=False, validate_constraints=False)
+    user.save(update_fields=list(REMINDER_FIELDS))
+    return user

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import views as accounts_views
 from accounts.views import home
 from api import token_views
 from core import status
@@ -50,6 +51,7 @@ urlpatterns = [
     path("asks/", include("visits.ask_urls")),
     path("api/v1/", include("api.urls")),
     path("account/tokens/", token_views.tokens, name="api_tokens"),
+    path("account/reminders/", accounts_views.reminders, name="reminders"),
     path("account/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api_token_revoke"),
     path("manage/", include("reports.urls")),
     path("data/imports/", include("imports.urls")),

@@ -147,6 +147,7 @@ ROUTES = {
     "api:schema": Route(EVERYONE, public=True),
     "api:docs": Route(EVERYONE, public=True),
     "api_tokens": Route(EVERYONE),
+    "reminders": Route(EVERYONE),
     "api_token_revoke": Route(EVERYONE, lambda s: {"pk": s["api_token"].pk}),
     "calendar_feed": Route(
         EVERYONE, lambda s: {"user_id": s["rep"].pk, "token": s["token"]}, public=True

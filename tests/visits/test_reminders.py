@@ -226,3 +226,21 @@ def test_an_account_owned_elsewhere_never_reaches_the_email(world, rep_day):
     PlannedVisitFactory(customer=stranger, salesperson=world.rep_south, scheduled_start=_at(day, 9))
     _, body = morning_email(rep, day=day)
     assert "Far Away" not in body
+
+
+def test_each_user_sets_their_own_reminders(client, world):
+    client.force_login(world.rep_north)
+    assert "Reminders" in client.get(reverse("reminders")).text
+    response = client.post(reverse("reminders"), {"alarm_minutes": "15", "morning_email": "on"})
+    assert response.status_code == 302
+    world.rep_north.refresh_from_db()
+    assert (
+        world.rep_north.alarm_minutes,
+        world.rep_north.morning_email,
+        world.rep_north.calendar_follow_ups,
+    ) == (15, True, False)
+    refused = client.post(reverse("reminders"), {"alarm_minutes": "-5"})
+    assert refused.status_code == 200 and "greater than or equal to 0" in refused.text
+    assert client.post(reverse("reminders"), {"alarm_minutes": "99999"}).status_code == 200
+    world.rep_north.refresh_from_db()
+    assert world.rep_north.alarm_minutes == 15
