@@ -106,6 +106,11 @@ class AccountMetrics(AccountFigures):
     # Complaints (asks) still unanswered past their due date, and the earliest due date.
     complaints_overdue = models.PositiveIntegerField(db_default=0, default=0)
     oldest_complaint_due_on = models.DateField(null=True, blank=True)
+    # The last three contacts of the year that have an outcome, newest first ({visited_on,
+    # outcome, notes}), and whether they show the account cooling: two negative, or the
+    # newest negative right after a positive one (never when the newest is positive).
+    recent_outcomes = models.JSONField(default=list, db_default=[])
+    is_cooling = models.BooleanField(default=False, db_default=False)
     computed_at = models.DateTimeField()
     recommendation = models.CharField(
         max_length=16, choices=Recommendation.choices, db_default=Recommendation.KEEP
@@ -160,6 +165,7 @@ class FlagKind(models.TextChoices):
     UNPROFITABLE = "unprofitable", "Unprofitable"
     LATE_PAYER = "late_payer", "Late payer"
     UNANSWERED_COMPLAINT = "unanswered_complaint", "Unanswered complaint"
+    COOLING = "cooling", "Cooling"
 
 
 class AccountFlag(models.Model):
@@ -310,6 +316,7 @@ class SegmentFigures(models.Model):
     open_unprofitable = models.PositiveIntegerField()
     open_late_payer = models.PositiveIntegerField()
     open_unanswered_complaint = models.PositiveIntegerField(db_default=0)
+    open_cooling = models.PositiveIntegerField(db_default=0)
     # Sums of the accounts' consistency (AccountMetrics), for each rep's share.
     intervals = models.PositiveIntegerField(db_default=0)
     intervals_on_cadence = models.PositiveIntegerField(db_default=0)

@@ -66,7 +66,7 @@ INSERT INTO crm_segmentfigures (
     segment_id, accounts, active, covered, overdue, overdue_days, unprofitable, late_payers,
     follow_ups_overdue, visits_done, visit_minutes, unprofitable_minutes, revenue, gross_margin,
     discount, cost_to_serve, profit, open_neglected, open_unprofitable, open_late_payer,
-    open_unanswered_complaint,
+    open_unanswered_complaint, open_cooling,
     intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
     {recommend_columns}
 )
@@ -87,6 +87,7 @@ SELECT s.id, COUNT(*),
        COALESCE(SUM(m.cost_to_serve), 0), COALESCE(SUM(m.profit), 0),
        COALESCE(SUM(f.neglected), 0), COALESCE(SUM(f.unprofitable), 0),
        COALESCE(SUM(f.late_payer), 0), COALESCE(SUM(f.unanswered_complaint), 0),
+       COALESCE(SUM(f.cooling), 0),
        COALESCE(SUM(m.intervals), 0), COALESCE(SUM(m.intervals_on_cadence), 0),
        COALESCE(SUM(m.follow_ups_promised), 0), COALESCE(SUM(m.follow_ups_kept), 0),
        {recommendation_counts}
@@ -98,7 +99,8 @@ LEFT JOIN (
            COUNT(*) FILTER (WHERE flag.kind = {neglected}) AS neglected,
            COUNT(*) FILTER (WHERE flag.kind = {unprofitable}) AS unprofitable,
            COUNT(*) FILTER (WHERE flag.kind = {late_payer}) AS late_payer,
-           COUNT(*) FILTER (WHERE flag.kind = {complaint}) AS unanswered_complaint
+           COUNT(*) FILTER (WHERE flag.kind = {complaint}) AS unanswered_complaint,
+           COUNT(*) FILTER (WHERE flag.kind = {cooling}) AS cooling
     FROM crm_accountflag flag
     JOIN crm_segmentmember member ON member.customer_id = flag.customer_id
     WHERE flag.resolved_at IS NULL AND member.segment_id = ANY(%(segments)s)
@@ -161,6 +163,7 @@ _FIGURES_SQL = compose(
     unprofitable=FlagKind.UNPROFITABLE,
     late_payer=FlagKind.LATE_PAYER,
     complaint=FlagKind.UNANSWERED_COMPLAINT,
+    cooling=FlagKind.COOLING,
 )
 _WEEKS_SQL = compose(_WEEKS, done=VisitStatus.DONE, planned=VisitStatus.PLANNED)
 _BANDS_SQL = compose(_BANDS, margin_bands=MARGIN_BANDS_PER_UNIT, band_ratio=MONEY_BAND_RATIO)

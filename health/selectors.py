@@ -67,6 +67,13 @@ def flag_explanation(flag: AccountFlag) -> str:
             f"support {_money(inputs['support_cost'])}, "
             f"late payment {_money(inputs['late_payment_cost'])}"
         )
+    if flag.kind == FlagKind.COOLING:
+        said = "; ".join(
+            f"{item['visited_on']} {item['outcome']}"
+            + (f": “{item['notes']}”" if item.get("notes") else "")
+            for item in inputs.get("outcomes", [])
+        )
+        return f"the last contacts went badly: {said}"
     if flag.kind == FlagKind.UNANSWERED_COMPLAINT:
         count = int(inputs["complaints_overdue"])
         return (

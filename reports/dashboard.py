@@ -100,6 +100,7 @@ FIGURE_SUMS = (
     "open_unprofitable",
     "open_late_payer",
     "open_unanswered_complaint",
+    "open_cooling",
     "intervals",
     "intervals_on_cadence",
     "follow_ups_promised",

@@ -1,6 +1,6 @@
 """The flags a year's figures raise (neglected, unprofitable, late payer, unanswered
-complaint), kept in step with crm_accountmetrics by four statements per batch, run after its
-upsert: resolve the flags whose condition no longer holds, raise again those whose
+complaint, cooling), kept in step with crm_accountmetrics by four statements per batch, run after
+its upsert: resolve the flags whose condition no longer holds, raise again those whose
 acknowledgement expired, bring the inputs of open flags up to date, open flags for conditions
 that hold (ON CONFLICT DO NOTHING against the one-open-flag-per-kind index, so overlapping runs
 cannot duplicate a flag)."""
@@ -18,11 +18,13 @@ def _holds(kind: Composed) -> Composed:
         """(CASE {kind} WHEN {neglected} THEN m.is_neglected
                        WHEN {unprofitable} THEN m.is_unprofitable
                        WHEN {complaint} THEN m.complaints_overdue > 0
+                       WHEN {cooling} THEN m.is_cooling
                        ELSE m.is_late_payer END)""",
         kind=kind,
         neglected=FlagKind.NEGLECTED,
         unprofitable=FlagKind.UNPROFITABLE,
         complaint=FlagKind.UNANSWERED_COMPLAINT,
+        cooling=FlagKind.COOLING,
     )
 
 
@@ -44,6 +46,7 @@ def _inputs(kind: Composed) -> Composed:
     WHEN {complaint} THEN jsonb_build_object(
         'complaints_overdue', m.complaints_overdue::text,
         'oldest_due_on', m.oldest_complaint_due_on::text)
+    WHEN {cooling} THEN jsonb_build_object('outcomes', m.recent_outcomes)
     ELSE jsonb_build_object(
         'oldest_unpaid_days_late', ROUND(m.oldest_unpaid_days_late::numeric, 2)::text,
         'average_days_late', ROUND(m.average_days_late, 2)::text,
@@ -54,6 +57,7 @@ def _inputs(kind: Composed) -> Composed:
         neglected=FlagKind.NEGLECTED,
         unprofitable=FlagKind.UNPROFITABLE,
         complaint=FlagKind.UNANSWERED_COMPLAINT,
+        cooling=FlagKind.COOLING,
     )
 
 

@@ -18,7 +18,7 @@ from health.costs import (
 )
 from health.figures.batch import Scope
 from health.models import Recommendation
-from visits.models import CADENCE_VISIT_KINDS, AskKind, VisitStatus
+from visits.models import CADENCE_VISIT_KINDS, AskKind, Outcome, VisitStatus
 
 WINDOW_DAYS = 365
 
@@ -153,6 +153,26 @@ complaints AS (
     WHERE {in_a} AND a.kind = {complaint} AND a.answered_at IS NULL AND a.due_on < %(as_of)s
     GROUP BY a.customer_id
 ),
+recent AS (
+    -- The last three contacts of the year with an outcome, newest first.
+    SELECT r.customer_id,
+           COUNT(*) FILTER (WHERE r.outcome = {negative}) AS negatives,
+           jsonb_agg(jsonb_build_object('visited_on', r.day::text, 'outcome', r.outcome,
+                                        'notes', left(r.notes, 200))
+                     ORDER BY r.n) AS outcomes,
+           array_agg(r.outcome ORDER BY r.n) AS newest_first
+    FROM (
+        SELECT v.customer_id, v.outcome, v.notes,
+               (v.visited_at AT TIME ZONE %(tz)s)::date AS day,
+               ROW_NUMBER() OVER (PARTITION BY v.customer_id
+                                  ORDER BY v.visited_at DESC, v.id DESC) AS n
+        FROM visits_visit v
+        WHERE {in_v} AND v.status = {done} AND v.outcome <> ''
+          AND v.visited_at >= %(window_start_at)s AND v.visited_at < %(window_end_at)s
+    ) r
+    WHERE r.n <= 3
+    GROUP BY r.customer_id
+),
 invoice_totals AS (
     SELECT i.customer_id,
            SUM(h.amount) FILTER (WHERE i.issued_on >= %(window_start)s) AS revenue,
@@ -221,6 +241,13 @@ figures AS (
            COALESCE(pr.kept, 0) AS follow_ups_kept,
            COALESCE(co.overdue, 0) AS complaints_overdue,
            co.oldest_due_on AS oldest_complaint_due_on,
+           COALESCE(rc.outcomes, '[]'::jsonb) AS recent_outcomes,
+           -- A positive newest contact means it is warming again, whatever came before.
+           COALESCE(rc.newest_first[1] <> {positive}
+                    AND (rc.negatives >= 2
+                         OR (rc.newest_first[1] = {negative}
+                             AND rc.newest_first[2] = {positive})),
+                    false) AS is_cooling,
            CASE WHEN lf.visited_at = vt.last_any_at AND lf.follow_up_on < %(as_of)s
                      AND NOT EXISTS (
                     SELECT 1 FROM visits_visit planned
@@ -238,6 +265,7 @@ figures AS (
     LEFT JOIN rhythm rh ON rh.customer_id = scope.id
     LEFT JOIN promises pr ON pr.customer_id = scope.id
     LEFT JOIN complaints co ON co.customer_id = scope.id
+    LEFT JOIN recent rc ON rc.customer_id = scope.id
 ),
 judged AS (
     SELECT f.*,
@@ -252,7 +280,7 @@ INSERT INTO crm_accountmetrics AS m (
     oldest_unpaid_days_late, is_neglected, is_unprofitable, is_late_payer, follow_up_overdue_on,
     recommendation, recommendation_since, months_as_of, computed_at,
     intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
-    complaints_overdue, oldest_complaint_due_on
+    complaints_overdue, oldest_complaint_due_on, recent_outcomes, is_cooling
 )
 SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(as_of)s::date - days_since + cadence, days_since - cadence,
@@ -273,7 +301,7 @@ SELECT customer_id, %(as_of)s, last_visit_on, days_since, cadence,
        %(months_as_of)s::date,
        %(now)s,
        intervals, intervals_on_cadence, follow_ups_promised, follow_ups_kept,
-       complaints_overdue, oldest_complaint_due_on
+       complaints_overdue, oldest_complaint_due_on, recent_outcomes, is_cooling
 FROM judged
 ON CONFLICT (customer_id) DO UPDATE SET
     as_of = EXCLUDED.as_of, last_visit_on = EXCLUDED.last_visit_on,
@@ -299,7 +327,9 @@ ON CONFLICT (customer_id) DO UPDATE SET
     follow_ups_promised = EXCLUDED.follow_ups_promised,
     follow_ups_kept = EXCLUDED.follow_ups_kept,
     complaints_overdue = EXCLUDED.complaints_overdue,
-    oldest_complaint_due_on = EXCLUDED.oldest_complaint_due_on
+    oldest_complaint_due_on = EXCLUDED.oldest_complaint_due_on,
+    recent_outcomes = EXCLUDED.recent_outcomes,
+    is_cooling = EXCLUDED.is_cooling
 WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, m.gross_margin,
        m.discount, m.visit_cost, m.support_cost, m.late_payment_cost, m.partner_cost,
        m.visits_done,
@@ -307,7 +337,7 @@ WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, 
        m.is_neglected, m.is_unprofitable, m.is_late_payer, m.follow_up_overdue_on,
        m.recommendation, m.months_as_of, m.intervals, m.intervals_on_cadence,
        m.follow_ups_promised, m.follow_ups_kept, m.complaints_overdue,
-       m.oldest_complaint_due_on)
+       m.oldest_complaint_due_on, m.recent_outcomes, m.is_cooling)
   IS DISTINCT FROM
       (EXCLUDED.as_of, EXCLUDED.last_visit_on, EXCLUDED.days_since_visit, EXCLUDED.cadence_days,
        EXCLUDED.revenue, EXCLUDED.gross_margin, EXCLUDED.discount, EXCLUDED.visit_cost,
@@ -318,7 +348,8 @@ WHERE (m.as_of, m.last_visit_on, m.days_since_visit, m.cadence_days, m.revenue, 
        EXCLUDED.is_late_payer, EXCLUDED.follow_up_overdue_on, EXCLUDED.recommendation,
        COALESCE(EXCLUDED.months_as_of, m.months_as_of), EXCLUDED.intervals,
        EXCLUDED.intervals_on_cadence, EXCLUDED.follow_ups_promised, EXCLUDED.follow_ups_kept,
-       EXCLUDED.complaints_overdue, EXCLUDED.oldest_complaint_due_on)
+       EXCLUDED.complaints_overdue, EXCLUDED.oldest_complaint_due_on,
+       EXCLUDED.recent_outcomes, EXCLUDED.is_cooling)
 """
 
 
@@ -334,6 +365,8 @@ def metrics_statement(scope: Scope) -> Composed:
         in_s=scope.of("s"),
         in_a=scope.of("a"),
         complaint=AskKind.COMPLAINT,
+        negative=Outcome.NEGATIVE,
+        positive=Outcome.POSITIVE,
         done=VisitStatus.DONE,
         planned=VisitStatus.PLANNED,
         cadence_kinds=list(CADENCE_VISIT_KINDS),

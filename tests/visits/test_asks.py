@@ -12,7 +12,7 @@ from crm.models import Competitor
 from health.models import AccountFlag, FlagKind
 from health.selectors import flag_explanation
 from health.services import accounts_refresh
-from tests.factories import PlannedVisitFactory, UserFactory
+from tests.factories import PlannedVisitFactory, UserFactory, VisitFactory
 from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
 from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
 from visits.models import Ask, AskKind, AskPolicy, QuoteOutcome, Visit
@@ -281,3 +281,47 @@ def test_the_listening_page_shows_each_owners_figures_in_the_managers_scope(clie
     assert "Product or quote" in page.text
     client.force_login(world.rep_north)
     assert client.get(reverse("manage:listening")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "cooling"),
+    [
+        (["positive", "negative", "negative"], True),
+        (["negative", "positive", "negative"], True),
+        (["neutral", "positive", "negative"], True),
+        (["negative", "negative", "neutral"], True),
+        (["negative", "positive", "positive"], False),
+        (["negative", "negative", "positive"], False),
+        (["negative", "neutral", "neutral"], False),
+    ],
+    ids=[
+        "two-negative",
+        "two-negative-apart",
+        "fall-from-positive",
+        "two-negative-then-neutral",
+        "one-old-negative",
+        "recovered",
+        "one-negative",
+    ],
+)
+def test_two_bad_contacts_of_the_last_three_or_a_fall_from_positive_flag_cooling(
+    world, outcomes, cooling
+):
+    """`outcomes` oldest first; the newest decides with the two before it."""
+    today = timezone.localdate()
+    for days_ago, outcome in zip((30, 20, 10), outcomes, strict=True):
+        VisitFactory(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            visited_at=timezone.now() - dt.timedelta(days=days_ago),
+            outcome=outcome,
+            notes=f"{outcome} talk",
+        )
+    accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
+    flag = AccountFlag.objects.filter(
+        customer=world.north_customer, kind=FlagKind.COOLING, resolved_at=None
+    ).first()
+    assert (flag is not None) == cooling
+    if flag:
+        assert flag_explanation(flag).startswith("the last contacts went badly: ")
+        assert f"{outcomes[-1]} talk" in flag_explanation(flag)
