@@ -24,6 +24,7 @@ from accounts.models import Role, Territory, User
 from core.sql import compose, identifier, joined, literal
 from crm.cadence import cadence_days
 from crm.models import Competitor, Contact, Customer, Invoice, SupportCase
+from demo.asks import seed_asks
 from demo.service_models import INSIDE_SALES, seed_service_models
 from demo.words import (
     CITIES,
@@ -261,6 +262,7 @@ def demo_data_seed(
             cursor.execute(
                 f"ANALYZE {', '.join(m._meta.db_table for m, _ in COPY_COLUMNS.values())}"
             )
+        report.counts["asks"] = seed_asks(today=today)
         customer_cadence_refresh()
         health_refresh_everything(as_of=today)
         report.counts |= seed_service_models(

@@ -101,6 +101,9 @@ WITH gone AS (
     WHERE COALESCE(v.visited_at, v.scheduled_start) >= moved.since::timestamptz
 ), contacts AS (
     DELETE FROM visits_visit_contacts vc USING gone WHERE vc.visit_id = gone.id
+), asks AS (
+    -- What the customer asked for stands; only its visit is gone (as the ORM's SET_NULL).
+    UPDATE visits_ask a SET visit_id = NULL FROM gone WHERE a.visit_id = gone.id
 )
 DELETE FROM visits_visit v USING gone WHERE v.id = gone.id
 """

@@ -11,8 +11,8 @@ from accounts.models import Role, Territory, User
 from crm.models import Contact, Customer, Invoice, SupportCase
 from demo.generator import demo_data_seed
 from demo.words import CITIES, TOWN_CENTRES
-from health.models import AccountMetrics
-from visits.models import Visit
+from health.models import AccountFlag, AccountMetrics, FlagKind
+from visits.models import Ask, AskKind, Visit
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 6, 15)
@@ -75,6 +75,15 @@ def test_seed_creates_a_year_of_activity_for_each_customer():
         visits__status="done", visits__visited_at__date__gte=TODAY - dt.timedelta(days=90)
     )
     assert stale.exists()
+    # What customers asked for: every kind, open (some past due, complaints among them),
+    # answered, and quotes won and lost.
+    asks = Ask.objects.all()
+    assert asks.count() == report.counts["asks"] > 50
+    assert set(asks.values_list("kind", flat=True)) == set(AskKind.values)
+    assert asks.filter(answered_at__isnull=True, due_on__lt=TODAY, kind="complaint").exists()
+    assert asks.filter(answered_at__isnull=True, due_on__gte=TODAY).exists()
+    assert set(asks.exclude(outcome="").values_list("outcome", flat=True)) == {"won", "lost"}
+    assert AccountFlag.objects.filter(kind=FlagKind.UNANSWERED_COMPLAINT).exists()
     # The id sequences continue after the seeded rows.
     new = Customer.objects.create(name="New", code="NEW-1", territory=Territory.objects.first())
     assert new.pk == 201
