@@ -369,6 +369,9 @@ SPECTACULAR_SETTINGS = {
         "OutcomeEnum": "visits.models.Outcome",
         "SupportCaseKindEnum": "crm.models.SupportCaseKind",
         "FlagKindEnum": "health.models.FlagKind",
+        "AskKindEnum": "visits.models.AskKind",
+        "AskAnswerKindEnum": "visits.models.AskAnswerKind",
+        "QuoteOutcomeEnum": "visits.models.QuoteOutcome",
     },
 }
 CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))

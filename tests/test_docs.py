@@ -40,7 +40,15 @@ def test_every_task_and_every_scheduled_job_is_in_the_operations_table():
 def test_the_api_docs_list_every_value_of_the_schemas_enumerations():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     text = (DOCS / "api.md").read_text()
-    for name in ("VisitKindEnum", "OutcomeEnum", "VisitStatusEnum", "SupportCaseKindEnum"):
+    for name in (
+        "VisitKindEnum",
+        "OutcomeEnum",
+        "VisitStatusEnum",
+        "SupportCaseKindEnum",
+        "AskKindEnum",
+        "AskAnswerKindEnum",
+        "QuoteOutcomeEnum",
+    ):
         values = schema["components"]["schemas"][name]["enum"]
         for value in values:
             assert f"`{value}`" in text, f"docs/api.md does not list {name} value {value!r}"
