@@ -17,7 +17,7 @@ from health.models import AccountFlag
 from health.services import health_refresh_everything
 from tests.conftest import LEEDS, browser_login
 from tests.factories import CustomerFactory, PlannedVisitFactory
-from visits.models import Visit, VisitStatus
+from visits.models import Ask, Visit, VisitStatus
 from visits.services import customer_cadence_refresh, visit_cancel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -471,3 +471,76 @@ def test_a_session_that_expired_takes_the_kept_accounts_off_the_phone(live_serve
     page.expected_console = r"status of 40[13]"
     page.evaluate("async () => { try { await CadenceField.syncPack(); } catch (e) {} }")
     assert page.evaluate("async () => !!(await CadenceField.get('pack', 'current'))") is False
+
+
+def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(live_server, phone, world):
+    """Two asks logged offline with the visit: after the sync they are on the account, the
+    rep's list and the next meeting's brief; one is answered with a quote and won; the other
+    is a complaint left past its due date, which flags the account."""
+    account = _overdue(world, "Harbour Hardware")
+    meeting = PlannedVisitFactory(
+        customer=account,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(minutes=10),
+    )
+    next_meeting = PlannedVisitFactory(
+        customer=account,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(days=3),
+    )
+    page = phone
+    browser_login(page, live_server, "rep-north")
+    installed(page)
+    go_offline(page)
+    page.goto(f"{live_server.url}/visits/schedule/")
+    row = page.locator(".field-item", has_text="Harbour Hardware").filter(
+        has=page.get_by_role("button", name="Check in")
+    )
+    row.get_by_role("button", name="Log visit").click()
+    page.get_by_label("What the customer said").fill("Asked about prices and a late delivery")
+    page.locator("#f-ask-kind-0").select_option("price")
+    page.locator("#f-ask-text-0").fill("A price for 300 hinges")
+    page.locator("#f-ask-kind-1").select_option("complaint")
+    page.locator("#f-ask-text-1").fill("Last delivery came a week late")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-badge")).to_have_text("Waiting to sync (1)")
+    assert not Ask.objects.exists()
+
+    go_online(page)
+    page.evaluate("CadenceFieldPage.freshen(true)")
+    expect(page.locator("#outbox-badge")).to_be_hidden()
+    meeting.refresh_from_db()
+    assert meeting.status == VisitStatus.DONE
+    asks = {ask.kind: ask for ask in Ask.objects.filter(customer=account)}
+    assert set(asks) == {"price", "complaint"} and {a.visit_id for a in asks.values()} == {
+        meeting.pk
+    }
+
+    page.goto(f"{live_server.url}{account.get_absolute_url()}?tab=asks")
+    expect(page.locator("#tab-content")).to_contain_text("A price for 300 hinges")
+    page.goto(f"{live_server.url}/asks/")
+    expect(page.locator("#results")).to_contain_text("Last delivery came a week late")
+    page.goto(f"{live_server.url}/visits/{next_meeting.pk}/")
+    expect(page.get_by_role("heading", name="Waiting on us")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("A price for 300 hinges")
+
+    page.goto(f"{live_server.url}/asks/{asks['price'].pk}/")
+    page.get_by_label("What was done").select_option("proposal")
+    page.get_by_label("Details").fill("Quote Q-301 sent")
+    page.get_by_label("The proposal's value").fill("2400")
+    page.get_by_role("button", name="Save answer").click()
+    page.goto(f"{live_server.url}/asks/{asks['price'].pk}/")
+    page.get_by_label("Won", exact=True).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("Quote won")
+    asks["price"].refresh_from_db()
+    assert (asks["price"].outcome, asks["price"].value) == ("won", 2400)
+
+    # The complaint's due date passes unanswered: the next refresh flags the account.
+    Ask.objects.filter(pk=asks["complaint"].pk).update(
+        asked_on=timezone.localdate() - dt.timedelta(days=5),
+        due_on=timezone.localdate() - dt.timedelta(days=1),
+    )
+    health_refresh_everything(as_of=timezone.localdate())
+    page.goto(f"{live_server.url}{account.get_absolute_url()}")
+    expect(page.locator(".health")).to_contain_text("complaint unanswered past the due date")
