@@ -72,6 +72,7 @@ class WebhookEvent(models.TextChoices):
     IMPORT_FINISHED = "import.finished", "Import finished"
     ASK_CREATED = "ask.created", "Ask recorded"
     ASK_ANSWERED = "ask.answered", "Ask answered"
+    ASK_OVERDUE = "ask.overdue", "Ask overdue"
 
 
 def webhook_secret() -> str:

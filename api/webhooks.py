@@ -278,8 +278,14 @@ def on_visit_logged(sender, *, visit_id: int, **_) -> None:
     deliveries_record(WebhookEvent.VISIT_LOGGED, [payload])
 
 
-def on_asks_changed(sender, *, created: list[int], answered: list[int], **_) -> None:
-    for event, ids in ((WebhookEvent.ASK_CREATED, created), (WebhookEvent.ASK_ANSWERED, answered)):
+def on_asks_changed(
+    sender, *, created: list[int], answered: list[int], overdue: list[int], **_
+) -> None:
+    for event, ids in (
+        (WebhookEvent.ASK_CREATED, created),
+        (WebhookEvent.ASK_ANSWERED, answered),
+        (WebhookEvent.ASK_OVERDUE, overdue),
+    ):
         if not ids or event not in active_events():
             continue
         asks = Ask.objects.filter(pk__in=ids).select_related("customer").order_by("pk")

@@ -421,6 +421,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visits.tasks.reminders_send_task",
         "schedule": crontab(minute="*/5"),
     },
+    # Hourly: asks whose due date passed unanswered, announced once each (webhook ask.overdue).
+    "asks-overdue": {
+        "task": "visits.tasks.asks_overdue_task",
+        "schedule": crontab(minute=15),
+    },
     # 02:00 every night: every customer's last visit and next due date, from the visits.
     "customers-refresh-cadence": {
         "task": "visits.tasks.customers_refresh_cadence",

@@ -4,7 +4,7 @@ lower layers send after their transaction commits; a listener never changes what
 - flags_changed(opened=[flag ids], resolved=[flag ids])
 - visit_logged(visit_id=id)
 - import_finished(summary={...}): the import job's outcome as JSON-ready values
-- asks_changed(created=[ask ids], answered=[ask ids])
+- asks_changed(created=[ask ids], answered=[ask ids], overdue=[ask ids])
 """
 
 import logging

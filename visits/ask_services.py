@@ -93,7 +93,13 @@ def asks_record(
         # A complaint's due date is part of the account's health (its flag).
         customers_refresh_request([customer.pk])
         schedules_changed({ask.owner_id for ask in made})
-        announce(asks_changed, sender=Ask, created=[ask.pk for ask in made], answered=[])
+        announce(
+            asks_changed,
+            sender=Ask,
+            created=[ask.pk for ask in made],
+            answered=[],
+            overdue=[],
+        )
     return made
 
 
@@ -134,7 +140,7 @@ def ask_answer(
         locked.save()
         customers_refresh_request([locked.customer_id])
         schedules_changed({locked.owner_id})
-        announce(asks_changed, sender=Ask, created=[], answered=[locked.pk])
+        announce(asks_changed, sender=Ask, created=[], answered=[locked.pk], overdue=[])
     return locked
 
 
@@ -166,3 +172,20 @@ def ask_decide(
         locked.full_clean(exclude=["customer", "visit", "raised_by", "owner", "answered_by"])
         locked.save()
     return locked
+
+
+def asks_overdue_announce(*, today: dt.date) -> int:
+    """Announce, once each, the open asks whose due date has passed (the webhook ask.overdue):
+    marked in the same statement that finds them, so two runs never announce one twice."""
+    with transaction.atomic():
+        ids = list(
+            Ask.objects.filter(
+                answered_at__isnull=True, due_on__lt=today, overdue_announced_on__isnull=True
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        Ask.objects.filter(pk__in=ids).update(overdue_announced_on=today)
+        if ids:
+            announce(asks_changed, sender=Ask, created=[], answered=[], overdue=ids)
+    return len(ids)

@@ -332,6 +332,8 @@ class Ask(models.Model):
         "crm.Competitor", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The day it was announced as overdue (webhook ask.overdue): once per ask.
+    overdue_announced_on = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

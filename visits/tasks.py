@@ -4,7 +4,9 @@ import logging
 import time
 
 from celery import shared_task
+from django.utils import timezone
 
+from visits.ask_services import asks_overdue_announce
 from visits.reminders import reminders_send
 from visits.services import customer_cadence_refresh
 
@@ -28,3 +30,9 @@ def reminders_send_task() -> int:
     """Every 5 minutes: the morning e-mails whose morning has come (each user's time zone),
     each once. Returns how many went out."""
     return reminders_send().sent
+
+
+@shared_task(soft_time_limit=4 * 60, time_limit=5 * 60, expires=60 * 60)
+def asks_overdue_task() -> int:
+    """Hourly: announce the asks whose due date passed unanswered (webhook ask.overdue)."""
+    return asks_overdue_announce(today=timezone.localdate())

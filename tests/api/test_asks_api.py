@@ -9,6 +9,7 @@ from django.utils import timezone
 from api.models import WebhookDelivery, WebhookEvent
 from tests.api.test_webhooks import hook
 from tests.api_client import Api
+from visits.ask_services import asks_overdue_announce
 from visits.models import Ask, AskKind, QuoteOutcome
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +117,27 @@ def test_asks_are_announced_to_the_webhooks_that_want_them(
     assert created.payload["ask"]["text"] == "Lead times"
     assert created.payload["customer_name"] == world.north_customer.name
     assert answered.payload["ask"]["answer"] == "Sent"
+
+
+def test_an_ask_past_its_due_date_is_announced_once(world, django_capture_on_commit_callbacks):
+    hook("http://receiver.invalid/", WebhookEvent.ASK_OVERDUE)
+    today = timezone.localdate()
+    late, on_time = (
+        Ask.objects.create(
+            customer=world.north_customer,
+            raised_by=world.rep_north,
+            owner=world.rep_north,
+            kind=AskKind.COMPLAINT,
+            text=text,
+            asked_on=today - dt.timedelta(days=5),
+            due_on=due_on,
+        )
+        for text, due_on in (("Broken seal", today - dt.timedelta(days=1)), ("Info", today))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asks_overdue_announce(today=today) == 1
+        assert asks_overdue_announce(today=today) == 0, "once"
+    (delivery,) = WebhookDelivery.objects.filter(event="ask.overdue")
+    assert delivery.payload["ask"]["id"] == late.pk
+    on_time.refresh_from_db()
+    assert on_time.overdue_announced_on is None
