@@ -234,6 +234,34 @@ def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
     )
 
 
+GAPS_AHEAD_DAYS = 30
+
+
+def cadence_gaps_ahead(user: User, *, today: dt.date) -> QuerySet[Customer]:
+    """The forecast of gaps: the user's active accounts whose next visit falls due in the next
+    GAPS_AHEAD_DAYS days with no meeting planned between today and that day, soonest first -
+    the gaps that will open given what is planned."""
+    start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    planned_in_time = Visit.objects.filter(
+        customer=OuterRef("pk"),
+        status=VisitStatus.PLANNED,
+        scheduled_start__gte=start_of_today,
+        # The local day of the meeting, by the due date's (a date in the local calendar).
+        scheduled_start__date__lte=OuterRef("next_visit_due"),
+    )
+    return (
+        customers_visible_to(user)
+        .filter(
+            owner=user,
+            status=CustomerStatus.ACTIVE,
+            next_visit_due__gte=today,
+            next_visit_due__lte=today + dt.timedelta(days=GAPS_AHEAD_DAYS),
+        )
+        .exclude(Exists(planned_in_time))
+        .order_by("next_visit_due", "tier", "name", "id")
+    )
+
+
 def customer_timeline(user: User, customer: Customer, *, now: dt.datetime) -> QuerySet[Visit]:
     """Visits to the customer the user may see: the meetings still ahead first, soonest first,
     then the history, newest first (a visit by when it was held, else when it was planned)."""

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Window
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -46,6 +47,7 @@ from visits.models import ON_SITE_METRES, Visit, VisitStatus
 from visits.selectors import (
     agenda,
     agenda_day_counts,
+    cadence_gaps_ahead,
     feed_follow_ups,
     feed_user,
     feed_visits,
@@ -68,6 +70,7 @@ from visits.services import (
 VISITS_CHANGED = "visits-changed"
 WHO_TO_VISIT_SHOWN = 15
 ASKS_DUE_SHOWN = 10
+GAPS_SHOWN = 7
 # A day never lists more meetings than this; the rest are behind a "more" link to the day view.
 AGENDA_PER_DAY = {"week": 12, "day": 60}
 PICKER_RESULTS = 8
@@ -158,6 +161,14 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         "next": first + step,
         "who_to_visit": SimpleLazyObject(lambda: list(candidates()[:WHO_TO_VISIT_SHOWN])),
         "who_to_visit_count": SimpleLazyObject(lambda: candidates().count()),
+        # Each row carries the whole count (a window): one query however many there are.
+        "gaps_ahead": SimpleLazyObject(
+            lambda: list(
+                cadence_gaps_ahead(request.user, today=today).annotate(total=Window(Count("id")))[
+                    :GAPS_SHOWN
+                ]
+            )
+        ),
         "asks_due": SimpleLazyObject(
             lambda: list(asks_due_for(request.user, today=today)[:ASKS_DUE_SHOWN])
         ),

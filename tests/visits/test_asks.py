@@ -8,14 +8,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Competitor
+from crm.models import Competitor, Customer
 from health.models import AccountFlag, FlagKind
 from health.selectors import flag_explanation
 from health.services import accounts_refresh
-from tests.factories import PlannedVisitFactory, UserFactory, VisitFactory
+from tests.factories import CustomerFactory, PlannedVisitFactory, UserFactory, VisitFactory
 from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
 from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
 from visits.models import Ask, AskKind, AskPolicy, QuoteOutcome, Visit
+from visits.selectors import cadence_gaps_ahead
 
 pytestmark = pytest.mark.django_db
 
@@ -325,3 +326,41 @@ def test_two_bad_contacts_of_the_last_three_or_a_fall_from_positive_flag_cooling
     if flag:
         assert flag_explanation(flag).startswith("the last contacts went badly: ")
         assert f"{outcomes[-1]} talk" in flag_explanation(flag)
+
+
+def test_the_forecast_of_gaps_lists_accounts_due_in_30_days_with_nothing_planned_by_then(
+    client, world
+):
+    today = timezone.localdate()
+
+    def account(name: str, due_in: int):
+        made = CustomerFactory(name=name, territory=world.north, owner=world.rep_north)
+        Customer.objects.filter(pk=made.pk).update(next_visit_due=today + dt.timedelta(days=due_in))
+        return made
+
+    gap = account("Gap Ltd", 10)
+    covered = account("Covered Ltd", 10)
+    late_plan = account("Late Plan Ltd", 5)
+    account("Far Off Ltd", 45)
+    PlannedVisitFactory(
+        customer=covered,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.make_aware(
+            dt.datetime.combine(today + dt.timedelta(days=10), dt.time(16))
+        ),
+    )
+    PlannedVisitFactory(
+        customer=late_plan,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.make_aware(
+            dt.datetime.combine(today + dt.timedelta(days=8), dt.time(9))
+        ),
+    )
+    gaps = list(cadence_gaps_ahead(world.rep_north, today=today))
+    assert [customer.name for customer in gaps] == ["Late Plan Ltd", "Gap Ltd"], (
+        "planned on its due day covers it; planned after it does not"
+    )
+    client.force_login(world.rep_north)
+    page = client.get(reverse("visits:schedule")).text
+    assert "Gaps ahead" in page and "Gap Ltd" in page and "Covered Ltd" not in page
+    assert gap.pk in {customer.pk for customer in gaps}

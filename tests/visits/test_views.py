@@ -109,8 +109,9 @@ def test_schedule_query_count_does_not_grow_with_meetings_or_customers(
     add(3)
     # +1 since Dec 2026: the salesperson's territories, read as values (crm.selectors); +1:
     # the meetings they attend as a colleague (visits.selectors.attended_visit_ids); +1: the
-    # asks due (visits.ask_selectors.asks_due_for).
-    with django_assert_num_queries(10) as small:
+    # asks due (visits.ask_selectors.asks_due_for); +1: the gaps ahead, with their count
+    # (visits.selectors.cadence_gaps_ahead).
+    with django_assert_num_queries(11) as small:
         client.get(reverse("visits:schedule"))
     add(25)
     with django_assert_num_queries(len(small.captured_queries)):

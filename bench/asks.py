@@ -1,0 +1,70 @@
+"""Asks and reminders at size, against the database in DATABASE_URL (seed it first:
+`manage.py seed_demo --customers 100000`; the demo's asks come with it): the asks list (a
+salesperson's own, a manager's team), the schedule with its "Asks due", the Listening page, and
+one pass of the morning e-mails for every salesperson and manager (500 + at 100k; target < 10 s),
+sent to Django's in-memory mailbox, the claims rolled back after.
+Run by hand: `.venv/bin/python bench/asks.py`."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core import mail  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from bench.pages import median_ms_and_queries  # noqa: E402
+from visits.models import Ask  # noqa: E402
+from visits.reminders import reminders_send  # noqa: E402
+
+
+class Rollback(Exception):
+    pass
+
+
+def main() -> None:
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    print(f"{Ask.objects.count():,} asks")
+    for username, urls in {
+        "sales1": ["/asks/", "/asks/?state=all", "/visits/schedule/"],
+        "manager1": [
+            "/asks/?scope=team",
+            "/asks/?scope=team&state=overdue",
+            "/manage/listening/",
+        ],
+    }.items():
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        for url in urls:
+            ms, queries = median_ms_and_queries(client, url)
+            print(f"{username:9} {url:36} {ms:7.1f} ms  {queries} queries")
+    at = timezone.now().replace(hour=8, minute=0)
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            result = reminders_send(at=at)
+            seconds = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        pass
+    print(
+        f"send_reminders: {result.due} due, {result.sent} sent, {result.empty} with nothing to "
+        f"say in {seconds:.2f} s ({len(mail.outbox)} e-mails in the in-memory mailbox)"
+    )
+
+
+if __name__ == "__main__":
+    main()
