@@ -11,6 +11,7 @@ so a second worker or a restart never sends it twice; a send that fails gives th
 import datetime as dt
 import logging
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,9 +24,9 @@ from accounts.models import Role, User
 from core.bounds import single_line
 from crm.models import Customer
 from crm.selectors import customer_scope
-from visits.ask_selectors import asks_due_for, open_asks_of
+from visits.ask_selectors import open_asks_of
 from visits.models import Ask, ReminderSent, Visit, VisitStatus
-from visits.selectors import who_to_visit
+from visits.selectors import owned_with_nothing_planned
 
 logger = logging.getLogger(__name__)
 MORNING_AT = dt.time(7, 0)
@@ -67,77 +68,103 @@ def _day_bounds(day: dt.date, zone) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def _salesperson_lines(user: User, day: dt.date, zone) -> list[str]:
+def _by_person(rows, key: str) -> dict[int, list]:
+    grouped: dict[int, list] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, key)].append(row)
+    return grouped
+
+
+def _salespeople_lines(people: list[User], day: dt.date, zone) -> dict[int, list[str]]:
+    """The morning e-mail's lines of several salespeople sharing a time zone and a day, in five
+    queries whatever their number (the job runs for hundreds every morning)."""
+    ids = [person.pk for person in people]
     start, end = _day_bounds(day, zone)
-    meetings = list(
+    meetings = _by_person(
         Visit.objects.filter(
-            salesperson=user,
+            salesperson__in=ids,
             status=VisitStatus.PLANNED,
             scheduled_start__gte=start,
             scheduled_start__lt=end,
         )
         .select_related("customer")
-        .order_by("scheduled_start", "id")[: LISTED + 1]
+        .only("salesperson_id", "scheduled_start", "purpose", "customer__name")
+        .order_by("scheduled_start", "id"),
+        "salesperson_id",
     )
-    waiting = open_asks_of([visit.customer_id for visit in meetings])
-    meeting_lines = []
-    for visit in meetings[:LISTED]:
-        line = f"{visit.scheduled_start.astimezone(zone):%H:%M} {visit.customer.name}"
-        if visit.purpose:
-            line += f": {visit.purpose}"
-        asks = waiting.get(visit.customer_id, [])
-        if asks:
-            line += f" (waiting on: {'; '.join(ask.text for ask in asks[:3])})"
-        meeting_lines.append(line)
+    waiting = open_asks_of({visit.customer_id for rows in meetings.values() for visit in rows})
     later = Visit.objects.filter(
-        customer=OuterRef("customer"), visited_at__gt=OuterRef("visited_at")
+        customer=OuterRef("customer"),
+        status=VisitStatus.DONE,
+        visited_at__gt=OuterRef("visited_at"),
     )
-    follow_ups = (
+    follow_ups = _by_person(
         Visit.objects.filter(
-            salesperson=user,
+            salesperson__in=ids,
             status=VisitStatus.DONE,
             follow_up_on__lte=day,
             follow_up_on__gte=day - FOLLOW_UPS_LOOK_BACK,
         )
-        .filter(~Exists(later.filter(status=VisitStatus.DONE)))
+        .exclude(Exists(later))
         .select_related("customer")
-        .order_by("follow_up_on", "id")
+        .only("salesperson_id", "follow_up_on", "next_step", "customer__name")
+        .order_by("follow_up_on", "id"),
+        "salesperson_id",
     )
-    follow_up_rows = list(follow_ups[: LISTED + 1])
-    asks = asks_due_for(user, today=day)
-    ask_rows = list(asks[: LISTED + 1])
-    passing = who_to_visit(user, today=day).filter(
-        next_visit_due__gte=day, next_visit_due__lte=day + dt.timedelta(days=6)
+    asks = _by_person(
+        Ask.objects.filter(owner__in=ids, answered_at__isnull=True, due_on__lte=day)
+        .select_related("customer")
+        .only("owner_id", "text", "due_on", "customer__name")
+        .order_by("due_on", "id"),
+        "owner_id",
     )
-    passing_rows = list(passing[: LISTED + 1])
-    return [
-        *_listed("Today's meetings", meeting_lines, len(meetings)),
-        *_listed(
-            "Follow-ups due",
-            [
-                f"{visit.customer.name}, due {visit.follow_up_on:%d %b}: "
-                f"{visit.next_step or 'follow up'}"
-                for visit in follow_up_rows[:LISTED]
-            ],
-            len(follow_up_rows) if len(follow_up_rows) <= LISTED else follow_ups.count(),
-        ),
-        *_listed(
-            "Asks due",
-            [
-                f"{ask.customer.name}: {ask.text} (due {ask.due_on:%d %b})"
-                for ask in ask_rows[:LISTED]
-            ],
-            len(ask_rows) if len(ask_rows) <= LISTED else asks.count(),
-        ),
-        *_listed(
-            "Passing their cadence this week, nothing planned",
-            [
-                f"{customer.name}, due {customer.next_visit_due:%d %b}"
-                for customer in passing_rows[:LISTED]
-            ],
-            len(passing_rows) if len(passing_rows) <= LISTED else passing.count(),
-        ),
-    ]
+    passing = _by_person(
+        owned_with_nothing_planned(Customer.objects.all(), owner_ids=ids, since=start)
+        .filter(next_visit_due__gte=day, next_visit_due__lte=day + dt.timedelta(days=6))
+        .only("owner_id", "name", "next_visit_due")
+        .order_by("next_visit_due", "tier", "name", "id"),
+        "owner_id",
+    )
+    lines = {}
+    for pk in ids:
+        mine = meetings.get(pk, [])
+        meeting_lines = []
+        for visit in mine[:LISTED]:
+            line = f"{visit.scheduled_start.astimezone(zone):%H:%M} {visit.customer.name}"
+            if visit.purpose:
+                line += f": {visit.purpose}"
+            if waits := waiting.get(visit.customer_id, []):
+                line += f" (waiting on: {'; '.join(ask.text for ask in waits[:3])})"
+            meeting_lines.append(line)
+        lines[pk] = [
+            *_listed("Today's meetings", meeting_lines, len(mine)),
+            *_listed(
+                "Follow-ups due",
+                [
+                    f"{visit.customer.name}, due {visit.follow_up_on:%d %b}: "
+                    f"{visit.next_step or 'follow up'}"
+                    for visit in follow_ups.get(pk, [])[:LISTED]
+                ],
+                len(follow_ups.get(pk, [])),
+            ),
+            *_listed(
+                "Asks due",
+                [
+                    f"{ask.customer.name}: {ask.text} (due {ask.due_on:%d %b})"
+                    for ask in asks.get(pk, [])[:LISTED]
+                ],
+                len(asks.get(pk, [])),
+            ),
+            *_listed(
+                "Passing their cadence this week, nothing planned",
+                [
+                    f"{customer.name}, due {customer.next_visit_due:%d %b}"
+                    for customer in passing.get(pk, [])[:LISTED]
+                ],
+                len(passing.get(pk, [])),
+            ),
+        ]
+    return lines
 
 
 def _manager_lines(user: User, day: dt.date, zone) -> list[str]:
@@ -183,19 +210,31 @@ def _manager_lines(user: User, day: dt.date, zone) -> list[str]:
     ]
 
 
-def morning_email(user: User, *, day: dt.date) -> tuple[str, str] | None:
-    """The subject and text of the user's morning e-mail for `day`, or None: nothing to say."""
-    zone = _zone(user)
-    if user.role == Role.MANAGER:
-        lines = _manager_lines(user, day, zone)
-    elif user.role in (Role.SALESPERSON, Role.INSIDE_SALES):
-        lines = _salesperson_lines(user, day, zone)
-    else:
-        return None
+def _lines_of(people: list[User], day: dt.date) -> dict[int, list[str]]:
+    """Each person's morning lines for `day`: salespeople in batches by time zone, managers
+    one by one (a few, each over their own territories)."""
+    lines: dict[int, list[str]] = {}
+    zones: dict[str, list[User]] = defaultdict(list)
+    for person in people:
+        if person.role == Role.MANAGER:
+            lines[person.pk] = _manager_lines(person, day, _zone(person))
+        elif person.role in (Role.SALESPERSON, Role.INSIDE_SALES):
+            zones[str(_zone(person))].append(person)
+    for group in zones.values():
+        lines |= _salespeople_lines(group, day, _zone(group[0]))
+    return lines
+
+
+def _message(lines: list[str], day: dt.date) -> tuple[str, str] | None:
     if not lines:
         return None
     body = "\n".join([f"Your day, {day:%A %d %B}.", "", *lines, _site("/visits/schedule/")])
     return f"Cadence: your day, {day:%a %d %b}", body
+
+
+def morning_email(user: User, *, day: dt.date) -> tuple[str, str] | None:
+    """The subject and text of the user's morning e-mail for `day`, or None: nothing to say."""
+    return _message(_lines_of([user], day).get(user.pk, []), day)
 
 
 _CLAIM = """
@@ -205,6 +244,16 @@ FROM unnest(%(users)s::bigint[], %(keys)s::text[]) AS claimed (user_id, key)
 ON CONFLICT (user_id, kind, key) DO NOTHING
 RETURNING user_id
 """
+
+
+def _lines_by_day(people_and_days) -> dict[int, list[str]]:
+    by_day: dict[dt.date, list[User]] = defaultdict(list)
+    for user, day in people_and_days:
+        by_day[day].append(user)
+    lines: dict[int, list[str]] = {}
+    for day, people in by_day.items():
+        lines |= _lines_of(people, day)
+    return lines
 
 
 def reminders_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> ReminderPass:
@@ -233,7 +282,7 @@ def reminders_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> R
     due = {pk: pair for pk, pair in days.items() if (pk, pair[1].isoformat()) not in done}
     result.due = len(due)
     if dry_run:
-        result.sent = sum(1 for user, day in due.values() if morning_email(user, day=day))
+        result.sent = sum(1 for lines in _lines_by_day(due.values()).values() if lines)
         return result
     with connection.cursor() as cursor:
         cursor.execute(
@@ -247,14 +296,22 @@ def reminders_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> R
         )
         claimed = [pk for (pk,) in cursor.fetchall()]
     result.claimed = len(claimed)
+    try:
+        lines = _lines_by_day(due[pk] for pk in claimed)
+    except Exception:
+        # Nothing went out: the claims are given back for the next pass.
+        ReminderSent.objects.filter(user_id__in=claimed, kind=MORNING).filter(
+            key__in={due[pk][1].isoformat() for pk in claimed}
+        ).delete()
+        raise
+    empty = []
     for pk in claimed:
         user, day = due[pk]
         key = day.isoformat()
         try:
-            message = morning_email(user, day=day)
+            message = _message(lines.get(pk, []), day)
             if message is None:
-                ReminderSent.objects.filter(user=user, kind=MORNING, key=key).update(empty=True)
-                result.empty += 1
+                empty.append(pk)
                 continue
             send_mail(
                 subject=message[0], message=message[1], from_email=None, recipient_list=[user.email]
@@ -265,6 +322,9 @@ def reminders_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> R
             logger.exception("morning e-mail for user %s failed", user.pk)
             ReminderSent.objects.filter(user=user, kind=MORNING, key=key).delete()
             result.failed += 1
+    result.empty = ReminderSent.objects.filter(
+        user_id__in=empty, kind=MORNING, key__in={due[pk][1].isoformat() for pk in empty}
+    ).update(empty=True)
     logger.info(
         "reminders_send due=%d sent=%d empty=%d failed=%d",
         result.due,

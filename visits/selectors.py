@@ -209,28 +209,36 @@ def team_week(
     return shown, counts
 
 
+def owned_with_nothing_planned(
+    customers: QuerySet[Customer], *, owner_ids: list[int], since: dt.datetime
+) -> QuerySet[Customer]:
+    """Of `customers`, the active accounts these people own with no meeting planned from
+    `since` (the start of their today) on: who to visit (below) and the morning e-mail's
+    "passing their cadence this week" narrow it by due date."""
+    planned = Visit.objects.filter(
+        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=since
+    )
+    return customers.filter(owner__in=owner_ids, status=CustomerStatus.ACTIVE).exclude(
+        Exists(planned)
+    )
+
+
 def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
     """The user's active accounts overdue or due within two weeks that have no meeting planned
     from today on, most overdue first, then the most valuable tier."""
     start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
-    planned = Visit.objects.filter(
-        customer=OuterRef("pk"), status=VisitStatus.PLANNED, scheduled_start__gte=start_of_today
+    mine = owned_with_nothing_planned(
+        customers_visible_to(user), owner_ids=[user.pk], since=start_of_today
     )
-    customers = with_account_figures(with_overdue(customers_visible_to(user), today=today))
-    return (
-        customers.filter(
-            owner=user,
-            status=CustomerStatus.ACTIVE,
-            next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
-        )
-        .exclude(Exists(planned))
-        .order_by(
-            "next_visit_due",
-            "tier",
-            F("revenue").desc(nulls_last=True),
-            "name",
-            "id",
-        )
+    customers = with_account_figures(with_overdue(mine, today=today))
+    return customers.filter(
+        next_visit_due__lte=today + dt.timedelta(days=WHO_TO_VISIT_HORIZON_DAYS),
+    ).order_by(
+        "next_visit_due",
+        "tier",
+        F("revenue").desc(nulls_last=True),
+        "name",
+        "id",
     )
 
 

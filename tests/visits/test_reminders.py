@@ -16,7 +16,7 @@ from icalendar import Calendar
 
 from accounts.models import User
 from accounts.services import calendar_token_regenerate
-from tests.factories import CustomerFactory, PlannedVisitFactory, VisitFactory
+from tests.factories import CustomerFactory, PlannedVisitFactory, UserFactory, VisitFactory
 from visits import reminders
 from visits.ask_services import AskInput, asks_record
 from visits.models import ReminderSent, VisitStatus
@@ -244,3 +244,28 @@ def test_each_user_sets_their_own_reminders(client, world):
     assert client.post(reverse("reminders"), {"alarm_minutes": "99999"}).status_code == 200
     world.rep_north.refresh_from_db()
     assert world.rep_north.alarm_minutes == 15
+
+
+def test_a_pass_costs_the_same_queries_for_two_salespeople_or_twelve(
+    world, django_assert_num_queries
+):
+    day = timezone.localdate() + dt.timedelta(days=1)
+
+    def reps(count: int) -> None:
+        for n in range(count):
+            rep = UserFactory(username=f"rep-{day}-{count}-{n}", email=f"r{n}@example.com")
+            world.north.members.add(rep)
+            customer = CustomerFactory(territory=world.north, owner=rep)
+            PlannedVisitFactory(customer=customer, salesperson=rep, scheduled_start=_at(day, 9))
+            asks_record(user=rep, customer=customer, asks=[AskInput(kind="price", text="p")])
+
+    User.objects.update(morning_email=False)
+    reps(2)
+    # The users, the claims already made, the claiming, then five reads for every salesperson
+    # at once (one more marks the claims with nothing to say, when there are some).
+    with django_assert_num_queries(8) as few:
+        assert reminders_send(at=_at(day, 8)).sent == 2
+    reps(12)
+    User.objects.filter(username__startswith=f"rep-{day}-2-").update(morning_email=False)
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert reminders_send(at=_at(day, 8)).sent == 12
