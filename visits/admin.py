@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from visits.models import Ask, AskPolicy, Visit, VisitAttendee
+from visits.models import Ask, AskPolicy, ReminderSent, Visit, VisitAttendee
 from visits.services import visit_admin_save, visits_delete
 
 
@@ -66,6 +66,22 @@ class AskAdmin(admin.ModelAdmin):
     list_select_related = ("customer", "owner")
     list_filter = ("kind", "outcome")
     search_fields = ("customer__name", "text", "answer")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReminderSent)
+class ReminderSentAdmin(admin.ModelAdmin):
+    """Which reminders went out (read only): a row is written before its e-mail is sent."""
+
+    list_display = ("user", "kind", "key", "sent_at", "empty")
+    list_filter = ("kind", "empty")
+    search_fields = ("user__username", "key")
     show_full_result_count = False
 
     def has_add_permission(self, request):
