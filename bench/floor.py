@@ -9,7 +9,9 @@ hourly cost, km at the km rate, expenses; support minutes at the support rate; l
 amount (house currency, at the invoice's rate) x days late / 365 x the cost of capital for
 invoices due in the window; a partner's commission and fee on the orders (invoices) of a partner
 account issued since its service began; the oldest unpaid invoice; a follow-up passed with
-nothing since and nothing planned; the cadence of the service model (none for partner and
+nothing since and nothing planned; complaints (asks) unanswered past their due date; the last
+three outcomes of the year cooling (two negative, or a negative right after a positive, unless
+the newest is positive); the cadence of the service model (none for partner and
 self-service accounts, 30 days or ServiceCadence's for remote and inside sales, the tier's for
 field accounts, an account's own first); monthly figures for the 24 months up to as-of.
 """
@@ -122,6 +124,26 @@ support AS (
     SELECT customer_id, SUM(minutes) AS minutes
     FROM crm_supportcase WHERE opened_on BETWEEN %(start)s AND %(as_of)s
     GROUP BY customer_id
+),
+complaints AS (
+    SELECT customer_id, COUNT(*) AS overdue, MIN(due_on) AS oldest
+    FROM visits_ask
+    WHERE kind = 'complaint' AND answered_at IS NULL AND due_on < %(as_of)s
+    GROUP BY customer_id
+),
+outcomes AS (
+    -- The last three contacts of the year with an outcome, newest first, side by side.
+    SELECT customer_id,
+           MAX(outcome) FILTER (WHERE n = 1) AS newest,
+           MAX(outcome) FILTER (WHERE n = 2) AS before,
+           COUNT(*) FILTER (WHERE outcome = 'negative') AS negatives
+    FROM (SELECT customer_id, outcome,
+                 RANK() OVER (PARTITION BY customer_id ORDER BY visited_at DESC, id DESC) AS n
+          FROM visits_visit
+          WHERE status = 'done' AND outcome <> ''
+            AND visited_at >= %(start_at)s AND visited_at < %(end_at)s) ranked
+    WHERE n <= 3
+    GROUP BY customer_id
 )
 SELECT c.id,
        COALESCE(i.revenue, 0) AS revenue,
@@ -150,7 +172,12 @@ SELECT c.id,
                                  WHERE planned.customer_id = c.id AND planned.status = 'planned'
                                    AND planned.scheduled_start
                                        >= (f.follow_up_on::timestamp AT TIME ZONE %(tz)s))
-            THEN f.follow_up_on END AS follow_up_overdue_on
+            THEN f.follow_up_on END AS follow_up_overdue_on,
+       COALESCE(co.overdue, 0) AS complaints_overdue,
+       co.oldest AS oldest_complaint_due_on,
+       COALESCE(o.newest <> 'positive'
+                AND (o.negatives >= 2 OR (o.newest = 'negative' AND o.before = 'positive')),
+                false) AS is_cooling
 FROM crm_customer c
 JOIN cadences cd ON cd.id = c.id
 LEFT JOIN rhythm rh ON rh.customer_id = c.id
@@ -160,6 +187,8 @@ LEFT JOIN promised pr ON pr.customer_id = c.id
 LEFT JOIN visits v ON v.customer_id = c.id
 LEFT JOIN support s ON s.customer_id = c.id
 LEFT JOIN follow_ups f ON f.customer_id = c.id
+LEFT JOIN complaints co ON co.customer_id = c.id
+LEFT JOIN outcomes o ON o.customer_id = c.id
 """
 
 MONTHLY_FLOOR_SQL = """

@@ -25,6 +25,9 @@ METRIC_FIELDS = (
     "support_minutes",
     "oldest_unpaid_days_late",
     "average_days_late",
+    "complaints_overdue",
+    "oldest_complaint_due_on",
+    "is_cooling",
     "last_visit_on",
     "days_since_visit",
     "cadence_days",
@@ -63,6 +66,8 @@ def test_the_floor_yields_the_refreshs_figures_for_every_customer_and_month():
     assert any(m.partner_cost for m in stored.values())
     assert any(m.intervals_on_cadence for m in stored.values())
     assert any(m.follow_ups_kept for m in stored.values())
+    assert any(m.complaints_overdue for m in stored.values())
+    assert any(m.is_cooling for m in stored.values())
     for customer_id, row in floor.items():
         metrics = stored[customer_id]
         for name in METRIC_FIELDS:
