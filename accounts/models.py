@@ -83,6 +83,11 @@ class User(AbstractUser):
         "follow-up dates in the calendar", default=True, db_default=True
     )
     morning_email = models.BooleanField("morning e-mail", default=True, db_default=True)
+    # Set by the person's manager (the dashboard): the share of gaps between contacts within
+    # the accounts' cadence they aim for; empty: CADENCE_CONSISTENCY_TARGET.
+    consistency_target = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
 
     class Meta:
         ordering = ["username"]

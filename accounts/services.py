@@ -1,8 +1,10 @@
 import secrets
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts.models import User
+from accounts.selectors import salespeople_visible_to
 from accounts.signals import hourly_cost_changed
 
 CALENDAR_TOKEN_BYTES = 32
@@ -49,3 +51,13 @@ def user_reminders_set(
     user.full_clean(validate_unique=False, validate_constraints=False)
     user.save(update_fields=list(REMINDER_FIELDS))
     return user
+
+
+def consistency_target_set(*, manager: User, person: User, target: int | None) -> User:
+    """A manager sets the consistency a salesperson they oversee aims for (None: the default)."""
+    if not salespeople_visible_to(manager).filter(pk=person.pk).exists():
+        raise PermissionDenied("You set targets for the salespeople of your territories only.")
+    person.consistency_target = target
+    person.full_clean(validate_unique=False, validate_constraints=False)
+    person.save(update_fields=["consistency_target"])
+    return person

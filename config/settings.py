@@ -374,6 +374,9 @@ SPECTACULAR_SETTINGS = {
         "QuoteOutcomeEnum": "visits.models.QuoteOutcome",
     },
 }
+# The consistency a salesperson aims for unless their manager sets another (percent of gaps
+# between contacts within the account's cadence, over 12 months).
+CADENCE_CONSISTENCY_TARGET = int(os.environ.get("CADENCE_CONSISTENCY_TARGET", "80"))
 CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))
 # Seconds a webhook receiver has to answer one delivery (api.webhooks).
 # Wrong API tokens one address may send a minute before it is answered 429 (no lookup).

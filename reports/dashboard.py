@@ -6,6 +6,7 @@ customer, through indexes. The charts are reports.charts; the filters, reports.f
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -144,6 +145,7 @@ def rep_table(segments: QuerySet[Segment], *, sort: str = "name") -> list[dict]:
             owner__username=F("segment__owner__username"),
             owner__first_name=F("segment__owner__first_name"),
             owner__last_name=F("segment__owner__last_name"),
+            owner__consistency_target=F("segment__owner__consistency_target"),
         )
         .annotate(**_figure_sums())
         .order_by("owner__username")
@@ -160,6 +162,12 @@ def rep_table(segments: QuerySet[Segment], *, sort: str = "name") -> list[dict]:
         )
         # "Loyalty is earned by consistency": gaps within cadence, follow-ups kept on time.
         row["consistency"] = share(row["intervals_on_cadence"], row["intervals"])
+        row["consistency_target"] = (
+            row["owner__consistency_target"] or settings.CADENCE_CONSISTENCY_TARGET
+        )
+        row["below_target"] = (
+            row["consistency"] is not None and row["consistency"] < row["consistency_target"]
+        )
         row["follow_ups_kept_share"] = share(row["follow_ups_kept"], row["follow_ups_promised"])
         row["unprofitable_hours_share"] = (
             round(100 * row["unprofitable_minutes"] / row["visit_minutes"])

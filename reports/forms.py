@@ -315,3 +315,9 @@ class DashboardFilterForm(forms.Form):
         """The same selection as `scope`, as the segments whose rollups the totals and charts
         read."""
         return self._filtered(segments_visible_to(user))
+
+
+class ConsistencyTargetForm(forms.Form):
+    target = forms.IntegerField(
+        min_value=0, max_value=100, required=False, label="Consistency target (%)"
+    )

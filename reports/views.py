@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.selectors import salespeople_visible_to
+from accounts.services import consistency_target_set
 from core.http import HtmxHttpRequest
 from core.pagination import CappedPaginator, CountedPaginator
 from core.params import query_date
@@ -45,7 +47,7 @@ from reports.dashboard import (
     period_figures,
     rep_table,
 )
-from reports.forms import DashboardFilterForm, ReviewActionForm
+from reports.forms import ConsistencyTargetForm, DashboardFilterForm, ReviewActionForm
 from reports.review import (
     RECOMMENDATIONS,
     recommendation_counts,
@@ -108,6 +110,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             since=timezone.now() - dt.timedelta(days=365),
         ),
         "sort": request.GET.get("sort", "name"),
+        "default_consistency_target": settings.CADENCE_CONSISTENCY_TARGET,
         "lists": lists,
         "filters": _query_without(request, "sort", "reps"),
         "reps_paging": _query_without(request, "reps"),
@@ -224,6 +227,22 @@ def profitability(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "reports/profitability.html#charts" if request.htmx else "reports/profitability.html"
     return render(request, template, context)
+
+
+@require_POST
+@role_required(Role.MANAGER, Role.ADMIN)
+def consistency_target(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A manager sets the consistency a salesperson of theirs aims for (empty: the default)."""
+    person = get_object_or_404(salespeople_visible_to(request.user), pk=pk)
+    form = ConsistencyTargetForm(request.POST)
+    if form.is_valid():
+        consistency_target_set(
+            manager=request.user, person=person, target=form.cleaned_data["target"]
+        )
+        messages.success(request, f"Consistency target for {person} saved.")
+    else:
+        messages.error(request, " ".join(form.errors.get("target", ["Give a percentage."])))
+    return redirect("manage:dashboard")
 
 
 @require_GET

@@ -103,6 +103,7 @@ ROUTES = {
     "manage:competitors": Route({MANAGER, ADMIN}),
     "manage:review_cycle": Route({MANAGER, ADMIN}),
     "manage:listening": Route({MANAGER, ADMIN}),
+    "manage:consistency_target": Route({MANAGER, ADMIN}, lambda s: {"pk": s["rep"].pk}),
     "manage:let_go": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "accounts:admin_home": Route({ADMIN}),
     "imports:list": Route({ADMIN}),

@@ -364,3 +364,43 @@ def test_the_forecast_of_gaps_lists_accounts_due_in_30_days_with_nothing_planned
     page = client.get(reverse("visits:schedule")).text
     assert "Gaps ahead" in page and "Gap Ltd" in page and "Covered Ltd" not in page
     assert gap.pk in {customer.pk for customer in gaps}
+
+
+def test_a_manager_sets_a_consistency_target_and_the_dashboard_marks_who_is_below(
+    client, world, settings
+):
+    settings.CADENCE_CONSISTENCY_TARGET = 80
+    today = timezone.localdate()
+    # Three gaps for rep-north's account, one of them longer than its cadence: 67 %.
+    for days_ago in (100, 80, 20, 5):
+        VisitFactory(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            visited_at=timezone.now() - dt.timedelta(days=days_ago),
+        )
+    accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
+    client.force_login(world.north_manager)
+    row = next(
+        r
+        for r in client.get(reverse("manage:dashboard")).context["reps"]
+        if r["owner_id"] == world.rep_north.pk
+    )
+    assert (row["consistency"], row["consistency_target"], row["below_target"]) == (67, 80, True)
+    url = reverse("manage:consistency_target", args=[world.rep_north.pk])
+    assert client.post(url, {"target": "60"}).status_code == 302
+    world.rep_north.refresh_from_db()
+    assert world.rep_north.consistency_target == 60
+    row = next(
+        r
+        for r in client.get(reverse("manage:dashboard")).context["reps"]
+        if r["owner_id"] == world.rep_north.pk
+    )
+    assert (row["consistency_target"], row["below_target"]) == (60, False)
+    client.post(url, {"target": "250"})
+    world.rep_north.refresh_from_db()
+    assert world.rep_north.consistency_target == 60, "out of range: refused"
+    other = reverse("manage:consistency_target", args=[world.rep_south.pk])
+    assert client.post(other, {"target": "10"}).status_code == 404
+    client.post(url, {"target": ""})
+    world.rep_north.refresh_from_db()
+    assert world.rep_north.consistency_target is None, "back to the default"
