@@ -1,13 +1,20 @@
 """Reads of account health: an account's figures and open flags, and each flag's reason."""
 
+import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
+from core.sql import compose
+from crm.cadence import cadence_days_sql
 from crm.models import Customer
 from crm.selectors import customer_scope
 from health.models import AccountFlag, AccountMetrics, FlagKind, HealthSettings, Segment
+from visits.models import CADENCE_VISIT_KINDS, VisitStatus
 
 
 def health_settings() -> HealthSettings:
@@ -111,3 +118,68 @@ def segments_visible_to(user: User) -> QuerySet[Segment]:
     """The rollup segments of the customers `user` may see (the same rule as customers)."""
     scope = customer_scope(user)
     return Segment.objects.all() if scope is None else Segment.objects.filter(scope)
+
+
+TREND_MONTHS = 12
+
+_CONSISTENCY_BY_MONTH = """
+WITH contacts AS (
+    SELECT v.customer_id, (v.visited_at AT TIME ZONE %(tz)s)::date AS day
+    FROM visits_visit v
+    WHERE v.customer_id = ANY(%(ids)s) AND v.status = {done} AND v.kind IN ({kinds})
+      AND v.visited_at >= %(since)s AND v.visited_at < %(until)s
+),
+gaps AS (
+    SELECT customer_id, day,
+           day - LAG(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap
+    FROM contacts
+)
+SELECT date_trunc('month', g.day)::date AS month, COUNT(*) AS intervals,
+       COUNT(*) FILTER (WHERE g.gap <= {cadence}) AS on_cadence
+FROM gaps g JOIN crm_customer c ON c.id = g.customer_id
+WHERE g.gap IS NOT NULL
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def consistency_by_month(customer_ids: list[int], *, today: dt.date) -> list[dict]:
+    """The consistency of these accounts month by month over the last TREND_MONTHS months: the
+    gaps between consecutive contacts (on site, phone, video) of the period ending in each
+    month, and how many kept the account's cadence - the 12-month figure's rule, per month."""
+    first = today.replace(day=1)
+    for _ in range(TREND_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    zone = timezone.get_default_timezone()
+    statement = compose(
+        _CONSISTENCY_BY_MONTH,
+        done=VisitStatus.DONE,
+        kinds=list(CADENCE_VISIT_KINDS),
+        cadence=cadence_days_sql("c"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "tz": settings.TIME_ZONE,
+                "ids": list(customer_ids),
+                "since": dt.datetime.combine(first, dt.time.min, tzinfo=zone),
+                "until": dt.datetime.combine(
+                    today + dt.timedelta(days=1), dt.time.min, tzinfo=zone
+                ),
+            },
+        )
+        found = {month: (intervals, kept) for month, intervals, kept in cursor.fetchall()}
+    months, month = [], first
+    while month <= today:
+        intervals, kept = found.get(month, (0, 0))
+        months.append(
+            {
+                "month": month,
+                "intervals": intervals,
+                "on_cadence": kept,
+                "share": round(100 * kept / intervals) if intervals else None,
+            }
+        )
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months

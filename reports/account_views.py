@@ -26,7 +26,7 @@ from crm.selectors import (
     customer_visible_or_404,
 )
 from crm.services import StaleEdit, customer_update, editable_customer_fields
-from health.selectors import customer_health
+from health.selectors import consistency_by_month, customer_health
 from health.services import flag_acknowledge
 from reports.forms import AcknowledgeForm
 from visits.ask_selectors import customer_asks
@@ -64,6 +64,7 @@ def _header_context(request: HtmxHttpRequest, customer: Customer) -> dict:
         "cadence_days": cadence_days_for(customer),
         "is_overdue": customer.is_overdue,
         **customer_health(customer),
+        "consistency_trend": consistency_by_month([customer.pk], today=today),
         "can_acknowledge": request.user.is_manager or request.user.is_cadence_admin,
         "upcoming": customer_upcoming(request.user, customer, now=timezone.now())[:3],
         "can_edit_account": bool(editable_customer_fields(request.user)),

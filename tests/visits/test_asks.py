@@ -1,6 +1,7 @@
 """Asks: what a customer asked for at a visit, tracked to an answer (issue 28)."""
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -9,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Competitor, Customer
-from health.models import AccountFlag, FlagKind
-from health.selectors import flag_explanation
+from health.models import AccountFlag, AccountMetrics, FlagKind
+from health.selectors import consistency_by_month, flag_explanation
 from health.services import accounts_refresh
 from tests.factories import CustomerFactory, PlannedVisitFactory, UserFactory, VisitFactory
 from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
@@ -404,3 +405,31 @@ def test_a_manager_sets_a_consistency_target_and_the_dashboard_marks_who_is_belo
     client.post(url, {"target": ""})
     world.rep_north.refresh_from_db()
     assert world.rep_north.consistency_target is None, "back to the default"
+
+
+def test_consistency_by_month_counts_each_gap_in_the_month_it_ends(world):
+    """The account's cadence is 30 days (tier B): gaps of 20 and 40 days end in the months of
+    the later contact; the 12-month trend sums to the health figure's intervals."""
+    world.north_customer.tier, world.north_customer.cadence_days = "B", 30
+    world.north_customer.save()
+    today = timezone.localdate()
+    days = [today - dt.timedelta(days=n) for n in (100, 80, 40, 0)]
+    for day in days:
+        VisitFactory(
+            customer=world.north_customer,
+            salesperson=world.rep_north,
+            visited_at=timezone.make_aware(dt.datetime.combine(day, dt.time(11))),
+        )
+    trend = consistency_by_month([world.north_customer.pk], today=today)
+    assert len(trend) == 12 and trend[-1]["month"] == today.replace(day=1)
+    by_month = {m["month"]: (m["intervals"], m["on_cadence"]) for m in trend if m["intervals"]}
+    expected: dict = {}
+    for before, after in itertools.pairwise(days):
+        month = after.replace(day=1)
+        gaps, kept = expected.get(month, (0, 0))
+        expected[month] = (gaps + 1, kept + ((after - before).days <= 30))
+    assert by_month == expected
+    accounts_refresh(customer_ids=[world.north_customer.pk], as_of=today)
+    metrics = AccountMetrics.objects.get(customer=world.north_customer)
+    assert sum(m["intervals"] for m in trend) == metrics.intervals
+    assert sum(m["on_cadence"] for m in trend) == metrics.intervals_on_cadence
