@@ -16,7 +16,8 @@ from core.bounds import excerpt
 from crm.models import Contact, Customer, Invoice
 from crm.selectors import customers_visible_to, with_overdue
 from health.models import AccountFlag
-from visits.models import Ask, Visit, VisitStatus
+from visits.ask_selectors import OPEN_ASKS_SHOWN, open_asks_of
+from visits.models import Visit, VisitStatus
 from visits.selectors import schedule_visits, who_to_visit
 
 # The pack's bounds: the phone keeps at most this many accounts (the meetings' and who-to-visit's
@@ -25,7 +26,7 @@ MAX_ACCOUNTS = 500
 MAX_WHO_TO_VISIT = 50
 MAX_CONTACTS = 10
 MAX_OVERDUE_INVOICES = 5
-MAX_OPEN_ASKS = 10
+MAX_OPEN_ASKS = OPEN_ASKS_SHOWN
 MAX_MEETINGS = 200
 DAYS = 2
 # Free text travels as an excerpt with a link to the whole (read with signal), so the pack is
@@ -133,13 +134,8 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
                 "currency": invoice.currency,
             }
         )
-    open_asks = _first_of_each(
-        Ask.objects.filter(customer_id__in=ids, answered_at__isnull=True),
-        ("due_on", "id"),
-        MAX_OPEN_ASKS,
-    )
-    for ask in open_asks.only("customer_id", "kind", "text", "due_on", "owner_id", "value"):
-        accounts[ask.customer_id]["open_asks"].append(
+    for customer_id, asks in open_asks_of(ids, per_customer=MAX_OPEN_ASKS).items():
+        accounts[customer_id]["open_asks"] = [
             {
                 "id": ask.pk,
                 "kind": ask.kind,
@@ -148,7 +144,8 @@ def field_pack(user: User, *, now: dt.datetime) -> dict:
                 "owner": ask.owner_id,
                 "value": ask.value,
             }
-        )
+            for ask in asks
+        ]
     for meeting in meetings:
         # The serializer reads these: the pack carries excerpts (docs/offline.md).
         meeting.notes, meeting.notes_truncated = excerpt(meeting.notes_start, EXCERPT_CHARS)

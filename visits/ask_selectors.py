@@ -12,8 +12,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Window,
 )
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.functions import RowNumber, TruncDate, TruncMonth
 
 from accounts.models import Role, User
 from accounts.selectors import territory_children
@@ -67,12 +68,20 @@ def customer_asks(customer: Customer) -> QuerySet[Ask]:
     )
 
 
-def open_asks_of(customer_ids) -> dict[int, list[Ask]]:
-    """Each account's open asks, soonest due first (for the brief and the field pack)."""
+# A brief shows at most this many of an account's open asks (the list has them all).
+OPEN_ASKS_SHOWN = 10
+
+
+def open_asks_of(customer_ids, *, per_customer: int = OPEN_ASKS_SHOWN) -> dict[int, list[Ask]]:
+    """Each account's first `per_customer` open asks, soonest due first, ranked in the database
+    (for the meeting's brief, the morning e-mail and the field pack)."""
     by_customer: dict[int, list[Ask]] = {}
+    rank = Window(RowNumber(), partition_by=F("customer_id"), order_by=[F("due_on"), F("id")])
     rows = (
         Ask.objects.filter(customer_id__in=customer_ids, answered_at__isnull=True)
         .select_related("owner")
+        .annotate(rank=rank)
+        .filter(rank__lte=per_customer)
         .order_by("due_on", "id")
     )
     for ask in rows:

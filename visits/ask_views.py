@@ -53,7 +53,7 @@ def ask_new(request: HtmxHttpRequest) -> HttpResponse:
                 add_service_error(form, error)
             else:
                 messages.success(request, f"Ask recorded for {customer.name}.")
-                return redirect(f"{customer.get_absolute_url()}#asks")
+                return redirect(f"{customer.get_absolute_url()}?tab=asks")
     return render(request, "visits/ask_new.html", {"form": form, "customer": customer})
 
 
@@ -106,7 +106,7 @@ def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             add_service_error(form, error)
         else:
             messages.success(request, f"Quote {data['outcome']}: {ask.text}")
-            return redirect(ask.customer.get_absolute_url() + "#asks")
+            return redirect(ask.customer.get_absolute_url() + "?tab=asks")
     return render(
         request,
         "visits/ask_answer.html",

@@ -14,7 +14,7 @@ from health.models import AccountFlag, AccountMetrics, FlagKind
 from health.selectors import consistency_by_month, flag_explanation
 from health.services import accounts_refresh
 from tests.factories import CustomerFactory, PlannedVisitFactory, UserFactory, VisitFactory
-from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list
+from visits.ask_selectors import ask_figures, ask_owner_choices, asks_list, open_asks_of
 from visits.ask_services import AskInput, ask_answer, ask_decide, asks_record
 from visits.models import Ask, AskKind, AskPolicy, QuoteOutcome, Visit
 from visits.selectors import cadence_gaps_ahead
@@ -433,3 +433,19 @@ def test_consistency_by_month_counts_each_gap_in_the_month_it_ends(world):
     metrics = AccountMetrics.objects.get(customer=world.north_customer)
     assert sum(m["intervals"] for m in trend) == metrics.intervals
     assert sum(m["on_cadence"] for m in trend) == metrics.intervals_on_cadence
+
+
+def test_a_brief_shows_at_most_ten_open_asks_soonest_first(client, world):
+    today = timezone.localdate()
+    for n in range(12):
+        _ask(world, text=f"ask number {n:02}", due_on=today + dt.timedelta(days=n))
+    meeting = PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=world.rep_north,
+        scheduled_start=timezone.now() + dt.timedelta(days=1),
+    )
+    client.force_login(world.rep_north)
+    brief = client.get(reverse("visits:detail", args=[meeting.pk])).text
+    assert "ask number 09" in brief and "ask number 10" not in brief
+    shown = open_asks_of([world.north_customer.pk])[world.north_customer.pk]
+    assert [ask.text for ask in shown] == [f"ask number {n:02}" for n in range(10)]

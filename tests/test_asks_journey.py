@@ -1,0 +1,83 @@
+"""The asks, reminders and listening pages walked in a browser as their users would, at 375 px
+and on the desktop: empty and nonsense submissions keep what was typed and show the first
+error, htmx swaps survive Back, Forward and reload, and the console stays clean (the page
+fixtures fail on any console error, CSP violation or 5xx)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import browser_login
+from visits.ask_services import AskInput, asks_record
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("viewport", ["phone_page", "desktop_page"])
+def test_a_rep_records_filters_and_answers_asks(live_server, world, viewport, request):
+    page = request.getfixturevalue(viewport)
+    (ask,) = asks_record(
+        user=world.rep_north,
+        customer=world.north_customer,
+        asks=[AskInput(kind="complaint", text="Crates arrived wet")],
+    )
+    browser_login(page, live_server, "rep-north")
+
+    page.goto(f"{live_server.url}/asks/new/?customer={world.north_customer.pk}")
+    page.get_by_role("button", name="Record ask").click()
+    expect(page.get_by_text("Say what the customer asked for.")).to_be_in_viewport()
+    page.get_by_label("What they asked for").fill("A price for 40 pallets")
+    page.get_by_label("Value (a quote)").fill("-5")
+    page.get_by_role("button", name="Record ask").click()
+    expect(page.get_by_label("What they asked for")).to_have_value("A price for 40 pallets")
+    expect(page.locator(".has-error").first).to_be_in_viewport()
+    page.get_by_label("Kind").select_option("price")
+    page.get_by_label("Value (a quote)").fill("1200")
+    page.get_by_role("button", name="Record ask").click()
+    expect(page.locator("#tab-content, main").first).to_contain_text("A price for 40 pallets")
+
+    page.goto(f"{live_server.url}/asks/")
+    page.locator("select[name=kind]").select_option("complaint")
+    expect(page.locator("#results")).to_contain_text("Crates arrived wet")
+    expect(page.locator("#results")).not_to_contain_text("A price for 40 pallets")
+    page.go_back()
+    expect(page.locator("#results")).to_contain_text("A price for 40 pallets")
+    page.go_forward()
+    expect(page.locator("#results")).not_to_contain_text("A price for 40 pallets")
+    page.reload()
+    expect(page.locator("#results")).to_contain_text("Crates arrived wet")
+
+    page.goto(f"{live_server.url}/asks/{ask.pk}/")
+    page.get_by_role("button", name="Save answer").click()
+    expect(page.locator(".has-error").first).to_be_in_viewport()
+    page.get_by_label("What was done").select_option("case")
+    page.get_by_label("Details").fill("Case opened with the carrier")
+    page.get_by_role("button", name="Save answer").click()
+    expect(page.get_by_text("Answered: Crates arrived wet")).to_be_visible()
+
+    page.goto(f"{live_server.url}/account/reminders/")
+    page.get_by_label("calendar alarm (minutes before a meeting)").fill("-3")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".has-error").first).to_be_in_viewport()
+    page.get_by_label("calendar alarm (minutes before a meeting)").fill("15")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Reminders saved.")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", ["phone_page", "desktop_page"])
+def test_a_manager_reads_the_listening_page(live_server, world, viewport, request):
+    page = request.getfixturevalue(viewport)
+    asks_record(
+        user=world.rep_north,
+        customer=world.north_customer,
+        asks=[AskInput(kind="product", text="Samples")],
+    )
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/listening/?period=this_month")
+    expect(page.locator("#figures")).to_contain_text("Product or quote")
+    page.locator("select[name=period]").select_option("custom")
+    page.locator("input[name=start]").fill("nonsense")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#figures")).to_be_visible()
+    page.go_back()
+    page.reload()
+    expect(page.locator("#figures")).to_contain_text("Product or quote")
