@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -111,10 +112,17 @@ def _salespeople_lines(people: list[User], day: dt.date, zone) -> dict[int, list
         .order_by("follow_up_on", "id"),
         "salesperson_id",
     )
+    # Overdue asks pile up: each person's first LISTED, with how many there are in all.
+    owner = {"partition_by": F("owner_id")}
     asks = _by_person(
         Ask.objects.filter(owner__in=ids, answered_at__isnull=True, due_on__lte=day)
         .select_related("customer")
         .only("owner_id", "text", "due_on", "customer__name")
+        .annotate(
+            rank=Window(RowNumber(), order_by=[F("due_on"), F("id")], **owner),
+            total=Window(Count("id"), **owner),
+        )
+        .filter(rank__lte=LISTED)
         .order_by("due_on", "id"),
         "owner_id",
     )
@@ -151,9 +159,9 @@ def _salespeople_lines(people: list[User], day: dt.date, zone) -> dict[int, list
                 "Asks due",
                 [
                     f"{ask.customer.name}: {ask.text} (due {ask.due_on:%d %b})"
-                    for ask in asks.get(pk, [])[:LISTED]
+                    for ask in asks.get(pk, [])
                 ],
-                len(asks.get(pk, [])),
+                asks[pk][0].total if asks.get(pk) else 0,
             ),
             *_listed(
                 "Passing their cadence this week, nothing planned",

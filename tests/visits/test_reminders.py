@@ -269,3 +269,16 @@ def test_a_pass_costs_the_same_queries_for_two_salespeople_or_twelve(
     User.objects.filter(username__startswith=f"rep-{day}-2-").update(morning_email=False)
     with django_assert_num_queries(len(few.captured_queries)):
         assert reminders_send(at=_at(day, 8)).sent == 12
+
+
+def test_the_email_lists_the_first_asks_due_and_counts_them_all(rep_day):
+    rep, day, _ = rep_day
+    for n in range(20):
+        asks_record(
+            user=rep,
+            customer=rep_day[2].customer,
+            asks=[AskInput(kind="other", text=f"old ask {n:02}", due_on=day)],
+        )
+    _, body = morning_email(rep, day=day)
+    assert "Asks due (21)" in body and "  … and 6 more" in body
+    assert body.count("(due ") == 15
