@@ -79,5 +79,7 @@ def test_a_manager_reads_the_listening_page(live_server, world, viewport, reques
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#figures")).to_be_visible()
     page.go_back()
+    expect(page.get_by_role("heading", name="What customers ask for")).to_be_visible()
+    page.go_forward()
     page.reload()
-    expect(page.locator("#figures")).to_contain_text("Product or quote")
+    expect(page.get_by_role("heading", name="What customers ask for")).to_be_visible()
