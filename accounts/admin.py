@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import Territory, User
+from accounts.models import PushSubscription, Territory, User
 from accounts.services import user_save
 
 
@@ -30,3 +30,21 @@ class TerritoryAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_filter = ("parent",)
     filter_horizontal = ("managers", "members")
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Devices with notifications on: an admin may remove one (a lost phone), never add or
+    edit one (only the device's browser can subscribe) nor read its keys."""
+
+    list_display = ("user", "device", "created_at", "last_sent_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "device")
+    fields = ("user", "device", "created_at", "last_sent_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

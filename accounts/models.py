@@ -83,6 +83,11 @@ class User(AbstractUser):
         "follow-up dates in the calendar", default=True, db_default=True
     )
     morning_email = models.BooleanField("morning e-mail", default=True, db_default=True)
+    # Web Push to the devices the user turned notifications on for (PushSubscription): a
+    # meeting coming (alarm_minutes before), follow-ups and asks due.
+    push_reminders = models.BooleanField(
+        "notifications on my devices", default=True, db_default=True
+    )
     # Set by the person's manager (the dashboard): the share of gaps between contacts within
     # the accounts' cadence they aim for; empty: CADENCE_CONSISTENCY_TARGET.
     consistency_target = models.PositiveSmallIntegerField(
@@ -125,6 +130,23 @@ class User(AbstractUser):
         if self.is_inside_sales:
             return reverse("visits:calls")
         return reverse("visits:schedule")
+
+
+class PushSubscription(models.Model):
+    """One device (a browser's push subscription) where the user turned notifications on. The
+    push service gives the endpoint and the keys the payload is encrypted for; a push it
+    answers 404/410 removes the row (the device unsubscribed or the browser was reset)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=50)
+    device = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.device or 'a device'}"
 
 
 class Territory(models.Model):

@@ -38,16 +38,22 @@ def user_home_base_set(*, user: User, label: str, latitude: float, longitude: fl
     return user
 
 
-REMINDER_FIELDS = ("alarm_minutes", "calendar_follow_ups", "morning_email")
+REMINDER_FIELDS = ("alarm_minutes", "calendar_follow_ups", "morning_email", "push_reminders")
 
 
 def user_reminders_set(
-    *, user: User, alarm_minutes: int, calendar_follow_ups: bool, morning_email: bool
+    *,
+    user: User,
+    alarm_minutes: int,
+    calendar_follow_ups: bool,
+    morning_email: bool,
+    push_reminders: bool,
 ) -> User:
     """The user's own reminder switches (docs/user-guide.md, "Reminders")."""
     user.alarm_minutes = alarm_minutes
     user.calendar_follow_ups = calendar_follow_ups
     user.morning_email = morning_email
+    user.push_reminders = push_reminders
     user.full_clean(validate_unique=False, validate_constraints=False)
     user.save(update_fields=list(REMINDER_FIELDS))
     return user

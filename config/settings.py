@@ -377,6 +377,18 @@ SPECTACULAR_SETTINGS = {
 # The consistency a salesperson aims for unless their manager sets another (percent of gaps
 # between contacts within the account's cadence, over 12 months).
 CADENCE_CONSISTENCY_TARGET = int(os.environ.get("CADENCE_CONSISTENCY_TARGET", "80"))
+# Web Push (accounts.push): the VAPID private key (base64url, `manage.py vapid_key` makes one;
+# empty: notifications are off and the page says so), the contact push services may write to,
+# and the push services a device may subscribe through: host suffixes reached over https, or
+# an exact origin (tests use a local stand-in). Anything else is refused, so a subscription
+# can never make the server post to an address of the user's choosing.
+CADENCE_VAPID_PRIVATE_KEY = os.environ.get("CADENCE_VAPID_PRIVATE_KEY", "")
+CADENCE_VAPID_SUBJECT = os.environ.get("CADENCE_VAPID_SUBJECT", f"mailto:{DEFAULT_FROM_EMAIL}")
+CADENCE_PUSH_SERVICES = env_list(
+    "CADENCE_PUSH_SERVICES",
+    "fcm.googleapis.com,android.googleapis.com,push.services.mozilla.com,push.apple.com,"
+    "notify.windows.com",
+)
 CADENCE_API_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_API_REQUESTS_PER_MINUTE", "600"))
 # Seconds a webhook receiver has to answer one delivery (api.webhooks).
 # Wrong API tokens one address may send a minute before it is answered 429 (no lookup).

@@ -25,6 +25,7 @@ from core.sql import compose, identifier, joined, literal
 from crm.cadence import cadence_days
 from crm.models import Competitor, Contact, Customer, Invoice, SupportCase
 from demo.asks import seed_asks
+from demo.devices import seed_push_devices
 from demo.service_models import INSIDE_SALES, seed_service_models
 from demo.words import (
     CITIES,
@@ -263,6 +264,9 @@ def demo_data_seed(
                 f"ANALYZE {', '.join(m._meta.db_table for m, _ in COPY_COLUMNS.values())}"
             )
         report.counts["asks"] = seed_asks(today=today)
+        report.counts["push_devices"] = seed_push_devices(
+            people=[users[f"sales{i}"] for i in range(1, FIXED_REPS + 1)], seed=seed
+        )
         customer_cadence_refresh()
         health_refresh_everything(as_of=today)
         report.counts |= seed_service_models(

@@ -6,6 +6,7 @@ fixtures fail on any console error, CSP violation or 5xx)."""
 import pytest
 from playwright.sync_api import expect
 
+from accounts.push import vapid_key_new
 from tests.conftest import browser_login
 from visits.ask_services import AskInput, asks_record
 
@@ -83,3 +84,21 @@ def test_a_manager_reads_the_listening_page(live_server, world, viewport, reques
     page.go_forward()
     page.reload()
     expect(page.get_by_role("heading", name="What customers ask for")).to_be_visible()
+
+
+def test_a_rep_turns_notifications_on_where_the_browser_allows(
+    live_server, world, desktop_page, settings
+):
+    """The page finds the worker and the push manager, asks for permission and says what
+    happened. Headless Chromium has no push service to reach, so subscribing fails there: the
+    page must say so in words, keep the button, and log no error."""
+    settings.CADENCE_VAPID_PRIVATE_KEY = vapid_key_new()
+    page = desktop_page
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}/account/reminders/")
+    status = page.locator("[data-push-status]")
+    expect(status).to_have_text("Notifications are off for this device.")
+    page.get_by_role("button", name="Turn on notifications here").click()
+    expect(status).to_contain_text("Notifications could not be turned on:")
+    expect(page.get_by_role("button", name="Turn on notifications here")).to_be_enabled()

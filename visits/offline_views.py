@@ -97,6 +97,7 @@ def service_worker(request: HtmxHttpRequest) -> HttpResponse:
         "offlinePage": reverse("visits:offline"),
         "assets": [static(name) for name in OFFLINE_ASSETS],
         "store": static("js/field-store.js"),
+        "icon": static("icons/cadence-192.png"),
     }
     response = render(
         request,

@@ -9,7 +9,9 @@ so a second worker or a restart never sends it twice; a send that fails gives th
 """
 
 import datetime as dt
+import functools
 import logging
+import operator
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,9 +21,11 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import PushSubscription, Role, User
+from accounts.push import push_send
 from core.bounds import single_line
 from crm.models import Customer
 from crm.selectors import customer_scope
@@ -340,4 +344,215 @@ def reminders_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> R
         result.empty,
         result.failed,
     )
+    return result
+
+
+PUSH = "push"
+
+
+@dataclass
+class Notification:
+    user_id: int
+    key: str
+    title: str
+    body: str
+    path: str
+
+
+def _meeting_notifications(people: dict[int, User], at: dt.datetime) -> list[Notification]:
+    """Meetings starting within each person's alarm minutes from `at` (not yet begun), with
+    the first thing the customer waits on. The key carries the start, so a meeting moved later
+    is announced again."""
+    lead = max((person.alarm_minutes for person in people.values()), default=0)
+    if not lead:
+        return []
+    meetings = [
+        visit
+        for visit in Visit.objects.filter(
+            salesperson__in=list(people),
+            status=VisitStatus.PLANNED,
+            scheduled_start__gt=at,
+            scheduled_start__lte=at + dt.timedelta(minutes=lead),
+        )
+        .select_related("customer")
+        .only("salesperson_id", "scheduled_start", "purpose", "customer__name")
+        .order_by("scheduled_start", "id")
+        if visit.scheduled_start - at
+        <= dt.timedelta(minutes=people[visit.salesperson_id].alarm_minutes)
+    ]
+    waiting = open_asks_of({visit.customer_id for visit in meetings}, per_customer=1)
+    notifications = []
+    for visit in meetings:
+        person = people[visit.salesperson_id]
+        minutes = round((visit.scheduled_start - at).total_seconds() / 60)
+        lines = [f"{visit.scheduled_start.astimezone(_zone(person)):%H:%M}"]
+        if visit.purpose:
+            lines[0] += f" · {visit.purpose}"
+        if asks := waiting.get(visit.customer_id):
+            lines.append(f"Waiting on: {asks[0].text}")
+        notifications.append(
+            Notification(
+                person.pk,
+                f"meeting:{visit.pk}:{visit.scheduled_start:%Y%m%dT%H%M}",
+                f"Meeting with {visit.customer.name} in {minutes} min",
+                "\n".join(lines),
+                reverse("visits:detail", args=[visit.pk]),
+            )
+        )
+    return notifications
+
+
+def _due_notifications(people: dict[int, User], at: dt.datetime) -> list[Notification]:
+    """After each person's morning: follow-ups due today and asks due today or that fell due
+    yesterday unanswered (overdue), each announced once; at most LISTED of a kind a day."""
+    days = {
+        pk: at.astimezone(_zone(person)).date()
+        for pk, person in people.items()
+        if at.astimezone(_zone(person)).time() >= MORNING_AT
+    }
+    if not days:
+        return []
+    earliest, latest = min(days.values()), max(days.values())
+    notifications = []
+    follow_ups = (
+        Visit.objects.filter(
+            salesperson__in=list(days),
+            status=VisitStatus.DONE,
+            follow_up_on__gte=earliest,
+            follow_up_on__lte=latest,
+        )
+        .select_related("customer")
+        .only("salesperson_id", "follow_up_on", "next_step", "customer_id", "customer__name")
+        .order_by("follow_up_on", "id")
+    )
+    counted: dict[tuple[int, str], int] = defaultdict(int)
+
+    def add(person_id: int, kind: str, notification: Notification) -> None:
+        counted[person_id, kind] += 1
+        if counted[person_id, kind] <= LISTED:
+            notifications.append(notification)
+
+    for visit in follow_ups:
+        if visit.follow_up_on == days[visit.salesperson_id]:
+            add(
+                visit.salesperson_id,
+                "follow-up",
+                Notification(
+                    visit.salesperson_id,
+                    f"follow-up:{visit.pk}",
+                    f"Follow-up due: {visit.customer.name}",
+                    visit.next_step or "Follow-up asked for at the last visit.",
+                    reverse("crm:customer_detail", args=[visit.customer_id]),
+                ),
+            )
+    asks = (
+        Ask.objects.filter(
+            owner__in=list(days),
+            answered_at__isnull=True,
+            due_on__gte=earliest - dt.timedelta(days=1),
+            due_on__lte=latest,
+        )
+        .select_related("customer")
+        .only("owner_id", "text", "due_on", "customer_id", "customer__name")
+        .order_by("due_on", "id")
+    )
+    for ask in asks:
+        today = days[ask.owner_id]
+        if ask.due_on == today:
+            state, title = "due", f"Ask due today: {ask.customer.name}"
+        elif ask.due_on == today - dt.timedelta(days=1):
+            state, title = "overdue", f"Ask overdue: {ask.customer.name}"
+        else:
+            continue
+        add(
+            ask.owner_id,
+            "ask",
+            Notification(
+                ask.owner_id,
+                f"ask-{state}:{ask.pk}",
+                title,
+                ask.text,
+                reverse("asks:answer", args=[ask.pk]),
+            ),
+        )
+    return notifications
+
+
+_CLAIM_KEYS = """
+INSERT INTO visits_remindersent (user_id, kind, key, sent_at, empty)
+SELECT claimed.user_id, %(kind)s, claimed.key, %(now)s, false
+FROM unnest(%(users)s::bigint[], %(keys)s::text[]) AS claimed (user_id, key)
+ON CONFLICT (user_id, kind, key) DO NOTHING
+RETURNING user_id, key
+"""
+
+
+def pushes_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> ReminderPass:
+    """One pass of Web Push reminders to the devices of every user who has them on: a meeting
+    within their alarm minutes, follow-ups and asks due. Each is claimed (ReminderSent) before
+    it goes out, so it is never sent twice; one no device took is given back."""
+    at = at or timezone.now()
+    result = ReminderPass()
+    if not settings.CADENCE_VAPID_PRIVATE_KEY:
+        return result
+    people = {
+        person.pk: person
+        for person in User.objects.filter(
+            is_active=True, push_reminders=True, push_subscriptions__isnull=False
+        ).distinct()
+    }
+    if not people:
+        return result
+    notifications = _meeting_notifications(people, at) + _due_notifications(people, at)
+    done = set(
+        ReminderSent.objects.filter(
+            kind=PUSH,
+            user_id__in={n.user_id for n in notifications},
+            key__in={n.key for n in notifications},
+        ).values_list("user_id", "key")
+    )
+    due = [n for n in notifications if (n.user_id, n.key) not in done]
+    result.due = len(due)
+    if dry_run or not due:
+        result.sent = len(due) if dry_run else 0
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_KEYS,
+            {
+                "kind": PUSH,
+                "now": timezone.now(),
+                "users": [n.user_id for n in due],
+                "keys": [n.key for n in due],
+            },
+        )
+        claimed = set(cursor.fetchall())
+    result.claimed = len(claimed)
+    devices = _by_person(
+        PushSubscription.objects.filter(user_id__in={user_id for user_id, _ in claimed}),
+        "user_id",
+    )
+    given_back = []
+    for notification in due:
+        if (notification.user_id, notification.key) not in claimed:
+            continue
+        sent = push_send(
+            devices.get(notification.user_id, []),
+            title=notification.title,
+            body=notification.body,
+            url=notification.path,
+            tag=notification.key,
+        )
+        if sent.delivered:
+            result.sent += 1
+        else:
+            result.failed += 1
+            if sent.failed:
+                given_back.append(Q(user_id=notification.user_id, key=notification.key))
+    if given_back:
+        # No device took it and one may yet: the next pass tries again.
+        ReminderSent.objects.filter(kind=PUSH).filter(
+            functools.reduce(operator.or_, given_back)
+        ).delete()
+    logger.info("pushes_send due=%d sent=%d failed=%d", result.due, result.sent, result.failed)
     return result

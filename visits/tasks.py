@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from visits.ask_services import asks_overdue_announce
-from visits.reminders import reminders_send
+from visits.reminders import pushes_send, reminders_send
 from visits.services import customer_cadence_refresh
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,11 @@ def customers_refresh_cadence() -> int:
 
 @shared_task(soft_time_limit=4 * 60, time_limit=5 * 60, expires=5 * 60)
 def reminders_send_task() -> int:
-    """Every 5 minutes: the morning e-mails whose morning has come (each user's time zone),
-    each once. Returns how many went out."""
-    return reminders_send().sent
+    """Every 5 minutes: the morning e-mails whose morning has come (each user's time zone) and
+    the notifications to devices (meetings coming, follow-ups and asks due), each once.
+    Returns how many went out."""
+    at = timezone.now()
+    return reminders_send(at=at).sent + pushes_send(at=at).sent
 
 
 @shared_task(soft_time_limit=4 * 60, time_limit=5 * 60, expires=60 * 60)

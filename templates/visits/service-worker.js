@@ -62,3 +62,35 @@ self.addEventListener("sync", (event) => {
     event.waitUntil(CadenceField.flush());
   }
 });
+
+// Reminders pushed by the server (accounts.push): a meeting coming, a follow-up or an ask due.
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch (error) {
+    message = { body: event.data ? event.data.text() : "" };
+  }
+  event.waitUntil(
+    self.registration.showNotification(message.title || "Cadence", {
+      body: message.body || "",
+      tag: message.tag || undefined,
+      data: { url: message.url || "/" },
+      icon: CONFIG.icon,
+    }),
+  );
+});
+
+// Tapping a reminder opens what it is about: in a window of the app already open, else a new one.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL(event.notification.data?.url || "/", self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => "navigate" in client);
+      if (open) return open.navigate(target.href).then((client) => (client || open).focus());
+      return self.clients.openWindow(target.href);
+    }),
+  );
+});

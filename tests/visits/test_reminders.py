@@ -180,7 +180,10 @@ def test_the_command_runs_one_pass_and_refuses_a_bad_moment(rep_day):
     _, day, _ = rep_day
     out = io.StringIO()
     call_command("send_reminders", "--at", f"{day}T08:00+00:00", "--dry-run", stdout=out)
-    assert out.getvalue().strip() == "1 due, would send 1"
+    assert out.getvalue().splitlines() == [
+        "Morning e-mails: 1 due, would send 1",
+        "Notifications: 0 due, would send 0",
+    ]
     assert mail.outbox == [] and not ReminderSent.objects.exists()
     call_command("send_reminders", "--at", f"{day}T08:00+00:00", stdout=out)
     assert len(mail.outbox) == 1

@@ -2,13 +2,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from visits.reminders import reminders_send
+from visits.reminders import pushes_send, reminders_send
 
 
 class Command(BaseCommand):
     help = (
         "One pass of the reminders (what the beat runs every 5 minutes): each user's morning "
-        "e-mail once their morning has come, never twice."
+        "e-mail once their morning has come, and the notifications to their devices, never twice."
     )
 
     def add_arguments(self, parser) -> None:
@@ -35,6 +35,11 @@ class Command(BaseCommand):
         result = reminders_send(at=moment, dry_run=dry_run)
         verb = "would send" if dry_run else "sent"
         self.stdout.write(
-            f"{result.due} due, {verb} {result.sent}"
+            f"Morning e-mails: {result.due} due, {verb} {result.sent}"
             + ("" if dry_run else f", {result.empty} with nothing to say, {result.failed} failed")
+        )
+        pushed = pushes_send(at=moment, dry_run=dry_run)
+        self.stdout.write(
+            f"Notifications: {pushed.due} due, {verb} {pushed.sent}"
+            + ("" if dry_run else f", {pushed.failed} reached no device")
         )

@@ -1,0 +1,159 @@
+"""Web Push to the devices where a user turned notifications on (RFC 8030, 8291, 8292).
+
+pywebpush encrypts each payload for the device's keys (aes128gcm) and signs a VAPID token with
+CADENCE_VAPID_PRIVATE_KEY; the public key the browser subscribes with is derived from it, so
+the two can never disagree. A push the service answers 404 or 410 removes the subscription.
+"""
+
+import base64
+import functools
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush
+
+from accounts.models import PushSubscription, User
+
+logger = logging.getLogger(__name__)
+# Seconds a push service has to accept one message; a pass sends to hundreds of devices.
+PUSH_TIMEOUT = 5
+# A reminder is worth nothing after its moment: the push service drops it after this long.
+PUSH_TTL = 6 * 3600
+GONE = (404, 410)
+MAX_TITLE = 120
+MAX_BODY = 300
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def vapid_key_new() -> str:
+    """A new VAPID private key, base64url, for CADENCE_VAPID_PRIVATE_KEY."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _b64(key.private_numbers().private_value.to_bytes(32, "big"))
+
+
+@functools.cache
+def _vapid(private_key: str) -> tuple[Vapid, str]:
+    vapid = Vapid.from_string(private_key=private_key)
+    public = vapid.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return vapid, _b64(public)
+
+
+def vapid_public_key() -> str | None:
+    """What the browser subscribes with (applicationServerKey); None: push is not set up."""
+    if not settings.CADENCE_VAPID_PRIVATE_KEY:
+        return None
+    return _vapid(settings.CADENCE_VAPID_PRIVATE_KEY)[1]
+
+
+def push_service_allowed(endpoint: str) -> bool:
+    """Whether `endpoint` belongs to a push service of CADENCE_PUSH_SERVICES."""
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return False
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    for service in settings.CADENCE_PUSH_SERVICES:
+        service = service.lower().rstrip("/")
+        if "://" in service:
+            if origin == service:
+                return True
+        elif parts.scheme == "https" and (host == service or host.endswith("." + service)):
+            return True
+    return False
+
+
+def _key(text: str, size: int, name: str) -> str:
+    try:
+        raw = _unb64(text.strip())
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) != size:
+        raise ValidationError(f"The device's {name} key is not a valid push key.")
+    return text.strip()
+
+
+def push_subscription_save(
+    *, user: User, endpoint: str, p256dh: str, auth: str, device: str = ""
+) -> PushSubscription:
+    """Turn notifications on for one device (the same endpoint again updates its keys and
+    owner: a shared phone follows whoever signed in last)."""
+    endpoint = (endpoint or "").strip()
+    if len(endpoint) > 1000 or not push_service_allowed(endpoint):
+        raise ValidationError("This browser's push service is not one Cadence sends to.")
+    keys = {"p256dh": _key(p256dh or "", 65, "encryption"), "auth": _key(auth or "", 16, "auth")}
+    subscription, _ = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={"user": user, "device": " ".join((device or "").split())[:200], **keys},
+    )
+    return subscription
+
+
+def push_subscription_remove(*, user: User, endpoint: str) -> int:
+    return PushSubscription.objects.filter(user=user, endpoint=(endpoint or "").strip()).delete()[0]
+
+
+@dataclass
+class PushResult:
+    delivered: int = 0
+    gone: int = 0
+    failed: int = 0
+
+
+def push_send(subscriptions: list[PushSubscription], *, title: str, body: str, url: str, tag: str):
+    """Send one notification to each device; returns a PushResult. Tapping it opens `url`; a
+    newer notification with the same `tag` replaces it on the device."""
+    result = PushResult()
+    if not settings.CADENCE_VAPID_PRIVATE_KEY or not subscriptions:
+        return result
+    vapid, _ = _vapid(settings.CADENCE_VAPID_PRIVATE_KEY)
+    payload = json.dumps(
+        {"title": title[:MAX_TITLE], "body": body[:MAX_BODY], "url": url, "tag": tag[:64]}
+    )
+    delivered, gone = [], []
+    for subscription in subscriptions:
+        try:
+            webpush(
+                {
+                    "endpoint": subscription.endpoint,
+                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                },
+                data=payload,
+                vapid_private_key=vapid,
+                vapid_claims={"sub": settings.CADENCE_VAPID_SUBJECT},
+                timeout=PUSH_TIMEOUT,
+                ttl=PUSH_TTL,
+            )
+            delivered.append(subscription.pk)
+        except WebPushException as error:
+            status = getattr(error.response, "status_code", None)
+            if status in GONE:
+                gone.append(subscription.pk)
+            else:
+                result.failed += 1
+                logger.warning("push to subscription %s failed: %s", subscription.pk, status)
+        except Exception as error:
+            result.failed += 1
+            logger.warning("push to subscription %s failed: %s", subscription.pk, type(error))
+    if delivered:
+        PushSubscription.objects.filter(pk__in=delivered).update(last_sent_at=timezone.now())
+    if gone:
+        PushSubscription.objects.filter(pk__in=gone).delete()
+    result.delivered, result.gone = len(delivered), len(gone)
+    return result
