@@ -30,7 +30,7 @@ from health.selectors import consistency_by_month, customer_health
 from health.services import flag_acknowledge
 from reports.forms import AcknowledgeForm
 from visits.ask_selectors import customer_asks
-from visits.selectors import customer_timeline, customer_upcoming
+from visits.selectors import customer_rhythm, customer_timeline, customer_upcoming
 
 TIMELINE_PAGE_SIZE = 10
 TAB_ROWS = 50
@@ -67,6 +67,7 @@ def _header_context(request: HtmxHttpRequest, customer: Customer) -> dict:
         "consistency_trend": consistency_by_month([customer.pk], today=today),
         "can_acknowledge": request.user.is_manager or request.user.is_cadence_admin,
         "upcoming": customer_upcoming(request.user, customer, now=timezone.now())[:3],
+        "rhythm": customer_rhythm(customer),
         "can_edit_account": bool(editable_customer_fields(request.user)),
     }
 

@@ -22,9 +22,11 @@ from visits.models import (
     AskKind,
     Outcome,
     QuoteOutcome,
+    Rhythm,
     Visit,
     VisitKind,
 )
+from visits.rhythms import MAX_SERIES_MEETINGS
 from visits.services import default_meeting_kind, meeting_is_remote, validate_meeting_times
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -137,8 +139,14 @@ class PlanForm(CustomerContactsMixin, MeetingTimesForm):
             return None
 
 
+SERIES_SCOPES = [("this", "This meeting only"), ("following", "This and all following")]
+
+
 class RescheduleForm(MeetingTimesForm):
-    pass
+    # Shown for a meeting of a booked series only; elsewhere it stays "this".
+    scope = forms.ChoiceField(
+        choices=SERIES_SCOPES, initial="this", required=False, widget=forms.RadioSelect
+    )
 
 
 class CancelForm(forms.Form):
@@ -146,6 +154,53 @@ class CancelForm(forms.Form):
         max_length=300,
         error_messages={"required": "Say why the meeting is cancelled."},
         validators=[validate_single_line],
+    )
+    scope = forms.ChoiceField(
+        choices=SERIES_SCOPES, initial="this", required=False, widget=forms.RadioSelect
+    )
+
+
+class RhythmForm(forms.ModelForm):
+    class Meta:
+        model = Rhythm
+        fields = [
+            "name",
+            "frequency",
+            "interval",
+            "ordinal",
+            "weekday",
+            "start_time",
+            "duration_minutes",
+            "kind",
+        ]
+        labels = {
+            "name": "What the meeting is",
+            "frequency": "Unit",
+            "ordinal": "Which week of the month",
+            "weekday": "Day",
+            "start_time": "Time",
+            "duration_minutes": "Minutes",
+        }
+        widgets = {"start_time": forms.TimeInput(attrs={"type": "time"})}
+
+
+class SeriesBookForm(forms.Form):
+    count = forms.IntegerField(
+        label="Meetings to book",
+        min_value=1,
+        max_value=MAX_SERIES_MEETINGS,
+        initial=4,
+        error_messages={
+            "min_value": f"Book between 1 and {MAX_SERIES_MEETINGS} meetings.",
+            "max_value": f"Book between 1 and {MAX_SERIES_MEETINGS} meetings.",
+        },
+    )
+    first = forms.DateField(
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The first meeting is the rhythm's next day from this date (default: tomorrow).",
+        validators=[validate_plausible_date],
     )
 
 

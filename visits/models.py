@@ -149,6 +149,17 @@ class Visit(models.Model):
     checked_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     # iCalendar SEQUENCE: bumped on every reschedule or cancellation so calendars apply it.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # One occurrence of a booked series (visits.rhythms): which, and when the series' rule
+    # put it (the feed's RECURRENCE-ID, kept when the meeting alone is moved).
+    series = models.ForeignKey(
+        "MeetingSeries",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="visits",
+        editable=False,
+    )
+    occurrence_start = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -221,6 +232,95 @@ class Visit(models.Model):
     @property
     def is_planned(self) -> bool:
         return self.status == VisitStatus.PLANNED
+
+
+class RhythmFrequency(models.TextChoices):
+    WEEKLY = "weekly", "Week"
+    MONTHLY = "monthly", "Month"
+
+
+class RhythmOrdinal(models.IntegerChoices):
+    FIRST = 1, "First"
+    SECOND = 2, "Second"
+    THIRD = 3, "Third"
+    FOURTH = 4, "Fourth"
+    LAST = -1, "Last"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class MeetingPattern(models.Model):
+    """When a recurring meeting falls: every `interval` weeks on `weekday`, or every
+    `interval` months on the `ordinal` `weekday` ("first Tuesday"), at `start_time` for
+    `duration_minutes`, in `time_zone` (wall-clock time kept across daylight saving)."""
+
+    frequency = models.CharField(
+        max_length=8, choices=RhythmFrequency.choices, default=RhythmFrequency.MONTHLY
+    )
+    interval = models.PositiveSmallIntegerField(
+        "every", default=3, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    ordinal = models.SmallIntegerField(
+        choices=RhythmOrdinal.choices, default=RhythmOrdinal.FIRST, help_text="Monthly only."
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.TUESDAY)
+    start_time = models.TimeField(default="10:00")
+    duration_minutes = models.PositiveSmallIntegerField(
+        "minutes", default=60, validators=[MinValueValidator(5), MaxValueValidator(8 * 60)]
+    )
+    kind = models.CharField(max_length=16, choices=VisitKind.choices, default=VisitKind.ON_SITE)
+    time_zone = models.CharField(max_length=64, default="UTC", editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Rhythm(MeetingPattern):
+    """The meeting rhythm agreed with a customer ("quarterly business review, first Tuesday,
+    10:00, 60 min, on site"). It sets the account's own cadence (the rule's first source), so
+    the tier's no longer applies; removing it gives back the cadence it replaced."""
+
+    customer = models.OneToOneField("crm.Customer", on_delete=models.CASCADE, related_name="rhythm")
+    name = models.CharField(
+        max_length=120, default="Business review", validators=[validate_single_line]
+    )
+    replaced_cadence_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    agreed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    agreed_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.name} with {self.customer_id}"
+
+
+class MeetingSeries(MeetingPattern):
+    """Meetings booked in one step from a rhythm: `count` occurrences from `first_start`. In
+    the calendar feed it is one event with an RRULE; a meeting moved alone is an exception
+    (RECURRENCE-ID), one cancelled an EXDATE. Moving or cancelling "this and all following"
+    ends this series before that meeting and starts another."""
+
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, related_name="+")
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField(max_length=120, validators=[validate_single_line])
+    first_start = models.DateTimeField()
+    count = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sequence = models.PositiveIntegerField(default=0, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.count} from {self.first_start:%Y-%m-%d}"
 
 
 class VisitAttendee(models.Model):

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hmac
+from collections.abc import Iterable
 
 from django.db.models import (
     BooleanField,
@@ -25,7 +26,15 @@ from accounts.selectors import territory_ids_managed_by
 from core.figures import with_account_figures
 from crm.models import Contact, Customer, CustomerStatus
 from crm.selectors import customers_visible_to, with_overdue
-from visits.models import ON_SITE_METRES, Visit, VisitAttendee, VisitKind, VisitStatus
+from visits.models import (
+    ON_SITE_METRES,
+    MeetingSeries,
+    Rhythm,
+    Visit,
+    VisitAttendee,
+    VisitKind,
+    VisitStatus,
+)
 
 FEED_DAYS_BACK = 30
 FEED_DAYS_AHEAD = 180
@@ -160,6 +169,44 @@ def feed_visits(user: User, *, now: dt.datetime) -> QuerySet[Visit]:
         .select_related("customer")
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))
         .order_by("scheduled_start", "id")
+    )
+
+
+def customer_rhythm(customer: Customer) -> Rhythm | None:
+    return Rhythm.objects.filter(customer=customer).select_related("agreed_by").first()
+
+
+def customer_series(customer: Customer) -> list[MeetingSeries]:
+    """The account's series still holding a meeting ahead, newest first, with their meetings."""
+    return list(
+        MeetingSeries.objects.filter(customer=customer, count__gt=0)
+        .filter(visits__status=VisitStatus.PLANNED, visits__scheduled_start__gte=timezone.now())
+        .distinct()
+        .select_related("salesperson")
+        .prefetch_related(
+            Prefetch("visits", queryset=Visit.objects.order_by("occurrence_start", "pk"))
+        )
+        .order_by("-created_at", "-pk")[:10]
+    )
+
+
+def feed_series(visits: Iterable[Visit]) -> QuerySet[MeetingSeries]:
+    """The booked series these meetings belong to, each with all its meetings (a series holds
+    at most visits.rhythms.MAX_SERIES_MEETINGS, a few more after a split)."""
+    return (
+        MeetingSeries.objects.filter(
+            pk__in={visit.series_id for visit in visits if visit.series_id}
+        )
+        .select_related("customer")
+        .prefetch_related(
+            Prefetch(
+                "visits",
+                queryset=Visit.objects.select_related("customer").prefetch_related(
+                    Prefetch("contacts", queryset=Contact.objects.order_by("name"))
+                ),
+            )
+        )
+        .order_by("first_start", "pk")
     )
 
 

@@ -259,13 +259,24 @@ def visit_reassign(*, visit: Visit, salesperson: User) -> Visit:
     before = visit.salesperson_id
     if salesperson.pk != before:
         _validate_day_room(salesperson.pk, visit.scheduled_start)
+        # Someone else's meeting now: no longer one of the series booked for the owner.
+        visit.series, visit.occurrence_start = None, None
     visit.salesperson = salesperson
     if visit.kind == VisitKind.ON_SITE and (
         visit.customer.is_remote or salesperson.is_inside_sales
     ):
         visit.kind = default_meeting_kind(visit.customer, salesperson)
     visit.sequence += 1
-    visit.save(update_fields=["salesperson", "kind", "sequence", "updated_at"])
+    visit.save(
+        update_fields=[
+            "salesperson",
+            "kind",
+            "series",
+            "occurrence_start",
+            "sequence",
+            "updated_at",
+        ]
+    )
     schedules_changed([before])
     _meeting_changed(customer=visit.customer, salesperson_id=salesperson.pk)
     return visit

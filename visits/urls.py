@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import field_views, offline_views, views
+from visits import field_views, offline_views, rhythm_views, views
 
 app_name = "visits"
 
@@ -25,5 +25,8 @@ urlpatterns = [
     path("manifest.webmanifest", offline_views.manifest, name="manifest"),
     path("sw.js", offline_views.service_worker, name="service_worker"),
     path("offline/", offline_views.offline, name="offline"),
+    path("rhythm/<int:pk>/", rhythm_views.rhythm, name="rhythm"),
+    path("rhythm/<int:pk>/end/", rhythm_views.rhythm_end, name="rhythm_end"),
+    path("rhythm/<int:pk>/book/", rhythm_views.book, name="series_book"),
     path("calendar/regenerate/", views.calendar_regenerate, name="calendar_regenerate"),
 ]

@@ -44,11 +44,13 @@ from visits.forms import (
     RescheduleForm,
 )
 from visits.models import ON_SITE_METRES, Visit, VisitStatus
+from visits.rhythms import pattern_describe, series_cancel_following, series_move_following
 from visits.selectors import (
     agenda,
     agenda_day_counts,
     cadence_gaps_ahead,
     feed_follow_ups,
+    feed_series,
     feed_user,
     feed_visits,
     visits_editable_by,
@@ -335,14 +337,25 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = RescheduleForm(request.POST)
         if form.is_valid():
+            following = visit.series_id and form.cleaned_data["scope"] == "following"
             try:
-                result = visit_reschedule(
-                    visit=visit, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
-                )
+                if following:
+                    moved = series_move_following(visit=visit, start=form.cleaned_data["start"])
+                else:
+                    result = visit_reschedule(
+                        visit=visit, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+                    )
             except ValidationError as error:
                 add_service_error(form, error, MEETING_FIELDS)
             else:
-                _announce(request, result, "moved to")
+                if following:
+                    messages.success(
+                        request,
+                        f"{moved.count} meetings with {visit.customer.name} moved: "
+                        f"{pattern_describe(moved)}.",
+                    )
+                else:
+                    _announce(request, result, "moved to")
                 return _saved(request, reverse("visits:schedule"))
     else:
         form = RescheduleForm(initial={"start": visit.scheduled_start, "end": visit.scheduled_end})
@@ -358,12 +371,21 @@ def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     visit = _editable_visit(request, pk)
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["reason"]
         try:
-            visit_cancel(visit=visit, reason=form.cleaned_data["reason"])
+            if visit.series_id and form.cleaned_data["scope"] == "following":
+                cancelled = series_cancel_following(visit=visit, reason=reason)
+            else:
+                cancelled = visit_cancel(visit=visit, reason=reason) and 1
         except ValidationError as error:
             add_service_error(form, error, {"cancel_reason": "reason"})
         else:
-            messages.success(request, f"Meeting with {visit.customer.name} cancelled.")
+            messages.success(
+                request,
+                f"Meeting with {visit.customer.name} cancelled."
+                if cancelled == 1
+                else f"{cancelled} meetings with {visit.customer.name} cancelled.",
+            )
             return _saved(request, reverse("visits:schedule"))
     return _form_response(
         request, "visits/cancel.html", {"form": form, "visit": visit, "next": _back_to(request, "")}
@@ -544,10 +566,12 @@ def calendar(request: HtmxHttpRequest, user_id: int, token: str) -> HttpResponse
     if over_limit(f"feed:{user.pk}:{feed}", limit=limit, window_seconds=60):
         return _too_many_requests()
     now = timezone.now()
+    visits = list(feed_visits(user, now=now))
     body = calendar_feed(
         user,
-        feed_visits(user, now=now),
+        visits,
         feed_follow_ups(user, today=timezone.localdate(now)) if user.calendar_follow_ups else (),
+        series=feed_series(visits),
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadence.ics"'

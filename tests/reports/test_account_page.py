@@ -110,8 +110,9 @@ def test_account_page_query_count_does_not_grow_with_visits(
     add_activity(3)
     # +1 since Dec 2026: the salesperson's territories, read as values (crm.selectors); +1:
     # the meetings they attend as a colleague (visits.selectors.attended_visit_ids); +1: the
-    # consistency by month (health.selectors.consistency_by_month).
-    with django_assert_num_queries(13) as small:
+    # consistency by month (health.selectors.consistency_by_month); +1: the agreed rhythm
+    # (visits.selectors.customer_rhythm).
+    with django_assert_num_queries(14) as small:
         client.get(account_url(customer))
     add_activity(30)
     with django_assert_num_queries(len(small.captured_queries)):
