@@ -26,6 +26,7 @@ from crm.cadence import cadence_days
 from crm.models import Competitor, Contact, Customer, Invoice, SupportCase
 from demo.asks import seed_asks
 from demo.devices import seed_push_devices
+from demo.rhythms import seed_rhythms
 from demo.service_models import INSIDE_SALES, seed_service_models
 from demo.words import (
     CITIES,
@@ -271,6 +272,9 @@ def demo_data_seed(
         health_refresh_everything(as_of=today)
         report.counts |= seed_service_models(
             users=users, today=today, password=make_password(DEMO_PASSWORD)
+        )
+        report.counts |= seed_rhythms(
+            people=[users[f"sales{i}"] for i in range(1, FIXED_REPS + 1)], today=today
         )
         # Partner and self-service accounts lost their visits from the hand-off on.
         report.counts["visits"] = Visit.objects.count()

@@ -7,12 +7,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from accounts.models import Role, Territory, User
+from accounts.models import PushSubscription, Role, Territory, User
 from crm.models import Contact, Customer, Invoice, SupportCase
 from demo.generator import demo_data_seed
 from demo.words import CITIES, TOWN_CENTRES
 from health.models import AccountFlag, AccountMetrics, FlagKind
-from visits.models import Ask, AskKind, Visit
+from visits.models import Ask, AskKind, Rhythm, Visit
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 6, 15)
@@ -84,6 +84,17 @@ def test_seed_creates_a_year_of_activity_for_each_customer():
     assert asks.filter(answered_at__isnull=True, due_on__gte=TODAY).exists()
     assert set(asks.exclude(outcome="").values_list("outcome", flat=True)) == {"won", "lost"}
     assert AccountFlag.objects.filter(kind=FlagKind.UNANSWERED_COMPLAINT).exists()
+    # Agreed rhythms drive their accounts' cadence; some are booked as series with an agenda;
+    # each fixed demo rep has a phone with notifications on.
+    assert report.counts["rhythms"] == Rhythm.objects.count() > 0
+    assert not Rhythm.objects.exclude(customer__cadence_days=91).exists()
+    series_meetings = Visit.objects.filter(series__isnull=False, status="planned")
+    assert (
+        series_meetings.count() == report.counts["series_meetings"] == 4 * report.counts["series"]
+    )
+    assert not series_meetings.filter(scheduled_start__date__lte=TODAY).exists()
+    assert not series_meetings.exclude(brief__startswith="Agenda").exists()
+    assert PushSubscription.objects.count() == report.counts["push_devices"] == 8
     # The id sequences continue after the seeded rows.
     new = Customer.objects.create(name="New", code="NEW-1", territory=Territory.objects.first())
     assert new.pk == 201
