@@ -16,5 +16,6 @@ urlpatterns = [
     path("outcomes/", handoff_views.outcomes_view, name="outcomes"),
     path("competitors/", handoff_views.competitors_view, name="competitors"),
     path("listening/", views.listening, name="listening"),
+    path("reps/<int:pk>/", views.rep, name="rep"),
     path("reps/<int:pk>/target/", views.consistency_target, name="consistency_target"),
 ]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,6 +38,7 @@ from health.cycles import (
     review_list,
 )
 from health.models import AccountFlag
+from health.selectors import consistency_by_month
 from reports.charts import monthly_trend, quadrant, whale_curve
 from reports.dashboard import (
     LIST_COUNTS,
@@ -61,7 +63,8 @@ from visits.ask_selectors import (
     asks_asked_between,
     asks_by_month_and_kind,
 )
-from visits.selectors import checked_in_shares, team_week
+from visits.models import Ask
+from visits.selectors import GAPS_AHEAD_DAYS, cadence_gaps_ahead, checked_in_shares, team_week
 
 LIST_PAGE_SIZE = 20
 
@@ -243,6 +246,53 @@ def consistency_target(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, " ".join(form.errors.get("target", ["Give a percentage."])))
     return redirect("manage:dashboard")
+
+
+REP_GAPS_SHOWN = 15
+
+
+@require_GET
+@role_required(Role.MANAGER, Role.ADMIN)
+def rep(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One salesperson as their manager manages them: consistency month by month over a year
+    against their target, how they answer what customers ask, and the gaps that will open in
+    the next 30 days given what they have planned."""
+    person = get_object_or_404(salespeople_visible_to(request.user), pk=pk)
+    today = timezone.localdate()
+    accounts = customers_visible_to(request.user).filter(owner=person)
+    trend = consistency_by_month(list(accounts.values_list("pk", flat=True)), today=today)
+    intervals = sum(month["intervals"] for month in trend)
+    kept = sum(month["on_cadence"] for month in trend)
+    target = person.consistency_target or settings.CADENCE_CONSISTENCY_TARGET
+    for month in trend:
+        month["below_target"] = month["share"] is not None and month["share"] < target
+    gaps = list(
+        cadence_gaps_ahead(request.user, today=today, owner=person).annotate(
+            total=Window(Count("id"))
+        )[:REP_GAPS_SHOWN]
+    )
+    year_ago = today.replace(day=1) - dt.timedelta(days=365)
+    return render(
+        request,
+        "reports/rep.html",
+        {
+            "person": person,
+            "trend": trend,
+            "intervals": intervals,
+            "kept": kept,
+            "share": round(100 * kept / intervals) if intervals else None,
+            "target": target,
+            "default_consistency_target": settings.CADENCE_CONSISTENCY_TARGET,
+            "asks": ask_figures(
+                Ask.objects.filter(
+                    owner=person, customer__in=accounts.values("pk"), asked_on__gte=year_ago
+                )
+            ),
+            "gaps": gaps,
+            "gaps_total": gaps[0].total if gaps else 0,
+            "gap_days": GAPS_AHEAD_DAYS,
+        },
+    )
 
 
 @require_GET

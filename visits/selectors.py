@@ -292,10 +292,13 @@ def who_to_visit(user: User, *, today: dt.date) -> QuerySet[Customer]:
 GAPS_AHEAD_DAYS = 30
 
 
-def cadence_gaps_ahead(user: User, *, today: dt.date) -> QuerySet[Customer]:
-    """The forecast of gaps: the user's active accounts whose next visit falls due in the next
-    GAPS_AHEAD_DAYS days with no meeting planned between today and that day, soonest first -
-    the gaps that will open given what is planned."""
+def cadence_gaps_ahead(
+    user: User, *, today: dt.date, owner: User | None = None
+) -> QuerySet[Customer]:
+    """The forecast of gaps: the active accounts `owner` (default: the user) owns that the
+    user sees, whose next visit falls due in the next GAPS_AHEAD_DAYS days with no meeting
+    planned between today and that day, soonest first - the gaps that will open given what
+    is planned."""
     start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
     planned_in_time = Visit.objects.filter(
         customer=OuterRef("pk"),
@@ -307,7 +310,7 @@ def cadence_gaps_ahead(user: User, *, today: dt.date) -> QuerySet[Customer]:
     return (
         customers_visible_to(user)
         .filter(
-            owner=user,
+            owner=owner or user,
             status=CustomerStatus.ACTIVE,
             next_visit_due__gte=today,
             next_visit_due__lte=today + dt.timedelta(days=GAPS_AHEAD_DAYS),
