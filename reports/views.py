@@ -62,8 +62,9 @@ from visits.ask_selectors import (
     ask_figures_by_owner,
     asks_asked_between,
     asks_by_month_and_kind,
+    asks_by_territory_and_kind,
 )
-from visits.models import Ask
+from visits.models import Ask, AskKind
 from visits.selectors import GAPS_AHEAD_DAYS, cadence_gaps_ahead, checked_in_shares, team_week
 
 LIST_PAGE_SIZE = 20
@@ -311,6 +312,8 @@ def listening(request: HtmxHttpRequest) -> HttpResponse:
         "totals": ask_figures(asks),
         "by_owner": ask_figures_by_owner(asks),
         "by_month": asks_by_month_and_kind(asks),
+        "by_territory": asks_by_territory_and_kind(asks),
+        "ask_kinds": AskKind.choices,
     }
     template = "reports/listening.html#figures" if request.htmx else "reports/listening.html"
     return render(request, template, context)

@@ -25,6 +25,9 @@ from tests.factories import (
     SupportCaseFactory,
     VisitFactory,
 )
+from visits.ask_services import AskInput, asks_record
+from visits.models import Rhythm
+from visits.rhythms import rhythm_set, series_book
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +246,63 @@ def test_the_offline_field_pack(client, world):
 
     small, large = before_and_after(pack, grow)
     assert small == large <= 14, (small, large)
+
+
+def _asks(world, n: int) -> None:
+    accounts(world, n, with_history=False)
+    for account in Customer.objects.filter(owner=world.rep_north).order_by("-pk")[:n]:
+        asks_record(
+            user=world.rep_north,
+            customer=account,
+            asks=[
+                AskInput(kind="price", text="A price"),
+                AskInput(kind="complaint", text="Late", due_on=timezone.localdate()),
+            ],
+        )
+
+
+@pytest.mark.parametrize("who", ["rep", "manager"])
+def test_asks_list_and_listening(client, world, who):
+    _asks(world, 1)
+    if who == "rep":
+        client.force_login(world.rep_north)
+        urls = [reverse("asks:list")]
+    else:
+        client.force_login(world.north_manager)
+        urls = [
+            reverse("asks:list") + "?scope=team&state=all",
+            reverse("manage:listening"),
+            reverse("manage:rep", args=[world.rep_north.pk]),
+        ]
+    for url in urls:
+
+        def page(url=url):
+            assert client.get(url).status_code == 200
+
+        small, large = before_and_after(page, lambda: _asks(world, 10))
+        assert small == large <= 20, (url, small, large)
+
+
+def test_calendar_feed_with_booked_series_and_the_rhythm_page(client, world):
+    def book(n: int) -> None:
+        accounts(world, n, with_history=False)
+        for account in Customer.objects.filter(owner=world.rep_north).order_by("-pk")[:n]:
+            rhythm_set(
+                user=world.rep_north,
+                customer=account,
+                rhythm=Rhythm(name="Review", interval=1, start_time=dt.time(9, 0)),
+            )
+            series_book(user=world.rep_north, customer=account, count=3)
+
+    book(1)
+    token = calendar_token_regenerate(user=world.rep_north)
+    feed_url = reverse("calendar_feed", args=[world.rep_north.pk, token])
+    rhythm_url = reverse("visits:rhythm", args=[world.north_customer.pk])
+    client.force_login(world.rep_north)
+
+    def both():
+        assert client.get(feed_url).status_code == 200
+        assert client.get(rhythm_url).status_code == 200
+
+    small, large = before_and_after(both, lambda: book(10))
+    assert small == large <= 20, (small, large)

@@ -169,3 +169,30 @@ def ask_owner_choices(customer: Customer) -> QuerySet[User]:
     people |= Q(role=Role.SALESPERSON, territories=customer.territory_id)
     people |= Q(pk=customer.owner_id)
     return User.objects.filter(people, is_active=True).distinct().order_by("first_name", "username")
+
+
+def asks_by_territory_and_kind(asks: QuerySet[Ask]) -> list[dict]:
+    """What customers ask for per territory: the asks of each kind, the accounts asking, the
+    territories with most asks first."""
+    rows = (
+        asks.order_by()
+        .values("customer__territory_id", "customer__territory__name", "kind")
+        .annotate(asks=Count("id"), accounts=Count("customer", distinct=True))
+    )
+    territories: dict[int, dict] = {}
+    for row in rows:
+        territory = territories.setdefault(
+            row["customer__territory_id"],
+            {"name": row["customer__territory__name"], "kinds": {}, "asks": 0},
+        )
+        territory["kinds"][row["kind"]] = row["asks"]
+        territory["asks"] += row["asks"]
+    accounts = dict(
+        asks.order_by()
+        .values_list("customer__territory_id")
+        .annotate(accounts=Count("customer", distinct=True))
+    )
+    for pk, territory in territories.items():
+        territory["accounts"] = accounts.get(pk, 0)
+        territory["by_kind"] = [territory["kinds"].get(kind, 0) for kind in AskKind.values]
+    return sorted(territories.values(), key=lambda t: (-t["asks"], t["name"]))

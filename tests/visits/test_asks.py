@@ -281,6 +281,15 @@ def test_the_listening_page_shows_each_owners_figures_in_the_managers_scope(clie
     assert page.context["totals"]["won_value"] == Decimal("300")
     assert [(row["kind"], row["asks"]) for row in page.context["by_month"]] == [("product", 1)]
     assert "Product or quote" in page.text
+    (north,) = page.context["by_territory"]
+    assert (north["name"], north["asks"], north["accounts"]) == ("North", 1, 1)
+    assert north["by_kind"] == [1 if kind == AskKind.PRODUCT else 0 for kind in AskKind.values]
+    client.force_login(world.admin)
+    everyone = client.get(reverse("manage:listening"), {"period": "this_month"})
+    assert [(t["name"], t["asks"]) for t in everyone.context["by_territory"]] == [
+        ("North", 1),
+        ("South", 1),
+    ]
     client.force_login(world.rep_north)
     assert client.get(reverse("manage:listening")).status_code == 404
 
