@@ -7,18 +7,25 @@ import json
 import re
 import struct
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.push import push_subscription_save, vapid_key_new
+from api.models import WebhookEvent
 from crm.models import SupportCase
 from health.models import AccountFlag
 from health.services import health_refresh_everything
-from tests.conftest import LEEDS, browser_login
+from tests import push_service
+from tests.api.test_webhooks import Receiver, hook, verified
+from tests.conftest import LEEDS, browser_login, start_worker, stop_worker
 from tests.factories import CustomerFactory, PlannedVisitFactory
-from visits.models import Ask, Visit, VisitStatus
+from visits.models import Ask, ReminderSent, Visit, VisitStatus
+from visits.reminders import morning_email
 from visits.services import customer_cadence_refresh, visit_cancel
+from visits.tasks import asks_overdue_task, reminders_send_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -473,10 +480,27 @@ def test_a_session_that_expired_takes_the_kept_accounts_off_the_phone(live_serve
     assert page.evaluate("async () => !!(await CadenceField.get('pack', 'current'))") is False
 
 
-def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(live_server, phone, world):
+def _zone_past_seven_today() -> str:
+    """A time zone (whole hours from UTC) where it is now past 07:00 on the server's date, so
+    the morning's reminders are due whenever the suite runs."""
+    now = timezone.now()
+    for hours in range(-12, 15):
+        zone = ZoneInfo(f"Etc/GMT{-hours:+d}" if hours else "UTC")
+        local = now.astimezone(zone)
+        if local.date() == timezone.localdate(now) and local.hour >= 8:
+            return zone.key
+    raise AssertionError("no such zone")
+
+
+@pytest.mark.worker
+def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(
+    live_server, phone, world, settings
+):
     """Two asks logged offline with the visit: after the sync they are on the account, the
     rep's list and the next meeting's brief; one is answered with a quote and won; the other
-    is a complaint left past its due date, which flags the account."""
+    is a complaint left past its due date, which flags the account, is announced by webhook,
+    and reaches the rep in the morning e-mail and on their phone; the manager's figures are
+    the hand-computed ones."""
     account = _overdue(world, "Harbour Hardware")
     meeting = PlannedVisitFactory(
         customer=account,
@@ -544,3 +568,54 @@ def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(live_se
     health_refresh_everything(as_of=timezone.localdate())
     page.goto(f"{live_server.url}{account.get_absolute_url()}")
     expect(page.locator(".health")).to_contain_text("complaint unanswered past the due date")
+
+    # The jobs that tell people, run by a real worker as the beat would: the hourly overdue
+    # announcement (webhook ask.overdue) and the five-minute reminders (the morning e-mail and
+    # a push to the rep's phone, through the push-service stand-in that decrypts it).
+    rep = world.rep_north
+    rep.email, rep.time_zone = "rep@example.com", _zone_past_seven_today()
+    rep.save()
+    service, push_server = push_service.start()
+    key = vapid_key_new()
+    phone = service.device("phone")
+    settings.CADENCE_PUSH_SERVICES = [service.origin]
+    push_subscription_save(user=rep, endpoint=phone.endpoint, **phone.keys)
+    receiver = Receiver()
+    webhook = hook(receiver.url, WebhookEvent.ASK_OVERDUE)
+    queue = f"test-asks-{time.monotonic_ns()}"
+    worker = start_worker(
+        queue, CADENCE_VAPID_PRIVATE_KEY=key, CADENCE_PUSH_SERVICES=service.origin
+    )
+    try:
+        asks_overdue_task.apply_async(queue=queue)
+        reminders_send_task.apply_async(queue=queue)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (receiver.received and service.received):
+            time.sleep(0.2)
+    finally:
+        stop_worker(worker)
+        receiver.close()
+        push_server.shutdown()
+        push_server.server_close()
+    (headers, body), *_ = receiver.received
+    assert verified(headers, body, webhook.secret)
+    announced = json.loads(body)
+    assert announced["event"] == "ask.overdue"
+    assert announced["data"]["ask"]["id"] == asks["complaint"].pk
+    assert [m["title"] for m in service.messages(phone)] == ["Ask overdue: Harbour Hardware"]
+    assert service.messages(phone)[0]["body"] == "Last delivery came a week late"
+    local_day = timezone.localtime(timezone=ZoneInfo(rep.time_zone)).date()
+    assert ReminderSent.objects.filter(
+        user=rep, kind="morning", key=local_day.isoformat(), empty=False
+    ).exists()
+    _, body = morning_email(rep, day=local_day)
+    assert "Asks due (1)" in body and "Harbour Hardware: Last delivery came a week late" in body
+
+    # The manager's figures, computed by hand: two asks, the quote answered the day it was
+    # asked (on time, 0 days), won at 2,400; the complaint unanswered.
+    page.context.clear_cookies()
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/listening/?period=this_month")
+    everyone = page.locator("#figures tfoot tr")
+    cells = [text.strip() for text in everyone.locator("th").all_inner_texts()]
+    assert cells == ["EVERYONE", "2", "1", "1", "0.0", "1", "2,400", "0", "—"], cells
