@@ -4,9 +4,11 @@ error, htmx swaps survive Back, Forward and reload, and the console stays clean 
 fixtures fail on any console error, CSP violation or 5xx)."""
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.push import vapid_key_new
+from health.services import health_refresh_everything
 from tests.conftest import browser_login
 from visits.ask_services import AskInput, asks_record
 
@@ -102,3 +104,51 @@ def test_a_rep_turns_notifications_on_where_the_browser_allows(
     page.get_by_role("button", name="Turn on notifications here").click()
     expect(status).to_contain_text("Notifications could not be turned on:")
     expect(page.get_by_role("button", name="Turn on notifications here")).to_be_enabled()
+
+
+@pytest.mark.parametrize("viewport", ["phone_page", "desktop_page"])
+def test_a_rep_agrees_a_rhythm_books_a_series_and_moves_all_following(
+    live_server, world, viewport, request
+):
+    page = request.getfixturevalue(viewport)
+    customer = world.north_customer
+    browser_login(page, live_server, "rep-north")
+    page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+    page.get_by_role("link", name="agree one").click()
+    page.get_by_label("What the meeting is").fill("Quarterly business review")
+    page.get_by_label("Every").fill("40")
+    page.get_by_role("button", name="Agree rhythm").click()
+    expect(page.locator(".has-error").first).to_be_in_viewport()
+    expect(page.get_by_label("What the meeting is")).to_have_value("Quarterly business review")
+    page.get_by_label("Every").fill("3")
+    page.get_by_label("Time").fill("10:00")
+    page.get_by_role("button", name="Agree rhythm").click()
+    expect(page.get_by_text("Rhythm agreed:")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Every 3 months, first Tuesday, 10:00")
+    page.get_by_label("Meetings to book").fill("3")
+    page.get_by_label("From").fill("2027-01-11")
+    page.get_by_role("button", name="Book meetings").click()
+    expect(page.get_by_text("3 meetings booked from Tue 02 Feb 2027")).to_be_visible()
+    if viewport == "phone_page":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    page.get_by_role("link", name="Tue 2 Feb 2027 10:00").click()
+    expect(page.locator("main")).to_contain_text("One of a booked series")
+    page.get_by_role("link", name="Move").first.click()
+    page.get_by_label("Start").fill("2027-02-03T11:00")
+    page.get_by_label("End").fill("2027-02-03T12:00")
+    page.get_by_label("This and all following").check()
+    page.get_by_role("button", name="Move meeting").click()
+    expect(page.get_by_text("3 meetings with Northern Mills moved")).to_be_visible()
+    page.goto(f"{live_server.url}/visits/rhythm/{customer.pk}/")
+    expect(page.locator("main")).to_contain_text("Wed 4 Aug 2027 11:00")
+
+    health_refresh_everything(as_of=timezone.localdate())
+    page.context.clear_cookies()
+    browser_login(page, live_server, "north-manager")
+    page.goto(f"{live_server.url}/manage/")
+    page.get_by_role("link", name="rep-north").click()
+    expect(page.get_by_role("heading", name="Consistency, 12 months")).to_be_visible()
+    expect(page.get_by_role("heading", name="Gaps ahead")).to_be_visible()
+    if viewport == "phone_page":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375

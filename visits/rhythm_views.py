@@ -23,7 +23,7 @@ from visits.rhythms import (
 from visits.selectors import customer_rhythm, customer_series
 
 
-def _page(request: HtmxHttpRequest, customer, form=None, book=None, status=200) -> HttpResponse:
+def _page(request: HtmxHttpRequest, customer, form=None, book=None) -> HttpResponse:
     rhythm = customer_rhythm(customer)
     return render(
         request,
@@ -37,7 +37,6 @@ def _page(request: HtmxHttpRequest, customer, form=None, book=None, status=200) 
             "series": customer_series(customer),
             "may_arrange": rhythm_may_arrange(request.user, customer),
         },
-        status=status,
     )
 
 
@@ -59,7 +58,7 @@ def rhythm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Rhythm agreed: the account's cadence now follows it.")
             return redirect("visits:rhythm", pk=customer.pk)
-    return _page(request, customer, form=form, status=422)
+    return _page(request, customer, form=form)
 
 
 @require_POST
@@ -104,4 +103,4 @@ def book(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 "each with the agenda of what is open.",
             )
             return redirect("visits:rhythm", pk=customer.pk)
-    return _page(request, customer, book=form, status=422)
+    return _page(request, customer, book=form)
