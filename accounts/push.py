@@ -9,9 +9,12 @@ import base64
 import functools
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
@@ -25,6 +28,8 @@ from accounts.models import PushSubscription, User
 logger = logging.getLogger(__name__)
 # Seconds a push service has to accept one message; a pass sends to hundreds of devices.
 PUSH_TIMEOUT = 5
+# Messages in flight at once: sending is waiting on push services, not work for this process.
+PUSH_THREADS = 16
 # A reminder is worth nothing after its moment: the push service drops it after this long.
 PUSH_TTL = 6 * 3600
 GONE = (404, 410)
@@ -116,44 +121,89 @@ class PushResult:
     failed: int = 0
 
 
-def push_send(subscriptions: list[PushSubscription], *, title: str, body: str, url: str, tag: str):
-    """Send one notification to each device; returns a PushResult. Tapping it opens `url`; a
-    newer notification with the same `tag` replaces it on the device."""
-    result = PushResult()
-    if not settings.CADENCE_VAPID_PRIVATE_KEY or not subscriptions:
-        return result
+@dataclass(frozen=True)
+class Push:
+    """One notification for the devices of one person."""
+
+    title: str
+    body: str
+    url: str
+    tag: str
+
+    def payload(self) -> str:
+        return json.dumps(
+            {
+                "title": self.title[:MAX_TITLE],
+                "body": self.body[:MAX_BODY],
+                "url": self.url,
+                "tag": self.tag[:64],
+            }
+        )
+
+
+_sessions = threading.local()
+
+
+def _deliver(subscription: PushSubscription, payload: str, vapid: Vapid) -> str:
+    """ "delivered", "gone" or "failed": one message to one device, over this thread's
+    keep-alive session."""
+    if not hasattr(_sessions, "session"):
+        _sessions.session = requests.Session()
+    try:
+        webpush(
+            {
+                "endpoint": subscription.endpoint,
+                "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+            },
+            data=payload,
+            vapid_private_key=vapid,
+            vapid_claims={"sub": settings.CADENCE_VAPID_SUBJECT},
+            timeout=PUSH_TIMEOUT,
+            ttl=PUSH_TTL,
+            requests_session=_sessions.session,
+        )
+    except WebPushException as error:
+        status = getattr(error.response, "status_code", None)
+        if status in GONE:
+            return "gone"
+        logger.warning("push to subscription %s failed: %s", subscription.pk, status)
+        return "failed"
+    except Exception as error:
+        logger.warning("push to subscription %s failed: %s", subscription.pk, type(error))
+        return "failed"
+    return "delivered"
+
+
+def push_send_many[Key](
+    pushes: list[tuple[Key, list[PushSubscription], Push]],
+) -> dict[Key, PushResult]:
+    """Send each push to each of its devices, PUSH_THREADS at a time (a push service answers in
+    tens to hundreds of milliseconds; a morning holds thousands); returns a PushResult per key.
+    Devices the service says are gone are removed; the others note when they were reached."""
+    results: dict[Key, PushResult] = {key: PushResult() for key, _, _ in pushes}
+    if not settings.CADENCE_VAPID_PRIVATE_KEY:
+        return results
     vapid, _ = _vapid(settings.CADENCE_VAPID_PRIVATE_KEY)
-    payload = json.dumps(
-        {"title": title[:MAX_TITLE], "body": body[:MAX_BODY], "url": url, "tag": tag[:64]}
-    )
-    delivered, gone = [], []
-    for subscription in subscriptions:
-        try:
-            webpush(
-                {
-                    "endpoint": subscription.endpoint,
-                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
-                },
-                data=payload,
-                vapid_private_key=vapid,
-                vapid_claims={"sub": settings.CADENCE_VAPID_SUBJECT},
-                timeout=PUSH_TIMEOUT,
-                ttl=PUSH_TTL,
-            )
-            delivered.append(subscription.pk)
-        except WebPushException as error:
-            status = getattr(error.response, "status_code", None)
-            if status in GONE:
-                gone.append(subscription.pk)
-            else:
-                result.failed += 1
-                logger.warning("push to subscription %s failed: %s", subscription.pk, status)
-        except Exception as error:
-            result.failed += 1
-            logger.warning("push to subscription %s failed: %s", subscription.pk, type(error))
+    jobs = [(key, device, push.payload()) for key, devices, push in pushes for device in devices]
+    if not jobs:
+        return results
+    with ThreadPoolExecutor(max_workers=min(PUSH_THREADS, len(jobs))) as pool:
+        outcomes = list(pool.map(lambda job: _deliver(job[1], job[2], vapid), jobs))
+    devices: dict[str, set[int]] = {"delivered": set(), "gone": set(), "failed": set()}
+    for (key, device, _), outcome in zip(jobs, outcomes, strict=True):
+        setattr(results[key], outcome, getattr(results[key], outcome) + 1)
+        devices[outcome].add(device.pk)
+    delivered, gone = devices["delivered"], devices["gone"]
     if delivered:
         PushSubscription.objects.filter(pk__in=delivered).update(last_sent_at=timezone.now())
     if gone:
         PushSubscription.objects.filter(pk__in=gone).delete()
-    result.delivered, result.gone = len(delivered), len(gone)
-    return result
+    return results
+
+
+def push_send(
+    subscriptions: list[PushSubscription], *, title: str, body: str, url: str, tag: str
+) -> PushResult:
+    """One notification to each of these devices. Tapping it opens `url`; a newer one with
+    the same `tag` replaces it on the device."""
+    return push_send_many([(tag, subscriptions, Push(title, body, url, tag))])[tag]

@@ -95,8 +95,16 @@ def start(host: str = "127.0.0.1") -> tuple[PushService, ThreadingHTTPServer]:
     service = PushService(origin="")
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as the real services allow: a sender reuses its connection.
+        protocol_version = "HTTP/1.1"
+
         def log_message(self, *args) -> None:
             pass
+
+        def answer(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def do_POST(self) -> None:
             path = self.path.lstrip("/")
@@ -114,18 +122,15 @@ def start(host: str = "127.0.0.1") -> tuple[PushService, ThreadingHTTPServer]:
                 )
             except (AssertionError, InvalidSignature, KeyError, ValueError) as error:
                 service.refused.append(f"{path}: {error!r}")
-                self.send_response(400)
-                self.end_headers()
+                self.answer(400)
                 return
             if path.startswith("gone/"):
-                self.send_response(410)
-                self.end_headers()
+                self.answer(410)
                 return
             service.received.append(
                 Received(device.name, json.loads(plain), key, claims, int(self.headers["TTL"]))
             )
-            self.send_response(201)
-            self.end_headers()
+            self.answer(201)
 
     server = ThreadingHTTPServer((host, 0), Handler)
     service.origin = f"http://{host}:{server.server_address[1]}"

@@ -172,27 +172,24 @@ def ask_owner_choices(customer: Customer) -> QuerySet[User]:
 
 
 def asks_by_territory_and_kind(asks: QuerySet[Ask]) -> list[dict]:
-    """What customers ask for per territory: the asks of each kind, the accounts asking, the
-    territories with most asks first."""
-    rows = (
+    """What customers ask for per territory: the asks of each kind (in AskKind's order), all
+    asks and the accounts asking, the territories with most asks first; one grouped query."""
+    rows = list(
         asks.order_by()
-        .values("customer__territory_id", "customer__territory__name", "kind")
-        .annotate(asks=Count("id"), accounts=Count("customer", distinct=True))
-    )
-    territories: dict[int, dict] = {}
-    for row in rows:
-        territory = territories.setdefault(
-            row["customer__territory_id"],
-            {"name": row["customer__territory__name"], "kinds": {}, "asks": 0},
+        .values("customer__territory_id", "customer__territory__name")
+        .annotate(
+            total=Count("id"),
+            accounts=Count("customer", distinct=True),
+            **{f"kind_{kind}": Count("id", filter=Q(kind=kind)) for kind in AskKind.values},
         )
-        territory["kinds"][row["kind"]] = row["asks"]
-        territory["asks"] += row["asks"]
-    accounts = dict(
-        asks.order_by()
-        .values_list("customer__territory_id")
-        .annotate(accounts=Count("customer", distinct=True))
+        .order_by("-total", "customer__territory__name")
     )
-    for pk, territory in territories.items():
-        territory["accounts"] = accounts.get(pk, 0)
-        territory["by_kind"] = [territory["kinds"].get(kind, 0) for kind in AskKind.values]
-    return sorted(territories.values(), key=lambda t: (-t["asks"], t["name"]))
+    return [
+        {
+            "name": row["customer__territory__name"],
+            "asks": row["total"],
+            "accounts": row["accounts"],
+            "by_kind": [row[f"kind_{kind}"] for kind in AskKind.values],
+        }
+        for row in rows
+    ]

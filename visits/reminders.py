@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import PushSubscription, Role, User
-from accounts.push import push_send
+from accounts.push import Push, push_send_many
 from core.bounds import single_line
 from crm.models import Customer
 from crm.selectors import customer_scope
@@ -532,23 +532,25 @@ def pushes_send(*, at: dt.datetime | None = None, dry_run: bool = False) -> Remi
         PushSubscription.objects.filter(user_id__in={user_id for user_id, _ in claimed}),
         "user_id",
     )
+    sent = push_send_many(
+        [
+            (
+                (n.user_id, n.key),
+                devices.get(n.user_id, []),
+                Push(n.title, n.body, n.path, n.key),
+            )
+            for n in due
+            if (n.user_id, n.key) in claimed
+        ]
+    )
     given_back = []
-    for notification in due:
-        if (notification.user_id, notification.key) not in claimed:
-            continue
-        sent = push_send(
-            devices.get(notification.user_id, []),
-            title=notification.title,
-            body=notification.body,
-            url=notification.path,
-            tag=notification.key,
-        )
-        if sent.delivered:
+    for (user_id, key), outcome in sent.items():
+        if outcome.delivered:
             result.sent += 1
         else:
             result.failed += 1
-            if sent.failed:
-                given_back.append(Q(user_id=notification.user_id, key=notification.key))
+            if outcome.failed:
+                given_back.append(Q(user_id=user_id, key=key))
     if given_back:
         # No device took it and one may yet: the next pass tries again.
         ReminderSent.objects.filter(kind=PUSH).filter(
