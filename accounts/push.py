@@ -119,6 +119,9 @@ class PushResult:
     delivered: int = 0
     gone: int = 0
     failed: int = 0
+    # Devices whose push service is not (or no longer) in CADENCE_PUSH_SERVICES: never posted
+    # to, kept (the user turns notifications on again; the demo's phones are such).
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,13 @@ def push_send_many[Key](
     if not settings.CADENCE_VAPID_PRIVATE_KEY:
         return results
     vapid, _ = _vapid(settings.CADENCE_VAPID_PRIVATE_KEY)
-    jobs = [(key, device, push.payload()) for key, devices, push in pushes for device in devices]
+    jobs = []
+    for key, devices, push in pushes:
+        for device in devices:
+            if push_service_allowed(device.endpoint):
+                jobs.append((key, device, push.payload()))
+            else:
+                results[key].skipped += 1
     if not jobs:
         return results
     with ThreadPoolExecutor(max_workers=min(PUSH_THREADS, len(jobs))) as pool:

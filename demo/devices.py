@@ -1,6 +1,7 @@
 """The demo's phones with notifications on: one per fixed demo salesperson, so the Reminders
-page shows a device. Their endpoints are shaped like Firebase's; a real push service answers
-404 for them and Cadence then removes them, as it does any device that unsubscribed."""
+page and the admin show a device. Their push service is under `.invalid` (a name that never
+resolves) and not among CADENCE_PUSH_SERVICES, so Cadence never posts to them; a rep who turns
+notifications on in a real browser adds a real device beside it."""
 
 import base64
 import hashlib
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts.models import PushSubscription, User
 
-DEMO_PUSH_ORIGIN = "https://fcm.googleapis.com/fcm/send/"
+DEMO_PUSH_ORIGIN = "https://push.cadence-demo.invalid/send/"
 
 
 def _b64(data: bytes) -> str:
@@ -32,7 +33,7 @@ def seed_push_devices(*, people: list[User], seed: int) -> int:
                 endpoint=f"{DEMO_PUSH_ORIGIN}cadence-demo-{_b64(digest[:12])}",
                 p256dh=_b64(public),
                 auth=_b64(digest[16:]),
-                device="Demo phone (Android, Chrome)",
+                device="Demo phone (not a real device: never sent to)",
             )
         )
     return len(PushSubscription.objects.bulk_create(devices))

@@ -206,8 +206,6 @@ def start_worker(
         "DJANGO_SECRET_KEY": "test-worker-secret",
         "CELERY_QUEUE": queue,
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        # The test's own cache (cache_of_its_own): what the test clears, the worker sees.
-        "CADENCE_CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
         **env_extra,
     }
     return subprocess.Popen(

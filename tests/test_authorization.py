@@ -15,6 +15,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.push import vapid_key_new
+
 pytestmark = pytest.mark.django_db
 
 SALES, MANAGER, ADMIN = "salesperson", "manager", "admin"
@@ -88,6 +90,9 @@ ROUTES = {
     "visits:check_in_locate": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
     "visits:check_out": Route(EVERYONE, lambda s: {"pk": s["visit"].pk}),
     "visits:calendar_regenerate": Route(EVERYONE),
+    "visits:rhythm": Route(EVERYONE, _customer),
+    "visits:rhythm_end": Route(EVERYONE, _customer),
+    "visits:series_book": Route(EVERYONE, _customer),
     "asks:list": Route(EVERYONE),
     "asks:new": Route(EVERYONE, query=lambda s: {"customer": s["customer"].pk}),
     "asks:answer": Route(EVERYONE, lambda s: {"pk": s["ask"].pk}),
@@ -104,6 +109,7 @@ ROUTES = {
     "manage:review_cycle": Route({MANAGER, ADMIN}),
     "manage:listening": Route({MANAGER, ADMIN}),
     "manage:consistency_target": Route({MANAGER, ADMIN}, lambda s: {"pk": s["rep"].pk}),
+    "manage:rep": Route({MANAGER, ADMIN}, lambda s: {"pk": s["rep"].pk}),
     "manage:let_go": Route({MANAGER, ADMIN}, query=lambda s: {"ids": s["customer"].pk}),
     "accounts:admin_home": Route({ADMIN}),
     "imports:list": Route({ADMIN}),
@@ -149,6 +155,9 @@ ROUTES = {
     "api:docs": Route(EVERYONE, public=True),
     "api_tokens": Route(EVERYONE),
     "reminders": Route(EVERYONE),
+    "push_subscribe": Route(EVERYONE),
+    "push_unsubscribe": Route(EVERYONE),
+    "push_test": Route(EVERYONE),
     "api_token_revoke": Route(EVERYONE, lambda s: {"pk": s["api_token"].pk}),
     "calendar_feed": Route(
         EVERYONE, lambda s: {"user_id": s["rep"].pk, "token": s["token"]}, public=True
@@ -198,6 +207,7 @@ def request(client, method, url, htmx, data):
 
 
 def test_authorization_matrix(world, sides, settings):
+    settings.CADENCE_VAPID_PRIVATE_KEY = vapid_key_new()
     # Every visitor asks for the feeds from one address here: the rate limit is not the subject.
     settings.CADENCE_FEED_REQUESTS_PER_MINUTE = 10_000
     failures = []

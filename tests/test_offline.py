@@ -583,8 +583,13 @@ def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(
     receiver = Receiver()
     webhook = hook(receiver.url, WebhookEvent.ASK_OVERDUE)
     queue = f"test-asks-{time.monotonic_ns()}"
+    # The worker reads the test's own cache (cache_of_its_own), where saving the webhook
+    # cleared the events wanted, not one a previous test's worker filled.
     worker = start_worker(
-        queue, CADENCE_VAPID_PRIVATE_KEY=key, CADENCE_PUSH_SERVICES=service.origin
+        queue,
+        CADENCE_VAPID_PRIVATE_KEY=key,
+        CADENCE_PUSH_SERVICES=service.origin,
+        CADENCE_CACHE_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
     )
     try:
         asks_overdue_task.apply_async(queue=queue)

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from visits.models import Ask, AskPolicy, ReminderSent, Visit, VisitAttendee
+from visits.models import (
+    Ask,
+    AskPolicy,
+    MeetingSeries,
+    ReminderSent,
+    Rhythm,
+    Visit,
+    VisitAttendee,
+)
 from visits.services import visit_admin_save, visits_delete
 
 
@@ -82,6 +90,42 @@ class ReminderSentAdmin(admin.ModelAdmin):
     list_display = ("user", "kind", "key", "sent_at", "empty")
     list_filter = ("kind", "empty")
     search_fields = ("user__username", "key")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rhythm)
+class RhythmAdmin(admin.ModelAdmin):
+    """The rhythms agreed with customers (read only here: the rhythm page sets and gives back
+    the account's cadence with them, which a save or delete here would not)."""
+
+    list_display = ("customer", "name", "frequency", "interval", "agreed_by", "agreed_on")
+    list_select_related = ("customer", "agreed_by")
+    search_fields = ("customer__name", "name")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MeetingSeries)
+class MeetingSeriesAdmin(admin.ModelAdmin):
+    """Booked series (read only: their meetings are moved and cancelled on their pages)."""
+
+    list_display = ("customer", "salesperson", "name", "first_start", "count")
+    list_select_related = ("customer", "salesperson")
+    search_fields = ("customer__name", "name")
     show_full_result_count = False
 
     def has_add_permission(self, request):

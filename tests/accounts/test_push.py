@@ -220,6 +220,7 @@ def test_a_push_service_that_is_down_gets_the_reminder_on_the_next_pass(
     assert not ReminderSent.objects.exists(), "given back"
     assert PushSubscription.objects.count() == 1, "a service down is not a device gone"
     PushSubscription.objects.update(endpoint=phone.endpoint)
+    settings.CADENCE_PUSH_SERVICES = [service.origin]
     assert pushes_send(at=_at(day, 9, 45)).sent == 1
     assert service.messages(phone)[0]["title"] == "Meeting with Northern Mills in 15 min"
 
@@ -246,3 +247,24 @@ def test_a_user_removes_only_their_own_devices(client, rep, world, service):
         content_type="application/json",
     )
     assert response.json() == {"removed": 0} and PushSubscription.objects.count() == 1
+
+
+def test_a_device_outside_the_allowed_push_services_is_never_posted_to(
+    client, rep, world, service, settings
+):
+    client.force_login(rep)
+    phone = service.device("phone")
+    _subscribe(client, phone)
+    settings.CADENCE_PUSH_SERVICES = ["fcm.googleapis.com"]
+    day = timezone.localdate() + dt.timedelta(days=1)
+    PlannedVisitFactory(
+        customer=world.north_customer,
+        salesperson=rep,
+        scheduled_start=_at(day, 10),
+        scheduled_end=_at(day, 11),
+    )
+    result = pushes_send(at=_at(day, 9, 45))
+    assert (result.due, result.sent) == (1, 0)
+    assert service.received == [] and service.refused == []
+    assert PushSubscription.objects.count() == 1, "kept: the user turns it on again"
+    assert ReminderSent.objects.count() == 1, "not retried every pass"
