@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -163,6 +164,9 @@ def test_closing_the_terminal_stops_everything_scripts_run_started(run_database)
             if "Cadence is running at" in line:
                 break
         assert any("Cadence is running at" in line for line in banner), "".join(banner)[-2000:]
+        # A terminal keeps reading what they write: a full pipe would block the worker's log
+        # (the morning e-mails go to it) and hold its shutdown.
+        threading.Thread(target=lambda: banner.extend(script.stderr), daemon=True).start()
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass  # the banner came once the server answered
         children = _descendants(script.pid)
