@@ -198,7 +198,13 @@ def test_the_plan_form_logs_no_console_error_or_csp_violation(live_server, deskt
     page.goto(f"{live_server.url}/visits/schedule/")
     page.get_by_role("link", name="Plan a meeting").first.click()
     panel = page.locator("#panel")
-    panel.get_by_label("Find a customer").fill("Roundhay")
+    search = panel.get_by_label("Find a customer")
+    # Typed only once htmx has bound the swapped-in field (else, on a busy machine, the typing
+    # comes before the listener and no search is ever sent).
+    page.wait_for_function(
+        "element => element['htmx-internal-data'] !== undefined", arg=search.element_handle()
+    )
+    search.fill("Roundhay")
     panel.get_by_label(re.compile("Roundhay Rope Co")).check()
     panel.get_by_label("Start").fill(local_input(start))
     panel.get_by_label("End").fill(local_input(start - dt.timedelta(hours=1)))

@@ -110,6 +110,9 @@ def _run_script(port: int, database_url: str, **env_extra: str) -> subprocess.Po
         "PORT": str(port),
         "DATABASE_URL": database_url,
         "CELERY_QUEUE": f"run-check-{port}",
+        # No geocoding: the beat's ten-minute batch (a minute of Nominatim, timeouts here
+        # without network) would hold the worker's shutdown when the test runs on a tenth minute.
+        "CADENCE_GEOCODER": "none",
         **env_extra,
     }
     return subprocess.Popen(
