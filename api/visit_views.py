@@ -35,7 +35,7 @@ from crm.models import Customer
 from crm.selectors import customers_visible_to
 from visits.forms import CancelForm, LogForm, PlanForm, RescheduleForm, ask_formset_data
 from visits.models import Visit, VisitStatus
-from visits.selectors import visits_editable_by, visits_visible_to
+from visits.selectors import visits_editable_by, visits_visible_to_listed
 from visits.services import (
     visit_cancel,
     visit_check_in,
@@ -80,7 +80,7 @@ class VisitViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = ByChange
 
     def get_queryset(self):
-        visits = visits_visible_to(self.request.user).prefetch_related("contacts")
+        visits = visits_visible_to_listed(self.request.user).prefetch_related("contacts")
         return updated_since(self.request, visits)
 
     @extend_schema(parameters=[UPDATED_SINCE], responses={200: VisitSerializer, **ERRORS})

@@ -176,7 +176,17 @@ def test_closing_the_terminal_stops_everything_scripts_run_started(run_database)
         assert len(children) >= 3, "web, worker and beat"
 
         script.send_signal(signal.SIGHUP)
-        script.wait(timeout=60)
+        try:
+            script.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            alive = {
+                pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+                for pid in children
+                if _alive(pid)
+            }
+            raise AssertionError(
+                f"still running a minute after the hang-up: {alive}\n" + "".join(banner[-60:])
+            ) from None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(_alive(pid) for pid in children):
             time.sleep(0.2)

@@ -171,6 +171,9 @@ class Visit(models.Model):
             models.Index(fields=["salesperson", "scheduled_start"]),
             models.Index(fields=["salesperson", "visited_at"]),
             models.Index(fields=["scheduled_start"]),
+            # The API's list by change (a cursor on updated_at, id): walked in order, a
+            # manager's or admin's page reads a page of rows, not every visit.
+            models.Index(fields=["updated_at", "id"], name="visit_by_change"),
             # The agenda: a salesperson's meetings by planned time, else the time held.
             models.Index(
                 F("salesperson"),
