@@ -3,6 +3,8 @@ and on the desktop: empty and nonsense submissions keep what was typed and show 
 error, htmx swaps survive Back, Forward and reload, and the console stays clean (the page
 fixtures fail on any console error, CSP violation or 5xx)."""
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -80,6 +82,8 @@ def test_a_manager_reads_the_listening_page(live_server, world, viewport, reques
     page.locator("select[name=period]").select_option("custom")
     page.locator("input[name=start]").fill("nonsense")
     page.get_by_role("button", name="Filter").click()
+    # The swap has happened (and pushed its address) before Back is pressed.
+    expect(page).to_have_url(re.compile(r"period=custom"))
     expect(page.locator("#figures")).to_be_visible()
     page.go_back()
     expect(page.get_by_role("heading", name="What customers ask for")).to_be_visible()

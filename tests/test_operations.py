@@ -123,6 +123,9 @@ def _run_script(port: int, database_url: str, **env_extra: str) -> subprocess.Po
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A terminal's shell takes a hang-up; a suite started under nohup would hand the
+        # script an ignored SIGHUP, which bash can then never trap.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
 
 
