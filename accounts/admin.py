@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import PushSubscription, Territory, User
 from accounts.services import user_save
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -33,7 +34,7 @@ class TerritoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(ReadOnlyAdmin):
     """Devices with notifications on: an admin may remove one (a lost phone), never add or
     edit one (only the device's browser can subscribe) nor read its keys."""
 
@@ -42,9 +43,3 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "device")
     fields = ("user", "device", "created_at", "last_sent_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

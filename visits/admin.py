@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from visits.models import (
     Ask,
     AskPolicy,
@@ -100,7 +101,7 @@ class ReminderSentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rhythm)
-class RhythmAdmin(admin.ModelAdmin):
+class RhythmAdmin(ReadOnlyAdmin):
     """The rhythms agreed with customers (read only here: the rhythm page sets and gives back
     the account's cadence with them, which a save or delete here would not)."""
 
@@ -109,27 +110,15 @@ class RhythmAdmin(admin.ModelAdmin):
     search_fields = ("customer__name", "name")
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(MeetingSeries)
-class MeetingSeriesAdmin(admin.ModelAdmin):
+class MeetingSeriesAdmin(ReadOnlyAdmin):
     """Booked series (read only: their meetings are moved and cancelled on their pages)."""
 
     list_display = ("customer", "salesperson", "name", "first_start", "count")
     list_select_related = ("customer", "salesperson")
     search_fields = ("customer__name", "name")
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

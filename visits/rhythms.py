@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.bounds import excerpt, single_line
 from core.cache import schedules_changed
 from core.refresh import customers_refresh_request
 from crm.models import Customer
@@ -38,6 +39,7 @@ MAX_SERIES_MEETINGS = 24
 DAYS_IN_MONTH = 365.25 / 12
 AGENDA_ASKS = 5
 AGENDA_COMPETITOR_NOTES = 3
+AGENDA_NOTE_CHARS = 160
 PATTERN_FIELDS = (
     "frequency",
     "interval",
@@ -182,7 +184,7 @@ def agenda_for(customer: Customer) -> str:
     for competitor, notes, visited_at in done.exclude(competitor="").values_list(
         "competitor", "notes", "visited_at"
     )[:AGENDA_COMPETITOR_NOTES]:
-        note = " ".join(notes.split())[:160]
+        note, _ = excerpt(single_line(notes), AGENDA_NOTE_CHARS)
         lines.append(
             f"- Competition ({visited_at:%d %b}): {competitor}" + (f": {note}" if note else "")
         )
@@ -270,17 +272,13 @@ def series_move_following(*, visit: Visit, start: dt.datetime) -> MeetingSeries:
         customer=series.customer,
         salesperson=series.salesperson,
         name=series.name,
-        frequency=series.frequency,
-        interval=series.interval,
-        ordinal=-1 if week_of_month > 4 else week_of_month,
-        weekday=local.weekday(),
-        start_time=local.time().replace(second=0, microsecond=0),
-        duration_minutes=series.duration_minutes,
-        kind=series.kind,
-        time_zone=series.time_zone,
         first_start=start,
         count=len(following),
+        **{field: getattr(series, field) for field in PATTERN_FIELDS},
     )
+    moved.ordinal = -1 if week_of_month > 4 else week_of_month
+    moved.weekday = local.weekday()
+    moved.start_time = local.time().replace(second=0, microsecond=0)
     moved.full_clean()
     moved.save()
     _end_series_before(series, visit.occurrence_start)

@@ -90,9 +90,8 @@ def visits_visible_to_listed(user: User) -> QuerySet[Visit]:
     API's, by change): a salesperson's scope as the union of each alternative's ids, which
     each read an index, rather than one OR across the visit and its customer that reads every
     visit (2 s at 1.9 M visits; 0.1 s this way)."""
-    visits = visits_visible_to(user)
     if not (user.is_authenticated and user.is_active) or user.is_cadence_admin or user.is_manager:
-        return visits
+        return visits_visible_to(user)
     alternatives = [Visit.objects.filter(scope).values("pk") for scope in _serving_scopes(user)]
     ids = alternatives[0].union(*alternatives[1:])
     return Visit.objects.select_related("customer", "salesperson").filter(pk__in=ids)
