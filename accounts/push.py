@@ -33,6 +33,8 @@ PUSH_THREADS = 16
 # A reminder is worth nothing after its moment: the push service drops it after this long.
 PUSH_TTL = 6 * 3600
 GONE = (404, 410)
+# Devices one person keeps notifications on for at once.
+MAX_DEVICES = 10
 MAX_TITLE = 120
 MAX_BODY = 300
 
@@ -107,6 +109,10 @@ def push_subscription_save(
         endpoint=endpoint,
         defaults={"user": user, "device": " ".join((device or "").split())[:200], **keys},
     )
+    # A person has a few devices; beyond MAX_DEVICES the longest-standing go, so no one can
+    # make each reminder fan out to an endless list of endpoints.
+    kept = PushSubscription.objects.filter(user=user).order_by("-created_at", "-pk")
+    PushSubscription.objects.filter(user=user, pk__in=kept.values("pk")[MAX_DEVICES:]).delete()
     return subscription
 
 

@@ -268,3 +268,12 @@ def test_a_device_outside_the_allowed_push_services_is_never_posted_to(
     assert service.received == [] and service.refused == []
     assert PushSubscription.objects.count() == 1, "kept: the user turns it on again"
     assert ReminderSent.objects.count() == 1, "not retried every pass"
+
+
+def test_a_person_keeps_at_most_ten_devices_the_newest(client, rep, service):
+    client.force_login(rep)
+    devices = [service.device(f"phone {n}") for n in range(12)]
+    for device in devices:
+        assert _subscribe(client, device).status_code == 201
+    kept = set(PushSubscription.objects.filter(user=rep).values_list("endpoint", flat=True))
+    assert kept == {device.endpoint for device in devices[2:]}
