@@ -6,7 +6,15 @@ positions travel in query strings (`lat`, `lng`) and are never kept (docs/field.
 import os
 
 bind = "0.0.0.0:8000"
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# Threads, not one request per process: a request mostly waits on PostgreSQL, so a process serves
+# several at once, and core.throttle keeps the managers' heavy pages to half of each process's
+# threads, so a few slow pages can never hold every worker while reps' fast pages queue (issue
+# 29: three sync workers timed out 316 requests under 300 users).
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A request still running after this long is cut off and its worker replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 

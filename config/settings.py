@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
+    "core.throttle.HeavyPageThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -286,11 +287,12 @@ CELERY_RESULT_BACKEND = REDIS_URL
 # The queue tasks go to and workers read when none is named (several Cadence installations can
 # share one Redis by giving each its own queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
-# Slow work has lanes of its own beside it, "<queue>.imports" and "<queue>.webhooks"
-# (config.celery.route_task names the tasks), so a slow webhook receiver or a big import never
-# holds up a refresh. A worker started with no --queues reads all three; scripts/run and
-# docker-compose give webhooks a worker of their own (docs/operations.md).
-CADENCE_QUEUE_LANES = ("imports", "webhooks")
+# Slow work has lanes of its own beside it, "<queue>.imports", "<queue>.webhooks" and
+# "<queue>.nightly" (config.celery.route_task names the tasks), so a slow webhook receiver, a big
+# import or the night's batches never hold up a refresh. A worker started with no --queues reads
+# them all; scripts/run and docker-compose give webhooks and the night a worker each
+# (docs/operations.md).
+CADENCE_QUEUE_LANES = ("imports", "webhooks", "nightly")
 CELERY_TASK_QUEUES = [
     Queue(name)
     for name in (
@@ -318,6 +320,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The managers' and admin's pages over a whole territory or book (view names, fnmatch patterns)
+# may hold at most this many of a web process's threads at once (gunicorn runs GUNICORN_THREADS,
+# 4 by default: keep this at half), waiting this many seconds for one before answering "busy".
+CADENCE_HEAVY_VIEWS = ["manage:*", "accounts:admin_home", "crm:customer_map_data"]
+CADENCE_HEAVY_PAGES_PER_PROCESS = int(os.environ.get("CADENCE_HEAVY_PAGES_PER_PROCESS", "2"))
+CADENCE_HEAVY_PAGE_WAIT = float(os.environ.get("CADENCE_HEAVY_PAGE_WAIT", "10"))
 # Calendar-feed requests allowed per client address and per feed each minute.
 CADENCE_FEED_REQUESTS_PER_MINUTE = int(os.environ.get("CADENCE_FEED_REQUESTS_PER_MINUTE", "30"))
 # Customers per statement in every set-based job (health, monthly figures, due dates, imports'

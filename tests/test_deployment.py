@@ -21,7 +21,7 @@ import yaml
 from scripts.healthcheck import healthcheck_host
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = {"migrate", "web", "worker", "webhooks", "beat"}
+APP_SERVICES = {"migrate", "web", "worker", "webhooks", "nightly", "beat"}
 # Read by the settings but fixed by docker-compose for the containers (the lines under the
 # app's `environment`), or meaningless there.
 SET_BY_COMPOSE = {
@@ -108,7 +108,7 @@ def test_one_image_migrated_once_before_the_rest_start():
             "condition": "service_completed_successfully"
         }, name
         assert "migrate" not in str(services[name]["command"]), f"{name} must not migrate"
-    for name in ("postgres", "redis", "web", "worker", "webhooks", "beat"):
+    for name in ("postgres", "redis", "web", "worker", "webhooks", "nightly", "beat"):
         assert "healthcheck" in services[name], f"{name} has no health check"
 
 
