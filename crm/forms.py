@@ -1,7 +1,9 @@
+import math
+
 from django import forms
 
 from crm.models import Contact, Customer, CustomerStatus, SupportCase, Tier
-from crm.selectors import CUSTOMER_SORTS
+from crm.selectors import CUSTOMER_SORTS, MapView
 from crm.services import customer_version
 
 
@@ -29,6 +31,45 @@ class CustomerFilterForm(forms.Form):
             "overdue": bool(cleaned.get("overdue")),
             "sort": cleaned.get("sort") if cleaned.get("sort") in CUSTOMER_SORTS else "name",
         }
+
+
+class MapViewForm(forms.Form):
+    """The part of the map on screen, as Leaflet's toBBoxString gives it ("west,south,east,north")
+    and its zoom; neither given means the whole of the accounts."""
+
+    bbox = forms.CharField(required=False, max_length=120)
+    zoom = forms.IntegerField(required=False, min_value=0, max_value=22)
+
+    def clean(self):
+        cleaned = super().clean()
+        raw = cleaned.get("bbox")
+        if not raw:
+            return cleaned
+        try:
+            west, south, east, north = (float(part) for part in raw.split(","))
+        except ValueError:
+            raise forms.ValidationError("Give bbox as west,south,east,north in degrees.") from None
+        if not all(math.isfinite(value) for value in (west, south, east, north)):
+            raise forms.ValidationError("Give bbox as west,south,east,north in degrees.")
+        if south > north:
+            raise forms.ValidationError("The bbox's south is above its north.")
+        if cleaned.get("zoom") is None:
+            raise forms.ValidationError("Give the map's zoom with its bbox.")
+        # A map panned round the world gives longitudes past 180: the view crosses the
+        # antimeridian, so it is given the whole width rather than split in two.
+        if west < -180 or east > 180 or west > east:
+            west, east = -180.0, 180.0
+        cleaned["view"] = MapView(
+            south=max(south, -90.0),
+            west=max(west, -180.0),
+            north=min(north, 90.0),
+            east=min(east, 180.0),
+            zoom=cleaned["zoom"],
+        )
+        return cleaned
+
+    def view(self) -> MapView | None:
+        return self.cleaned_data.get("view")
 
 
 class CustomerForm(forms.ModelForm):

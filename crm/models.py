@@ -285,6 +285,8 @@ class Customer(models.Model):
             models.Index(fields=["territory", "next_visit_due"]),
             models.Index(fields=["next_visit_due", "id"]),
             models.Index(fields=["last_visit_at", "id"]),
+            # The API's cursor (api.common.ByChange): a page is read off the index in its order.
+            models.Index(fields=["updated_at", "id"], name="customer_by_change"),
             # The account list's default order: a page is read off the index, not sorted.
             models.Index(fields=["name", "id"]),
             models.Index(fields=["territory", "status"]),

@@ -1,22 +1,28 @@
 """Reads for customers. Access rules live here, in `customers_visible_to`, and nowhere else."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import (
+    Avg,
     BooleanField,
     Case,
+    Count,
     DateField,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
     IntegerField,
+    Max,
+    Min,
     Q,
     QuerySet,
     Value,
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Floor
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Territory, User
@@ -200,22 +206,91 @@ def customers_near(
 
 # A map point's state, worst first: what colours it.
 MAP_STATES = ("neglected", "overdue", "unprofitable", "fine")
-MAP_MAX_POINTS = 50_000
+# At most this many accounts in view are sent as points; more are sent as clusters.
+MAP_MAX_POINTS = 1_000
+# Clusters are cells of a grid this many to a 256-pixel map tile at the map's zoom (64 px).
+MAP_CELLS_PER_TILE = 4
 
 
-def customer_map_points(customers: QuerySet[Customer], *, today: dt.date) -> list[tuple]:
-    """(id, latitude, longitude, state index, owner id, name) of the located customers, at most
-    MAP_MAX_POINTS, as tuples (the map's JSON is arrays, not objects: a territory's 25,000
-    accounts stay small)."""
-    state = Case(
+@dataclass(frozen=True)
+class MapView:
+    """The part of the map on screen, in degrees, and its zoom (0: the world in one tile)."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+    zoom: int
+
+    @property
+    def cell_degrees(self) -> float:
+        return 360 / 2**self.zoom / MAP_CELLS_PER_TILE
+
+
+def _map_state(today: dt.date) -> Case:
+    return Case(
         When(is_neglected=True, then=Value(0)),
         When(overdue_q(today), then=Value(1)),
         When(is_unprofitable=True, then=Value(2)),
         default=Value(3),
     )
+
+
+def _located(customers: QuerySet[Customer], view: MapView | None) -> QuerySet[Customer]:
+    located = customers.filter(latitude__isnull=False).order_by()
+    if view is None:
+        return located
+    return located.filter(
+        latitude__gte=view.south,
+        latitude__lte=view.north,
+        longitude__gte=view.west,
+        longitude__lte=view.east,
+    )
+
+
+def customer_map_extent(customers: QuerySet[Customer]) -> dict:
+    """How many of the customers are on the map and the box around them (one query)."""
+    return _located(customers, None).aggregate(
+        total=Count("id"),
+        south=Min("latitude"),
+        west=Min("longitude"),
+        north=Max("latitude"),
+        east=Max("longitude"),
+    )
+
+
+def customer_map_points(
+    customers: QuerySet[Customer], *, today: dt.date, view: MapView | None = None
+) -> list[tuple]:
+    """(id, latitude, longitude, state index, owner id, name) of the located customers (in the
+    view), at most MAP_MAX_POINTS, as tuples (the map's JSON is arrays, not objects)."""
     return list(
-        with_account_figures(customers.filter(latitude__isnull=False))
-        .order_by()
-        .annotate(state=state)
+        with_account_figures(_located(customers, view))
+        .annotate(state=_map_state(today))
         .values_list("id", "latitude", "longitude", "state", "owner_id", "name")[:MAP_MAX_POINTS]
+    )
+
+
+def customer_map_cells(
+    customers: QuerySet[Customer], *, today: dt.date, view: MapView
+) -> list[tuple]:
+    """The located customers in the view grouped into the cells of a grid sized for its zoom:
+    (count, mean latitude, mean longitude, worst state, lowest id) per cell, one query
+    whatever the number of customers (a cell of one is that customer, by its id)."""
+    cell = view.cell_degrees
+    return list(
+        with_account_figures(_located(customers, view))
+        .annotate(
+            cell_x=Floor(F("longitude") / cell, output_field=IntegerField()),
+            cell_y=Floor(F("latitude") / cell, output_field=IntegerField()),
+        )
+        .values("cell_x", "cell_y")
+        .annotate(
+            count=Count("id"),
+            latitude=Avg("latitude"),
+            longitude=Avg("longitude"),
+            worst=Min(_map_state(today)),
+            first=Min("id"),
+        )
+        .values_list("count", "latitude", "longitude", "worst", "first")
     )

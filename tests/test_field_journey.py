@@ -105,6 +105,46 @@ def test_a_manager_sees_the_territory_on_a_map_coloured_by_state_or_rep(
     expect(page.locator("#board thead")).to_contain_text("Reported at the address")
 
 
+def test_a_large_book_on_the_map_comes_in_clusters_from_the_server_and_zooms_in(
+    live_server, desktop_page, world, settings, monkeypatch
+):
+    """Past MAP_MAX_POINTS the map asks the server for each view: clusters of a grid (coloured
+    by their worst account) and single accounts; a click on a cluster zooms into it."""
+    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 10)
+    settings.CADENCE_MAP_TILES = f"{live_server.url}/static/vendor/leaflet-1.9.4/images/layers.png"
+    leeds = [
+        CustomerFactory(
+            territory=world.north,
+            owner=world.rep_north,
+            latitude=53.70 + (n % 6) * 0.002,
+            longitude=-1.60 + (n // 6) * 0.002,
+        )
+        for n in range(24)
+    ]
+    CustomerFactory(
+        name="Whitby Chandlers",
+        territory=world.north,
+        owner=world.rep_north,
+        latitude=54.486,
+        longitude=-0.615,
+    )
+    customer_cadence_refresh(customer_ids=[account.pk for account in leeds])
+    health_refresh_everything(as_of=timezone.localdate())
+    page = desktop_page
+    browser_login(page, live_server, "north-manager")
+    page.get_by_role("link", name="Map").click()
+    count = page.locator("#map-count")
+    expect(count).to_have_text(re.compile(r"^25 accounts on the map, 25 in view$"))
+    cluster = page.locator(".map-cluster")
+    expect(cluster.first).to_be_visible()
+    assert page.locator(".map-cluster.state-3").count() == 0, "overdue accounts: never green"
+    assert page.locator(".marker-cluster-small, .marker-cluster-medium").count() == 0
+    expect(page.locator(".leaflet-overlay-pane canvas")).to_be_attached()  # Whitby, alone
+    page.locator(".map-cluster", has_text="24").click()
+    # Zoomed into Leeds: Whitby is out of view, the 24 come apart.
+    expect(count).to_have_text(re.compile(r"^25 accounts on the map, 24 in view$"))
+
+
 def test_checking_in_at_a_meeting_with_the_phones_position_then_logging_it(
     live_server, phone_in_leeds, world
 ):

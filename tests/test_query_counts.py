@@ -306,3 +306,31 @@ def test_calendar_feed_with_booked_series_and_the_rhythm_page(client, world):
 
     small, large = before_and_after(both, lambda: book(10))
     assert small == large <= 20, (small, large)
+
+
+@pytest.mark.parametrize("zoom, clustered", [(6, True), (16, False)])
+def test_the_map_by_view(client, world, monkeypatch, zoom, clustered):
+    """Clusters and the accounts alone in their cell, or the points of a close view: the same
+    queries whatever the number of accounts in view."""
+    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 3 if clustered else 1_000)
+
+    def place(n: int) -> None:
+        for i in range(n):
+            CustomerFactory(
+                territory=world.north,
+                owner=world.rep_north,
+                latitude=53.8 + (i % 7) * 0.3,
+                longitude=-1.5 + (i % 5) * 0.0001,
+            )
+
+    place(4)
+    CustomerFactory(territory=world.north, owner=world.rep_north, latitude=53.1, longitude=-2.9)
+    client.force_login(world.north_manager)
+    url = reverse("crm:customer_map_data")
+    view = {"bbox": "-3,53,0,56", "zoom": zoom}
+
+    def page():
+        data = client.get(url, view).json()
+        assert bool(data["clusters"]) == clustered and data["points"], "an account alone"
+
+    assert before_and_after(page, lambda: place(40)) == (7, 7)

@@ -148,3 +148,66 @@ def test_the_map_data_is_scoped_filtered_and_compact(client, world):
     assert "vendor/leaflet-1.9.4/leaflet.js" in page and 'id="colour-by"' not in page
     client.force_login(world.north_manager)
     assert 'id="colour-by"' in client.get(reverse("crm:customer_map")).text
+
+
+def test_a_large_book_is_answered_by_view_in_clusters_of_a_grid(client, world, monkeypatch):
+    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 3)
+    place = {"territory": world.north, "owner": world.rep_north}
+    leeds = [
+        CustomerFactory(name=f"Leeds {n}", latitude=53.80 + n * 0.001, longitude=-1.55, **place)
+        for n in range(4)
+    ]
+    CustomerFactory(name="York", latitude=53.96, longitude=-1.08, **place)
+    CustomerFactory(name="Far away", latitude=57.1, longitude=-2.1, **place)
+    customers_due_refresh(customer_ids=[c.pk for c in leeds])
+    health_refresh_everything(as_of=timezone.localdate())
+    client.force_login(world.north_manager)
+    url = reverse("crm:customer_map_data")
+
+    whole = client.get(url).json()
+    assert whole["total"] == 6 and whole["points"] == [], "too many to send whole"
+    assert whole["extent"] == {"south": 53.8, "west": -2.1, "north": 57.1, "east": -1.08}
+
+    # Yorkshire at zoom 8: Leeds's four share a cell, York is alone, Aberdeen is out of view.
+    view = {"bbox": "-3.0,53.0,0.0,54.5", "zoom": 8}
+    data = client.get(url, view).json()
+    assert data["total"] == 5
+    [cluster] = data["clusters"]
+    assert cluster[2] == 4 and abs(cluster[0] - 53.8015) < 0.001 and abs(cluster[1] + 1.55) < 1e-6
+    assert cluster[3] == min(p[3] for p in client.get(url, {**view, "zoom": 16}).json()["points"])
+    assert [p[5] for p in data["points"]] == ["York"]
+
+    # Zoomed in on Leeds: few enough in view to send them as points.
+    close = client.get(url, {"bbox": "-1.6,53.79,-1.5,53.8025", "zoom": 14}).json()
+    assert close["clusters"] == [] and sorted(p[5] for p in close["points"]) == [
+        f"Leeds {n}" for n in range(3)
+    ]
+    # The filters apply to the view as to the list.
+    assert client.get(url, {**view, "q": "York"}).json()["total"] == 1
+    # A salesperson of another territory sees none of it.
+    client.force_login(world.rep_south)
+    assert client.get(url, view).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"bbox": "a,b,c,d", "zoom": 5}, "west,south,east,north"),
+        ({"bbox": "1,2,3", "zoom": 5}, "west,south,east,north"),
+        ({"bbox": "0,nan,1,2", "zoom": 5}, "west,south,east,north"),
+        ({"bbox": "0,60,1,50", "zoom": 5}, "south is above its north"),
+        ({"bbox": "0,50,1,60"}, "zoom"),
+        ({"bbox": "0,50,1,60", "zoom": 99}, "less than or equal to 22"),
+    ],
+)
+def test_a_malformed_view_is_refused_with_a_message(client, world, query, message):
+    client.force_login(world.rep_north)
+    response = client.get(reverse("crm:customer_map_data"), query)
+    assert response.status_code == 400 and message in response.text
+
+
+def test_a_view_panned_round_the_world_is_the_whole_width(client, world):
+    CustomerFactory(territory=world.north, owner=world.rep_north, latitude=53.8, longitude=-1.5)
+    client.force_login(world.rep_north)
+    data = client.get(reverse("crm:customer_map_data"), {"bbox": "170,50,400,60", "zoom": 1})
+    assert data.json()["total"] == 1
