@@ -13,7 +13,7 @@ from rest_framework.pagination import CursorPagination
 from api.serializers import (
     ErrorSerializer,
 )
-from crm.selectors import customers_visible_to
+from crm.selectors import of_customers_visible_to
 
 UPDATED_SINCE = OpenApiParameter(
     "updated_since",
@@ -61,7 +61,7 @@ class ByCustomer(ByChange):
 def of_visible_customers(request, rows: QuerySet) -> QuerySet:
     """Rows that belong to a customer (contacts, invoices, cases, flags, metrics): those of the
     customers the caller sees."""
-    return rows.filter(customer__in=customers_visible_to(request.user).values("pk"))
+    return of_customers_visible_to(request.user, rows)
 
 
 def updated_since(request, rows: QuerySet) -> QuerySet:

@@ -20,6 +20,7 @@ LANES = {
     "health.tasks.health_send_digests": "nightly",
     "visits.tasks.customers_refresh_cadence": "nightly",
     "crm.tasks.customers_geocode_task": "nightly",
+    "reports.tasks.outcomes_measure_task": "nightly",
     "imports.tasks.import_inspect_task": "imports",
     "imports.tasks.import_run_task": "imports",
     "imports.tasks.import_revert_task": "imports",

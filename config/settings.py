@@ -454,6 +454,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visits.tasks.customers_refresh_cadence",
         "schedule": crontab(hour=2, minute=0),
     },
+    # 02:15 every night: what came of the managers' actions, stored for Outcomes.
+    "outcomes-measure": {
+        "task": "reports.tasks.outcomes_measure_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
     # 03:30 every night: drop expired login sessions (Django's clearsessions, as a job).
     "sessions-clear-expired": {
         "task": "accounts.tasks.sessions_clear_expired",

@@ -63,6 +63,15 @@ def customer_scope(user: User) -> Q | None:
     return Q(owner=user) | Q(territory_id__in=territory_ids_worked_by(user))
 
 
+def of_customers_visible_to(user: User, rows: QuerySet) -> QuerySet:
+    """Rows that belong to a customer (visits, actions, invoices...): those of the customers
+    `user` sees; for an admin all of them, without a join to every customer."""
+    scope = customer_scope(user)
+    if scope is None:
+        return rows
+    return rows.filter(customer__in=Customer.objects.filter(scope).values("pk"))
+
+
 def customers_visible_to(user: User) -> QuerySet[Customer]:
     scope = customer_scope(user)
     customers = Customer.objects.select_related("territory", "owner")

@@ -45,6 +45,7 @@ from demo.words import (
     TRADES,
 )
 from health.services import health_refresh_everything
+from reports.outcomes import outcomes_measure
 from visits.models import Visit
 from visits.services import customer_cadence_refresh
 
@@ -276,6 +277,8 @@ def demo_data_seed(
         report.counts |= seed_rhythms(
             people=[users[f"sales{i}"] for i in range(1, FIXED_REPS + 1)], today=today
         )
+        # As the night would: the review actions' outcomes measured for Outcomes.
+        outcomes_measure(today=today)
         # Partner and self-service accounts lost their visits from the hand-off on.
         report.counts["visits"] = Visit.objects.count()
         report.counts["visit_contacts"] = Visit.contacts.through.objects.count()

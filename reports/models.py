@@ -30,6 +30,18 @@ class ReviewAction(models.Model):
     # The account's 12-month figures when the action was taken (AccountMetrics, as strings):
     # the Outcomes view compares what came after with them.
     figures = models.JSONField(default=dict, db_default={})
+    # What came of it (reports.outcomes): the account's monthly figures summed over the three
+    # whole months before the action's month and the three after, written by the nightly
+    # measure once those are over, so Outcomes sums stored rows instead of joining months.
+    measured_on = models.DateField(null=True, blank=True)
+    revenue_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    revenue_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    margin_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    margin_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cost_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cost_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    visits_before = models.IntegerField(null=True, blank=True)
+    visits_after = models.IntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "crm_reviewaction"

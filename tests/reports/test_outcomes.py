@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from health.services import health_refresh_everything
 from reports.models import ReviewAction
-from reports.outcomes import outcomes
+from reports.outcomes import outcomes, outcomes_measure
 from tests.factories import CustomerFactory, InvoiceFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +89,42 @@ def test_an_action_is_judged_on_the_three_months_either_side(world, handed_off):
     # Another territory's manager sees nothing of it.
     with time_machine.travel(NOW, tick=False):
         assert outcomes(world.south_manager, today=NOW.date()) == ([], [])
+
+
+@pytest.mark.parametrize("measured", [False, True])
+def test_the_stored_measure_gives_the_live_figures_and_follows_late_changes(
+    world, handed_off, measured
+):
+    """Nightly, each measurable action's sums are stored (the page then sums stored rows in the
+    database); an action not measured yet is summed live: the figures are the same either way.
+    A month changed afterwards (an invoice imported late) is measured again; nothing else is."""
+    with time_machine.travel(NOW, tick=False):
+        if measured:
+            assert outcomes_measure(today=NOW.date()) == 1, "the judged one, not the recent"
+            assert outcomes_measure(today=NOW.date()) == 0, "nothing changed: nothing written"
+        (group,) = outcomes(world.north_manager, today=NOW.date())[0]
+        assert (group.accounts, group.revenue_before, group.revenue_after) == (
+            1,
+            Decimal("900"),
+            Decimal("840"),
+        )
+        assert (group.cost_before, group.cost_after) == (Decimal("360"), Decimal("60"))
+        if not measured:
+            return
+        InvoiceFactory(
+            customer=handed_off,
+            issued_on=dt.date(2026, 9, 20),
+            due_on=dt.date(2026, 9, 20),
+            paid_on=dt.date(2026, 9, 20),
+            amount=Decimal("60"),
+            cost_of_goods=Decimal("0"),
+        )
+        health_refresh_everything(as_of=NOW.date(), full=True)
+        assert outcomes_measure(today=NOW.date()) == 1
+        (group,) = outcomes(world.north_manager, today=NOW.date())[0]
+        assert group.revenue_after == Decimal("900")
+    stored = ReviewAction.objects.get(measured_on__isnull=False)
+    assert (stored.visits_before, stored.visits_after) == (3, 3)
 
 
 def test_the_page_says_it_in_words_with_a_chart_and_a_csv(client, world, handed_off):
