@@ -38,7 +38,7 @@ from visits.models import (
     VisitKind,
     VisitStatus,
 )
-from visits.selectors import overlapping_q
+from visits.selectors import LONGEST_MEETING, overlapping_q
 
 if TYPE_CHECKING:
     from visits.day_plan import DayPlan
@@ -81,9 +81,6 @@ def _validate_kind(user: User, kind: str) -> None:
         raise ValidationError(
             {"kind": "Inside sales call or meet by video; on-site visits are the field team's."}
         )
-
-
-LONGEST_MEETING = dt.timedelta(hours=24)
 
 
 def validate_meeting_times(start: dt.datetime, end: dt.datetime) -> None:
