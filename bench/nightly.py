@@ -1,23 +1,31 @@
-"""The whole nightly job against its honest floor, on the database in DATABASE_URL.
+"""The whole nightly job against its floors, on the database in DATABASE_URL.
 
 Run by hand after `manage.py seed_demo --customers N`: `.venv/bin/python bench/nightly.py`.
-It rewrites the derived tables (a bench database only!). Prints, each over `--runs` runs:
+It rewrites the derived tables (a bench database only!). Each run is one simulated night (a new
+day), and in each run, one after the other at the same load, it times:
 
-- the floor: bench/floor.py's read-only queries (metrics and monthly figures, the same rows and
-  rules as the refresh; tests/test_bench_floor.py proves they agree);
-- the nightly job in one process, as the beat schedule runs it for a new day: the last-visit and
-  due-date refresh, then metrics and flags, monthly figures and the rollups, batch after batch;
-- the same with the batches shared by two worker processes (real processes, as two Celery
-  workers), the rollups and due dates after them;
+- the full floor: bench/floor.py's read-only queries, every customer's 12-month figures and all
+  24 months of monthly figures (tests/test_bench_floor.py proves they agree with the refresh);
+- the incremental floor: the 12-month figures and the current month's monthly figures only,
+  what a night that carries closed months forward must at least compute;
+- the nightly job in one process: the due-date refresh, then metrics and flags, monthly figures
+  and rollups, batch after batch; then the VACUUM its rewrite makes necessary (charged to it);
 - an idempotent re-run for the same day (nothing to write);
-and each as a ratio to the floor.
+- the night as production runs it: beat's two tasks (health_refresh_nightly, fanning the batches
+  out as a chord ending in rollup_rebuild_all, and customers_refresh_cadence) sent through the
+  Redis broker to a real Celery worker of two processes reading the nightly lane (as
+  scripts/run and docker-compose start it), timed until the rollups and due dates are written;
+  then its VACUUM, charged to it.
+
+Each job is printed as a ratio to both floors, and which floor each ratio uses is named.
 """
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,23 +38,41 @@ import django  # noqa: E402
 
 django.setup()
 
+from celery import current_app  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.floor import floor_run  # noqa: E402
 from crm.models import Customer  # noqa: E402
 from health.figures.refresh import health_batches  # noqa: E402
-from health.rollup import rollup_rebuild  # noqa: E402
-from health.services import accounts_refresh_range, health_refresh_everything  # noqa: E402
+from health.models import RollupRebuild  # noqa: E402
+from health.services import health_refresh_everything  # noqa: E402
+from health.tasks import health_refresh_nightly  # noqa: E402
 from visits.services import customer_cadence_refresh  # noqa: E402
+from visits.tasks import customers_refresh_cadence  # noqa: E402
+
+# The tables a night rewrites: the vacuum these need is the one the night causes.
+NIGHT_TABLES = (
+    "crm_customer",
+    "crm_accountmetrics",
+    "crm_accountmonth",
+    "crm_accountflag",
+    "crm_segment",
+    "crm_segmentmember",
+    "crm_segmentfigures",
+    "crm_segmentmonth",
+    "crm_segmentweek",
+    "crm_segmentband",
+    "health_rolluprebuild",
+)
 
 
-def _vacuumed() -> None:
-    """What autovacuum does between two nights in production (this machine's PostgreSQL runs
-    with autovacuum off): without it every night's rewrite of 100k metrics rows leaves dead rows
-    behind and the next night reads a table twice as large, then three times..."""
+def _vacuum() -> None:
+    """What autovacuum does after a night in production (this machine's PostgreSQL runs with
+    autovacuum off): without it every night's rewrite of the metrics leaves dead rows behind and
+    the next night reads a table twice as large. Only the tables the night rewrote."""
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute("VACUUM (ANALYZE) " + ", ".join(NIGHT_TABLES))
 
 
 def _timed(action) -> float:
@@ -55,46 +81,50 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
-def _floor(as_of: dt.date) -> None:
-    floor_run(as_of)
-
-
 def _serial(as_of: dt.date) -> None:
     customer_cadence_refresh()
     health_refresh_everything(as_of=as_of)
 
 
-def _worker(batches: list[tuple[int, int]], as_of: dt.date, changed) -> None:
-    django.setup()
-    for low, high in batches:
-        if accounts_refresh_range(low=low, high=high, as_of=as_of).changed:
-            changed.value = True
-    connection.close()
+def _start_worker(queue: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--concurrency",
+            "2",
+            "--queues",
+            f"{queue}.nightly",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=str(ROOT),
+        env={**os.environ, "CELERY_QUEUE": queue},
+    )
 
 
-def _two_workers(as_of: dt.date) -> None:
-    batches = health_batches()
-    halves = [batches[0::2], batches[1::2]]
-    spawn = multiprocessing.get_context("spawn")
-    changed = spawn.Value("b", False)
-    processes = [spawn.Process(target=_worker, args=(half, as_of, changed)) for half in halves]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-        if process.exitcode:
-            raise SystemExit(f"a worker failed ({process.exitcode})")
-    if changed.value:  # as health.tasks.rollup_rebuild_all decides from the batches' results
-        rollup_rebuild()
-    customer_cadence_refresh()
+def _through_celery(as_of: dt.date) -> None:
+    """Beat's two nightly tasks through the broker; back when the chord's rollups and the due
+    dates are written."""
+    sent = timezone.now()
+    health_refresh_nightly.delay(as_of.isoformat())
+    cadence = customers_refresh_cadence.delay()
+    cadence.get(timeout=3600)
+    while not RollupRebuild.objects.filter(started_at__gte=sent).exists():
+        time.sleep(0.1)
 
 
-def _report(label: str, seconds: list[float], floor: float | None) -> float:
+def _report(label: str, seconds: list[float], floors: dict[str, float]) -> None:
     median = statistics.median(seconds)
     spread = f"{min(seconds):.2f}-{max(seconds):.2f} s"
-    ratio = f"  {median / floor:5.2f}x floor" if floor else ""
-    print(f"{label:<34} median {median:7.2f} s ({spread}){ratio}", flush=True)
-    return median
+    ratios = "  ".join(f"{median / floor:5.2f}x {name}" for name, floor in floors.items())
+    print(f"{label:<44} median {median:7.2f} s ({spread})  {ratios}", flush=True)
 
 
 def main() -> None:
@@ -107,29 +137,59 @@ def main() -> None:
         f"{os.cpu_count()} cores",
         flush=True,
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    floor = _report(
-        "floor (read-only, same rules)",
-        [_timed(lambda: _floor(today)) for _ in range(args.runs)],
-        None,
-    )
-    # The night before the first measured one, untimed: each measured night then follows a
-    # night already done, as in production (closed months are brought forward from it).
-    health_refresh_everything(as_of=today, full=True)
-    serial, parallel, rerun = [], [], []
-    for run in range(args.runs):
-        # A new day each night: every per-customer figure is recomputed for it.
-        night = today + dt.timedelta(days=2 * run + 1)
-        _vacuumed()
-        serial.append(_timed(lambda night=night: _serial(night)))
-        rerun.append(_timed(lambda night=night: _serial(night)))
-        next_night = night + dt.timedelta(days=1)
-        _vacuumed()
-        parallel.append(_timed(lambda night=next_night: _two_workers(night)))
-    _report("nightly job, one process", serial, floor)
-    _report("nightly job, two worker processes", parallel, floor)
-    _report("idempotent re-run, one process", rerun, floor)
+    queue = f"bench-nightly-{os.getpid()}"
+    current_app.conf.task_default_queue = queue
+    worker = _start_worker(queue)
+    times: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "full",
+            "incremental",
+            "serial",
+            "serial+vacuum",
+            "rerun",
+            "celery",
+            "celery+vacuum",
+        )
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE)")
+        # The night before the first measured one, untimed: each measured night then follows a
+        # night already done, as in production (closed months are brought forward from it).
+        health_refresh_everything(as_of=today, full=True)
+        for run in range(args.runs):
+            night = today + dt.timedelta(days=2 * run + 1)
+            _vacuum()
+            times["full"].append(_timed(lambda night=night: floor_run(night)))
+            times["incremental"].append(
+                _timed(lambda night=night: floor_run(night, incremental=True))
+            )
+            job = _timed(lambda night=night: _serial(night))
+            times["serial"].append(job)
+            times["serial+vacuum"].append(job + _timed(_vacuum))
+            times["rerun"].append(_timed(lambda night=night: _serial(night)))
+            next_night = night + dt.timedelta(days=1)
+            job = _timed(lambda night=next_night: _through_celery(night))
+            times["celery"].append(job)
+            times["celery+vacuum"].append(job + _timed(_vacuum))
+            print(
+                f"  night {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+            )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=120)
+    floors = {
+        "full floor": statistics.median(times["full"]),
+        "incremental floor": statistics.median(times["incremental"]),
+    }
+    _report("floor: full (24 months)", times["full"], floors)
+    _report("floor: incremental (current month)", times["incremental"], floors)
+    _report("nightly job, one process", times["serial"], floors)
+    _report("  with the vacuum it causes", times["serial+vacuum"], floors)
+    _report("idempotent re-run, one process", times["rerun"], floors)
+    _report("through Celery (broker, 2-process worker)", times["celery"], floors)
+    _report("  with the vacuum it causes", times["celery+vacuum"], floors)
     # Leave the figures as of today.
     health_refresh_everything(as_of=today, full=True)
 
