@@ -1,9 +1,12 @@
-"""Load test (by hand, loopback only, bounded in time): gunicorn as in production, a real Celery
-worker consuming the refreshes the visits queue, driven by wrk from a second process.
+"""Load test (by hand, loopback only, bounded in time): gunicorn exactly as the image runs it
+(config/gunicorn.py: threaded workers sized from the cores, the heavy-page limit of
+core.throttle), a real Celery worker of two processes consuming the refreshes the visits queue,
+driven by wrk from a second process pinned to the last core (its own CPU use is printed, so it
+can be subtracted).
 
     apt-get install -y wrk
     LOAD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/cadence_bench \\
-        .venv/bin/python bench/load.py [--duration 30] [--users 50] [--workers 5]
+        .venv/bin/python bench/load.py [--duration 30] [--users 50]
 
 Uses the database in LOAD_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/cadence_load;
 created, migrated and seeded with `--customers` (100,000) if empty). It writes visits: a bench
@@ -15,7 +18,10 @@ once with each user pausing about `--think` ms between requests (latency below s
 
 - floor: `/`, the smallest login-required page (session, user, auth middleware, a redirect):
   what the framework costs before any page does its work;
-- schedule: each salesperson's week (the home page), in turn;
+- schedule: each salesperson's week (the home page), in turn: served from the schedules' cache
+  after each rep's first view (reported as such);
+- schedule cold: the same with the cache made stale every 50 ms, so each week is built from the
+  database;
 - account: the account page of one of the salesperson's own customers;
 - log visit: POST of the visit form (writes a visit, queues its refresh, which the worker runs
   during the run);
@@ -30,6 +36,8 @@ saturation the latency is mostly the queue in front of the workers (Little's law
 import argparse
 import json
 import os
+import resource
+import runpy
 import shutil
 import socket
 import subprocess
@@ -41,7 +49,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "cadence-load-bench"
-SCENARIOS = ("floor", "schedule", "account", "log visit", "dashboard")
+SCENARIOS = ("floor", "schedule", "schedule cold", "account", "log visit", "dashboard")
+# Run beside "schedule cold": every 50 ms the schedules' cache is made stale, so (nearly) every
+# request builds the week from the database; plain "schedule" is served from the cache after
+# each rep's first view (120 s) and is reported as cached.
+BUMPER = """
+import time, django
+django.setup()
+from core.cache import all_schedules_changed
+while True:
+    all_schedules_changed()
+    time.sleep(0.05)
+"""
 LOAD_NOTES = "load test"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -68,7 +87,7 @@ request = function()
   counter = counter + 1
   if scenario == "floor" then
     return wrk.format("GET", "/", headers(sales[(counter % #sales) + 1]))
-  elseif scenario == "schedule" then
+  elseif scenario == "schedule" or scenario == "schedule cold" then
     return wrk.format("GET", "/visits/schedule/", headers(sales[(counter % #sales) + 1]))
   elseif scenario == "account" then
     local customer = customers[(counter % #customers) + 1]
@@ -244,8 +263,13 @@ def cpu_by_side(roots: dict[str, int]) -> dict[str, float]:
 
 
 def run_wrk(base: str, script: Path, users: int, duration: int) -> dict:
+    """wrk's figures, and the CPU seconds it used itself (a load generator on the same cores
+    takes from the server: this says how much). Pinned to the last core where taskset exists."""
+    pin = ["taskset", "-c", str((os.cpu_count() or 1) - 1)] if shutil.which("taskset") else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [
+            *pin,
             "wrk",
             "-t",
             "2",
@@ -263,8 +287,11 @@ def run_wrk(base: str, script: Path, users: int, duration: int) -> dict:
         text=True,
         check=True,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line.removeprefix("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["wrk_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return result
 
 
 def main() -> None:
@@ -272,8 +299,6 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--think", type=int, default=1000, help="ms between a user's requests")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--salespeople", type=int, default=200)
     parser.add_argument("--managers", type=int, default=20)
     parser.add_argument("--customers", type=int, default=100_000, help="seed size if empty")
@@ -300,20 +325,19 @@ def main() -> None:
     prepare(env, args.customers)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # gunicorn exactly as the image runs it (config/gunicorn.py: its worker class, processes
+    # and threads, from WEB_CONCURRENCY and GUNICORN_THREADS as there), on a port of its own.
+    deployed = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "config/gunicorn.py",
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
             "--log-level",
             "warning",
         ],
@@ -334,7 +358,7 @@ def main() -> None:
             "-Q",
             QUEUE,
             "--concurrency",
-            "1",
+            "2",
             "--loglevel",
             "warning",
         ],
@@ -360,9 +384,10 @@ def main() -> None:
         customers = [{**c, "when": when} for c in people["customers"]]
         time.sleep(3)
         print(
-            f"gunicorn gthread, {args.workers} workers x {args.threads} threads, DEBUG off; "
+            f"gunicorn as deployed ({deployed['worker_class']}, {deployed['workers']} workers x "
+            f"{deployed['threads']} threads), DEBUG off; "
             f"{len(people['sales'])} salespeople's and {len(people['managers'])} managers' "
-            f"sessions, caches cold; a Celery worker on the refresh queue; wrk 2 threads, "
+            f"sessions; a Celery worker (2 processes) on the refresh queue; wrk 2 threads, "
             f"{args.users} users, {args.duration} s a run; {os.cpu_count()} cores"
         )
         roots = {"gunicorn": server.pid, "worker": worker.pid}
@@ -380,10 +405,20 @@ def main() -> None:
 
             def measure(scenario: str, think: int) -> tuple[dict, dict]:
                 write_script(scenario, think)
-                before, started = cpu_by_side(roots), time.monotonic()
-                result = run_wrk(base, script, args.users, args.duration)
-                after, wall = cpu_by_side(roots), time.monotonic() - started
-                return result, {side: (after[side] - before[side]) / wall for side in after}
+                bumper = None
+                if scenario == "schedule cold":
+                    bumper = subprocess.Popen([sys.executable, "-c", BUMPER], cwd=ROOT, env=env)
+                try:
+                    before, started = cpu_by_side(roots), time.monotonic()
+                    result = run_wrk(base, script, args.users, args.duration)
+                    after, wall = cpu_by_side(roots), time.monotonic() - started
+                finally:
+                    if bumper is not None:
+                        bumper.terminate()
+                        bumper.wait(timeout=10)
+                busy = {side: (after[side] - before[side]) / wall for side in after}
+                busy["wrk"] = result["wrk_cpu"] / wall
+                return result, busy
 
             # Every gunicorn worker imports and connects before anything is timed; the
             # floor page reads no cache, so the schedules stay cold.
@@ -395,9 +430,9 @@ def main() -> None:
                 (args.think, f"{args.users} users, each thinking ~{args.think} ms a request"),
             ):
                 print(
-                    f"\n{title}\n{'scenario':10} {'req/s':>7} {'of floor':>8} {'p50 ms':>7} "
+                    f"\n{title}\n{'scenario':13} {'req/s':>7} {'of floor':>8} {'p50 ms':>7} "
                     f"{'p95 ms':>7} {'p99 ms':>7} {'errors':>6}   CPU per second: "
-                    f"gunicorn postgres worker"
+                    f"gunicorn postgres worker  wrk"
                 )
                 floor = None
                 for scenario in SCENARIOS:
@@ -407,9 +442,10 @@ def main() -> None:
                     rate = result["requests"] / result["seconds"]
                     floor = floor or rate
                     print(
-                        f"{scenario:10} {rate:7.1f} {rate / floor:8.0%} {result['p50']:7.1f} "
+                        f"{scenario:13} {rate:7.1f} {rate / floor:8.0%} {result['p50']:7.1f} "
                         f"{result['p95']:7.1f} {result['p99']:7.1f} {result['errors']:6d}   "
-                        f"{busy['gunicorn']:8.2f} {busy['postgres']:8.2f} {busy['worker']:6.2f}",
+                        f"{busy['gunicorn']:8.2f} {busy['postgres']:8.2f} {busy['worker']:6.2f} "
+                        f"{busy['wrk']:4.2f}",
                         flush=True,
                     )
             written = count_load_visits(env) - visits_before
