@@ -281,7 +281,7 @@ def _source_files():
         ("control characters", r"[\x00-\x1f\x7f]", {"core/bounds.py"}),
         ("a meeting's default start", "dt.time(9, 0)", {"visits/forms.py"}),
         ("who travels to a meeting", "or user.is_inside_sales", {"visits/services.py"}),
-        ("a meeting's longest length", "timedelta(hours=24)", {"visits/services.py"}),
+        ("a meeting's longest length", "timedelta(hours=24)", {"visits/selectors.py"}),
         ("the longest cadence", "=3650", {"core/bounds.py"}),
         ("what a money column holds", "999999999999", {"core/bounds.py"}),
     ],
