@@ -243,12 +243,14 @@ GROUP BY customer_id, month
 """
 
 
-def floor_parameters(as_of: dt.date) -> dict:
+def floor_parameters(as_of: dt.date, *, incremental: bool = False) -> dict:
+    """The floor queries' parameters; `incremental` keeps the monthly figures to the current
+    month (floor_run says why)."""
     rates = HealthSettings.objects.filter(pk=1).first() or HealthSettings()
     tz = timezone.get_default_timezone()
     start = as_of - dt.timedelta(days=364)
     months_start = as_of.replace(day=1)
-    for _ in range(23):
+    for _ in range(0 if incremental else 23):
         months_start = (months_start - dt.timedelta(days=1)).replace(day=1)
 
     def at(day: dt.date) -> dt.datetime:
@@ -279,8 +281,8 @@ def floor_metrics(as_of: dt.date) -> list[dict]:
     return _rows(METRICS_FLOOR_SQL, floor_parameters(as_of))
 
 
-def floor_months(as_of: dt.date) -> list[dict]:
-    return _rows(MONTHLY_FLOOR_SQL, floor_parameters(as_of))
+def floor_months(as_of: dt.date, *, incremental: bool = False) -> list[dict]:
+    return _rows(MONTHLY_FLOOR_SQL, floor_parameters(as_of, incremental=incremental))
 
 
 def floor_run(as_of: dt.date, *, incremental: bool = False) -> int:
@@ -292,12 +294,7 @@ def floor_run(as_of: dt.date, *, incremental: bool = False) -> int:
     the current month only, the customer-months a night without new rows changes (it leaves
     out the late-payment cost that open invoices accrue in earlier months, which the job does
     recompute: a floor a little below the true one)."""
-    params = floor_parameters(as_of)
-    if incremental:
-        params["months_start"] = as_of.replace(day=1)
-        params["months_start_at"] = dt.datetime.combine(
-            params["months_start"], dt.time.min, tzinfo=timezone.get_default_timezone()
-        )
+    params = floor_parameters(as_of, incremental=incremental)
     rows = 0
     with connection.cursor() as cursor:
         for sql in (METRICS_FLOOR_SQL, MONTHLY_FLOOR_SQL):

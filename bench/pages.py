@@ -62,6 +62,11 @@ VARIANTS = [
     (MANAGER, "/customers/?q=ash"),
     (MANAGER, "/manage/review/?cycle=due"),
     (ADMIN, "/customers/?q=leeds"),
+    # The map asked for its view: the whole country (clusters), a city (clusters or points).
+    (MANAGER, "/customers/map.json?bbox=-6,49.5,2.5,56&zoom=6"),
+    (MANAGER, "/customers/map.json?bbox=-1.7,53.7,-1.4,53.9&zoom=12"),
+    (ADMIN, "/customers/map.json?bbox=-6,49.5,2.5,56&zoom=6"),
+    (ADMIN, "/customers/map.json?bbox=-1.7,53.7,-1.4,53.9&zoom=12"),
     ("inside", "/visits/calls/"),
 ]
 
@@ -102,7 +107,7 @@ def route_urls(role: str, side: dict) -> list[str]:
     return urls
 
 
-def timed(client: Client, url: str) -> tuple[float, int] | None:
+def timed(client: Client, url: str) -> tuple[float, int, int] | None:
     queries = []
 
     def count(execute, sql, params, many, context):
@@ -111,15 +116,17 @@ def timed(client: Client, url: str) -> tuple[float, int] | None:
 
     all_schedules_changed()
     with connection.execute_wrapper(count):
-        if client.get(url).status_code != 200:
+        first = client.get(url)
+        if first.status_code != 200:
             return None  # an action (405) or a redirect: not a page
+    size = len(first.content) if not first.streaming else 0
     timings = []
     for _ in range(RUNS):
         all_schedules_changed()
         started = time.perf_counter()
         client.get(url)
         timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings), len(queries)
+    return statistics.median(timings), len(queries), size
 
 
 def measure(only: str) -> dict[tuple[str, str], tuple[float, int]]:
@@ -167,18 +174,21 @@ def compare(books: list[tuple[str, str]], only: str) -> None:
         results[label] = {(u, generic(page)): v for u, page, *v in json.loads(out)}
     small, large = (results[label] for label, _ in books)
     print(f"median of {RUNS} runs, DEBUG off, uncached; target < 100 ms (reps < 50) and <= 1.5x")
-    print(f"{'user':9} {'page':46} {books[0][0]:>9} {books[1][0]:>9}  ratio  queries  met")
+    print(
+        f"{'user':9} {'page':46} {books[0][0]:>9} {books[1][0]:>9}  ratio  queries"
+        f"  {books[1][0] + ' kB':>8}  met"
+    )
     for key in sorted(large):
         if key not in small:
             continue
-        (ms_small, q_small), (ms_large, q_large) = small[key], large[key]
+        (ms_small, q_small, _), (ms_large, q_large, size) = small[key], large[key]
         limit = 50 if key[0] == "sales1" else 100
         ratio = ms_large / ms_small
         met = "yes" if ms_large < limit and ratio <= 1.5 else "NO"
         queries = f"{q_small}" if q_small == q_large else f"{q_small}/{q_large}"
         print(
             f"{key[0]:9} {key[1]:46} {ms_small:7.1f}ms {ms_large:7.1f}ms {ratio:5.2f}  "
-            f"{queries:>7}  {met}"
+            f"{queries:>7}  {size / 1000:8.1f}  {met}"
         )
 
 
@@ -191,5 +201,5 @@ if __name__ == "__main__":
         print(json.dumps([[user, url, *value] for (user, url), value in measure(only).items()]))
     else:
         print(f"{Customer.objects.count():,} customers; median of {RUNS} runs, DEBUG off")
-        for (user, url), (ms, queries) in measure(only).items():
-            print(f"{user:9} {url:52} {ms:8.1f} ms {queries:4d} queries")
+        for (user, url), (ms, queries, size) in measure(only).items():
+            print(f"{user:9} {url:52} {ms:8.1f} ms {queries:4d} queries {size / 1000:8.1f} kB")

@@ -82,3 +82,7 @@ def test_the_floor_yields_the_refreshs_figures_for_every_customer_and_month():
     for key, row in months.items():
         for name in MONTH_FIELDS:
             assert _same(row[name]) == _same(getattr(stored_months[key], name)), (key, name)
+    # The incremental floor is the same current month and nothing before it.
+    current = {key: row for key, row in months.items() if key[1] == as_of.replace(day=1)}
+    incremental = floor_months(as_of, incremental=True)
+    assert current and {(r["customer_id"], r["month"]): r for r in incremental} == current

@@ -122,11 +122,11 @@ def test_a_large_book_on_the_map_comes_in_clusters_from_the_server_and_zooms_in(
         for n in range(24)
     ]
     CustomerFactory(
-        name="Whitby Chandlers",
+        name="Aberdeen Chandlers",
         territory=world.north,
         owner=world.rep_north,
-        latitude=54.486,
-        longitude=-0.615,
+        latitude=57.15,
+        longitude=-2.1,
     )
     customer_cadence_refresh(customer_ids=[account.pk for account in leeds])
     health_refresh_everything(as_of=timezone.localdate())
@@ -139,9 +139,9 @@ def test_a_large_book_on_the_map_comes_in_clusters_from_the_server_and_zooms_in(
     expect(cluster.first).to_be_visible()
     assert page.locator(".map-cluster.state-3").count() == 0, "overdue accounts: never green"
     assert page.locator(".marker-cluster-small, .marker-cluster-medium").count() == 0
-    expect(page.locator(".leaflet-overlay-pane canvas")).to_be_attached()  # Whitby, alone
+    expect(page.locator(".leaflet-overlay-pane canvas")).to_be_attached()  # Aberdeen, alone
     page.locator(".map-cluster", has_text="24").click()
-    # Zoomed into Leeds: Whitby is out of view, the 24 come apart.
+    # Zoomed into Leeds: Aberdeen is out of view.
     expect(count).to_have_text(re.compile(r"^25 accounts on the map, 24 in view$"))
 
 

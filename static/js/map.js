@@ -129,7 +129,7 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       if (json.extent && json.total) {
         var box = L.latLngBounds([json.extent.south, json.extent.west], [json.extent.north, json.extent.east]);
-        map.fitBounds(box, { maxZoom: 13 });
+        map.fitBounds(box, { maxZoom: 13, animate: false });
       }
       if (whole) loadView();
     })
