@@ -160,7 +160,7 @@ def compare(books: list[tuple[str, str]], only: str) -> None:
     table: the time at each size, the ratio and whether the page meets issue 29's target."""
     results = {}
     for label, url in books:
-        out = subprocess.run(
+        child = subprocess.run(
             [sys.executable, __file__, only],
             env={
                 **{k: v for k, v in os.environ.items() if k != "BENCH_DATABASES"},
@@ -169,8 +169,10 @@ def compare(books: list[tuple[str, str]], only: str) -> None:
             },
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout.splitlines()[-1]
+        )
+        if child.returncode:
+            sys.exit(f"the {label} book's run failed:\n{child.stderr[-3000:]}")
+        out = child.stdout.splitlines()[-1]
         results[label] = {(u, generic(page)): v for u, page, *v in json.loads(out)}
     small, large = (results[label] for label, _ in books)
     print(f"median of {RUNS} runs, DEBUG off, uncached; target < 100 ms (reps < 50) and <= 1.5x")

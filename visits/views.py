@@ -396,6 +396,13 @@ def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def log(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     """Log a visit: closing planned meeting `pk`, or ad hoc for ?customer=<id>."""
     planned = _editable_visit(request, pk) if pk is not None else None
+    if planned is not None and planned.status != VisitStatus.PLANNED and request.method == "GET":
+        # A link to a meeting since logged or cancelled (an old tab, a second device).
+        messages.info(
+            request,
+            f"This visit is {planned.get_status_display().lower()} already: nothing to log.",
+        )
+        return redirect("visits:detail", pk=planned.pk)
     if planned is not None:
         customer = planned.customer
     else:

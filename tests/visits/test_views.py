@@ -300,6 +300,25 @@ def test_mark_done_prefills_from_the_meeting_and_logs_it(client, world):
     assert visit.status == VisitStatus.DONE and visit.notes == "Happy with service"
 
 
+@pytest.mark.parametrize("logged_ad_hoc", [True, False])
+def test_the_log_page_of_a_visit_already_logged_says_so_instead_of_failing(
+    client, world, logged_ad_hoc
+):
+    """An old tab or a second phone opens "Log" for a visit that is done (logged ad hoc it
+    never had a planned time): back to the visit with a word, never an error page."""
+    if logged_ad_hoc:
+        visit = VisitFactory(customer=world.north_customer, salesperson=world.rep_north)
+        assert visit.scheduled_start is None
+    else:
+        visit = PlannedVisitFactory(customer=world.north_customer, salesperson=world.rep_north)
+        Visit.objects.filter(pk=visit.pk).update(status=VisitStatus.CANCELLED)
+    client.force_login(world.rep_north)
+    response = client.get(reverse("visits:log", args=[visit.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("visits:detail", args=[visit.pk]), 302)]
+    state = "done" if logged_ad_hoc else "cancelled"
+    assert f"This visit is {state} already: nothing to log." in response.text
+
+
 def test_log_form_errors_keep_what_was_typed(client, world):
     client.force_login(world.rep_north)
     response = client.post(
