@@ -436,6 +436,8 @@ def main() -> None:
                 )
                 floor = None
                 for scenario in SCENARIOS:
+                    # Requests wrk gave up on are still being served: let them drain first.
+                    time.sleep(10)
                     result, busy = measure(scenario, think)
                     if scenario == "log visit":
                         visit_posts += result["requests"]
