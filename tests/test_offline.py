@@ -616,11 +616,14 @@ def test_offline_a_visit_with_two_asks_syncs_and_the_asks_follow_the_rep(
     _, body = morning_email(rep, day=local_day)
     assert "Asks due (1)" in body and "Harbour Hardware: Last delivery came a week late" in body
 
-    # The manager's figures, computed by hand: two asks, the quote answered the day it was
-    # asked (on time, 0 days), won at 2,400; the complaint unanswered.
+    # The manager's figures, computed by hand: two asks, the quote answered on time (the day
+    # it was asked, or the next when the visit was logged before midnight and answered after),
+    # won at 2,400; the complaint unanswered.
+    price = asks["price"]
+    days = (timezone.localdate(price.answered_at) - price.asked_on).days
     page.context.clear_cookies()
     browser_login(page, live_server, "north-manager")
     page.goto(f"{live_server.url}/manage/listening/?period=this_month")
     everyone = page.locator("#figures tfoot tr")
     cells = [text.strip() for text in everyone.locator("th").all_inner_texts()]
-    assert cells == ["EVERYONE", "2", "1", "1", "0.0", "1", "2,400", "0", "—"], cells
+    assert cells == ["EVERYONE", "2", "1", "1", f"{days:.1f}", "1", "2,400", "0", "—"], cells

@@ -395,7 +395,15 @@ def test_a_slow_receiver_never_holds_up_a_refresh(world, monkeypatch):
 
 
 def customer_refreshed(customer) -> bool:
+    """The account's figures show its latest visit (its local day: a visit logged "an hour ago"
+    just after midnight was yesterday)."""
     from health.models import AccountMetrics
+    from visits.models import Visit
 
     metrics = AccountMetrics.objects.filter(customer=customer).first()
-    return metrics is not None and metrics.last_visit_on == timezone.localdate()
+    latest = Visit.objects.filter(customer=customer).order_by("-visited_at").first()
+    return (
+        metrics is not None
+        and latest is not None
+        and metrics.last_visit_on == timezone.localdate(latest.visited_at)
+    )

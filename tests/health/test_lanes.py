@@ -16,6 +16,7 @@ from health.models import AccountMetrics, RollupRebuild
 from health.tasks import health_refresh_nightly
 from tests.conftest import start_worker, stop_worker
 from tests.factories import CustomerFactory
+from visits.models import Visit
 from visits.services import visit_log
 
 NIGHT = (
@@ -49,10 +50,13 @@ def log_today(world, customer):
 
 
 def refreshed_within(customer, seconds: float) -> float | None:
+    """Seconds until the account's figures show its latest visit (by its local day: "an hour
+    ago" just after midnight was yesterday), None if they never do."""
+    visited = Visit.objects.filter(customer=customer).order_by("-visited_at").first().visited_at
     started = time.monotonic()
     while time.monotonic() < started + seconds:
         metrics = AccountMetrics.objects.filter(customer=customer).first()
-        if metrics is not None and metrics.last_visit_on == timezone.localdate():
+        if metrics is not None and metrics.last_visit_on == timezone.localdate(visited):
             return time.monotonic() - started
         time.sleep(0.05)
     return None
