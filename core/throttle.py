@@ -1,8 +1,9 @@
 """The heavy pages (the managers' and admin's views over a whole territory or book) get at most
 CADENCE_HEAVY_PAGES_PER_PROCESS of a web process's threads at once, so however many managers
 open their dashboards together, the reps' fast pages always find a free thread (issue 29). A
-heavy request that finds no slot waits up to CADENCE_HEAVY_PAGE_WAIT seconds, then is told to
-try again (503 with Retry-After); nothing is lost, it was a read."""
+heavy read that finds no slot waits up to CADENCE_HEAVY_PAGE_WAIT seconds, then is told to try
+again (503 with Retry-After): nothing is lost. Writes (a review action, a hand-off) are never
+held back: they are short, and a refused one would have to be typed again."""
 
 import fnmatch
 import functools
@@ -42,7 +43,7 @@ class HeavyPageThrottleMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
-        if match is None or not is_heavy(match.view_name):
+        if request.method not in ("GET", "HEAD") or match is None or not is_heavy(match.view_name):
             return None
         slots = heavy_slots(settings.CADENCE_HEAVY_PAGES_PER_PROCESS)
         if not slots.acquire(timeout=settings.CADENCE_HEAVY_PAGE_WAIT):

@@ -303,3 +303,32 @@ def customer_map_cells(
         )
         .values_list("count", "latitude", "longitude", "worst", "first")
     )
+
+
+def customer_map_shown(
+    customers: QuerySet[Customer], *, today: dt.date, view: MapView | None
+) -> dict:
+    """What the map shows of these customers. Without a view: how many there are and the box
+    around them, with their points when there are at most MAP_MAX_POINTS. With the view on
+    screen: its points, or, with more than that in view, clusters of a grid sized for the zoom
+    (count, mean position, worst state) and the accounts alone in their cell as points, so the
+    answer stays small at any size of book. Points are (id, lat, lng, state, owner id, name);
+    clusters [lat, lng, count, worst state]."""
+    if view is None:
+        extent = customer_map_extent(customers)
+        total = extent.pop("total")
+        points = customer_map_points(customers, today=today) if total <= MAP_MAX_POINTS else []
+        return {"total": total, "extent": extent, "clusters": [], "points": points}
+    cells = customer_map_cells(customers, today=today, view=view)
+    total = sum(count for count, *_ in cells)
+    if total <= MAP_MAX_POINTS:
+        points = customer_map_points(customers, today=today, view=view)
+        return {"total": total, "extent": None, "clusters": [], "points": points}
+    clusters = [
+        [round(lat, 5), round(lng, 5), count, worst]
+        for count, lat, lng, worst, _ in cells
+        if count > 1
+    ]
+    alone = [first for count, *_, first in cells if count == 1]
+    points = customer_map_points(customers.filter(pk__in=alone), today=today) if alone else []
+    return {"total": total, "extent": None, "clusters": clusters, "points": points}

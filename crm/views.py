@@ -15,12 +15,9 @@ from core.pagination import CappedPaginator
 from crm.forms import ContactForm, CustomerFilterForm, MapViewForm, SupportCaseForm
 from crm.models import Contact, Customer, SupportCaseKind
 from crm.selectors import (
-    MAP_MAX_POINTS,
     MAP_STATES,
     customer_contacts,
-    customer_map_cells,
-    customer_map_extent,
-    customer_map_points,
+    customer_map_shown,
     customer_search,
     customer_visible_or_404,
 )
@@ -176,50 +173,28 @@ def customer_map(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def customer_map_data(request: HtmxHttpRequest) -> JsonResponse:
-    """The map's accounts, scoped and filtered like the account list, as compact arrays. Without
-    a view: how many there are and the box around them, with their points when there are at most
-    MAP_MAX_POINTS. With the view on screen (bbox and zoom): its points, or, with more than that
-    in view, clusters of a grid sized for the zoom (count, mean position, worst state) and the
-    accounts alone in their cell as points, so the answer stays small at any size of book."""
+    """The map's accounts (crm.selectors.customer_map_shown), scoped and filtered like the account
+    list, for the view on screen when one is given, as compact arrays."""
     view_form = MapViewForm(request.GET)
     if not view_form.is_valid():
         return JsonResponse({"errors": view_form.errors.get_json_data()}, status=400)
-    view = view_form.view()
     today = timezone.localdate()
     filters = CustomerFilterForm(request.GET).filters()
-    customers = customer_search(request.user, today=today, **filters)
-    clusters, extent = [], None
-    if view is None:
-        extent = customer_map_extent(customers)
-        total = extent.pop("total")
-        points = customer_map_points(customers, today=today) if total <= MAP_MAX_POINTS else []
-    else:
-        cells = customer_map_cells(customers, today=today, view=view)
-        total = sum(count for count, *_ in cells)
-        if total <= MAP_MAX_POINTS:
-            points = customer_map_points(customers, today=today, view=view)
-        else:
-            clusters = [
-                [round(lat, 5), round(lng, 5), count, worst]
-                for count, lat, lng, worst, _ in cells
-                if count > 1
-            ]
-            alone = [first for count, *_, first in cells if count == 1]
-            points = (
-                customer_map_points(customers.filter(pk__in=alone), today=today) if alone else []
-            )
-    owners = {owner for *_, owner, _ in points if owner}
+    shown = customer_map_shown(
+        customer_search(request.user, today=today, **filters), today=today, view=view_form.view()
+    )
+    owners = {owner for *_, owner, _ in shown["points"] if owner}
     names = dict(User.objects.filter(pk__in=owners).values_list("pk", "username")) if owners else {}
     return JsonResponse(
         {
             "states": MAP_STATES,
-            "total": total,
-            "extent": extent,
+            "total": shown["total"],
+            "extent": shown["extent"],
             "owners": {str(pk): name for pk, name in names.items()},
-            "clusters": clusters,
+            "clusters": shown["clusters"],
             "points": [
                 [pk, round(lat, 5), round(lng, 5), state, owner, name]
-                for pk, lat, lng, state, owner, name in points
+                for pk, lat, lng, state, owner, name in shown["points"]
             ],
         }
     )

@@ -216,8 +216,8 @@ def outcomes(user: User, *, today: dt.date) -> tuple[list[Outcome], list[Outcome
             }
         )
     names = {
-        user.pk: str(user)
-        for user in User.objects.filter(pk__in={group["user_id"] for group in groups})
+        person.pk: str(person)
+        for person in User.objects.filter(pk__in={group["user_id"] for group in groups})
     }
     by_kind: dict[str, Outcome] = {}
     by_manager: dict[tuple[str, str], Outcome] = {}

@@ -110,7 +110,7 @@ def test_a_large_book_on_the_map_comes_in_clusters_from_the_server_and_zooms_in(
 ):
     """Past MAP_MAX_POINTS the map asks the server for each view: clusters of a grid (coloured
     by their worst account) and single accounts; a click on a cluster zooms into it."""
-    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 10)
+    monkeypatch.setattr("crm.selectors.MAP_MAX_POINTS", 10)
     settings.CADENCE_MAP_TILES = f"{live_server.url}/static/vendor/leaflet-1.9.4/images/layers.png"
     leeds = [
         CustomerFactory(

@@ -312,7 +312,7 @@ def test_calendar_feed_with_booked_series_and_the_rhythm_page(client, world):
 def test_the_map_by_view(client, world, monkeypatch, zoom, clustered):
     """Clusters and the accounts alone in their cell, or the points of a close view: the same
     queries whatever the number of accounts in view."""
-    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 3 if clustered else 1_000)
+    monkeypatch.setattr("crm.selectors.MAP_MAX_POINTS", 3 if clustered else 1_000)
 
     def place(n: int) -> None:
         for i in range(n):

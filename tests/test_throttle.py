@@ -41,6 +41,19 @@ def test_with_every_slot_held_a_heavy_page_is_busy_and_a_reps_page_is_served(cli
     slots.release()
 
 
+@override_settings(CADENCE_HEAVY_PAGES_PER_PROCESS=1, CADENCE_HEAVY_PAGE_WAIT=0.1)
+def test_a_managers_write_is_never_held_back(client, world):
+    """A review-cycle completion (a POST under manage:) goes through with every slot held."""
+    slots = heavy_slots(1)
+    assert slots.acquire(timeout=1)
+    try:
+        client.force_login(world.north_manager)
+        response = client.post(reverse("manage:review_cycle"), {"submission": "k1"})
+        assert response.status_code != 503
+    finally:
+        slots.release()
+
+
 @override_settings(CADENCE_HEAVY_PAGES_PER_PROCESS=1, CADENCE_HEAVY_PAGE_WAIT=5)
 def test_a_heavy_page_waiting_for_a_slot_gets_it_when_the_holder_ends(client, world):
     slots = heavy_slots(1)

@@ -151,7 +151,7 @@ def test_the_map_data_is_scoped_filtered_and_compact(client, world):
 
 
 def test_a_large_book_is_answered_by_view_in_clusters_of_a_grid(client, world, monkeypatch):
-    monkeypatch.setattr("crm.views.MAP_MAX_POINTS", 3)
+    monkeypatch.setattr("crm.selectors.MAP_MAX_POINTS", 3)
     place = {"territory": world.north, "owner": world.rep_north}
     leeds = [
         CustomerFactory(name=f"Leeds {n}", latitude=53.80 + n * 0.001, longitude=-1.55, **place)
