@@ -47,6 +47,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from accounts.models import Role, Territory, User  # noqa: E402
+from bench.workers import start_worker  # noqa: E402
 from core.models import PendingRefresh  # noqa: E402
 from crm.models import Customer  # noqa: E402
 from imports.models import ImportChange, ImportJob  # noqa: E402
@@ -140,28 +141,6 @@ def cadence_import(path: Path, *, dry_run: bool = False):
     )
     result = import_run(job=job, dry_run=dry_run)
     return time.perf_counter() - started, result, job
-
-
-def start_worker(queue: str) -> subprocess.Popen:
-    """A Celery worker as deployed (prefork, two processes) on a queue of the bench's own."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=str(Path(__file__).resolve().parent.parent),
-        env={**os.environ, "CELERY_QUEUE": queue},
-    )
 
 
 def refreshed_on_worker(customer_ids: list[int]) -> float:

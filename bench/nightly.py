@@ -25,7 +25,6 @@ import datetime as dt
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.floor import floor_run  # noqa: E402
+from bench.workers import start_worker  # noqa: E402
 from crm.models import Customer  # noqa: E402
 from health.figures.refresh import health_batches  # noqa: E402
 from health.models import RollupRebuild  # noqa: E402
@@ -86,29 +86,6 @@ def _serial(as_of: dt.date) -> None:
     health_refresh_everything(as_of=as_of)
 
 
-def _start_worker(queue: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency",
-            "2",
-            "--queues",
-            f"{queue}.nightly",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=str(ROOT),
-        env={**os.environ, "CELERY_QUEUE": queue},
-    )
-
-
 def _through_celery(as_of: dt.date) -> None:
     """Beat's two nightly tasks through the broker; back when the chord's rollups and the due
     dates are written."""
@@ -139,7 +116,7 @@ def main() -> None:
     )
     queue = f"bench-nightly-{os.getpid()}"
     current_app.conf.task_default_queue = queue
-    worker = _start_worker(queue)
+    worker = start_worker(queue, "--queues", f"{queue}.nightly")
     times: dict[str, list[float]] = {
         name: []
         for name in (
