@@ -33,6 +33,9 @@ class CustomerFilterForm(forms.Form):
         }
 
 
+MAP_MAX_VIEW_PIXELS = 8192
+
+
 class MapViewForm(forms.Form):
     """The part of the map on screen, as Leaflet's toBBoxString gives it ("west,south,east,north")
     and its zoom; neither given means the whole of the accounts."""
@@ -55,6 +58,11 @@ class MapViewForm(forms.Form):
             raise forms.ValidationError("The bbox's south is above its north.")
         if cleaned.get("zoom") is None:
             raise forms.ValidationError("Give the map's zoom with its bbox.")
+        # A view no screen shows (the world at street level) would be grouped into as many
+        # cells as accounts: refused, so the grid stays bounded by the screen.
+        pixels_per_degree = 256 * 2 ** cleaned["zoom"] / 360
+        if max(east - west, north - south) * pixels_per_degree > MAP_MAX_VIEW_PIXELS:
+            raise forms.ValidationError("The view is larger than a screen at this zoom.")
         # A map panned round the world gives longitudes past 180: the view crosses the
         # antimeridian, so it is given the whole width rather than split in two.
         if west < -180 or east > 180 or west > east:

@@ -308,7 +308,7 @@ def test_calendar_feed_with_booked_series_and_the_rhythm_page(client, world):
     assert small == large <= 20, (small, large)
 
 
-@pytest.mark.parametrize("zoom, clustered", [(6, True), (16, False)])
+@pytest.mark.parametrize("zoom, clustered", [(6, True), (9, False)])
 def test_the_map_by_view(client, world, monkeypatch, zoom, clustered):
     """Clusters and the accounts alone in their cell, or the points of a close view: the same
     queries whatever the number of accounts in view."""
